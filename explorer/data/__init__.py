@@ -1,0 +1,1 @@
+"""Data sets the explorer runs models on (downloaded once, cached on disk)."""

@@ -1,0 +1,172 @@
+"""Real early exit: run stage by stage and stop computing for each input once its
+criterion passes. After every exit point the samples that left are dropped from the
+batch (with their padding), so nothing is ever computed for a sample after its exit.
+
+Two schedules share one loop (`_run`):
+- `run_with_exits`: one batch that shrinks as samples leave (latency; batch 1).
+- `run_stream`: many inputs, `batch` at a time, stage by stage; after each stage the
+  survivors of all batches are packed into full batches again, so a stage never runs
+  on a few stragglers while its weights could serve a full batch (throughput).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .costs import read_heads
+from .criteria import Criterion, Evidence
+from .models.base import MultiExitModel, State
+from .readout import KIND_COLUMNS, Interner, read_head
+
+
+@dataclass
+class ExitResult:
+    exit: np.ndarray  # [N] exit index taken by each sample
+    pred: list  # [N] the answer: a class id, or a transcript as a token tuple
+    scores: dict[str, np.ndarray]  # column -> [N, K], NaN where not read (after the exit)
+    seconds: float  # wall clock of the whole call
+
+
+Chunk = tuple[np.ndarray, State]  # (sample ids, their state)
+
+
+class _Decider:
+    """Reads the criterion's heads for a chunk at exit k and says who leaves."""
+
+    def __init__(self, model: MultiExitModel, n: int, criterion: Criterion | None, threshold, costs):
+        if criterion is not None and not criterion.causal:
+            raise ValueError(f"{criterion.name} is a bound that needs labels or the final exit; "
+                             "it can only be read from a profile")
+        self.model, self.criterion, K = model, criterion, model.num_exits
+        self.heads = read_heads(model.heads, criterion) if criterion else []
+        self.tau = np.broadcast_to(np.asarray(threshold, np.float64), (n,))
+        self.costs = np.zeros(K) if costs is None else np.asarray(costs, np.float64)
+        cols = {c for h in self.heads for c in KIND_COLUMNS[model.heads[h]]}
+        self.history = {c: np.full((n, K), np.nan) for c in cols}
+        self.exit = np.full(n, K - 1)
+        self.pred: list = [None] * n
+        self.intern = Interner()
+
+    def __call__(self, k: int, ids: np.ndarray, state: State) -> Chunk:
+        """Decide for the chunk after stage k; return the part that goes on."""
+        model, crit, last = self.model, self.criterion, k == self.model.num_exits - 1
+        reads: dict = {}
+        for name in self.heads:
+            reads.update(read_head(model.heads[name], model.head(k, state, name), state.mask))
+        answers = reads.get("pred")
+        if answers is not None:
+            reads["pred"] = self.intern(answers)
+        for c, v in reads.items():
+            self.history[c][ids, k] = v
+
+        if last or crit is None:
+            leaving = np.full(len(ids), last)
+        else:
+            ev = Evidence({c: self.history[c][ids, : k + 1] for c in crit.reads}, self.costs, len(ids), k + 1)
+            leaving = crit.passes(crit.score(ev)[:, -1], self.tau[ids])
+        if not leaving.any():
+            return ids, state
+
+        idx = np.flatnonzero(leaving)
+        if answers is None:  # the criterion did not read the answer: read it for the leavers only
+            sub = state if len(idx) == len(ids) else state.select(torch.from_numpy(idx))
+            answers = read_head(model.heads[model.task_head], model.head(k, sub, model.task_head), sub.mask)["pred"]
+        else:
+            answers = [answers[i] for i in idx]
+        for i, a in zip(ids[idx], answers):
+            self.pred[i] = a.item() if isinstance(a, np.generic) else a
+        self.exit[ids[idx]] = k
+        stay = np.flatnonzero(~leaving)
+        if len(stay) == 0:
+            return stay, state
+        return ids[stay], state.select(torch.from_numpy(stay))
+
+
+def _repack(chunks: list[Chunk], batch: int) -> list[Chunk]:
+    """Pack the survivors of all chunks into full batches again."""
+    if len(chunks) <= 1 or all(len(ids) == batch for ids, _ in chunks[:-1]):
+        return chunks
+    ids = np.concatenate([i for i, _ in chunks])
+    state = State.cat([s for _, s in chunks])
+    return [(ids[i:i + batch], state.select(torch.arange(i, min(i + batch, len(ids)))))
+            for i in range(0, len(ids), batch)]
+
+
+@torch.inference_mode()
+def _run(model: MultiExitModel, chunks: list[Chunk], n: int, batch: int, criterion, threshold, costs):
+    start = time.perf_counter()
+    decide = _Decider(model, n, criterion, threshold, costs)
+    for k in range(model.num_exits):
+        survivors = []
+        for ids, state in chunks:
+            ids, state = decide(k, ids, model.stage(k, state))
+            if len(ids):
+                survivors.append((ids, state))
+        if not survivors:
+            break
+        chunks = _repack(survivors, batch)
+    return ExitResult(decide.exit, decide.pred, decide.history, time.perf_counter() - start)
+
+
+def run_with_exits(model: MultiExitModel, x: torch.Tensor, criterion: Criterion, threshold,
+                   costs: np.ndarray | None = None, lengths: torch.Tensor | None = None) -> ExitResult:
+    """Run one batch `x` [B, ...] with real exits.
+
+    threshold: a number, or one per sample (e.g. a per-input energy budget).
+    costs: [K] cumulative MACs on this criterion's path (needed by the budget criterion).
+    """
+    with torch.inference_mode():
+        state = model.embed(x, lengths)
+    B = x.shape[0]
+    return _run(model, [(np.arange(B), state)], B, B, criterion, threshold, costs)
+
+
+def run_stream(model: MultiExitModel, inputs: list[torch.Tensor], criterion: Criterion | None,
+               threshold=None, costs: np.ndarray | None = None, batch: int = 64) -> ExitResult:
+    """Run many inputs, `batch` at a time, with real exits (criterion None: the plain
+    model, every stage and only the final task head)."""
+    start = time.perf_counter()
+    with torch.inference_mode():
+        chunks = []
+        for i in range(0, len(inputs), batch):
+            x, lengths = model.collate(inputs[i:i + batch])
+            chunks.append((np.arange(i, i + len(x)), model.embed(x, lengths)))
+    out = _run(model, chunks, len(inputs), batch, criterion, threshold, costs)
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+@torch.inference_mode()
+def run_full(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor | None = None) -> list:
+    """The plain model on one batch: every stage, only the final task head."""
+    state = model.embed(x, lengths)
+    for k in range(model.num_exits):
+        state = model.stage(k, state)
+    logits = model.head(model.num_exits - 1, state, model.task_head)
+    out = read_head(model.heads[model.task_head], logits, state.mask)["pred"]
+    return [p.item() if isinstance(p, np.generic) else p for p in out]
+
+
+@torch.inference_mode()
+def read_all_exits(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor | None = None):
+    """Profile pass: every stage and every head, no exits. Returns (columns, answers):
+    columns: name -> [B, K] scores, answers: per exit, the B raw predictions."""
+    state = model.embed(x, lengths)
+    K, B = model.num_exits, x.shape[0]
+    cols: dict[str, np.ndarray] = {}
+    answers = []
+    for k in range(K):
+        state = model.stage(k, state)
+        for name, kind in model.heads.items():
+            out = read_head(kind, model.head(k, state, name), state.mask)
+            if name != model.task_head:
+                out.pop("pred", None)
+            else:
+                answers.append(out.pop("pred"))
+            for c, v in out.items():
+                cols.setdefault(c, np.full((B, K), np.nan))[:, k] = v
+    return cols, answers

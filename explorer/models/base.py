@@ -1,0 +1,108 @@
+"""The multi-exit contract every model in the explorer follows.
+
+A multi-exit network is an input embedding, an ordered list of stages, and exit
+heads read after each stage. The engine drives it one stage at a time, so a model
+never decides on its own how deep to go: that is what makes real exits possible.
+
+Heads are named; each has a *kind* that says how its logits are read:
+  "class"   logits [B, C]        -> a class prediction and its confidences
+  "ctc"     log-probs [B, T, V]  -> a greedy CTC transcript and frame entropy
+  "cluster" logits [B, T, K]     -> the self-supervised cluster posterior (DAISY)
+The first head in `heads` is the task head: it gives the answer at the exit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+
+@dataclass
+class State:
+    """What flows between stages for a batch of still-running samples.
+
+    h:      hidden features, batch first ([B, T, D] for sequences, [B, C, H, W] for images)
+    mask:   [B, T] True on real frames (sequence models), None otherwise
+    memory: [B, K, F] pooled features of every exit point so far, zero for stages not
+            yet run (FreeML's shared exit reads this), None when no head needs it
+    """
+
+    h: torch.Tensor
+    mask: torch.Tensor | None = None
+    memory: torch.Tensor | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.h.shape[0]
+
+    def select(self, keep: torch.Tensor) -> State:
+        """Keep only the samples at `keep` (indices); the rest have exited.
+
+        Sequence padding shrinks to the longest remaining sample, so dropped long
+        inputs stop costing compute for the short ones left behind.
+        """
+        h = self.h[keep]
+        mask = self.mask[keep] if self.mask is not None else None
+        if mask is not None and mask.shape[0] > 0:
+            longest = int(mask.sum(1).max())
+            h, mask = h[:, :longest], mask[:, :longest]
+        memory = self.memory[keep] if self.memory is not None else None
+        return replace(self, h=h, mask=mask, memory=memory)
+
+
+    @staticmethod
+    def cat(states: list[State]) -> State:
+        """Join states of several batches into one (padding sequences to the longest)."""
+        if states[0].mask is not None:
+            T = max(s.h.shape[1] for s in states)
+            h = torch.cat([nn.functional.pad(s.h, (0, 0) * (s.h.dim() - 2) + (0, T - s.h.shape[1])) for s in states])
+            mask = torch.cat([nn.functional.pad(s.mask, (0, T - s.mask.shape[1])) for s in states])
+        else:
+            h, mask = torch.cat([s.h for s in states]), None
+        memory = torch.cat([s.memory for s in states]) if states[0].memory is not None else None
+        return State(h, mask, memory)
+
+
+class MultiExitModel(nn.Module):
+    """Base class: subclasses set `heads` and implement embed / stage / head."""
+
+    task: str  # "class" or "ctc": the kind of the task head
+    heads: dict[str, str]  # head name -> kind; the first is the task head
+    num_exits: int
+    exit_names: list[str]  # a short label per exit point, e.g. "block 3"
+
+    @property
+    def task_head(self) -> str:
+        return next(iter(self.heads))
+
+    def embed(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> State:
+        """Input embedding / front end, run once before the first stage."""
+        raise NotImplementedError
+
+    def stage(self, k: int, state: State) -> State:
+        """Run stage k (0-based) on the samples still in `state`."""
+        raise NotImplementedError
+
+    def head(self, k: int, state: State, name: str) -> torch.Tensor:
+        """Logits of head `name` at exit point k (after stage k)."""
+        raise NotImplementedError
+
+    def example_input(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One typical input at batch 1 (for counting MACs and timing)."""
+        raise NotImplementedError
+
+    def errors(self, answer, target) -> tuple[float, int]:
+        """(errors, reference length) of one answer: 0/1 and 1 for classes; speech
+        models count word errors against the reference's words."""
+        return float(answer != target), 1
+
+    def describe(self, answer) -> str:
+        """An answer in words, for people."""
+        return str(answer)
+
+    def collate(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Inputs of one batch -> (x, lengths). Fixed-size inputs just stack;
+        sequence models pad on the time axis and return the true lengths."""
+        return torch.stack(inputs), None

@@ -1,0 +1,168 @@
+"""Profile once, explore instantly.
+
+Run every stage and every head once over a dataset and keep, per sample and exit,
+the prediction, every score and the errors, plus what each exit costs (MACs and
+measured ms). Every criterion at every threshold is then a lookup over this table.
+Profiles are saved keyed by the model's fingerprint, so a changed model is never
+shown with a stale profile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from .costs import Costs, count_macs, measure_ms, read_heads
+from .criteria import Criterion, Evidence, first_exit
+from .engine import read_all_exits
+from .models.base import MultiExitModel
+from .readout import Interner
+
+Progress = Callable[[float, str], None]  # (fraction done, what is happening)
+
+
+def fingerprint(model: MultiExitModel) -> str:
+    """SHA-256 of the model's config and weights: any change gives a new profile."""
+    h = hashlib.sha256(json.dumps(getattr(model, "config_dict", lambda: {})(), sort_keys=True).encode())
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Profile:
+    meta: dict  # model, dataset, fingerprint, task, heads (name -> kind), exit_names
+    cols: dict[str, np.ndarray]  # name -> [N, K]: scores, "pred" ids, "errors"
+    ref_len: np.ndarray  # [N] words in the reference (1 for classes)
+    macs: Costs
+    ms: Costs
+    answers: list  # pred id -> the answer it stands for
+
+    @property
+    def n(self) -> int:
+        return len(self.ref_len)
+
+    @property
+    def k(self) -> int:
+        return len(self.meta["exit_names"])
+
+    @property
+    def task_head(self) -> str:
+        return next(iter(self.meta["heads"]))
+
+    def path(self, criterion: Criterion, unit: str = "macs") -> np.ndarray:
+        """[K] cumulative cost of leaving at each exit under this criterion."""
+        costs = self.macs if unit == "macs" else self.ms
+        return costs.path(read_heads(self.meta["heads"], criterion), self.task_head)
+
+    def full(self, unit: str = "macs") -> float:
+        return (self.macs if unit == "macs" else self.ms).full(self.task_head)
+
+    def scores(self, criterion: Criterion) -> np.ndarray:
+        """[N, K] the criterion's score at every exit (the whole table at once)."""
+        ev = Evidence({c: self.cols[c] for c in criterion.reads}, self.path(criterion), self.n, self.k)
+        return np.asarray(criterion.score(ev), np.float64)
+
+    def exits(self, criterion: Criterion, threshold) -> np.ndarray:
+        """[N] exit index per sample: the reference decision real execution must match."""
+        thr = np.asarray(threshold, np.float64)
+        thr = thr[:, None] if thr.ndim == 1 else thr
+        return first_exit(criterion.passes(self.scores(criterion), thr))
+
+    def error_rate(self, exits: np.ndarray) -> float:
+        """Error rate (1 - accuracy for classes, WER for speech) at these exits."""
+        return float(self.cols["errors"][np.arange(self.n), exits].sum() / self.ref_len.sum())
+
+    def answer(self, i: int, k: int):
+        return self.answers[int(self.cols["pred"][i, k])]
+
+    # ---- persistence: npz + JSON, never pickle ----------------------------------------
+    def save(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = dict(self.meta, macs=self.macs.to_dict(), ms=self.ms.to_dict(),
+                    answers=[list(a) if isinstance(a, tuple) else a for a in self.answers])
+        arrays = {f"col/{c}": v for c, v in self.cols.items()}
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), ref_len=self.ref_len, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Profile:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            cols = {k[4:]: z[k] for k in z.files if k.startswith("col/")}
+            ref_len = z["ref_len"]
+        macs, ms = Costs.from_dict(meta.pop("macs")), Costs.from_dict(meta.pop("ms"))
+        answers = [tuple(a) if isinstance(a, list) else a for a in meta.pop("answers")]
+        return cls(meta, cols, ref_len, macs, ms, answers)
+
+
+def build_profile(
+    model: MultiExitModel,
+    batches: Iterable,
+    model_name: str,
+    dataset: str,
+    total: int | None = None,
+    progress: Progress | None = None,
+) -> Profile:
+    """Profile `model` on `batches` of (x, lengths or None, targets).
+
+    total: number of samples (for progress)."""
+    model.eval()
+    intern = Interner()
+    parts: dict[str, list] = {}
+    ref_len: list[int] = []
+    done = 0
+    for x, lengths, targets in batches:
+        cols, answers = read_all_exits(model, x, lengths)
+        ids = np.stack([intern(a) for a in answers], 1)  # [B, K]
+        err = np.zeros(ids.shape)
+        for i, target in enumerate(targets):
+            for k in range(model.num_exits):
+                err[i, k], n_ref = model.errors(intern.value(ids[i, k]), target)
+            ref_len.append(n_ref)
+        for c, v in dict(cols, pred=ids, errors=err).items():
+            parts.setdefault(c, []).append(v)
+        done += len(targets)
+        if progress:
+            progress(0.8 * done / total if total else 0.0, f"profiled {done} inputs")
+    if progress:
+        progress(0.8, "counting MACs and timing each stage and head")
+    with torch.inference_mode():
+        macs = count_macs(model)
+        ms = measure_ms(model)
+    if progress:
+        progress(1.0, "profile ready")
+    meta = {"model": model_name, "dataset": dataset, "fingerprint": fingerprint(model),
+            "task": model.task, "heads": dict(model.heads), "exit_names": list(model.exit_names),
+            "threads": torch.get_num_threads()}
+    answers = intern.values if intern.values else list(range(int(max(p.max() for p in parts["pred"])) + 1))
+    return Profile(meta, {c: np.concatenate(v) for c, v in parts.items()},
+                   np.asarray(ref_len, np.float64), macs, ms, answers)
+
+
+def profile_path(directory: Path, model_name: str, dataset: str, fp: str) -> Path:
+    return Path(directory) / f"{model_name}-{dataset}-{fp[:12]}.npz"
+
+
+def cached_profile(model: MultiExitModel, model_name: str, dataset: str, batches_fn: Callable,
+                   directory: Path, total: int | None = None, progress: Progress | None = None) -> Profile:
+    """Load the profile for exactly this model and dataset, or build and save it."""
+    fp = fingerprint(model)
+    path = profile_path(directory, model_name, dataset, fp)
+    if path.exists():
+        prof = Profile.load(path)
+        if prof.meta["fingerprint"] == fp:
+            return prof
+    prof = build_profile(model, batches_fn(), model_name, dataset, total, progress)
+    prof.save(path)
+    return prof

@@ -1,0 +1,105 @@
+"""Reading a head's logits: the prediction and the scores the criteria need.
+
+One definition, used by the live engine and by the profile alike, so a profile's
+decisions are exactly the ones real execution takes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+# The score columns each head kind yields ("pred" is the prediction's id).
+KIND_COLUMNS = {
+    "class": ("pred", "confidence", "entropy", "entropy_norm"),
+    "ctc": ("pred", "ctc_entropy"),
+    "cluster": ("ssl_entropy",),
+}
+
+BLANK = 0  # CTC blank token id
+
+
+def _log_softmax(logits: torch.Tensor) -> np.ndarray:
+    """Log-probabilities in float64 numpy.
+
+    Heads are tiny, so numpy on their logits is faster than a chain of torch ops
+    (each torch call costs microseconds of dispatch, which an exit pays every time)."""
+    z = logits.detach().double().numpy()
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def _entropy(logp: np.ndarray) -> np.ndarray:
+    """Entropy (nats) of the distribution over the last axis."""
+    return -(np.exp(logp) * logp).sum(-1)
+
+
+def _frame_mean(x: np.ndarray, mask: torch.Tensor | None) -> np.ndarray:
+    """[B, T] -> [B]: mean over real frames only (padding must not count)."""
+    if mask is None:
+        return x.mean(1)
+    m = mask.numpy()
+    return (x * m).sum(1) / np.maximum(m.sum(1), 1)
+
+
+def greedy_ctc(logp: np.ndarray, mask: torch.Tensor | None) -> list[tuple[int, ...]]:
+    """Greedy CTC decoding: best token per frame, merge repeats, drop blanks."""
+    best = logp.argmax(-1)  # [B, T]
+    lengths = mask.sum(1).tolist() if mask is not None else [best.shape[1]] * len(best)
+    out = []
+    for row, n in zip(best, lengths):
+        row = row[: int(n)]
+        keep = np.ones(len(row), bool)
+        keep[1:] = row[1:] != row[:-1]
+        out.append(tuple(int(t) for t in row[keep] if t != BLANK))
+    return out
+
+
+def read_head(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
+    """Score columns for one head at one exit, for every sample in the batch.
+
+    Returns numpy arrays [B] per column; for "ctc" the "pred" entry is a list of
+    token tuples (the transcript), which callers intern into ids.
+    """
+    logp = _log_softmax(logits)
+    if kind == "class":  # logits [B, C]
+        ent = _entropy(logp)
+        return {
+            "pred": logp.argmax(-1),
+            "confidence": np.exp(logp.max(-1)),
+            "entropy": ent,
+            "entropy_norm": ent / math.log(logits.shape[-1]),
+        }
+    if kind == "ctc":  # log-probs [B, T, V]
+        return {"pred": greedy_ctc(logp, mask), "ctc_entropy": _frame_mean(_entropy(logp), mask)}
+    if kind == "cluster":  # logits [B, T, K]
+        return {"ssl_entropy": _frame_mean(_entropy(logp), mask)}
+    raise ValueError(f"unknown head kind {kind!r}")
+
+
+class Interner:
+    """Maps predictions (class ids or transcripts) to small integer ids.
+
+    Criteria compare predictions across exits (patience, consistency) on integer
+    arrays; transcripts become ids so the same code serves classes and ASR.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict = {}
+        self.values: list = []
+
+    def __call__(self, preds) -> np.ndarray:
+        if isinstance(preds, np.ndarray):  # class ids are their own ids
+            return preds.astype(np.int64)
+        out = np.empty(len(preds), np.int64)
+        for i, p in enumerate(preds):
+            if p not in self.ids:
+                self.ids[p] = len(self.values)
+                self.values.append(p)
+            out[i] = self.ids[p]
+        return out
+
+    def value(self, i: int):
+        return self.values[i] if self.values else i

@@ -1,0 +1,186 @@
+"""Tradeoffs over a profile: threshold sweeps, Pareto fronts, recommendations.
+
+Everything here reads a Profile; no model runs. A sweep of one criterion over T
+thresholds costs O(N·K + T) after one sort, whatever T is (see `_sweep_exits`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+
+from .criteria import CRITERIA, Criterion, applicable
+from .profile import Profile
+
+
+def _sweep_exits(scores: np.ndarray, rule: str, thresholds: np.ndarray):
+    """For every threshold at once: how many samples reach each exit.
+
+    Returns (order, m): thresholds re-ordered so that passing is monotone ("a sample
+    passes exit k at every threshold index t >= a[n, k]"), and m [N, K-1] with
+    m[n, j] = the first threshold index at which sample n exits at or before j.
+    A sample's exit at threshold index t is then #{j : m[n, j] > t}.
+    """
+    T = len(thresholds)
+    asc = np.sort(thresholds)
+    if rule == "le":  # score <= tau passes: thresholds ascending, a = #{tau < s}
+        order = np.argsort(thresholds, kind="stable")
+        a = np.searchsorted(asc, scores, side="left")
+    else:  # ge / gt pass for small tau: thresholds descending, a = #{tau > s} (ge), #{tau >= s} (gt)
+        order = np.argsort(-thresholds, kind="stable")
+        a = T - np.searchsorted(asc, scores, side="right" if rule == "ge" else "left")
+    a = np.where(np.isnan(scores), T, a)  # an unread score never passes
+    m = np.minimum.accumulate(a, axis=1)[:, :-1]  # the last exit always passes
+    return order, m
+
+
+def _tail_sums(m: np.ndarray, weights: np.ndarray, T: int) -> np.ndarray:
+    """[T] for each threshold index t: sum of weights[n, j] over m[n, j] > t."""
+    acc = np.bincount(m.ravel(), weights=weights.ravel(), minlength=T + 1)
+    return acc.sum() - np.cumsum(acc)[:T]
+
+
+def sweep(profile: Profile, criterion: Criterion, thresholds=None) -> pd.DataFrame:
+    """One row per threshold: quality, mean exit, cost, speedup and exit histogram."""
+    scores = profile.scores(criterion)
+    macs, ms = profile.path(criterion, "macs"), profile.path(criterion, "ms")
+    if thresholds is None:
+        thresholds = criterion.grid(scores, macs)
+    thresholds = np.asarray(thresholds, np.float64)
+    T, N, K = len(thresholds), profile.n, profile.k
+    order, m = _sweep_exits(scores, criterion.rule, thresholds)
+
+    err = profile.cols["errors"]
+    per_sample = {  # value at exit j, per sample; sums grow by v[:, j] - v[:, j-1]
+        "errors": err,
+        "exit": np.broadcast_to(np.arange(K, dtype=np.float64), (N, K)),
+        "macs": np.broadcast_to(macs, (N, K)),
+        "ms": np.broadcast_to(ms, (N, K)),
+    }
+    totals = {key: v[:, 0].sum() + _tail_sums(m, np.diff(v, axis=1), T) for key, v in per_sample.items()}
+    reached = np.stack([_tail_sums(m[:, [j]], np.ones((N, 1)), T) for j in range(K - 1)], 1)  # [T, K-1]
+    counts = -np.diff(np.concatenate([np.full((T, 1), N), reached, np.zeros((T, 1))], 1), axis=1)
+
+    undo = np.empty(T, int)
+    undo[order] = np.arange(T)  # back to the caller's threshold order
+    error_rate = totals["errors"][undo] / profile.ref_len.sum()
+    df = pd.DataFrame({
+        "criterion": criterion.name,
+        "threshold": thresholds,
+        "error_rate": error_rate,
+        "mean_exit": totals["exit"][undo] / N,
+        "mean_macs": totals["macs"][undo] / N,
+        "mean_ms": totals["ms"][undo] / N,
+    })
+    df["mac_speedup"] = profile.full("macs") / df["mean_macs"]
+    df["ms_speedup"] = profile.full("ms") / df["mean_ms"]
+    _add_quality(df, profile)
+    for j in range(K):
+        df[f"exit_{j}"] = counts[undo, j] / N
+    return df
+
+
+def _add_quality(df: pd.DataFrame, profile: Profile) -> None:
+    """Accuracy for classifiers, WER for speech, and the change vs the final exit."""
+    final = profile.error_rate(np.full(profile.n, profile.k - 1))
+    if profile.meta["task"] == "class":
+        df["accuracy"] = 1 - df["error_rate"]
+        df["drop_pt"] = 100 * (df["error_rate"] - final)  # accuracy points lost
+    else:
+        df["wer"] = df["error_rate"]
+        df["drop_pt"] = 100 * (df["error_rate"] - final)  # WER points added
+
+
+def evaluate(profile: Profile, criterion: Criterion, threshold: float) -> dict:
+    """One criterion at one threshold, straight from the decisions (no sweep trick)."""
+    exits = profile.exits(criterion, threshold)
+    macs = profile.path(criterion, "macs")[exits].mean()
+    ms = profile.path(criterion, "ms")[exits].mean()
+    return {"criterion": criterion.name, "threshold": float(threshold),
+            "error_rate": profile.error_rate(exits), "mean_exit": float(exits.mean()),
+            "mean_macs": float(macs), "mean_ms": float(ms),
+            "mac_speedup": profile.full("macs") / macs, "ms_speedup": profile.full("ms") / ms}
+
+
+def sweep_all(profile: Profile, names=None) -> pd.DataFrame:
+    """Every applicable criterion (or those named), bounds included."""
+    crits = [c for c in applicable(profile.cols) if names is None or c.name in names]
+    return pd.concat([sweep(profile, c) for c in crits], ignore_index=True)
+
+
+def pareto(df: pd.DataFrame, cost: str = "mean_macs", error: str = "error_rate") -> pd.DataFrame:
+    """Points no other point beats on both cost and error (causal criteria only)."""
+    causal = df[df["criterion"].map(lambda n: CRITERIA[n].causal)]
+    pts = causal.sort_values([cost, error])
+    best = np.minimum.accumulate(pts[error].to_numpy())
+    keep = np.r_[True, pts[error].to_numpy()[1:] < best[:-1]]
+    return pts[keep]
+
+
+@dataclass
+class Recommendation:
+    criterion: str
+    threshold: float
+    calibration: dict  # metrics on the calibration split
+    test: dict  # the same threshold, measured on the disjoint test split
+    method: str  # "empirical" or "ltt"
+
+
+def _final_error(profile: Profile) -> float:
+    return profile.error_rate(np.full(profile.n, profile.k - 1))
+
+
+def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float) -> Recommendation:
+    """The cheapest threshold whose error rises by at most eps_pt points (accuracy
+    points or WER points) over the final exit on the calibration split."""
+    df = sweep(calib, criterion)
+    ok = df[df["drop_pt"] <= eps_pt + 1e-9]
+    if ok.empty:  # nothing qualifies: never exit early
+        thr = _never_exit(criterion, df)
+    else:
+        thr = float(ok.sort_values(["mean_macs", "error_rate"]).iloc[0]["threshold"])
+    return Recommendation(criterion.name, thr, _report(calib, criterion, thr), _report(test, criterion, thr),
+                          "empirical")
+
+
+def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: float,
+                  delta: float = 0.1) -> Recommendation:
+    """Learn-then-Test (as in CALM): the cheapest threshold for which we can claim,
+    with probability >= 1 - delta over the calibration draw, that the early answer
+    disagrees with the final exit's on at most a fraction eps of inputs — which also
+    bounds the accuracy drop by eps.
+
+    Thresholds are tested in a fixed order from the most conservative down (fixed-
+    sequence testing, so no multiple-testing correction is needed), each with an exact
+    binomial p-value, and testing stops at the first one not rejected."""
+    scores = calib.scores(criterion)
+    grid = criterion.grid(scores, calib.path(criterion))
+    grid = np.sort(grid) if criterion.rule == "le" else np.sort(grid)[::-1]  # safest first
+    final = calib.cols["pred"][:, -1]
+    chosen = _never_exit(criterion, pd.DataFrame({"threshold": grid}))
+    for thr in grid:
+        exits = calib.exits(criterion, thr)
+        disagree = int((calib.cols["pred"][np.arange(calib.n), exits] != final).sum())
+        if binom.cdf(disagree, calib.n, eps) > delta:  # cannot reject "risk > eps"
+            break
+        chosen = float(thr)
+    return Recommendation(criterion.name, chosen, _report(calib, criterion, chosen),
+                          _report(test, criterion, chosen), "ltt")
+
+
+def _never_exit(criterion: Criterion, df: pd.DataFrame) -> float:
+    """The threshold that keeps every input to the final exit."""
+    t = df["threshold"]
+    return float(t.min() if criterion.rule == "le" else t.max())
+
+
+def _report(profile: Profile, criterion: Criterion, thr: float) -> dict:
+    out = evaluate(profile, criterion, thr)
+    exits = profile.exits(criterion, thr)
+    final = profile.cols["pred"][:, -1]
+    out["drop_pt"] = 100 * (out["error_rate"] - _final_error(profile))
+    out["disagreement"] = float((profile.cols["pred"][np.arange(profile.n), exits] != final).mean())
+    return out
