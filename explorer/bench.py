@@ -62,7 +62,7 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     n_ref = sum(model.errors(t, t)[1] for t in targets)
 
     def error_rate(preds):
-        return sum(model.errors(p, t)[0] for p, t in zip(preds, targets)) / n_ref
+        return sum(model.errors(p, t)[0] for p, t in zip(preds, targets, strict=False)) / n_ref
 
     ideal = prof.full("macs") / costs[exits].mean()
     return {

@@ -12,8 +12,8 @@ Adding a criterion is one `Criterion(...)` entry in CRITERIA below.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

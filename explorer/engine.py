@@ -77,7 +77,7 @@ class _Decider:
             answers = read_head(model.heads[model.task_head], model.head(k, sub, model.task_head), sub.mask)["pred"]
         else:
             answers = [answers[i] for i in idx]
-        for i, a in zip(ids[idx], answers):
+        for i, a in zip(ids[idx], answers, strict=False):
             self.pred[i] = a.item() if isinstance(a, np.generic) else a
         self.exit[ids[idx]] = k
         stay = np.flatnonzero(~leaving)

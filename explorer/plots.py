@@ -29,10 +29,11 @@ def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = N
         c = CRITERIA[crit]
         part = part.sort_values(cost)
         fig.add_trace(go.Scatter(
-            x=part[cost], y=part[col], name=c.label if c.causal else c.label,
+            x=part[cost], y=part[col], name=c.label,
             mode="lines+markers" if c.causal else "markers",
             marker={"size": 6 if c.causal else 12, "symbol": "circle" if c.causal else "star"},
-            customdata=part["threshold"], hovertemplate=f"τ=%{{customdata:.4g}}<br>{name}=%{{y:.4f}}<extra>{crit}</extra>"))
+            customdata=part["threshold"],
+            hovertemplate=f"τ=%{{customdata:.4g}}<br>{name}=%{{y:.4f}}<extra>{crit}</extra>"))
     if front is not None and len(front):
         fig.add_trace(go.Scatter(x=front[cost], y=front[col], name="Pareto front", mode="lines",
                                  line={"dash": "dash", "color": "black"}))

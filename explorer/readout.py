@@ -49,7 +49,7 @@ def greedy_ctc(logp: np.ndarray, mask: torch.Tensor | None) -> list[tuple[int, .
     best = logp.argmax(-1)  # [B, T]
     lengths = mask.sum(1).tolist() if mask is not None else [best.shape[1]] * len(best)
     out = []
-    for row, n in zip(best, lengths):
+    for row, n in zip(best, lengths, strict=False):
         row = row[: int(n)]
         keep = np.ones(len(row), bool)
         keep[1:] = row[1:] != row[:-1]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
+from functools import cache
 
 import torch
 
 from . import checkpoint
 from .models.base import MultiExitModel
-from .paths import ASSETS, CACHE
+from .paths import CACHE
 from .profile import Profile, Progress, cached_profile
 
 
@@ -66,7 +66,7 @@ def get(name: str) -> BuiltIn:
         raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def model(name: str) -> MultiExitModel:
     return get(name).load()
 
