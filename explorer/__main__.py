@@ -23,8 +23,8 @@ def _progress_bar(desc: str):
 def cmd_bench(args) -> int:
     from .bench import bench
 
-    out = bench(args.model, args.criterion, args.threshold, args.batch, args.split,
-                progress=_progress_bar(f"profiling {args.model}"))
+    out = bench(args.model, args.criterion, args.threshold, args.batch, args.split, args.repeats,
+                _progress_bar(f"profiling {args.model}"), args.limit)
     print(json.dumps(out) if args.json else "\n".join(f"{k:>22}: {v}" for k, v in out.items()))
     return 0
 
@@ -47,6 +47,59 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from .errors import InputError
+    from .predict import predict_file
+
+    status = 0
+    for path in args.files:
+        try:
+            out = predict_file(args.model, path, args.criterion, args.threshold)
+        except InputError as err:  # the file's fault: say so and go on with the next
+            out, status = {"file": path, "error": str(err)}, 2
+        if args.json:
+            print(json.dumps(out), flush=True)
+        elif "error" in out:
+            print(f"{path}: error: {out['error']}")
+        else:
+            print(f"{path}: {out['prediction']} (exit {out['exit'] + 1} of {out['exits_total']}, "
+                  f"{out['ms']:.1f} ms)")
+    return status
+
+
+def cmd_report(args) -> int:
+    from .report import report_image, save_report
+
+    if args.what != "image":
+        raise ValueError(f"no report for {args.what!r} yet")
+    out = report_image()
+    save_report(args.what, out)
+    print(json.dumps(out) if args.json else json.dumps(out, indent=1))
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .data.speech_corpus import synth_main
+
+    return synth_main(args.rest)
+
+
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    if args.what == "image":
+        from .paths import ASSETS
+        from .train.image import TrainConfig, train
+
+        cfg = TrainConfig(strategy=args.strategy, epochs=args.epochs, limit=args.limit, seed=args.seed)
+        out = Path(args.out) if args.out else ASSETS / "models" / "image"
+        _, summary = train(cfg, out=out)
+        print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"],
+                          "val_accuracy": summary["val_accuracy"]}))
+        return 0
+    raise ValueError(f"no trainer for {args.what!r}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +110,8 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, default=None, help="default: the criterion's default")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--split", default=None, help="default: the model's test split")
+    p.add_argument("--limit", type=int, default=0, help="only the first N inputs (0: all)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs of each; the best counts")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(run=cmd_bench)
 
@@ -71,6 +126,34 @@ def main(argv=None) -> int:
     p.add_argument("--criterion", action="append", help="repeatable; default: all")
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.set_defaults(run=cmd_sweep)
+
+    p = sub.add_parser("predict", help="run a built-in model with real exits on files")
+    p.add_argument("--model", default="image")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--criterion", default=None, help="default: the model's recommended criterion")
+    p.add_argument("--threshold", type=float, default=None, help="default: the recommended threshold")
+    p.add_argument("--json", action="store_true", help="one JSON line per file")
+    p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser("report", help="a model's figures: accuracy, exits, heads, recommended threshold")
+    p.add_argument("what", choices=["image"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_report)
+
+    p = sub.add_parser("synth", help="synthesize the connected-digit speech corpus (needs `make speech-tools`)",
+                       add_help=False)
+    p.add_argument("what", choices=["speech"])
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the corpus builder (see `synth speech -h`)")
+    p.set_defaults(run=cmd_synth)
+
+    p = sub.add_parser("train", help="train a built-in model (progress bars, per-exit validation log)")
+    p.add_argument("what", choices=["image"])
+    p.add_argument("--strategy", default="joint", choices=["joint", "two-stage", "distill"])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--limit", type=int, default=0, help="train on only this many images (quick checks)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")
+    p.set_defaults(run=cmd_train)
 
     args = parser.parse_args(argv)
     try:

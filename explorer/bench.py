@@ -24,7 +24,9 @@ def _timed(fn, repeats: int) -> tuple[float, object]:
 
 
 def bench(model_name: str, criterion_name: str, threshold: float | None, batch: int,
-          split: str | None = None, repeats: int = 3, progress=None) -> dict:
+          split: str | None = None, repeats: int = 3, progress=None, limit: int = 0) -> dict:
+    """Time the plain model and real exits on the same inputs (the first `limit` of the
+    split, 0 = all) and check the exits against the profile's."""
     entry = zoo.get(model_name)
     split = split or entry.test_split
     crit = criteria.get(criterion_name)
@@ -34,6 +36,8 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
         raise ValueError(f"criterion {crit.name} cannot run on model {model_name}")
     threshold = crit.default if threshold is None else threshold
     inputs, targets = entry.data(split)
+    if limit:
+        inputs, targets = inputs[:limit], targets[:limit]
     chunks = list(zoo.batches(model, inputs, targets, 1))
     costs = prof.path(crit)
 
@@ -58,7 +62,7 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     t_full, pred_full = _timed(full, repeats)
     t_exit, (exits, pred_exit) = _timed(early, repeats)
 
-    expected = prof.exits(crit, threshold)
+    expected = prof.exits(crit, threshold)[: len(inputs)]
     n_ref = sum(model.errors(t, t)[1] for t in targets)
 
     def error_rate(preds):

@@ -20,11 +20,12 @@ def save(model, path: Path, extra: dict | None = None) -> Path:
     return path
 
 
-def load(model_cls, config_cls, path: Path):
-    """Rebuild a model from its config and weights; eval mode, gradients off."""
+def load(model_cls, config_cls, path: Path, **overrides):
+    """Rebuild a model from its config (with `overrides`) and weights; eval mode,
+    gradients off."""
     path = Path(path)
     meta = json.loads(path.with_suffix(".json").read_text())
-    model = model_cls(config_cls(**meta["config"]))
+    model = model_cls(config_cls(**{**meta["config"], **overrides}))
     model.load_state_dict(load_file(str(path.with_suffix(".safetensors"))))
     model.eval().requires_grad_(False)
     return model

@@ -47,6 +47,7 @@ class Criterion:
     score: Callable[[Evidence], np.ndarray]  # -> [n, k]
     grid: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (scores [N, K], costs [K]) -> thresholds
     causal: bool = True  # False: a bound, needs labels or the final exit
+    needs_costs: bool = False  # reads Evidence.costs (the engine must be given them)
     default: float = 0.0  # a sensible first threshold for the sliders
     source: str = ""  # where it comes from
 
@@ -149,7 +150,7 @@ CRITERIA: dict[str, Criterion] = {
         Criterion("daisy", "frame-mean SSL cluster entropy ≤ τ", ("ssl_entropy",), "le",
                   _column("ssl_entropy"), _continuous, default=2.0, source="DAISY"),
         Criterion("budget", "deepest exit within a MAC budget", (), "gt", _next_cost,
-                  _costs_grid, default=float("inf"), source="FreeML (anytime)"),
+                  _costs_grid, default=float("inf"), needs_costs=True, source="FreeML (anytime)"),
         Criterion("static", "every input leaves at exit k", (), "ge", _exit_index,
                   _integers, default=0, source="static truncation"),
         Criterion("oracle_correct", "oracle: earliest correct exit", ("errors",), "ge",

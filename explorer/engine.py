@@ -41,6 +41,8 @@ class _Decider:
         if criterion is not None and not criterion.causal:
             raise ValueError(f"{criterion.name} is a bound that needs labels or the final exit; "
                              "it can only be read from a profile")
+        if criterion is not None and criterion.needs_costs and costs is None:
+            raise ValueError(f"{criterion.name} needs the cost of each exit: pass costs=profile.path(criterion)")
         self.model, self.criterion, K = model, criterion, model.num_exits
         self.heads = read_heads(model.heads, criterion) if criterion else []
         self.tau = np.broadcast_to(np.asarray(threshold, np.float64), (n,))

@@ -111,12 +111,13 @@ def build_profile(
     batches: Iterable,
     model_name: str,
     dataset: str,
-    total: int | None = None,
     progress: Progress | None = None,
+    costs: tuple[Costs, Costs] | None = None,
 ) -> Profile:
-    """Profile `model` on `batches` of (x, lengths or None, targets).
+    """Profile `model` on `batches` (a sized list) of (x, lengths or None, targets).
 
-    total: number of samples (for progress)."""
+    costs: (MACs, ms) already measured for this model, to skip measuring again."""
+    batches = list(batches)
     model.eval()
     intern = Interner()
     parts: dict[str, list] = {}
@@ -132,14 +133,14 @@ def build_profile(
             ref_len.append(n_ref)
         for c, v in dict(cols, pred=ids, errors=err).items():
             parts.setdefault(c, []).append(v)
-        done += len(targets)
+        done += 1
         if progress:
-            progress(0.8 * done / total if total else 0.0, f"profiled {done} inputs")
-    if progress:
-        progress(0.8, "counting MACs and timing each stage and head")
-    with torch.inference_mode():
-        macs = count_macs(model)
-        ms = measure_ms(model)
+            progress(0.8 * done / len(batches), f"profiled {len(ref_len)} inputs")
+    if costs is None:
+        if progress:
+            progress(0.8, "counting MACs and timing each stage and head")
+        costs = count_macs(model), measure_ms(model)
+    macs, ms = costs
     if progress:
         progress(1.0, "profile ready")
     meta = {"model": model_name, "dataset": dataset, "fingerprint": fingerprint(model),
@@ -155,7 +156,8 @@ def profile_path(directory: Path, model_name: str, dataset: str, fp: str) -> Pat
 
 
 def cached_profile(model: MultiExitModel, model_name: str, dataset: str, batches_fn: Callable,
-                   directory: Path, total: int | None = None, progress: Progress | None = None) -> Profile:
+                   directory: Path, progress: Progress | None = None,
+                   costs: tuple[Costs, Costs] | None = None) -> Profile:
     """Load the profile for exactly this model and dataset, or build and save it."""
     fp = fingerprint(model)
     path = profile_path(directory, model_name, dataset, fp)
@@ -163,6 +165,6 @@ def cached_profile(model: MultiExitModel, model_name: str, dataset: str, batches
         prof = Profile.load(path)
         if prof.meta["fingerprint"] == fp:
             return prof
-    prof = build_profile(model, batches_fn(), model_name, dataset, total, progress)
+    prof = build_profile(model, batches_fn(), model_name, dataset, progress, costs)
     prof.save(path)
     return prof

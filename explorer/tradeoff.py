@@ -25,6 +25,9 @@ def _sweep_exits(scores: np.ndarray, rule: str, thresholds: np.ndarray):
     A sample's exit at threshold index t is then #{j : m[n, j] > t}.
     """
     T = len(thresholds)
+    # a NaN threshold passes nothing (as in Profile.exits): sort it as the strictest one,
+    # not last, which would misplace it and every other threshold's row
+    thresholds = np.where(np.isnan(thresholds), -np.inf if rule == "le" else np.inf, thresholds)
     asc = np.sort(thresholds)
     if rule == "le":  # score <= tau passes: thresholds ascending, a = #{tau < s}
         order = np.argsort(thresholds, kind="stable")

@@ -10,7 +10,7 @@ import torch
 
 from . import checkpoint
 from .models.base import MultiExitModel
-from .paths import CACHE
+from .paths import ASSETS, CACHE
 from .profile import Profile, Progress, cached_profile
 
 
@@ -23,6 +23,8 @@ class BuiltIn:
     calib_split: str = "val"  # thresholds are chosen here
     test_split: str = "test"  # and reported here, never chosen on
     profile_dir: object = CACHE / "profiles"
+    decode: Callable[[bytes], torch.Tensor] | None = None  # an uploaded file -> one input
+    report: str = ""  # name of its report in assets/reports (recommended thresholds etc.)
 
 
 # ---- toy: trained on first use (seconds) and cached ------------------------------------
@@ -51,10 +53,48 @@ def _toy_data(split: str):
     return list(x), y.tolist()
 
 
+# ---- image: the shipped MNIST checkpoint, two views of it -------------------------------
+IMAGE_CHECKPOINT = ASSETS / "models" / "image"
+
+
+def _image_loader(head: str):
+    def load() -> MultiExitModel:
+        from .models.image import ImageConfig, MnistResNet
+
+        if not checkpoint.exists(IMAGE_CHECKPOINT):
+            raise ValueError(f"the image model is missing ({IMAGE_CHECKPOINT}); "
+                             "train it with `python -m explorer train image`")
+        return checkpoint.load(MnistResNet, ImageConfig, IMAGE_CHECKPOINT, head=head)
+
+    return load
+
+
+def _mnist_data(split: str, corruption: str | None = None, severity: int = 0, limit: int = 0):
+    from .corruptions import corrupt
+    from .data.mnist import load_mnist
+
+    x, y = load_mnist(split)
+    if limit:
+        x, y = x[:limit], y[:limit]
+    if corruption and severity:
+        x = corrupt(x, corruption, severity, seed=severity)
+    return list(torch.tensor(x)[:, None]), y.tolist()
+
+
+def _decode_digit(data: bytes) -> torch.Tensor:
+    from .image_input import prepare_digit
+
+    return torch.tensor(prepare_digit(data).mnist)[None]  # [1, 28, 28]
+
+
 BUILT_INS = {
     m.name: m
     for m in [
         BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data),
+        BuiltIn("image", "MNIST ResNet, one head per exit", _image_loader("exit"), _mnist_data,
+                profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image"),
+        BuiltIn("image-shared", "MNIST ResNet, FreeML shared exit", _image_loader("shared"), _mnist_data,
+                profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image"),
     ]
 }
 
@@ -78,9 +118,18 @@ def batches(model: MultiExitModel, inputs: list, targets: list, size: int):
         yield x, lengths, targets[i:i + size]
 
 
-def profile(name: str, split: str, progress: Progress | None = None) -> Profile:
-    """The profile of a built-in model on one split: loaded if current, else built."""
+def profile(name: str, split: str, progress: Progress | None = None, **variant) -> Profile:
+    """The profile of a built-in model on one split (`variant`: e.g. corruption and
+    severity, passed to its data function): loaded if current, else built."""
     entry, m = get(name), model(name)
-    inputs, targets = entry.data(split)
-    return cached_profile(m, name, split, lambda: batches(m, inputs, targets, 64), entry.profile_dir,
-                          total=len(inputs), progress=progress)
+    dataset = "-".join([split] + [str(v) for v in variant.values()])
+
+    def make_batches():
+        inputs, targets = entry.data(split, **variant)
+        return batches(m, inputs, targets, 64)
+
+    costs, directory = None, entry.profile_dir
+    if variant:  # same model, other data: reuse the clean split's measured costs; not shipped
+        clean = profile(name, split)
+        costs, directory = (clean.macs, clean.ms), CACHE / "profiles"
+    return cached_profile(m, name, dataset, make_batches, directory, progress, costs)

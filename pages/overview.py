@@ -7,6 +7,6 @@ st.markdown(
     "ones go deep. This explorer runs early-exit models **for real** (computation stops at the "
     "exit) and lets you move the exit threshold to see what it costs and what it saves."
 )
-st.info("The built-in image and speech models arrive with their own pages. For now, the engine "
-        "page runs a small multi-exit network on synthetic data.")
+st.info("The engine page runs the built-in MNIST model (and a toy network) with every exit "
+        "criterion: move the threshold and watch accuracy and cost move.")
 st.page_link("pages/engine.py", label="Open the engine page", icon="⚙️")

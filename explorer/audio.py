@@ -1,0 +1,129 @@
+"""Uploaded audio files to model input: 16 kHz mono float32.
+
+`load_audio` accepts the bytes of a WAV, FLAC, OGG (Vorbis, Opus) or MP3 file at
+any sample rate, bit depth and channel count, decodes it in memory (the upload is
+never written to disk), averages the channels and resamples to 16 kHz. Anything
+it cannot use - empty, not audio, damaged, too short, silent, invalid numbers,
+too long - raises `InputError` with a message meant for the person who uploaded
+it; no other exception type escapes, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from explorer.errors import InputError
+
+RATE = 16_000
+MIN_SECONDS = 0.1
+SILENCE_PEAK = 1e-4  # below this (full scale = 1.0) there is nothing to hear
+MIN_RATE, MAX_RATE = 4_000, 384_000  # sample rates we resample from
+MAX_CHANNELS = 64
+_BLOCK_FRAMES = 16_384  # decode in blocks: a lying header cannot make us allocate a huge array
+FORMATS_HINT = "WAV, FLAC, OGG (Vorbis or Opus) or MP3"
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A decoded recording, ready for a speech model."""
+
+    samples: np.ndarray  # float32, mono, 16 kHz
+    sample_rate: int  # always 16000
+    original_rate: int  # the file's sample rate
+    channels: int  # the file's channel count (averaged to mono)
+    seconds: float  # duration of `samples`
+    trimmed: bool  # True if the recording was cut to max_seconds
+
+
+def load_audio(data: bytes, max_seconds: float = 60.0, trim: bool = False) -> Audio:
+    """Decode an uploaded audio file to 16 kHz mono float32.
+
+    Recordings longer than `max_seconds` are refused, or, with `trim=True`, cut to
+    their first `max_seconds` (and marked `trimmed`). Raises InputError, with a
+    reason a person can act on, for any file that cannot be used.
+    """
+    if not max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive, not {max_seconds!r}")
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InputError("Expected the contents of an audio file.")
+    data = bytes(data)
+    if not data:
+        raise InputError("The file is empty.")
+    mono, rate, channels, too_long = _decode(data, max_seconds)
+    if too_long and not trim:
+        raise InputError(f"The recording is too long: the limit is {max_seconds:g} s. "
+                         f"Please upload a recording of at most {max_seconds:g} s.")
+    seconds = len(mono) / rate
+    if seconds < MIN_SECONDS:
+        raise InputError(f"The recording is too short ({seconds:.2f} s); it must be at least "
+                         f"{MIN_SECONDS:g} s long.")
+    if not np.all(np.isfinite(mono)):
+        raise InputError("The file holds invalid numbers (NaN or infinity) instead of sound samples.")
+    peak = float(np.max(np.abs(mono)))
+    if peak < SILENCE_PEAK:
+        raise InputError("The recording is silent: there is no sound in it.")
+    samples = mono / peak if peak > 1.0 else mono  # float files may go beyond full scale
+    if rate != RATE:
+        samples = soxr.resample(samples, rate, RATE, "HQ")
+        # resampling can overshoot a little next to very steep edges
+        samples /= max(1.0, float(np.max(np.abs(samples))))
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    return Audio(samples=samples, sample_rate=RATE, original_rate=rate, channels=channels,
+                 seconds=len(samples) / RATE, trimmed=too_long)
+
+
+def to_wav_bytes(samples: np.ndarray, rate: int = RATE) -> bytes:
+    """16-bit PCM WAV file of mono (1-D) or multi-channel (frames x channels) samples in [-1, 1].
+
+    Values beyond +-1 are clipped and NaN becomes 0, so the result always plays.
+    """
+    x = np.nan_to_num(np.asarray(samples, dtype=np.float64), nan=0.0, posinf=1.0, neginf=-1.0)
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(x, -1.0, 1.0), int(rate), format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _decode(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, int, bool]:
+    """(mono float64 samples, sample rate, channels, longer than max_seconds?).
+
+    Reads at most `max_seconds` (plus one block to tell that there is more), so a
+    huge file is never decoded in full.
+    """
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            rate, channels = int(f.samplerate), int(f.channels)
+            _check_layout(rate, channels)
+            limit = int(max_seconds * rate)
+            blocks, total = [], 0
+            while total <= limit:
+                block = f.read(_BLOCK_FRAMES, dtype="float64", always_2d=True)
+                if len(block) == 0:
+                    break
+                with np.errstate(invalid="ignore", over="ignore"):  # inf/NaN are reported below
+                    blocks.append(block.mean(axis=1))  # mono: mean of the channels
+                total += len(block)
+    except InputError:
+        raise
+    except Exception as err:  # any decoder failure means "not a usable audio file"
+        raise InputError(_not_audio_message(data)) from err
+    mono = np.concatenate(blocks) if blocks else np.zeros(0)
+    too_long = len(mono) > limit
+    return mono[:limit], rate, channels, too_long
+
+
+def _check_layout(rate: int, channels: int) -> None:
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise InputError(f"The file's sample rate ({rate} Hz) is not supported: it must be between "
+                         f"{MIN_RATE} and {MAX_RATE} Hz.")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InputError(f"The file has {channels} channels; at most {MAX_CHANNELS} are supported.")
+
+
+def _not_audio_message(data: bytes) -> str:
+    return (f"This file could not be read as audio ({len(data):,} bytes): it is not a {FORMATS_HINT} "
+            "file, or it is damaged or incomplete.")

@@ -1,0 +1,77 @@
+"""Predict on files: `python -m explorer predict --model MODEL FILE... --json`.
+
+One JSON object per file: the exit really taken (computation stopped there), the
+answer, every exit's answer and scores (from a separate all-exits pass, for
+display), and the milliseconds the real early-exit run took. A file that cannot be
+used gives {"file": ..., "error": "..."} instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import criteria, zoo
+from .engine import read_all_exits, run_with_exits
+from .errors import InputError
+from .report import load_report
+
+MAX_FILE_BYTES = 50 * 2**20
+
+
+def default_threshold(model_name: str) -> tuple[str, float]:
+    """The recommended criterion and threshold from the model's report, else a default."""
+    entry = zoo.get(model_name)
+    rec = (load_report(entry.report) or {}).get("recommended") if entry.report else None
+    if rec and "criterion" in rec:
+        return rec["criterion"], float(rec["threshold"])
+    crit = "entropy" if zoo.model(model_name).task == "class" else "ctc_entropy"
+    return crit, criteria.get(crit).default
+
+
+def read_file(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such file: {path}")
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"the file is {p.stat().st_size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
+    return p.read_bytes()
+
+
+def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> dict:
+    """Run one decoded input with real exits and describe every exit."""
+    model = zoo.model(model_name)
+    crit = criteria.get(criterion_name)
+    prof_costs = zoo.profile(model_name, zoo.get(model_name).test_split).path(crit)
+    xb, lengths = model.collate([x])
+    result = run_with_exits(model, xb, crit, threshold, prof_costs, lengths)
+    cols, answers = read_all_exits(model, xb, lengths)
+    k = int(result.exit[0])
+    per_exit = []
+    for j in range(model.num_exits):
+        row = {"exit": j, "name": model.exit_names[j], "prediction": model.describe(_plain(answers[j][0]))}
+        row.update({c: float(v[0, j]) for c, v in cols.items()})
+        per_exit.append(row)
+    return {"criterion": crit.name, "threshold": threshold, "exit": k, "exits_total": model.num_exits,
+            "prediction": model.describe(result.pred[0]), "ms": result.seconds * 1e3,
+            "mac_share": float(prof_costs[k] / zoo.profile(model_name, zoo.get(model_name).test_split).full()),
+            "per_exit": per_exit}
+
+
+def _plain(a):
+    return a.item() if isinstance(a, np.generic) else a
+
+
+def predict_file(model_name: str, path: str, criterion_name: str | None, threshold: float | None) -> dict:
+    entry = zoo.get(model_name)
+    if entry.decode is None:
+        raise InputError(f"model {model_name} takes no files")
+    crit, thr = default_threshold(model_name)
+    crit = criterion_name or crit
+    if threshold is None:
+        thr = thr if crit == default_threshold(model_name)[0] else criteria.get(crit).default
+    else:
+        thr = threshold
+    x = entry.decode(read_file(path))
+    return {"file": path, **predict_input(model_name, x, crit, thr)}

@@ -1,0 +1,114 @@
+"""`python -m explorer report MODEL --json`: the figures a model is judged by.
+
+Thresholds are always chosen on the calibration (validation) split and reported on
+the test split; the test split never chooses anything.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from . import criteria, tradeoff, zoo
+from .bench import bench
+from .paths import ASSETS
+from .profile import Profile
+
+REPORTS = ASSETS / "reports"
+
+
+def _params(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def exits_table(prof: Profile) -> list[dict]:
+    """Per exit: accuracy (or WER) and the cumulative cost of leaving there, reading
+    the task head at every exit on the way (what the confidence criteria pay)."""
+    reading = prof.path(criteria.get("confidence" if prof.meta["task"] == "class" else "patience"))
+    ms = prof.path(criteria.get("confidence" if prof.meta["task"] == "class" else "patience"), "ms")
+    rows = []
+    for k, name in enumerate(prof.meta["exit_names"]):
+        err = prof.error_rate(np.full(prof.n, k))
+        quality = {"accuracy": 1 - err} if prof.meta["task"] == "class" else {"wer": err}
+        rows.append({"exit": k, "name": name, **quality, "macs": float(reading[k]), "ms": float(ms[k])})
+    return rows
+
+
+def best_recommendation(calib: Profile, test: Profile, eps_pt: float, names=None) -> tradeoff.Recommendation:
+    """Over every causal criterion: the recommendation with the largest MAC speedup on
+    the calibration split (ties: lower error)."""
+    recs = [tradeoff.recommend(calib, test, c, eps_pt) for c in criteria.applicable(calib.cols)
+            if c.causal and (names is None or c.name in names)]
+    return max(recs, key=lambda r: (r.calibration["mac_speedup"], -r.calibration["error_rate"]))
+
+
+def report_image(eps_pt: float = 0.2, corruption_limit: int = 2000, progress=None) -> dict:
+    from .corruptions import CORRUPTIONS
+
+    model = zoo.model("image")
+    val, test = zoo.profile("image", "val"), zoo.profile("image", "test")
+    final = 1 - test.error_rate(np.full(test.n, test.k - 1))
+    rec = best_recommendation(val, test, eps_pt)
+    crit = criteria.get(rec.criterion)
+    b1 = bench("image", rec.criterion, rec.threshold, 1, "test", repeats=2)
+    b64 = bench("image", rec.criterion, rec.threshold, 64, "test", repeats=3)
+    ltt = tradeoff.recommend_ltt(val, test, crit, eps=eps_pt / 100, delta=0.1)
+
+    shared_val, shared_test = zoo.profile("image-shared", "val"), zoo.profile("image-shared", "test")
+    shared_rec = best_recommendation(shared_val, shared_test, eps_pt)
+
+    backbone_macs = float(test.macs.front + test.macs.stage.sum())
+    corr = {}
+    for kind in CORRUPTIONS:
+        corr[kind] = {}
+        for sev in range(6):
+            prof = zoo.profile("image", "test", corruption=kind, severity=sev, limit=corruption_limit)
+            exits = prof.exits(crit, rec.threshold)
+            corr[kind][str(sev)] = float(exits.mean())
+    corr_acc = {kind: {sev: 1 - zoo.profile("image", "test", corruption=kind, severity=int(sev),
+                                            limit=corruption_limit).error_rate(
+        np.full(corruption_limit, test.k - 1)) for sev in corr[kind]} for kind in corr}
+
+    return {
+        "model": "image",
+        "final_accuracy": final,
+        "exits": exits_table(test),
+        "heads": {
+            "backbone": {"params": _params(model.stem) + _params(model.blocks), "macs": backbone_macs},
+            "per_exit_heads": {"params": _params(model.exits), "macs": float(test.macs.head["exit"].sum())},
+            "shared_head": {"params": _params(model.shared),
+                            "macs_per_exit": float(shared_test.macs.head["shared"][0]),
+                            "macs": float(shared_test.macs.head["shared"].sum())},
+        },
+        "recommended": {
+            "criterion": rec.criterion, "threshold": rec.threshold, "eps_pt": eps_pt,
+            "accuracy_drop_pt": rec.test["drop_pt"], "mac_speedup": rec.test["mac_speedup"],
+            "measured_speedup_b1": b1["realized_speedup"], "measured_speedup_b64": b64["realized_speedup"],
+            "ideal_speedup": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
+            "profile_agreement_b1": b1["profile_agreement"], "profile_agreement_b64": b64["profile_agreement"],
+            "calibration": rec.calibration, "test": rec.test,
+        },
+        "recommended_ltt": {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps_pt / 100,
+                            "delta": 0.1, "test": ltt.test},
+        "shared_exit": {
+            "final_accuracy": 1 - shared_test.error_rate(np.full(shared_test.n, shared_test.k - 1)),
+            "exits": exits_table(shared_test),
+            "recommended": {"criterion": shared_rec.criterion, "threshold": shared_rec.threshold,
+                            "test": shared_rec.test},
+        },
+        "corruptions": corr,
+        "corruption_accuracy": corr_acc,
+        "corruption_images": corruption_limit,
+        "training": json.loads((zoo.IMAGE_CHECKPOINT.with_suffix(".json")).read_text()).get("train", {}),
+    }
+
+
+def load_report(name: str) -> dict | None:
+    path = REPORTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def save_report(name: str, report: dict) -> None:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / f"{name}.json").write_text(json.dumps(report, indent=1))

@@ -1,0 +1,183 @@
+"""Uploads to 16 kHz mono: every common format decodes, every bad file gets a clear reason."""
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from explorer.audio import RATE, Audio, load_audio, to_wav_bytes
+from explorer.errors import InputError
+
+TONE_HZ = 440.0
+
+
+def _tone(rate, seconds=1.0, channels=1, amplitude=0.5):
+    t = np.arange(int(rate * seconds)) / rate
+    x = amplitude * np.sin(2 * np.pi * TONE_HZ * t)
+    return np.repeat(x[:, None], channels, axis=1) if channels > 1 else x
+
+
+def _encode(x, rate, fmt, subtype):
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def _dominant_hz(x):
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return np.fft.rfftfreq(len(x), 1 / RATE)[np.argmax(spectrum)]
+
+
+def _check(audio, seconds, rate, channels, tolerance_s):
+    assert isinstance(audio, Audio)
+    assert audio.sample_rate == RATE and audio.original_rate == rate and audio.channels == channels
+    assert audio.samples.dtype == np.float32 and audio.samples.ndim == 1
+    assert abs(audio.seconds - seconds) <= tolerance_s
+    assert audio.seconds == len(audio.samples) / RATE
+    assert abs(_dominant_hz(audio.samples) - TONE_HZ) < 5  # still a 440 Hz tone: resampled right
+    assert 0.3 < np.max(np.abs(audio.samples)) <= 1.0
+    assert not audio.trimmed
+
+
+LOSSLESS = [("WAV", s) for s in ("PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE")] + [
+    ("FLAC", s) for s in ("PCM_S8", "PCM_16", "PCM_24")]
+
+
+@pytest.mark.parametrize("fmt,subtype", LOSSLESS)
+@pytest.mark.parametrize("rate", [8000, 11025, 16000, 22050, 44100, 48000, 96000])
+def test_lossless_files_decode_at_any_rate_and_depth(fmt, subtype, rate):
+    data = _encode(_tone(rate, 1.0, channels=2), rate, fmt, subtype)
+    _check(load_audio(data), 1.0, rate, 2, tolerance_s=0.001)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 6, 8])
+def test_any_channel_count_is_averaged_to_mono(channels):
+    x = _tone(44100, 0.5, channels)
+    data = _encode(x, 44100, "WAV", "PCM_16")
+    _check(load_audio(data), 0.5, 44100, channels, tolerance_s=0.001)
+
+
+def test_channels_are_averaged():
+    left = _tone(16000, 0.5)
+    data = _encode(np.stack([left, np.zeros_like(left)], axis=1), 16000, "WAV", "FLOAT")
+    assert np.max(np.abs(load_audio(data).samples)) == pytest.approx(0.25, abs=1e-3)
+
+
+LOSSY = [("MP3", "MPEG_LAYER_III", r) for r in (8000, 16000, 22050, 32000, 44100, 48000)] + [
+    ("OGG", "VORBIS", r) for r in (8000, 16000, 22050, 44100, 48000)] + [
+    ("OGG", "OPUS", r) for r in (8000, 12000, 16000, 24000, 48000)]
+
+
+@pytest.mark.parametrize("fmt,subtype,rate", LOSSY)
+def test_compressed_files_decode(fmt, subtype, rate):
+    if subtype not in sf.available_subtypes(fmt):
+        pytest.skip(f"this libsndfile cannot write {fmt}/{subtype}")
+    data = _encode(_tone(rate, 1.5), rate, fmt, subtype)
+    _check(load_audio(data), 1.5, rate, 1, tolerance_s=0.1)
+
+
+def test_float_file_beyond_full_scale_is_scaled_back():
+    data = _encode(_tone(16000, 0.5, amplitude=4.0), 16000, "WAV", "FLOAT")
+    assert np.max(np.abs(load_audio(data).samples)) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_too_long_is_refused_with_the_limit_or_trimmed_on_request():
+    data = _encode(_tone(8000, 3.0), 8000, "WAV", "PCM_16")
+    with pytest.raises(InputError, match=r"too long.*2 s"):
+        load_audio(data, max_seconds=2)
+    audio = load_audio(data, max_seconds=2, trim=True)
+    assert audio.trimmed and audio.seconds == pytest.approx(2.0, abs=1e-3)
+    assert not load_audio(data, max_seconds=3).trimmed  # exactly at the limit is fine
+
+
+def _wav(x, rate=16000, subtype="FLOAT"):
+    return _encode(np.asarray(x, np.float64), rate, "WAV", subtype)
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "empty"),
+    (b"hello, this is not audio at all" * 10, "could not be read as audio"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(200), "could not be read as audio"),
+    (_encode(_tone(16000), 16000, "WAV", "PCM_16")[:20], "could not be read as audio"),  # cut inside the header
+    (_encode(_tone(16000), 16000, "FLAC", "PCM_16")[:40], "could not be read as audio"),
+    (_wav(np.zeros(0)), "too short"),
+    (_wav(_tone(16000, 0.05)), "too short"),
+    (_encode(_tone(16000), 16000, "WAV", "PCM_16")[:44 + 1000], "too short"),  # truncated: 0.03 s left
+    (_wav(np.where(np.arange(8000) == 100, np.nan, _tone(16000, 0.5))), "invalid numbers"),
+    (_wav(np.full(8000, np.inf)), "invalid numbers"),
+    (_wav(np.zeros(16000)), "silent"),
+    (_wav(np.full(16000, 1e-5)), "silent"),
+    (_wav(_tone(16000, 0.5), rate=1000), "sample rate"),
+])
+def test_unusable_files_give_a_clear_reason(data, message):
+    with pytest.raises(InputError, match=message):
+        load_audio(data)
+
+
+@pytest.mark.parametrize("not_bytes", [None, "a.wav", 42, np.zeros(10)])
+def test_non_bytes_input_is_an_input_error(not_bytes):
+    with pytest.raises(InputError):
+        load_audio(not_bytes)
+
+
+def test_messages_read_as_sentences_for_people():
+    for data in (b"", b"junk" * 100, _wav(np.zeros(16000))):
+        with pytest.raises(InputError) as err:
+            load_audio(data)
+        text = str(err.value)
+        assert text[0].isupper() and text.endswith(".") and "Error" not in text and "0x" not in text
+
+
+def test_wav_bytes_round_trip():
+    x = _tone(RATE, 0.5).astype(np.float32)
+    audio = load_audio(to_wav_bytes(x))
+    assert np.max(np.abs(audio.samples - x)) < 1.5 / 32768
+    assert sf.info(io.BytesIO(to_wav_bytes(x))).subtype == "PCM_16"
+    odd = load_audio(to_wav_bytes(np.r_[x, np.nan, 5.0, -5.0].astype(np.float32))).samples
+    assert np.all(np.isfinite(odd)) and np.max(np.abs(odd)) <= 1.0
+
+
+# --- Whatever the bytes: an Audio or an InputError, never anything else ----------------------
+
+_VALID = [_encode(_tone(r, 0.3, c), r, f, s) for f, s, r, c in [
+    ("WAV", "PCM_16", 16000, 1), ("WAV", "FLOAT", 44100, 2), ("FLAC", "PCM_24", 22050, 2),
+    ("OGG", "VORBIS", 16000, 1), ("MP3", "MPEG_LAYER_III", 44100, 1)]]
+_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _audio_or_input_error(data):
+    try:
+        audio = load_audio(data)
+    except InputError as err:
+        assert str(err)
+        return
+    assert audio.samples.dtype == np.float32 and audio.samples.ndim == 1
+    assert np.all(np.isfinite(audio.samples)) and np.max(np.abs(audio.samples)) <= 1.0 + 1e-6
+
+
+@_FUZZ
+@given(st.binary(max_size=4096))
+def test_random_bytes_never_raise_anything_else(data):
+    _audio_or_input_error(data)
+
+
+@_FUZZ
+@given(st.sampled_from(_VALID), st.data())
+def test_damaged_files_never_raise_anything_else(valid, data):
+    damaged = bytearray(valid[: data.draw(st.integers(0, len(valid)))])
+    for _ in range(data.draw(st.integers(0, 20))):
+        if damaged:
+            damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
+    _audio_or_input_error(bytes(damaged))
+
+
+@_FUZZ
+@given(hnp.arrays(np.float64, st.tuples(st.integers(0, 3000), st.integers(1, 4)),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=64)),
+       st.sampled_from([4000, 8000, 16000, 44100, 192000]), st.sampled_from(["FLOAT", "DOUBLE", "PCM_16"]))
+def test_odd_arrays_never_raise_anything_else(x, rate, subtype):
+    _audio_or_input_error(_encode(x, rate, "WAV", subtype))
