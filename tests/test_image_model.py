@@ -92,7 +92,7 @@ def test_predict_cli_reads_a_drawn_seven_and_refuses_garbage(tmp_path):
     assert first["prediction"] == "7"
     assert 0 <= first["exit"] < first["exits_total"] and len(first["per_exit"]) == first["exits_total"]
     assert first["ms"] > 0 and {"prediction", "confidence", "entropy"} <= set(first["per_exit"][0])
-    assert second["file"] == str(bad) and "image" in second["error"].lower()
+    assert second["file"] == str(bad) and "not a picture" in second["error"]
 
 
 def test_decode_digit_gives_the_model_input_shape():
