@@ -68,11 +68,9 @@ def cmd_predict(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import report_image, save_report
+    from .report import report_image, report_speech, save_report
 
-    if args.what != "image":
-        raise ValueError(f"no report for {args.what!r} yet")
-    out = report_image()
+    out = report_image() if args.what == "image" else report_speech()
     save_report(args.what, out)
     print(json.dumps(out) if args.json else json.dumps(out, indent=1))
     return 0
@@ -96,6 +94,19 @@ def cmd_train(args) -> int:
         _, summary = train(cfg, out=out)
         print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"],
                           "val_accuracy": summary["val_accuracy"]}))
+        return 0
+    if args.what == "speech":
+        from .paths import ASSETS
+        from .train.speech import SpeechTrainConfig, train
+
+        minutes = args.minutes / 47  # the default split of the budget: 8 + 30 + 4 (+5 two-stage) minutes
+        cfg = SpeechTrainConfig(strategy=args.strategy if args.strategy != "distill" else "joint",
+                                pretrain_minutes=8 * minutes, ctc_minutes=30 * minutes, daisy_minutes=4 * minutes,
+                                branch_minutes=5 * minutes, limit=args.limit, seed=args.seed)
+        out = Path(args.out) if args.out else ASSETS / "models" / "speech"
+        _, summary = train(cfg, out=out)
+        print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"],
+                          "history": summary["history"]}))
         return 0
     raise ValueError(f"no trainer for {args.what!r}")
 
@@ -136,7 +147,7 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("report", help="a model's figures: accuracy, exits, heads, recommended threshold")
-    p.add_argument("what", choices=["image"])
+    p.add_argument("what", choices=["image", "speech"])
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_report)
 
@@ -147,9 +158,11 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("train", help="train a built-in model (progress bars, per-exit validation log)")
-    p.add_argument("what", choices=["image"])
-    p.add_argument("--strategy", default="joint", choices=["joint", "two-stage", "distill"])
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("what", choices=["image", "speech"])
+    p.add_argument("--strategy", default="joint", choices=["joint", "two-stage", "distill"],
+                   help="speech: joint or two-stage")
+    p.add_argument("--epochs", type=int, default=10, help="image: backbone epochs")
+    p.add_argument("--minutes", type=float, default=47, help="speech: total training budget")
     p.add_argument("--limit", type=int, default=0, help="train on only this many images (quick checks)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")

@@ -112,3 +112,60 @@ def load_report(name: str) -> dict | None:
 def save_report(name: str, report: dict) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / f"{name}.json").write_text(json.dumps(report, indent=1))
+
+
+def report_speech(eps_pt: float = 0.3, progress=None) -> dict:
+    """Speech figures: WER per test set, voice and SNR; HuBERT-EE / DAISY / patience
+    exits at thresholds chosen on the validation voices; exit depth against noise."""
+    from .data.speech_eval import load_eval
+    from .noise import NOISE_TYPES
+
+    val, test_a, test_b = (zoo.profile("speech", s) for s in ("val", "test_a", "test_b"))
+    last = test_a.k - 1
+
+    def final_wer(prof: Profile) -> float:
+        return prof.error_rate(np.full(prof.n, last))
+
+    by_voice: dict[str, list] = {}
+    for split, prof in (("test_a", test_a), ("test_b", test_b)):
+        _, _, voices = load_eval(split)
+        for i, v in enumerate(voices):
+            acc = by_voice.setdefault(f"{split}/{v}", [0.0, 0.0])
+            acc[0] += prof.cols["errors"][i, last]
+            acc[1] += prof.ref_len[i]
+    noisy = {(kind, snr): zoo.profile("speech", "test_a", noise=kind, snr=snr)
+             for kind in NOISE_TYPES for snr in (20, 10, 5, 0)}
+    wer_by_snr = {"clean": final_wer(test_a)}
+    for snr in (20, 10, 5, 0):
+        wer_by_snr[str(snr)] = float(np.mean([final_wer(noisy[(k, snr)]) for k in NOISE_TYPES]))
+
+    recommended, mean_exit = {}, {}
+    for name in ("ctc_entropy", "daisy", "patience"):
+        crit = criteria.get(name)
+        rec = tradeoff.recommend(val, test_a, crit, eps_pt)
+        b1 = bench("speech", name, rec.threshold, 1, "test_a", repeats=2)
+        recommended[name] = {"threshold": rec.threshold, "wer_increase_pt": rec.test["drop_pt"],
+                             "wer": rec.test["error_rate"], "mac_speedup": rec.test["mac_speedup"],
+                             "measured_speedup_b1": b1["realized_speedup"], "ideal_speedup_b1": b1["ideal_speedup"],
+                             "mean_exit": rec.test["mean_exit"], "profile_agreement_b1": b1["profile_agreement"]}
+        mean_exit[name] = {kind: {"clean": float(test_a.exits(crit, rec.threshold).mean()),
+                                  **{str(snr): float(noisy[(kind, snr)].exits(crit, rec.threshold).mean())
+                                     for snr in (20, 10, 5, 0)}} for kind in NOISE_TYPES}
+    b64 = bench("speech", "ctc_entropy", recommended["ctc_entropy"]["threshold"], 64, "test_a", repeats=3)
+    recommended["ctc_entropy"]["measured_speedup_b64"] = b64["realized_speedup"]
+    path = test_a.path(criteria.get("ctc_entropy"))
+    return {
+        "model": "speech",
+        "final_wer": final_wer(test_a),
+        "final_wer_unseen_voices": final_wer(test_b),
+        "wer_by_voice": {v: e / max(n, 1) for v, (e, n) in sorted(by_voice.items())},
+        "wer_by_snr": wer_by_snr,
+        "exits": exits_table(test_a),
+        "exits_unseen_voices": exits_table(test_b),
+        "recommended": recommended,
+        "mean_exit_by_snr": mean_exit,
+        "front_end_cap": float(test_a.full() / path[0]),
+        "front_end_share": float(test_a.macs.front / test_a.full()),
+        "eval_clips": {"val": val.n, "test_a": test_a.n, "test_b": test_b.n},
+        "training": json.loads(zoo.SPEECH_CHECKPOINT.with_suffix(".json").read_text()).get("train", {}),
+    }

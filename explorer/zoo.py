@@ -87,6 +87,34 @@ def _decode_digit(data: bytes) -> torch.Tensor:
     return torch.tensor(prepare_digit(data).mnist)[None]  # [1, 28, 28]
 
 
+# ---- speech: the shipped checkpoint and compact held-out-voice evaluation set -------------
+SPEECH_CHECKPOINT = ASSETS / "models" / "speech"
+
+
+def _load_speech() -> MultiExitModel:
+    from .models.speech import SpeechConfig, SpeechEncoder
+
+    if not checkpoint.exists(SPEECH_CHECKPOINT):
+        raise ValueError(f"the speech model is missing ({SPEECH_CHECKPOINT}); "
+                         "train it with `python -m explorer train speech`")
+    return checkpoint.load(SpeechEncoder, SpeechConfig, SPEECH_CHECKPOINT)
+
+
+def _speech_data(split: str, noise: str | None = None, snr: int | None = None, limit: int = 0):
+    from .data.speech_eval import load_eval
+
+    clips, texts, _ = load_eval(split, noise, snr)
+    if limit:
+        clips, texts = clips[:limit], texts[:limit]
+    return [torch.from_numpy(c) for c in clips], texts
+
+
+def _decode_audio(data: bytes) -> torch.Tensor:
+    from .audio import load_audio
+
+    return torch.from_numpy(load_audio(data).samples)
+
+
 BUILT_INS = {
     m.name: m
     for m in [
@@ -95,6 +123,8 @@ BUILT_INS = {
                 profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image"),
         BuiltIn("image-shared", "MNIST ResNet, FreeML shared exit", _image_loader("shared"), _mnist_data,
                 profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image"),
+        BuiltIn("speech", "Digits ASR, HuBERT-style encoder with CTC and DAISY exits", _load_speech, _speech_data,
+                test_split="test_a", profile_dir=ASSETS / "profiles", decode=_decode_audio, report="speech"),
     ]
 }
 

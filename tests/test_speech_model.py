@@ -1,0 +1,108 @@
+"""The built-in speech model: front end, padding, training code and the shipped model."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from explorer import checkpoint, criteria, zoo
+from explorer.costs import count_macs
+from explorer.engine import run_stream
+from explorer.models.speech import SpeechConfig, SpeechEncoder
+
+TOOLS = all(shutil.which(t) for t in ("espeak-ng", "flite", "text2wave"))
+SHIPPED = checkpoint.exists(zoo.SPEECH_CHECKPOINT)
+
+
+def test_front_end_is_light_next_to_the_encoder():
+    macs = count_macs(SpeechEncoder(SpeechConfig()))
+    assert macs.front < macs.stage.mean()  # cheaper than one transformer layer
+    path = macs.path(["ctc"], "ctc")
+    assert macs.full("ctc") / path[0] > 3  # the first exit can be more than 3x cheaper than the full model
+
+
+def test_a_clip_gives_the_same_answer_alone_and_in_a_padded_batch():
+    model = SpeechEncoder(SpeechConfig()).eval()
+    g = torch.Generator().manual_seed(0)
+    short, long = 0.1 * torch.randn(17_000, generator=g), 0.1 * torch.randn(40_000, generator=g)
+    with torch.no_grad():
+        x, lengths = model.collate([short, long])
+        both = model.embed(x, lengths)
+        alone = model.embed(short[None])
+        for k in range(model.num_exits):
+            both, alone = model.stage(k, both), model.stage(k, alone)
+        n = alone.h.shape[1]
+        assert int(both.mask[0].sum()) == n
+        torch.testing.assert_close(both.h[0, :n], alone.h[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    if not TOOLS:
+        pytest.skip("speech synthesizers missing: run `make speech-tools`")
+    out = tmp_path_factory.mktemp("corpus")
+    run = subprocess.run([sys.executable, "-m", "explorer", "synth", "speech", "--train", "48", "--val", "12",
+                          "--test-a", "8", "--test-b", "8", "--out", str(out)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+@pytest.mark.parametrize("strategy", ["joint", "two-stage"])
+def test_training_runs_every_phase_and_saves_a_loadable_checkpoint(tiny_corpus, tmp_path, strategy):
+    from explorer.train.speech import SpeechTrainConfig, train
+
+    cfg = SpeechTrainConfig(strategy=strategy, pretrain_minutes=0.02, ctc_minutes=0.04, branch_minutes=0.02,
+                            daisy_minutes=0.02, batch=8, kmeans_clips=40, val_clips=12)
+    model, summary = train(cfg, corpus_dir=tiny_corpus, out=tmp_path / "speech", log=lambda _: None)
+    assert [h["after"] for h in summary["history"]] == ["pre-training", "CTC"]
+    assert len(summary["history"][-1]["wer"]) == model.num_exits
+    assert model.centroids.abs().sum() > 0  # k-means targets are part of the checkpoint
+    again = checkpoint.load(SpeechEncoder, SpeechConfig, tmp_path / "speech")
+    x = 0.1 * torch.randn(1, 20_000)
+    with torch.no_grad():
+        a, b = model.embed(x), again.embed(x)
+        torch.testing.assert_close(model.head(0, model.stage(0, a), "ssl"), again.head(0, again.stage(0, b), "ssl"))
+
+
+needs_shipped = pytest.mark.skipif(not SHIPPED, reason="no shipped speech checkpoint")
+
+
+@needs_shipped
+def test_shipped_model_recognizes_held_out_voices_and_exits_as_profiled():
+    prof = zoo.profile("speech", "test_a")
+    assert prof.error_rate(np.full(prof.n, prof.k - 1)) < 0.10
+    model = zoo.model("speech")
+    inputs, _ = zoo.get("speech").data("test_a", limit=60)
+    crit = criteria.get("ctc_entropy")
+    thr = float(np.median(prof.cols["ctc_entropy"][:, 1]))
+    expected = prof.exits(crit, thr)[:60]
+    assert 0 < expected.mean() < prof.k - 1
+    got = run_stream(model, inputs, crit, thr, prof.path(crit), batch=16)
+    assert (got.exit == expected).mean() >= 0.98  # equal up to float rounding of padded batches
+
+
+@needs_shipped
+def test_predict_cli_transcribes_a_synthesized_phone_number(tmp_path):
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng missing")
+    wav = tmp_path / "number.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), "five two oh nine"], check=True)
+    data, rate = sf.read(wav)
+    sf.write(tmp_path / "number.flac", data, rate)
+    bad = tmp_path / "empty.wav"
+    bad.write_bytes(b"")
+    run = subprocess.run([sys.executable, "-m", "explorer", "predict", "--model", "speech",
+                          str(tmp_path / "number.flac"), str(bad), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    good, empty = (json.loads(line) for line in run.stdout.strip().splitlines())
+    assert good["prediction"] == "five two oh nine"
+    assert len(good["per_exit"]) == 6 and {"ctc_entropy", "ssl_entropy"} <= set(good["per_exit"][0])
+    assert "error" in empty and Path(empty["file"]).name == "empty.wav"
