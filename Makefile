@@ -6,12 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test lint bench data speech-tools clean debian-base
+.PHONY: run test lint bench data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run app.py
 
-test: $(VENV)/.dev speech-tools
+test: $(VENV)/.dev speech-tools browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
@@ -28,6 +28,10 @@ speech-tools:
 	@if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! command -v text2wave >/dev/null \
 		|| [ ! -d /usr/share/festival/voices/english/ked_diphone ]; then \
 		$(APT_GET) update && $(APT_GET) install -y $(SPEECH_DEBS); fi
+
+# Debian's chromium for the browser tests (Playwright drives it; never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || { $(APT_GET) update && $(APT_GET) install -y chromium; }
 
 bench: $(VENV)/.runtime
 	$(PY) -m explorer bench --model toy --criterion entropy --batch 1 --json
