@@ -64,3 +64,21 @@ def exit_histogram(row: pd.Series, exit_names: list[str]) -> go.Figure:
     fig = go.Figure(go.Bar(x=exit_names, y=shares))
     fig.update_layout(yaxis_title="share of inputs", yaxis_tickformat=".0%", height=280, margin={"t": 30})
     return fig
+
+
+def exit_heatmap(probs: np.ndarray, exit_names: list[str], taken: int) -> go.Figure:
+    """Class probabilities at every exit (rows) with the exit taken outlined."""
+    fig = go.Figure(go.Heatmap(z=probs, x=[str(c) for c in range(probs.shape[1])], y=exit_names,
+                               colorscale="Blues", zmin=0, zmax=1, colorbar={"title": "p"}))
+    fig.add_shape(type="rect", x0=-0.5, x1=probs.shape[1] - 0.5, y0=taken - 0.5, y1=taken + 0.5,
+                  line={"color": "crimson", "width": 3})
+    fig.update_layout(xaxis_title="class", yaxis_autorange="reversed", height=300, margin={"t": 30})
+    return fig
+
+
+def depth_curve(levels: list, exits: list[int], exit_names: list[str], xlabel: str) -> go.Figure:
+    """Exit taken by one input as a corruption or noise level grows."""
+    fig = go.Figure(go.Scatter(x=levels, y=[e + 1 for e in exits], mode="lines+markers"))
+    fig.update_layout(xaxis_title=xlabel, yaxis_title="exit taken", yaxis_range=[0.5, len(exit_names) + 0.5],
+                      yaxis_dtick=1, height=280, margin={"t": 30})
+    return fig

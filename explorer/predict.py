@@ -75,3 +75,18 @@ def predict_file(model_name: str, path: str, criterion_name: str | None, thresho
         thr = threshold
     x = entry.decode(read_file(path))
     return {"file": path, **predict_input(model_name, x, crit, thr)}
+
+
+def exit_probabilities(model_name: str, x) -> np.ndarray:
+    """[K, C] class probabilities of every exit for one input (for the heatmap)."""
+    import torch
+
+    model = zoo.model(model_name)
+    xb, lengths = model.collate([x])
+    rows = []
+    with torch.inference_mode():
+        state = model.embed(xb, lengths)
+        for k in range(model.num_exits):
+            state = model.stage(k, state)
+            rows.append(torch.softmax(model.head(k, state, model.task_head)[0].double(), -1).numpy())
+    return np.stack(rows)

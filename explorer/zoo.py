@@ -148,11 +148,21 @@ def batches(model: MultiExitModel, inputs: list, targets: list, size: int):
         yield x, lengths, targets[i:i + size]
 
 
+_PROFILES: dict[tuple[str, str], Profile] = {}
+
+
 def profile(name: str, split: str, progress: Progress | None = None, **variant) -> Profile:
     """The profile of a built-in model on one split (`variant`: e.g. corruption and
-    severity, passed to its data function): loaded if current, else built."""
-    entry, m = get(name), model(name)
+    severity, passed to its data function): loaded if current, else built. Kept in
+    memory once loaded (a model's weights never change while the process runs)."""
     dataset = "-".join([split] + [str(v) for v in variant.values()])
+    if (name, dataset) not in _PROFILES:
+        _PROFILES[name, dataset] = _load_or_build(name, split, dataset, progress, variant)
+    return _PROFILES[name, dataset]
+
+
+def _load_or_build(name: str, split: str, dataset: str, progress, variant: dict) -> Profile:
+    entry, m = get(name), model(name)
 
     def make_batches():
         inputs, targets = entry.data(split, **variant)

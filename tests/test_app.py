@@ -37,3 +37,38 @@ def test_engine_page_threshold_moves_the_exit():
     assert decision().startswith("**Exit 1 of 6")
     slider.set_value(slider.min).run()  # nothing is that confident: the last exit
     assert decision().startswith("**Exit 6 of 6")
+
+
+def _digit_png() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(img).line([(50, 40), (150, 40), (90, 170)], fill=0, width=14)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _decision(at) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith("### Exit"))
+
+
+@pytest.mark.skipif(not checkpoint.exists(zoo.IMAGE_CHECKPOINT), reason="no shipped image checkpoint")
+def test_live_image_example_threshold_and_uploads():
+    at = open_page("pages/live_image.py")
+    assert _decision(at)  # the default example is answered at once
+    at.selectbox[0].set_value("confidence").run()
+    at.number_input[0].set_value(0.0).run()  # any confidence passes: the first exit
+    assert _decision(at).startswith("### Exit 1 of 6")
+    at.number_input[0].set_value(1.01).run()  # none can: the last exit
+    assert _decision(at).startswith("### Exit 6 of 6")
+
+    at.radio[0].set_value("Upload").run()
+    assert any("upload a picture" in i.value for i in at.info)  # an empty state that says what to do
+    at.file_uploader[0].upload("notes.png", b"just some text", "image/png").run()
+    assert not at.exception and any("not a picture" in e.value for e in at.error)
+    at.file_uploader[0].upload("seven.png", _digit_png(), "image/png").run()
+    assert not at.exception and not at.error
+    assert "Answer **7**" in _decision(at)

@@ -1,0 +1,91 @@
+"""Live: image — a digit from an upload, the camera or the test set, really exiting."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer import criteria, plots, zoo
+from explorer.corruptions import CORRUPTIONS, corrupt
+from explorer.data.mnist import load_mnist
+from explorer.errors import InputError
+from explorer.image_input import ACCEPTED_EXTENSIONS, prepare_digit
+from explorer.predict import default_threshold, exit_probabilities, predict_input
+
+MODEL = "image"
+MAX_MB = 20
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def digit_from_bytes(data: bytes):
+    d = prepare_digit(data)
+    return d.original, d.mnist
+
+
+@st.cache_data(show_spinner=False)
+def example(i: int) -> np.ndarray:
+    x, _ = load_mnist("test")
+    return np.array(x[i])
+
+
+def run(x: np.ndarray, crit: str, thr: float):
+    t = torch.tensor(x)[None]
+    return predict_input(MODEL, t, crit, thr), exit_probabilities(MODEL, t)
+
+
+st.title("Live: image")
+default_crit, default_thr = default_threshold(MODEL)
+names = [c.name for c in criteria.applicable(zoo.profile(MODEL, "test").cols) if c.causal and c.name != "budget"]
+c1, c2 = st.columns(2)
+crit = c1.selectbox("Exit criterion", names, index=names.index(default_crit),
+                    format_func=lambda n: f"{n}: {criteria.get(n).label}")
+thr_default = default_thr if crit == default_crit else criteria.get(crit).default
+thr = c2.number_input("Threshold τ", value=float(thr_default), format="%.4f",
+                      help="Recommended on the validation split for this criterion; change it to see the exit move.")
+
+source = st.radio("Input", ["Example from the test set", "Upload", "Camera"], horizontal=True)
+x, shown = None, None
+if source == "Upload":
+    up = st.file_uploader(f"A photo or scan of one handwritten digit (up to {MAX_MB} MB)", type=ACCEPTED_EXTENSIONS)
+    data = up.getvalue() if up else None
+elif source == "Camera":
+    shot = st.camera_input("Hold a digit written on paper up to the camera")
+    data = shot.getvalue() if shot else None
+else:
+    data = None
+    x = example(int(st.number_input("Test image #", 0, 9999, 0)))
+if data is not None:
+    if len(data) > MAX_MB * 2**20:
+        st.error(f"That file is over {MAX_MB} MB; please upload a smaller picture.")
+    else:
+        try:
+            shown, x = digit_from_bytes(data)
+        except InputError as err:
+            st.error(str(err))
+if x is None:
+    st.info("Pick an example, upload a picture of a digit, or take a photo to see where the model exits.")
+    st.stop()
+
+kind = st.selectbox("Corruption", ["none", *CORRUPTIONS])
+severity = st.slider("Severity", 0, 5, 0, disabled=kind == "none")
+seen = corrupt(x[None], kind, severity)[0] if kind != "none" and severity else x
+
+out, probs = run(seen, crit, thr)
+k = out["exit"]
+cols = st.columns(3 if shown is not None else 2)
+if shown is not None:
+    cols[0].image(shown, caption="your picture", width=200)
+cols[-2].image(np.kron(seen, np.ones((8, 8))), caption="the 28×28 input the model saw", width=200, clamp=True)
+cols[-1].markdown(
+    f"### Exit {k + 1} of {out['exits_total']}\n"
+    f"Answer **{out['prediction']}** with confidence {out['per_exit'][k]['confidence']:.1%}, "
+    f"{out['mac_share']:.0%} of the full model's MACs, {out['ms']:.1f} ms "
+    f"(the full depth takes about {zoo.profile(MODEL, 'test').full('ms'):.1f} ms here).")
+score = next((c for c in criteria.get(crit).reads if c != "pred"), "confidence")
+line = thr if score in criteria.get(crit).reads else None  # only a score's own threshold is drawn
+names_k = [r["name"] for r in out["per_exit"]]
+st.plotly_chart(plots.per_exit(np.array([r[score] for r in out["per_exit"]]), names_k, line, k, score))
+st.plotly_chart(plots.exit_heatmap(probs, names_k, k))
+if kind != "none":
+    exits = [predict_input(MODEL, torch.tensor(corrupt(x[None], kind, s)[0] if s else x)[None], crit, thr)["exit"]
+             for s in range(6)]
+    st.plotly_chart(plots.depth_curve(list(range(6)), exits, names_k, f"{kind} severity"))
