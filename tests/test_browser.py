@@ -90,3 +90,12 @@ def test_overview_then_engine_threshold_moves_the_decision(server, page):
     assert decision.inner_text().startswith("Exit 6 of 6")
     assert not page.locator("[data-testid='stException']").count()
     page.screenshot(path=str(SHOTS / "engine.png"), full_page=True)
+
+
+def test_live_image_page_answers_the_example(server, page):
+    page.goto(server + "/live_image")
+    page.get_by_text("Answer").first.wait_for(timeout=90_000)
+    settle(page)
+    assert page.get_by_text("the 28×28 input the model saw").count()
+    assert not page.locator("[data-testid='stException']").count()
+    page.screenshot(path=str(SHOTS / "live_image.png"), full_page=True)
