@@ -121,3 +121,15 @@ def test_cli_refuses_an_unknown_criterion_without_a_traceback():
                           "--json"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "unknown criterion" in json.loads(run.stdout)["error"]
+
+
+@needs_shipped
+def test_shipped_example_digits_are_read_correctly():
+    from explorer.data.examples import EXAMPLES, load_index
+    from explorer.predict import predict_file
+
+    examples = load_index()["image"]
+    assert examples
+    for ex in examples:
+        out = predict_file("image", str(EXAMPLES / ex["file"]), None, None)
+        assert out["prediction"] == str(ex["label"]), ex
