@@ -82,3 +82,20 @@ def depth_curve(levels: list, exits: list[int], exit_names: list[str], xlabel: s
     fig.update_layout(xaxis_title=xlabel, yaxis_title="exit taken", yaxis_range=[0.5, len(exit_names) + 0.5],
                       yaxis_dtick=1, height=280, margin={"t": 30})
     return fig
+
+
+def waveform(samples: np.ndarray, rate: int) -> go.Figure:
+    """The clip's waveform (decimated for drawing)."""
+    step = max(1, len(samples) // 4000)
+    t = np.arange(0, len(samples), step) / rate
+    fig = go.Figure(go.Scatter(x=t, y=samples[::step], mode="lines", line={"width": 1}))
+    fig.update_layout(xaxis_title="seconds", yaxis_title="amplitude", height=200, margin={"t": 20})
+    return fig
+
+
+def spectrogram(logmel: np.ndarray, hop_seconds: float) -> go.Figure:
+    """Log-mel spectrogram [frames, mels] as the model's front end computes it."""
+    fig = go.Figure(go.Heatmap(z=logmel.T, x=np.arange(logmel.shape[0]) * hop_seconds, colorscale="Viridis",
+                               showscale=False))
+    fig.update_layout(xaxis_title="seconds", yaxis_title="mel band", height=220, margin={"t": 20})
+    return fig

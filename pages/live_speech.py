@@ -1,0 +1,103 @@
+"""Live: speech — a recording, an upload or an example, really exiting layer by layer."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from explorer import criteria, plots, zoo
+from explorer.audio import load_audio, to_wav_bytes
+from explorer.data.examples import EXAMPLES, load_index
+from explorer.errors import InputError
+from explorer.noise import NOISE_TYPES, make_noise, mix_at_snr
+from explorer.predict import default_threshold, predict_input
+
+MODEL = "speech"
+MAX_MB = 20
+SNRS = ["clean", 20, 10, 5, 0]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def decode(data: bytes) -> np.ndarray:
+    return load_audio(data).samples
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def analyse(samples: np.ndarray, crit: str, thr: float) -> dict:
+    return predict_input(MODEL, torch.from_numpy(samples), crit, thr)
+
+
+def noisy(samples: np.ndarray, kind: str, snr) -> np.ndarray:
+    if snr == "clean":
+        return samples
+    noise = make_noise(kind, len(samples), np.random.default_rng(0))
+    return mix_at_snr(samples, noise, float(snr))
+
+
+st.title("Live: speech")
+st.caption("A small HuBERT-style encoder for spoken digits (zero, oh, one … nine), trained here on "
+           "synthesized voices. CTC exit branches after every layer (HuBERT-EE) and DAISY's "
+           "self-supervised cluster heads.")
+default_crit, default_thr = default_threshold(MODEL)
+names = ["ctc_entropy", "daisy", "patience", "static"]
+c1, c2 = st.columns(2)
+crit = c1.selectbox("Exit criterion", names, index=names.index(default_crit) if default_crit in names else 0,
+                    format_func=lambda n: f"{n}: {criteria.get(n).label}")
+thr_default = default_thr if crit == default_crit else criteria.get(crit).default
+thr = c2.number_input("Threshold τ", value=float(thr_default), format="%.4f",
+                      help="Recommended on the validation voices for this criterion; change it to see the exit move.")
+
+source = st.radio("Input", ["Example", "Upload", "Record"], horizontal=True)
+data = None
+if source == "Upload":
+    up = st.file_uploader(f"WAV, FLAC, OGG or MP3, up to 60 s and {MAX_MB} MB", type=["wav", "flac", "ogg", "mp3"])
+    data = up.getvalue() if up else None
+elif source == "Record":
+    rec = st.audio_input("Say a few digits, e.g. a phone number")
+    data = rec.getvalue() if rec else None
+else:
+    examples = load_index()["speech"]
+    pick = st.selectbox("Example", examples, format_func=lambda e: f"“{e['text']}” — {e['voice']} ({e['note']})")
+    data = (EXAMPLES / pick["file"]).read_bytes() if pick else None
+
+samples = None
+if data is not None:
+    if len(data) > MAX_MB * 2**20:
+        st.error(f"That file is over {MAX_MB} MB; please upload a shorter recording.")
+    else:
+        try:
+            samples = decode(data)
+        except InputError as err:
+            st.error(str(err))
+if samples is None:
+    st.info("Pick an example, upload a recording or record yourself saying some digits.")
+    st.stop()
+
+n1, n2 = st.columns(2)
+kind = n1.selectbox("Noise", NOISE_TYPES)
+snr = n2.select_slider("SNR (dB)", SNRS, value="clean")
+heard = noisy(samples, kind, snr)
+st.audio(to_wav_bytes(heard), format="audio/wav")
+
+out = analyse(heard, crit, float(thr))
+k, K = out["exit"], out["exits_total"]
+st.markdown(f"### Exit {k + 1} of {K}: “{out['prediction']}”\n"
+            f"{out['mac_share']:.0%} of the full model's MACs, {out['ms']:.1f} ms "
+            f"(the full depth takes about {zoo.profile(MODEL, 'test_a').full('ms'):.1f} ms for a 2 s clip here).")
+table = pd.DataFrame([{"layer": r["name"], "transcript": r["prediction"], "CTC entropy": r["ctc_entropy"],
+                       "DAISY entropy": r["ssl_entropy"], "exit": "◀ exit" if r["exit"] == k else ""}
+                      for r in out["per_exit"]])
+st.dataframe(table, hide_index=True)
+score = {"ctc_entropy": "ctc_entropy", "daisy": "ssl_entropy"}.get(crit, "ctc_entropy")
+line = thr if crit in ("ctc_entropy", "daisy") else None
+st.plotly_chart(plots.per_exit(np.array([r[score] for r in out["per_exit"]]), [r["name"] for r in out["per_exit"]],
+                               line, k, score))
+w1, w2 = st.columns(2)
+w1.plotly_chart(plots.waveform(heard, 16000))
+with torch.inference_mode():
+    feats, _ = zoo.model(MODEL).features(torch.from_numpy(heard)[None], torch.tensor([len(heard)]))
+w2.plotly_chart(plots.spectrogram(feats[0].numpy(), 0.01))
+levels = SNRS
+exits = [analyse(noisy(samples, kind, s), crit, float(thr))["exit"] for s in levels]
+st.plotly_chart(plots.depth_curve([str(s) for s in levels], exits, [r["name"] for r in out["per_exit"]],
+                                  f"{kind} noise SNR (dB)"))
