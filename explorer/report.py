@@ -151,6 +151,15 @@ def report_speech(eps_pt: float = 0.3, progress=None) -> dict:
         mean_exit[name] = {kind: {"clean": float(test_a.exits(crit, rec.threshold).mean()),
                                   **{str(snr): float(noisy[(kind, snr)].exits(crit, rec.threshold).mean())
                                      for snr in (20, 10, 5, 0)}} for kind in NOISE_TYPES}
+    # DAISY's depth against noise across thresholds (chosen from the validation clips'
+    # first-layer entropy quantiles, no labels), averaged over the noise types
+    daisy = criteria.get("daisy")
+    depth_by_threshold = {}
+    for q in (0.25, 0.5, 0.75, 0.9, 0.97):
+        thr = float(np.quantile(val.cols["ssl_entropy"][:, 0], q))
+        depth_by_threshold[f"{thr:.3f}"] = {"clean": float(test_a.exits(daisy, thr).mean()), **{
+            str(snr): float(np.mean([noisy[(k, snr)].exits(daisy, thr).mean() for k in NOISE_TYPES]))
+            for snr in (20, 10, 5, 0)}}
     b64 = bench("speech", "ctc_entropy", recommended["ctc_entropy"]["threshold"], 64, "test_a", repeats=3)
     recommended["ctc_entropy"]["measured_speedup_b64"] = b64["realized_speedup"]
     path = test_a.path(criteria.get("ctc_entropy"))
@@ -164,6 +173,7 @@ def report_speech(eps_pt: float = 0.3, progress=None) -> dict:
         "exits_unseen_voices": exits_table(test_b),
         "recommended": recommended,
         "mean_exit_by_snr": mean_exit,
+        "daisy_mean_exit_by_threshold": depth_by_threshold,
         "front_end_cap": float(test_a.full() / path[0]),
         "front_end_share": float(test_a.macs.front / test_a.full()),
         "eval_clips": {"val": val.n, "test_a": test_a.n, "test_b": test_b.n},
