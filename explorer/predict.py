@@ -24,8 +24,11 @@ def default_threshold(model_name: str) -> tuple[str, float]:
     """The recommended criterion and threshold from the model's report, else a default."""
     entry = zoo.get(model_name)
     rec = (load_report(entry.report) or {}).get("recommended") if entry.report else None
-    if rec and "criterion" in rec:
+    if rec and "criterion" in rec:  # one best criterion (image)
         return rec["criterion"], float(rec["threshold"])
+    if rec:  # one recommendation per criterion (speech): the first is the model's own
+        name = next(iter(rec))
+        return name, float(rec[name]["threshold"])
     crit = "entropy" if zoo.model(model_name).task == "class" else "ctc_entropy"
     return crit, criteria.get(crit).default
 

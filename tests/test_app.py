@@ -72,3 +72,31 @@ def test_live_image_example_threshold_and_uploads():
     at.file_uploader[0].upload("seven.png", _digit_png(), "image/png").run()
     assert not at.exception and not at.error
     assert "Answer **7**" in _decision(at)
+
+
+@pytest.mark.skipif(not checkpoint.exists(zoo.SPEECH_CHECKPOINT), reason="no shipped speech checkpoint")
+def test_live_speech_example_noise_and_uploads():
+    import io
+
+    import soundfile as sf
+
+    from explorer.data.examples import EXAMPLES, load_index
+
+    at = open_page("pages/live_speech.py")
+    first = _decision(at)
+    assert first.startswith("### Exit") and "“" in first  # the first example is transcribed at once
+    at.number_input[0].set_value(10.0).run()  # any entropy passes: the first layer
+    assert _decision(at).startswith("### Exit 1 of 6")
+    at.number_input[0].set_value(-1.0).run()  # none can: the last layer
+    assert _decision(at).startswith("### Exit 6 of 6")
+
+    at.radio[0].set_value("Upload").run()
+    at.file_uploader[0].upload("song.wav", b"RIFF....not really", "audio/wav").run()
+    assert not at.exception and at.error  # a message in the page, no traceback
+    clip = load_index()["speech"][0]
+    data, rate = sf.read(EXAMPLES / clip["file"])
+    buf = io.BytesIO()
+    sf.write(buf, data, rate, format="WAV")
+    at.file_uploader[0].upload("mine.wav", buf.getvalue(), "audio/wav").run()
+    assert not at.exception and not at.error
+    assert f"“{clip['text']}”" in _decision(at)

@@ -99,3 +99,12 @@ def test_live_image_page_answers_the_example(server, page):
     assert page.get_by_text("the 28×28 input the model saw").count()
     assert not page.locator("[data-testid='stException']").count()
     page.screenshot(path=str(SHOTS / "live_image.png"), full_page=True)
+
+
+def test_live_speech_page_transcribes_the_example(server, page):
+    page.goto(server + "/live_speech")
+    page.locator("h3", has_text="Exit").first.wait_for(timeout=90_000)
+    settle(page)
+    assert page.locator("audio").count()  # the clip can be played back
+    assert not page.locator("[data-testid='stException']").count()
+    page.screenshot(path=str(SHOTS / "live_speech.png"), full_page=True)
