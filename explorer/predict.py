@@ -46,7 +46,8 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> 
     """Run one decoded input with real exits and describe every exit."""
     model = zoo.model(model_name)
     crit = criteria.get(criterion_name)
-    prof_costs = zoo.profile(model_name, zoo.get(model_name).test_split).path(crit)
+    prof = zoo.profile(model_name, zoo.get(model_name).test_split)  # for the cost of each exit
+    prof_costs = prof.path(crit)
     xb, lengths = model.collate([x])
     result = run_with_exits(model, xb, crit, threshold, prof_costs, lengths)
     cols, answers = read_all_exits(model, xb, lengths)
@@ -58,7 +59,7 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> 
         per_exit.append(row)
     return {"criterion": crit.name, "threshold": threshold, "exit": k, "exits_total": model.num_exits,
             "prediction": model.describe(result.pred[0]), "ms": result.seconds * 1e3,
-            "mac_share": float(prof_costs[k] / zoo.profile(model_name, zoo.get(model_name).test_split).full()),
+            "mac_share": float(prof_costs[k] / prof.full()),
             "per_exit": per_exit}
 
 
