@@ -8,7 +8,7 @@ APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
 .PHONY: run test lint bench data speech-tools browser clean debian-base
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime data
 	$(PY) -m streamlit run app.py
 
 test: $(VENV)/.dev speech-tools browser
