@@ -38,10 +38,10 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     inputs, targets = entry.data(split)
     if limit:
         inputs, targets = inputs[:limit], targets[:limit]
-    chunks = list(zoo.batches(model, inputs, targets, 1))
     costs = prof.path(crit)
 
     if batch == 1:  # latency: each input alone, as a live page runs it
+        chunks = list(zoo.batches(model, inputs, targets, 1))
 
         def full():
             return [p for x, lengths, _ in chunks for p in run_full(model, x, lengths)]

@@ -71,14 +71,12 @@ def predict_file(model_name: str, path: str, criterion_name: str | None, thresho
     entry = zoo.get(model_name)
     if entry.decode is None:
         raise InputError(f"model {model_name} takes no files")
-    crit, thr = default_threshold(model_name)
-    crit = criterion_name or crit
-    if threshold is None:
-        thr = thr if crit == default_threshold(model_name)[0] else criteria.get(crit).default
-    else:
-        thr = threshold
+    default_crit, default_thr = default_threshold(model_name)
+    crit = criterion_name or default_crit
+    if threshold is None:  # the recommended threshold belongs to the recommended criterion only
+        threshold = default_thr if crit == default_crit else criteria.get(crit).default
     x = entry.decode(read_file(path))
-    return {"file": path, **predict_input(model_name, x, crit, thr)}
+    return {"file": path, **predict_input(model_name, x, crit, threshold)}
 
 
 def exit_probabilities(model_name: str, x) -> np.ndarray:

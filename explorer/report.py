@@ -25,8 +25,8 @@ def _params(module) -> int:
 def exits_table(prof: Profile) -> list[dict]:
     """Per exit: accuracy (or WER) and the cumulative cost of leaving there, reading
     the task head at every exit on the way (what the confidence criteria pay)."""
-    reading = prof.path(criteria.get("confidence" if prof.meta["task"] == "class" else "patience"))
-    ms = prof.path(criteria.get("confidence" if prof.meta["task"] == "class" else "patience"), "ms")
+    reads_answer = criteria.get("confidence" if prof.meta["task"] == "class" else "patience")
+    reading, ms = prof.path(reads_answer), prof.path(reads_answer, "ms")
     rows = []
     for k, name in enumerate(prof.meta["exit_names"]):
         err = prof.error_rate(np.full(prof.n, k))

@@ -19,6 +19,11 @@ def load_profile(name: str, split: str):
     return prof
 
 
+@st.cache_resource(show_spinner=False)
+def test_inputs(name: str):
+    return zoo.get(name).data("test")
+
+
 @st.cache_data(show_spinner=False)
 def sweep_all(name: str):
     return tradeoff.sweep_all(load_profile(name, "test"))
@@ -50,7 +55,7 @@ st.plotly_chart(plots.tradeoff(everything, cost, point, tradeoff.pareto(everythi
 
 st.subheader("One test input, really exiting")
 i = st.number_input("Test input #", 0, prof.n - 1, 0)
-inputs, targets = zoo.get(name).data("test")
+inputs, targets = test_inputs(name)
 result = run_with_exits(model, inputs[i][None], crit, threshold, prof.path(crit))
 k = int(result.exit[0])
 st.markdown(f"**Exit {k + 1} of {prof.k}** ({prof.meta['exit_names'][k]}): answer **{result.pred[0]}** "

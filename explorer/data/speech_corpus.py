@@ -203,8 +203,8 @@ def format_voice_table() -> str:
 
 
 @dataclass(frozen=True)
-class UtteranceSpec:
-    """Everything needed to synthesize one utterance (no audio yet)."""
+class Clip:
+    """Who says what, and how: the fields a plan and a synthesized clip share."""
 
     id: str
     split: str
@@ -214,21 +214,19 @@ class UtteranceSpec:
     speed: float
     pitch: float
     text: str  # the words, e.g. "five oh two"; this is the label
+
+
+@dataclass(frozen=True)
+class UtteranceSpec(Clip):
+    """Everything needed to synthesize one utterance (no audio yet)."""
+
     spoken: str  # what the engine reads: the text, maybe with a comma for a pause
 
 
 @dataclass(frozen=True)
-class Utterance:
+class Utterance(Clip):
     """A synthesized clip. `samples` is float32 at 16 kHz; `pcm` is how it is stored."""
 
-    id: str
-    split: str
-    engine: str
-    voice: str
-    speaker: str
-    speed: float
-    pitch: float
-    text: str
     pcm: np.ndarray  # int16
 
     @property
