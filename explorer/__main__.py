@@ -122,7 +122,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--split", default=None, help="default: the model's test split")
     p.add_argument("--limit", type=int, default=0, help="only the first N inputs (0: all)")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs of each; the best counts")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs of each; the best counts")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(run=cmd_bench)
 

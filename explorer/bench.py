@@ -13,18 +13,20 @@ from .engine import run_full, run_stream, run_with_exits
 from .profile import Profile
 
 
-def _timed(fn, repeats: int) -> tuple[float, object]:
-    """Best wall clock of `repeats` runs (the least disturbed by the machine)."""
-    best, out = float("inf"), None
+def _timed(fns: list, repeats: int) -> list[tuple[float, object]]:
+    """Best wall clock of `repeats` runs of each function, taking turns so that a busy
+    moment of the machine disturbs all of them alike (and the best run the least)."""
+    best, out = [float("inf")] * len(fns), [None] * len(fns)
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            out[i] = fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return list(zip(best, out, strict=True))
 
 
 def bench(model_name: str, criterion_name: str, threshold: float | None, batch: int,
-          split: str | None = None, repeats: int = 3, progress=None, limit: int = 0) -> dict:
+          split: str | None = None, repeats: int = 5, progress=None, limit: int = 0) -> dict:
     """Time the plain model and real exits on the same inputs (the first `limit` of the
     split, 0 = all) and check the exits against the profile's."""
     entry = zoo.get(model_name)
@@ -59,8 +61,7 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
             return r.exit, r.pred
 
     full(), early()  # warm up
-    t_full, pred_full = _timed(full, repeats)
-    t_exit, (exits, pred_exit) = _timed(early, repeats)
+    (t_full, pred_full), (t_exit, (exits, pred_exit)) = _timed([full, early], repeats)
 
     expected = prof.exits(crit, threshold)[: len(inputs)]
     n_ref = prof.ref_len[: len(inputs)].sum()  # the profile was built on these very inputs

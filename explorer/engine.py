@@ -5,8 +5,10 @@ batch (with their padding), so nothing is ever computed for a sample after its e
 Two schedules share one loop (`_run`):
 - `run_with_exits`: one batch that shrinks as samples leave (latency; batch 1).
 - `run_stream`: many inputs, `batch` at a time, stage by stage; after each stage the
-  survivors of all batches are packed into full batches again, so a stage never runs
-  on a few stragglers while its weights could serve a full batch (throughput).
+  survivors of all batches are decided on together and packed into full batches
+  again, so a stage never runs on a few stragglers while its weights could serve a
+  full batch, and the per-exit bookkeeping (heads, decision, dropping the leavers)
+  happens once per stage, not once per batch (throughput).
 """
 
 from __future__ import annotations
@@ -31,9 +33,6 @@ class ExitResult:
     seconds: float  # wall clock of the whole call
 
 
-Chunk = tuple[np.ndarray, State]  # (sample ids, their state)
-
-
 class _Decider:
     """Reads the criterion's heads for a chunk at exit k and says who leaves."""
 
@@ -53,8 +52,8 @@ class _Decider:
         self.pred: list = [None] * n
         self.intern = Interner()
 
-    def __call__(self, k: int, ids: np.ndarray, state: State) -> Chunk:
-        """Decide for the chunk after stage k; return the part that goes on."""
+    def __call__(self, k: int, ids: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """Decide for the samples `ids` (in `state`) after stage k; return those that go on."""
         model, crit, last = self.model, self.criterion, k == self.model.num_exits - 1
         reads: dict = {}
         for name in self.heads:
@@ -88,29 +87,20 @@ class _Decider:
         return ids[stay], state.select(torch.from_numpy(stay))
 
 
-def _repack(chunks: list[Chunk], batch: int) -> list[Chunk]:
-    """Pack the survivors of all chunks into full batches again."""
-    if len(chunks) <= 1 or all(len(ids) == batch for ids, _ in chunks[:-1]):
-        return chunks
-    ids = np.concatenate([i for i, _ in chunks])
-    state = State.cat([s for _, s in chunks])
-    return [(ids[i:i + batch], state.select(torch.arange(i, min(i + batch, len(ids)))))
-            for i in range(0, len(ids), batch)]
-
-
 @torch.inference_mode()
-def _run(model: MultiExitModel, chunks: list[Chunk], n: int, batch: int, criterion, threshold, costs):
-    start = time.perf_counter()
-    decide = _Decider(model, n, criterion, threshold, costs)
-    for k in range(model.num_exits):
-        survivors = []
-        for ids, state in chunks:
-            ids, state = decide(k, ids, model.stage(k, state))
-            if len(ids):
-                survivors.append((ids, state))
-        if not survivors:
+def _run(model: MultiExitModel, states: list[State], batch: int, criterion, threshold, costs):
+    """states: the embedded inputs in batches of at most `batch`, in input order."""
+    start, K = time.perf_counter(), model.num_exits
+    ids = np.arange(sum(s.batch_size for s in states))
+    decide = _Decider(model, len(ids), criterion, threshold, costs)
+    for k in range(K):
+        states = [model.stage(k, s) for s in states]  # the heavy part, `batch` rows at a time
+        if criterion is None and k < K - 1:
+            continue  # the plain model reads nothing before its last stage
+        ids, state = decide(k, ids, State.cat(states))
+        if not len(ids):
             break
-        chunks = _repack(survivors, batch)
+        states = state.split(batch)
     return ExitResult(decide.exit, decide.pred, decide.history, time.perf_counter() - start)
 
 
@@ -123,8 +113,7 @@ def run_with_exits(model: MultiExitModel, x: torch.Tensor, criterion: Criterion,
     """
     with torch.inference_mode():
         state = model.embed(x, lengths)
-    B = x.shape[0]
-    return _run(model, [(np.arange(B), state)], B, B, criterion, threshold, costs)
+    return _run(model, [state], x.shape[0], criterion, threshold, costs)
 
 
 def run_stream(model: MultiExitModel, inputs: list[torch.Tensor], criterion: Criterion | None,
@@ -133,11 +122,8 @@ def run_stream(model: MultiExitModel, inputs: list[torch.Tensor], criterion: Cri
     model, every stage and only the final task head)."""
     start = time.perf_counter()
     with torch.inference_mode():
-        chunks = []
-        for i in range(0, len(inputs), batch):
-            x, lengths = model.collate(inputs[i:i + batch])
-            chunks.append((np.arange(i, i + len(x)), model.embed(x, lengths)))
-    out = _run(model, chunks, len(inputs), batch, criterion, threshold, costs)
+        states = [model.embed(*model.collate(inputs[i:i + batch])) for i in range(0, len(inputs), batch)]
+    out = _run(model, states, batch, criterion, threshold, costs)
     out.seconds = time.perf_counter() - start
     return out
 

@@ -326,6 +326,15 @@ def test_state_select_trims_padding():
     assert joined.h.shape == (3, 20, 4) and joined.mask.sum(1).tolist() == [5, 9, 20]
 
 
+def test_state_split_makes_trimmed_batches_without_copying():
+    mask = torch.arange(20)[None, :] < torch.tensor([5, 9, 20, 3, 4])[:, None]
+    state = State(torch.randn(5, 20, 4) * mask[..., None], mask)
+    parts = state.split(2)
+    assert [p.h.shape[:2] for p in parts] == [(2, 9), (2, 20), (1, 4)]
+    assert all(p.h.untyped_storage().data_ptr() == state.h.untyped_storage().data_ptr() for p in parts)
+    assert torch.equal(State.cat(parts).h, state.h) and state.split(5) == [state]
+
+
 def test_padding_does_not_change_answers(bundles):
     """A short utterance gets the same scores and answers alone and in a padded batch with
     longer ones, at every exit (the profile pass) and with real exits."""

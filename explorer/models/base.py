@@ -51,10 +51,27 @@ class State:
         memory = self.memory[keep] if self.memory is not None else None
         return replace(self, h=h, mask=mask, memory=memory)
 
+    def split(self, size: int) -> list[State]:
+        """Consecutive batches of at most `size` samples: views, not copies, each with
+        its padding trimmed to its own longest sample."""
+        if self.batch_size <= size:
+            return [self]
+        out = []
+        for i in range(0, self.batch_size, size):
+            h = self.h[i:i + size]
+            mask = self.mask[i:i + size] if self.mask is not None else None
+            if mask is not None:
+                longest = int(mask.sum(1).max())
+                h, mask = h[:, :longest], mask[:, :longest]
+            memory = self.memory[i:i + size] if self.memory is not None else None
+            out.append(State(h, mask, memory))
+        return out
 
     @staticmethod
     def cat(states: list[State]) -> State:
         """Join states of several batches into one (padding sequences to the longest)."""
+        if len(states) == 1:
+            return states[0]
         if states[0].mask is not None:
             T = max(s.h.shape[1] for s in states)
             h = torch.cat([nn.functional.pad(s.h, (0, 0) * (s.h.dim() - 2) + (0, T - s.h.shape[1])) for s in states])
