@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test lint bench data speech-tools browser clean debian-base
+.PHONY: run test lint bench bench-app load data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime data
 	$(PY) -m streamlit run app.py
@@ -36,6 +36,17 @@ browser:
 bench: $(VENV)/.runtime
 	$(PY) -m explorer bench --model toy --criterion entropy --batch 1 --json
 	$(PY) -m explorer bench --model toy --criterion entropy --batch 64 --json
+
+# The app's timing targets: a threshold-slider move (server time, <= 200 ms) and
+# `streamlit run` until the first page is shown (<= 10 s).
+bench-app: $(VENV)/.dev browser
+	$(PY) tests/bench_app.py
+
+# Bounded load test (not part of `make test`; a few minutes): 8 browser sessions at once upload
+# a digit picture and a spoken-digit WAV to both live pages, 3 rounds; every answer must be the
+# session's own and the server must stay up. Prints p50/p95 seconds per upload.
+load: $(VENV)/.dev data browser
+	$(PY) tests/load_test.py
 
 # Debian packages the Python set-up needs (only installed when missing).
 debian-base:

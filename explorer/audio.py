@@ -5,7 +5,8 @@ any sample rate, bit depth and channel count, decodes it in memory (the upload i
 never written to disk), averages the channels and resamples to 16 kHz. Anything
 it cannot use - empty, not audio, damaged, too short, silent, invalid numbers,
 too long - raises `InputError` with a message meant for the person who uploaded
-it; no other exception type escapes, whatever the bytes.
+it; no other exception type escapes, whatever the bytes. A recording that is usable
+but clipped (recorded too loud) is decoded and flagged (`Audio.clipped`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import soundfile as sf
 import soxr
 
 from explorer.errors import InputError
+from explorer.sniff import sniff
 
 RATE = 16_000
 MIN_SECONDS = 0.1
 SILENCE_PEAK = 1e-4  # below this (full scale = 1.0) there is nothing to hear
+CLIP_LEVEL, CLIP_FRACTION = 0.99, 0.001  # 0.1% of samples at full scale: the recording was clipped
 MIN_RATE, MAX_RATE = 4_000, 384_000  # sample rates we resample from
 MAX_CHANNELS = 64
 _BLOCK_FRAMES = 16_384  # decode in blocks: a lying header cannot make us allocate a huge array
@@ -38,6 +41,7 @@ class Audio:
     channels: int  # the file's channel count (averaged to mono)
     seconds: float  # duration of `samples`
     trimmed: bool  # True if the recording was cut to max_seconds
+    clipped: bool = False  # True if many samples sit at full scale: recorded too loud, distorted
 
 
 def load_audio(data: bytes, max_seconds: float = 60.0, trim: bool = False) -> Audio:
@@ -67,6 +71,7 @@ def load_audio(data: bytes, max_seconds: float = 60.0, trim: bool = False) -> Au
     peak = float(np.max(np.abs(mono)))
     if peak < SILENCE_PEAK:
         raise InputError("The recording is silent: there is no sound in it.")
+    clipped = peak <= 1.0 and float(np.mean(np.abs(mono) >= CLIP_LEVEL)) >= CLIP_FRACTION
     samples = mono / peak if peak > 1.0 else mono  # float files may go beyond full scale
     if rate != RATE:
         samples = soxr.resample(samples, rate, RATE, "HQ")
@@ -74,7 +79,7 @@ def load_audio(data: bytes, max_seconds: float = 60.0, trim: bool = False) -> Au
         samples /= max(1.0, float(np.max(np.abs(samples))))
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     return Audio(samples=samples, sample_rate=RATE, original_rate=rate, channels=channels,
-                 seconds=len(samples) / RATE, trimmed=too_long)
+                 seconds=len(samples) / RATE, trimmed=too_long, clipped=clipped)
 
 
 def to_wav_bytes(samples: np.ndarray, rate: int = RATE) -> bytes:
@@ -95,7 +100,7 @@ def _decode(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, int, bool
     huge file is never decoded in full.
     """
     try:
-        with sf.SoundFile(io.BytesIO(data)) as f:
+        with sf.SoundFile(_MemoryFile(data)) as f:
             rate, channels = int(f.samplerate), int(f.channels)
             _check_layout(rate, channels)
             limit = int(max_seconds * rate)
@@ -116,6 +121,31 @@ def _decode(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, int, bool
     return mono[:limit], rate, channels, too_long
 
 
+class _MemoryFile(io.BytesIO):
+    """The upload as a file for libsndfile, whose impossible seeks fail quietly.
+
+    A damaged header can make libsndfile seek before the start. BytesIO raises then,
+    inside a C callback, where Python can only print the traceback and hand back 0;
+    here the seek answers -1 ("failed"), as the C library expects.
+    """
+
+    _failed = False
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._failed = False
+        try:
+            return super().seek(offset, whence)
+        except (ValueError, OverflowError):
+            self._failed = True
+            return -1
+
+    def tell(self) -> int:  # soundfile's seek callback answers with tell()
+        if self._failed:
+            self._failed = False
+            return -1
+        return super().tell()
+
+
 def _check_layout(rate: int, channels: int) -> None:
     if not MIN_RATE <= rate <= MAX_RATE:
         raise InputError(f"The file's sample rate ({rate} Hz) is not supported: it must be between "
@@ -124,6 +154,19 @@ def _check_layout(rate: int, channels: int) -> None:
         raise InputError(f"The file has {channels} channels; at most {MAX_CHANNELS} are supported.")
 
 
+_SNIFFED_READABLE = ("WAV", "FLAC", "OGG", "MP3", "AIFF")  # as explorer.sniff names them
+
+
 def _not_audio_message(data: bytes) -> str:
-    return (f"This file could not be read as audio ({len(data):,} bytes): it is not a {FORMATS_HINT} "
-            "file, or it is damaged or incomplete.")
+    kind = sniff(data)
+    prefix = "This file could not be read as audio"
+    if kind is not None and kind.family == "audio":
+        if any(name in kind.name for name in _SNIFFED_READABLE):
+            return (f"{prefix}: it looks like {kind.name}, but it is damaged or incomplete. "
+                    "Please upload a complete copy.")
+        return (f"{prefix}: it is {kind.name}, a format this app does not read. Please convert it to "
+                f"{FORMATS_HINT} and upload that.")
+    if kind is not None:
+        return f"{prefix}: it is {kind.name}, not a recording. Please upload a {FORMATS_HINT} file."
+    return (f"{prefix} ({len(data):,} bytes): it is not a {FORMATS_HINT} file, or it is damaged or "
+            "incomplete.")

@@ -16,6 +16,7 @@ with a message for the user; no other exception escapes for any bytes.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections import deque
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from explorer.errors import InputError
+from explorer.sniff import sniff
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp")
@@ -39,6 +41,7 @@ NOISE_LEVEL = 0.25  # after scaling ink to [0, 1], fainter pixels are paper nois
 SPECK_FRACTION = 0.05  # separate blobs with less than 5% of the ink are dust / specks
 
 _FORMATS_TEXT = "PNG, JPEG, WebP, GIF or BMP"
+_SNIFFED_ACCEPTED = ("PNG", "JPEG", "WebP", "GIF", "BMP")  # as explorer.sniff names them
 _HIGH_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")  # 16/32-bit greyscale
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
@@ -117,8 +120,12 @@ def _decode(data: bytes, max_pixels: int) -> np.ndarray:
     except InputError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        # Pillow's own limit (Image.MAX_IMAGE_PIXELS, left as it is: it is process-wide)
+        # fired while reading the header, before our check: its message has the size.
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f" ({int(found[1]) / 1e6:,.0f} megapixels)" if found else ""
         raise InputError(
-            f"This image is too large to open safely. Please shrink it to at most "
+            f"This image is too large{size} to open safely. Please shrink it to at most "
             f"{max_pixels / 1e6:.0f} megapixels and upload it again."
         ) from err
     except Exception as err:  # any decoder failure: see the docstring
@@ -126,29 +133,31 @@ def _decode(data: bytes, max_pixels: int) -> np.ndarray:
 
 
 def _unreadable(data: bytes) -> InputError:
-    head = data[:512].lstrip()
-    if head.startswith(b"<") or b"<svg" in head.lower():
+    kind = sniff(data)
+    if kind is not None and kind.name == "an SVG drawing":
         return InputError(
-            "This file looks like an SVG drawing or a web page, not a photo. Please export "
-            f"or screenshot it as a {_FORMATS_TEXT} picture and upload that."
+            "This file is an SVG drawing, which is not supported. Please export or screenshot it "
+            f"as a {_FORMATS_TEXT} picture and upload that."
         )
-    if _looks_like_text(head):
+    if kind is not None and kind.family == "image":
+        if any(name in kind.name for name in _SNIFFED_ACCEPTED):
+            return InputError(
+                f"This file could not be read as an image: it looks like {kind.name}, but it is damaged or "
+                f"incomplete. Please upload a complete copy ({_FORMATS_TEXT})."
+            )
         return InputError(
-            "This file contains text, not a picture. Please upload a photo or scan of a "
-            f"handwritten digit ({_FORMATS_TEXT})."
+            f"This file is {kind.name}, a format this app does not read. Please save it as a "
+            f"{_FORMATS_TEXT} picture and upload that."
+        )
+    if kind is not None:
+        return InputError(
+            f"This file is {kind.name}, not a picture. Please upload a photo or scan of a handwritten "
+            f"digit ({_FORMATS_TEXT})."
         )
     return InputError(
         "This file could not be read as an image: it may be damaged, incomplete, or in a "
         f"format that is not supported. Please upload a {_FORMATS_TEXT} picture."
     )
-
-
-def _looks_like_text(head: bytes) -> bool:
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return all(ch.isprintable() or ch.isspace() for ch in text)
 
 
 def _check_size(image: Image.Image, max_pixels: int) -> None:

@@ -99,3 +99,76 @@ def spectrogram(logmel: np.ndarray, hop_seconds: float) -> go.Figure:
                                showscale=False))
     fig.update_layout(xaxis_title="seconds", yaxis_title="mel band", height=220, margin={"t": 20})
     return fig
+
+
+def quality_per_exit(rows: list[dict]) -> go.Figure:
+    """Accuracy (or WER) of every exit on its own: rows as `report.exits_table` gives them."""
+    col, name = ("accuracy", "accuracy") if "accuracy" in rows[0] else ("wer", "WER")
+    values = [r[col] for r in rows]
+    fig = go.Figure(go.Bar(x=[r["name"] for r in rows], y=values, text=[f"{v:.2%}" for v in values],
+                           textposition="outside"))
+    lo, hi = min(values), max(values)
+    pad = max(0.01, (hi - lo) * 0.3)
+    top = min(1.0, hi + pad) if col == "accuracy" else hi + pad
+    fig.update_layout(yaxis_title=f"{name} if all leave here", yaxis_tickformat=".1%",
+                      yaxis_range=[max(0.0, lo - pad), top], height=280, margin={"t": 30})
+    return fig
+
+
+def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
+                 dashed: str | None = None) -> go.Figure:
+    """`y` against the noise level (column "level", in the order given), one line per
+    value of `by`; `dashed`: a second column drawn dashed in the same colour (full depth)."""
+    fig = go.Figure()
+    palette = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]
+    for i, (key, part) in enumerate(df.groupby(by, sort=False)):
+        colour = "black" if key == "mean of all" else palette[i % len(palette)]
+        label = CRITERIA[key].label if by == "criterion" and key in CRITERIA else str(key)
+        fig.add_trace(go.Scatter(x=part["level"], y=part[y], mode="lines+markers", name=label,
+                                 line={"color": colour, "width": 3 if key == "mean of all" else 2}))
+        if dashed:
+            fig.add_trace(go.Scatter(x=part["level"], y=part[dashed], mode="lines", name=f"{label}, full depth",
+                                     line={"color": colour, "dash": "dot"}, showlegend=False))
+    fig.update_layout(xaxis_title=xlabel, xaxis_type="category", yaxis_title=ylabel, height=340,
+                      legend={"orientation": "h", "y": -0.3}, margin={"t": 30})
+    if y in ("accuracy", "wer"):
+        fig.update_layout(yaxis_tickformat=".0%")
+    return fig
+
+
+def exit_distributions(shares: dict[str, list[float]], exit_names: list[str]) -> go.Figure:
+    """Share of inputs leaving at each exit, several conditions overlaid (clean vs noisy)."""
+    colours = ["#636efa", "#ef553b", "#00cc96"]
+    fig = go.Figure([go.Bar(x=exit_names, y=s, name=label, opacity=0.6, marker_color=colours[i % 3])
+                     for i, (label, s) in enumerate(shares.items())])
+    fig.update_layout(barmode="overlay", yaxis_title="share of inputs", yaxis_tickformat=".0%", height=300,
+                      legend={"orientation": "h", "y": -0.25}, margin={"t": 30})
+    return fig
+
+
+def speedup_bars(results: list[dict]) -> go.Figure:
+    """Ideal (MAC) against realized (wall-clock) speedup, one group per batch size."""
+    x = [f"batch {r['batch']}" for r in results]
+    fig = go.Figure([
+        go.Bar(x=x, y=[r["ideal_speedup"] for r in results], name="ideal (MACs)",
+               text=[f"{r['ideal_speedup']:.2f}×" for r in results], textposition="outside"),
+        go.Bar(x=x, y=[r["realized_speedup"] for r in results], name="realized (measured)",
+               text=[f"{r['realized_speedup']:.2f}×" for r in results], textposition="outside"),
+    ])
+    fig.add_hline(y=1, line_dash="dot", annotation_text="no speedup")
+    fig.update_layout(barmode="group", yaxis_title="speedup over the full model", height=320, margin={"t": 30})
+    return fig
+
+
+def cost_breakdown(rows: list[dict], unit: str = "MACs") -> go.Figure:
+    """Stacked cost of every part (front end, stages, heads) at each exit point: rows as
+    `anatomy.parts_table` gives them; unit "MACs", "ms" or "parameters"."""
+    parts = list(dict.fromkeys(r["part"] for r in rows))
+    where = list(dict.fromkeys(r["exit"] for r in rows))
+    fig = go.Figure()
+    for part in parts:
+        values = {r["exit"]: r[unit] for r in rows if r["part"] == part}
+        fig.add_trace(go.Bar(x=where, y=[values.get(w, 0.0) for w in where], name=part))
+    fig.update_layout(barmode="stack", yaxis_title=unit, height=320, legend={"orientation": "h", "y": -0.25},
+                      margin={"t": 30})
+    return fig

@@ -34,12 +34,21 @@ def default_threshold(model_name: str) -> tuple[str, float]:
 
 
 def read_file(path: str) -> bytes:
+    """The file's bytes (at most MAX_FILE_BYTES); InputError if it cannot be read."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such file: {path}")
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"the file is {p.stat().st_size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
-    return p.read_bytes()
+    try:
+        if not p.is_file():
+            raise InputError(f"no such file: {path}")
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"the file is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
+        with p.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # a file that grows meanwhile is still bounded
+    except OSError as err:  # no permission, a broken disk, a name the system refuses
+        raise InputError(f"could not read {path}: {err.strerror or err}") from err
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"the file is over {MAX_FILE_BYTES // 2**20} MB, the limit")
+    return data
 
 
 def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> dict:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 
 from .criteria import CRITERIA, Criterion, applicable
 from .profile import Profile
@@ -159,6 +158,8 @@ def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: floa
     Thresholds are tested in a fixed order from the most conservative down (fixed-
     sequence testing, so no multiple-testing correction is needed), each with an exact
     binomial p-value, and testing stops at the first one not rejected."""
+    from scipy.stats import binom  # here, not at the top: scipy.stats takes a second to import
+
     scores = calib.scores(criterion)
     grid = criterion.grid(scores, calib.path(criterion))
     grid = np.sort(grid) if criterion.rule == "le" else np.sort(grid)[::-1]  # safest first

@@ -168,8 +168,8 @@ def _load_or_build(name: str, split: str, dataset: str, progress, variant: dict)
         inputs, targets = entry.data(split, **variant)
         return batches(m, inputs, targets, 64)
 
-    costs, directory = None, entry.profile_dir
-    if variant:  # same model, other data: reuse the clean split's measured costs; not shipped
+    costs = None
+    if variant:  # same model, other data (noise, corruptions): reuse the clean split's measured costs
         clean = profile(name, split)
-        costs, directory = (clean.macs, clean.ms), CACHE / "profiles"
-    return cached_profile(m, name, dataset, make_batches, directory, progress, costs)
+        costs = clean.macs, clean.ms
+    return cached_profile(m, name, dataset, make_batches, entry.profile_dir, progress, costs)

@@ -9,10 +9,11 @@ from explorer.corruptions import CORRUPTIONS, corrupt
 from explorer.data.mnist import load_mnist
 from explorer.errors import InputError
 from explorer.image_input import ACCEPTED_EXTENSIONS, prepare_digit
-from explorer.predict import default_threshold, exit_probabilities, predict_input
+from explorer.predict import exit_probabilities, predict_input
+from pages import common
 
 MODEL = "image"
-MAX_MB = 20
+MAX_MB = 20  # per upload (the widget's own limit, below the server's)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -33,19 +34,16 @@ def run(x: np.ndarray, crit: str, thr: float):
 
 
 st.title("Live: image")
-default_crit, default_thr = default_threshold(MODEL)
-names = [c.name for c in criteria.applicable(zoo.profile(MODEL, "test").cols) if c.causal and c.name != "budget"]
-c1, c2 = st.columns(2)
-crit = c1.selectbox("Exit criterion", names, index=names.index(default_crit),
-                    format_func=lambda n: f"{n}: {criteria.get(n).label}")
-thr_default = default_thr if crit == default_crit else criteria.get(crit).default
-thr = c2.number_input("Threshold τ", value=float(thr_default), format="%.4f",
-                      help="Recommended on the validation split for this criterion; change it to see the exit move.")
+c1, c2 = st.columns(2)  # shared with every page (and the link)
+crit = common.criterion_select(MODEL, common.causal_criteria(MODEL, exclude=("budget",)), c1)
+thr = common.threshold_number(MODEL, crit, c2)
 
 source = st.radio("Input", ["Example from the test set", "Upload", "Camera"], horizontal=True)
 x, shown = None, None
 if source == "Upload":
-    up = st.file_uploader(f"A photo or scan of one handwritten digit (up to {MAX_MB} MB)", type=ACCEPTED_EXTENSIONS)
+    # SVG is let through so that the page can say how to convert it.
+    up = st.file_uploader(f"A photo or scan of one handwritten digit (PNG, JPEG, WebP, GIF or BMP, up to {MAX_MB} MB)",
+                          type=[*ACCEPTED_EXTENSIONS, "svg"], max_upload_size=MAX_MB)
     data = up.getvalue() if up else None
 elif source == "Camera":
     shot = st.camera_input("Hold a digit written on paper up to the camera")

@@ -5,21 +5,24 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from explorer import criteria, plots, zoo
+from explorer import plots, zoo
 from explorer.audio import load_audio, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.errors import InputError
 from explorer.noise import NOISE_TYPES, make_noise, mix_at_snr
-from explorer.predict import default_threshold, predict_input
+from explorer.predict import predict_input
+from pages import common
 
 MODEL = "speech"
-MAX_MB = 20
+MAX_MB = 20  # per upload (the widget's own limit, below the server's)
+MAX_SECONDS = 60  # longer recordings: only the first minute is used
 SNRS = ["clean", 20, 10, 5, 0]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def decode(data: bytes) -> np.ndarray:
-    return load_audio(data).samples
+def decode(data: bytes) -> tuple[np.ndarray, bool, bool]:
+    audio = load_audio(data, max_seconds=MAX_SECONDS, trim=True)
+    return audio.samples, audio.trimmed, audio.clipped
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -38,19 +41,15 @@ st.title("Live: speech")
 st.caption("A small HuBERT-style encoder for spoken digits (zero, oh, one … nine), trained here on "
            "synthesized voices. CTC exit branches after every layer (HuBERT-EE) and DAISY's "
            "self-supervised cluster heads.")
-default_crit, default_thr = default_threshold(MODEL)
-names = ["ctc_entropy", "daisy", "patience", "static"]
-c1, c2 = st.columns(2)
-crit = c1.selectbox("Exit criterion", names, index=names.index(default_crit) if default_crit in names else 0,
-                    format_func=lambda n: f"{n}: {criteria.get(n).label}")
-thr_default = default_thr if crit == default_crit else criteria.get(crit).default
-thr = c2.number_input("Threshold τ", value=float(thr_default), format="%.4f",
-                      help="Recommended on the validation voices for this criterion; change it to see the exit move.")
+c1, c2 = st.columns(2)  # shared with every page (and the link)
+crit = common.criterion_select(MODEL, ["ctc_entropy", "daisy", "patience", "static"], c1)
+thr = common.threshold_number(MODEL, crit, c2)
 
 source = st.radio("Input", ["Example", "Upload", "Record"], horizontal=True)
 data = None
 if source == "Upload":
-    up = st.file_uploader(f"WAV, FLAC, OGG or MP3, up to 60 s and {MAX_MB} MB", type=["wav", "flac", "ogg", "mp3"])
+    up = st.file_uploader(f"WAV, FLAC, OGG or MP3, up to {MAX_MB} MB (only the first {MAX_SECONDS} s are used)",
+                          type=["wav", "flac", "ogg", "mp3"], max_upload_size=MAX_MB)
     data = up.getvalue() if up else None
 elif source == "Record":
     rec = st.audio_input("Say a few digits, e.g. a phone number")
@@ -66,9 +65,15 @@ if data is not None:
         st.error(f"That file is over {MAX_MB} MB; please upload a shorter recording.")
     else:
         try:
-            samples = decode(data)
+            samples, trimmed, clipped = decode(data)
         except InputError as err:
             st.error(str(err))
+        else:
+            if trimmed:
+                st.warning(f"The recording is longer than {MAX_SECONDS} s: only its first {MAX_SECONDS} s are used.")
+            if clipped:
+                st.warning("The recording is clipped (recorded too loud, so the peaks are cut off); "
+                           "the transcript may be less reliable. Record a little further from the microphone.")
 if samples is None:
     st.info("Pick an example, upload a recording or record yourself saying some digits.")
     st.stop()

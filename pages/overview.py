@@ -1,6 +1,7 @@
 import streamlit as st
 
 from explorer.report import load_report
+from pages import common  # noqa: F401  (every page goes through the router)
 
 st.title("Early-Exit Explorer")
 st.markdown(
@@ -34,4 +35,8 @@ with c2:
                   delta_color="off")
     st.page_link("pages/live_speech.py", label="Try a recording", icon="➡️")
 st.divider()
-st.page_link("pages/engine.py", label="Every criterion's accuracy–cost curve", icon="⚙️")
+l1, l2, l3 = st.columns(3)
+l1.page_link("pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",
+             icon="⚖️")
+l2.page_link("pages/noise.py", label="How exit depth follows noise and corruptions", icon="🌫️")
+l3.page_link("pages/model.py", label="The model part by part, and the real-exit benchmark", icon="🧱")

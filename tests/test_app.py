@@ -1,11 +1,13 @@
 """The app's pages render and respond, under Streamlit's AppTest (through the router)."""
 
+import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoint, zoo
+from explorer.thresholds import recommended
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -23,20 +25,104 @@ def test_overview_renders():
     assert "Early-Exit Explorer" in at.title[0].value
 
 
-@pytest.mark.skipif(not checkpoint.exists(zoo.IMAGE_CHECKPOINT), reason="no shipped image checkpoint")
-def test_engine_page_threshold_moves_the_exit():
-    at = open_page("pages/engine.py")
+needs_image = pytest.mark.skipif(not checkpoint.exists(zoo.IMAGE_CHECKPOINT), reason="no shipped image checkpoint")
+needs_speech = pytest.mark.skipif(not checkpoint.exists(zoo.SPEECH_CHECKPOINT), reason="no shipped speech checkpoint")
+
+
+def _marker(at) -> tuple[float, float]:
+    """(cost, quality) of the current-threshold marker in the tradeoff figure."""
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    trace = next(t for t in spec["data"] if t.get("name") == "current threshold")
+    return trace["x"][0], trace["y"][0]
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@needs_image
+def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
+    at = open_page("pages/tradeoffs.py")
 
     def decision():
         return next(m.value for m in at.markdown if m.value.startswith("**Exit"))
 
-    assert decision()  # a decision is shown from the start
+    assert at.selectbox[1].value == "confidence"  # the model's recommended criterion and threshold
+    assert at.slider[0].value == pytest.approx(recommended("image", "confidence"))
+    assert decision()
     slider = at.slider[0]
-    slider.set_value(slider.max).run()  # entropy <= max: everything leaves at the first exit
+    slider.set_value(slider.max).run()  # max softmax >= more than 1: no one leaves early
     assert not at.exception
-    assert decision().startswith("**Exit 1 of 6")
-    slider.set_value(slider.min).run()  # nothing is that confident: the last exit
     assert decision().startswith("**Exit 6 of 6")
+    late, late_metrics = _marker(at), _metrics(at)
+    assert late_metrics["Mean exit"] == "6.00 of 6"
+    slider.set_value(slider.min).run()  # everyone leaves at the first exit
+    assert decision().startswith("**Exit 1 of 6")
+    assert _metrics(at)["Mean exit"] == "1.00 of 6"
+    early = _marker(at)
+    assert early[0] < late[0] and early[1] != late[1]  # cheaper and a different accuracy
+    assert at.query_params["threshold"] == f"{slider.min:.10g}"  # the link follows the slider
+
+
+@needs_image
+def test_tradeoffs_apply_sets_the_recommended_threshold():
+    at = open_page("pages/tradeoffs.py")
+    at.selectbox[1].set_value("entropy").run()
+    at.slider[0].set_value(at.slider[0].min).run()
+    at.button(key="w.apply").click().run()
+    assert not at.exception
+    assert at.slider[0].value == pytest.approx(recommended("image", "entropy"))  # ε = 0.2 points by default
+    at.number_input(key="w.eps.image").set_value(1.0).run()  # a looser target: a cheaper threshold
+    at.button(key="w.apply").click().run()
+    assert at.slider[0].value == pytest.approx(recommended("image", "entropy", 1.0))
+    at.button(key="w.apply_ltt").click().run()
+    assert not at.exception and "τ = " in next(m.value for m in at.markdown if "Learn-then-Test" in m.value)
+
+
+@needs_image
+def test_a_link_sets_the_choice_for_every_page():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(model="image", criterion="entropy", threshold="0.3")
+    at.run()
+    at.switch_page("pages/live_image.py").run()
+    assert (at.selectbox[0].value, at.number_input[0].value) == ("entropy", 0.3)
+    at.number_input[0].set_value(0.5).run()  # chosen on one page ...
+    at.switch_page("pages/tradeoffs.py").run()
+    assert (at.selectbox[1].value, at.slider[0].value) == ("entropy", 0.5)  # ... holds on the others
+    at.switch_page("pages/noise.py").run()
+    assert (at.selectbox[1].value, at.slider[0].value) == ("entropy", 0.5)
+
+
+def test_a_bad_link_is_said_in_words():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(model="image", criterion="entropy", threshold="lots")
+    at.run()
+    assert not at.exception and any("not a number" in w.value for w in at.warning)
+
+
+@needs_image
+@needs_speech
+def test_noise_page_draws_every_figure_for_both_models():
+    at = open_page("pages/noise.py")
+    assert len(at.get("plotly_chart")) == 5
+    at.slider[0].set_value(at.slider[0].min).run()
+    at.selectbox[0].set_value("speech").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 5
+    assert at.selectbox[1].value == "ctc_entropy"
+
+
+@needs_image
+def test_model_page_architecture_and_benchmark():
+    at = open_page("pages/model.py")
+    assert _metrics(at)["Parameters"] == f"{sum(p.numel() for p in zoo.model('image').parameters()):,}"
+    assert any("shared exit" in h.value for h in at.subheader)
+    assert any("Run the benchmark" in i.value for i in at.info)  # says what to do
+    at.number_input(key="w.limit.image").set_value(8).run()
+    at.button(key="w.bench").click().run()
+    assert not at.exception
+    shown = _metrics(at)
+    assert {"Batch 1: realized speedup", "Batch 64: realized speedup"} <= set(shown)
+    assert sum("of the ideal" in m.value for m in at.markdown) == 2
 
 
 def _digit_png() -> bytes:
@@ -55,7 +141,7 @@ def _decision(at) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("### Exit"))
 
 
-@pytest.mark.skipif(not checkpoint.exists(zoo.IMAGE_CHECKPOINT), reason="no shipped image checkpoint")
+@needs_image
 def test_live_image_example_threshold_and_uploads():
     at = open_page("pages/live_image.py")
     assert _decision(at)  # the default example is answered at once
@@ -74,7 +160,7 @@ def test_live_image_example_threshold_and_uploads():
     assert "Answer **7**" in _decision(at)
 
 
-@pytest.mark.skipif(not checkpoint.exists(zoo.SPEECH_CHECKPOINT), reason="no shipped speech checkpoint")
+@needs_speech
 def test_live_speech_example_noise_and_uploads():
     import io
 

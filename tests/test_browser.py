@@ -1,59 +1,33 @@
 """The app in a real browser: Debian's chromium driven by Playwright against
-`streamlit run app.py` on 127.0.0.1. Saves the screenshots the README shows."""
+`streamlit run app.py` on 127.0.0.1. Saves the screenshots the README shows, one per page."""
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from appserver import ARGS, CHROMIUM, ROOT, settle, start, stop
 
-ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "assets" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                 reason="chromium missing (make test installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not come up: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    try:
+        proc, url, _ = start()
+    except RuntimeError as err:
+        pytest.fail(str(err))
     yield url
-    proc.terminate()
-    proc.wait(10)
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
 def page(server):
     from playwright.sync_api import sync_playwright
 
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -61,50 +35,111 @@ def page(server):
         browser.close()
 
 
-def settle(page) -> None:
-    """Wait until the app's script has finished running (no 'Running…' status)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_timeout(300)
-
-
-def test_overview_then_engine_threshold_moves_the_decision(server, page):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.goto(server)
-    page.get_by_text("Early-Exit Explorer").first.wait_for(timeout=60_000)
-    settle(page)
+def no_exception(page) -> None:
     assert not page.locator("[data-testid='stException']").count()
-    page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
 
-    page.goto(server + "/engine")
-    decision = page.locator("p", has_text="of 6 (").first
-    decision.wait_for(timeout=90_000)
+
+def visit(page, url: str, ready: str):
+    """Open `url`, wait for the element `ready` (a Playwright selector) and for the
+    script to finish; return that element."""
+    page.goto(url)
+    element = page.locator(ready).first
+    element.wait_for(timeout=90_000)
     settle(page)
+    return element
+
+
+def shoot(page, name: str, height: int = 1000) -> None:
+    """Screenshot the whole page from the top: Streamlit scrolls inside its main pane,
+    so the window is made as tall as the page for the shot."""
+    page.mouse.move(0, 0)  # no tooltip in the picture
+    page.set_viewport_size({"width": 1280, "height": height})
+    page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+    page.wait_for_timeout(800)  # charts re-lay out to the new size
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+    page.set_viewport_size({"width": 1280, "height": 1000})
+
+
+def test_overview(server, page):
+    visit(page, server, "h1:has-text('Early-Exit Explorer')")
+    no_exception(page)
+    shoot(page, "overview")
+
+
+def test_tradeoffs_keyboard_threshold_moves_the_decision_and_metrics(server, page):
+    decision = visit(page, server + "/tradeoffs", "p:has-text('of 6 (')")
+    accuracy = page.locator("[data-testid='stMetricValue']").first
     slider = page.get_by_role("slider").first
     slider.focus()
-    page.keyboard.press("End")  # the largest entropy threshold: everything leaves at exit 1
-    settle(page)
-    assert decision.inner_text().startswith("Exit 1 of 6")
-    page.keyboard.press("Home")  # the smallest: nothing is that sure, all go to the end
+    page.keyboard.press("End")  # max softmax >= the largest threshold: no one leaves early
     settle(page)
     assert decision.inner_text().startswith("Exit 6 of 6")
-    assert not page.locator("[data-testid='stException']").count()
-    page.screenshot(path=str(SHOTS / "engine.png"), full_page=True)
+    full = accuracy.inner_text()
+    assert "threshold=" in page.url  # the choice is in the link
+    slider.focus()
+    page.keyboard.press("Home")  # the smallest: everyone leaves at the first exit
+    settle(page)
+    assert decision.inner_text().startswith("Exit 1 of 6")
+    assert accuracy.inner_text() != full
+    page.get_by_role("button", name="Apply", exact=True).click()  # back to the recommended threshold
+    settle(page)
+    no_exception(page)
+    shoot(page, "tradeoffs", 2450)
+
+
+def test_noise_page_draws_depth_against_noise(server, page):
+    visit(page, server + "/noise", "text=Mean exit against noise")
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 5
+    no_exception(page)
+    shoot(page, "noise", 1950)
+
+
+def test_model_page_runs_the_benchmark(server, page):
+    visit(page, server + "/model", "text=Architecture: every stage and head")
+    inputs = page.get_by_label("Inputs", exact=True)
+    inputs.fill("100")
+    inputs.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Run the benchmark").click()
+    page.get_by_text("Batch 64: realized speedup").wait_for(timeout=120_000)
+    settle(page)
+    no_exception(page)
+    shoot(page, "model", 2250)
+
+
+def test_a_shared_link_sets_criterion_and_threshold_on_every_page(server, page):
+    visit(page, server + "/live_image?model=image&criterion=entropy&threshold=0.3", "text=Answer")
+    assert page.get_by_label("Threshold τ", exact=True).input_value() == "0.3000"
+    page.get_by_role("link", name="Tradeoffs").click()  # the same session, another page
+    page.locator("p", has_text="of 6 (").first.wait_for(timeout=90_000)
+    settle(page)
+    assert page.get_by_role("slider").first.get_attribute("aria-valuetext") == "0.3"
+    assert "criterion=entropy" in page.url
+    no_exception(page)
+
+
+def test_a_shared_link_as_the_first_request_of_a_fresh_server_gets_the_whole_app(page):
+    """Streamlit's legacy pages/ mode would run the linked page alone, without the router."""
+    proc, url, _ = start()
+    try:
+        visit(page, url + "/tradeoffs?model=image&criterion=entropy&threshold=0.3", "p:has-text('of 6 (')")
+        nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Noise & robustness" in nav and "common" not in nav, nav
+        assert page.get_by_role("slider").first.get_attribute("aria-valuetext") == "0.3"
+        no_exception(page)
+    finally:
+        stop(proc)
 
 
 def test_live_image_page_answers_the_example(server, page):
-    page.goto(server + "/live_image")
-    page.get_by_text("Answer").first.wait_for(timeout=90_000)
-    settle(page)
+    visit(page, server + "/live_image", "text=Answer")
     assert page.get_by_text("the 28×28 input the model saw").count()
-    assert not page.locator("[data-testid='stException']").count()
-    page.screenshot(path=str(SHOTS / "live_image.png"), full_page=True)
+    no_exception(page)
+    shoot(page, "live_image", 1500)
 
 
 def test_live_speech_page_transcribes_the_example(server, page):
-    page.goto(server + "/live_speech")
-    page.locator("h3", has_text="Exit").first.wait_for(timeout=90_000)
-    settle(page)
+    visit(page, server + "/live_speech", "h3:has-text('Exit')")
     assert page.locator("audio").count()  # the clip can be played back
-    assert not page.locator("[data-testid='stException']").count()
-    page.screenshot(path=str(SHOTS / "live_speech.png"), full_page=True)
+    no_exception(page)
+    shoot(page, "live_speech", 1900)

@@ -1,0 +1,126 @@
+"""Model: the network part by part (parameters, MACs, measured ms), one head per exit
+against FreeML's shared exit, and the real-exit speed benchmark."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+import streamlit as st
+
+from explorer import anatomy, criteria, plots
+from explorer.bench import bench
+from pages import common
+
+MODELS = ["image", "image-shared", "speech", "toy"]
+REPEATS = 2  # timed runs of each way (after one warm-up); the best counts
+BATCHES = (1, 64)
+FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),
+           "MACs": st.column_config.NumberColumn(format="compact"),
+           "ms": st.column_config.NumberColumn(format="%.3f")}
+
+
+@st.cache_resource(show_spinner="Counting parameters…")
+def parameters(name: str) -> dict:
+    return anatomy.parameter_counts(common.load_model(name))
+
+
+def architecture_ui(name: str) -> None:
+    prof, params = common.test_profile(name), parameters(name)
+    rows = anatomy.parts_table(params, prof)
+    st.subheader("Architecture: every stage and head")
+    m = st.columns(4)
+    m[0].metric("Parameters", f"{params['total']:,}")
+    m[1].metric("MACs, full model", f"{prof.full() / 1e6:.2f} M")
+    m[2].metric("ms, full model (batch 1)", f"{prof.full('ms'):.2f}")
+    m[3].metric("Exits", prof.k)
+    unit = st.radio("Show", ["MACs", "ms", "parameters"], horizontal=True, key="w.unit")
+    st.plotly_chart(plots.cost_breakdown(rows, unit))
+    table = anatomy.by_exit(rows)
+    st.dataframe(table, hide_index=True, column_config={c: FORMATS[c.rsplit(" ", 1)[-1]] for c in table.columns[1:]})
+    st.caption(f"MACs counted by torch at batch 1{' for a 2 s clip' if name == 'speech' else ''}; ms measured on "
+               f"this machine ({prof.meta.get('threads', '?')} threads) when the profile was made. Parameters: those "
+               "each part really runs; the total also counts parameters used only in training.")
+
+
+def shared_exit_ui() -> None:
+    st.subheader("One head per exit against one shared exit (FreeML)")
+    views = {"one head per exit": "image", "one shared exit": "image-shared"}
+    rows = anatomy.head_overhead({label: (parameters(n), common.test_profile(n)) for label, n in views.items()})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
+        "parameters": FORMATS["parameters"], "MACs per read": FORMATS["MACs"],
+        "MACs read at every exit": FORMATS["MACs"],
+        "share of backbone MACs": st.column_config.NumberColumn(format="percent"),
+        "ms per read (measured)": FORMATS["ms"],
+        "accuracy, first exit": st.column_config.NumberColumn(format="percent"),
+        "accuracy, last exit": st.column_config.NumberColumn(format="percent")})
+    st.caption("Same backbone, same checkpoint. The shared exit reads every exit point's pooled features (zero for "
+               "blocks not yet run) with one linear classifier: fewer parameters, a little more per read, and "
+               "weaker early exits.")
+
+
+def estimate_seconds(name: str, crit: str, thr: float, limit: int, batch: int) -> float:
+    """A guess from the profile's measured ms at batch 1 (batches run about 3× faster)."""
+    prof, c = common.test_profile(name), criteria.get(crit)
+    per_input = prof.full("ms") + float(prof.path(c, "ms")[prof.exits(c, thr)[:limit]].mean())
+    return 0.5 + (REPEATS + 1) * limit * per_input / 1e3 / (1 if batch == 1 else 3)
+
+
+def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[dict]:
+    """Both batch sizes, each in a worker thread while a progress bar estimates how far
+    it has got."""
+    bar = st.progress(0.0, "Starting the benchmark…")
+    results = []
+    with ThreadPoolExecutor(1) as pool:
+        for i, batch in enumerate(BATCHES):
+            estimate = estimate_seconds(name, crit, thr, limit, batch)
+            job = pool.submit(bench, name, crit, thr, batch, limit=limit, repeats=REPEATS)
+            start = time.perf_counter()
+            while not job.done():
+                done = min((time.perf_counter() - start) / estimate, 0.95)
+                bar.progress((i + done) / len(BATCHES), f"Batch {batch}: timing the full model and the real exits "
+                             f"on {limit} inputs ({REPEATS + 1} runs each)…")
+                time.sleep(0.2)
+            results.append(job.result())
+    bar.empty()
+    return results
+
+
+def benchmark_ui(name: str) -> None:
+    st.subheader("Real exits, timed")
+    st.caption("The plain model against real early exits on the same test inputs, at batch 1 (each input alone) "
+               "and batch 64 (exited inputs leave the batch). Ideal speedup: MACs saved; realized: wall clock.")
+    prof = common.test_profile(name)
+    c1, c2, c3 = st.columns([2, 3, 1])
+    crit = common.criterion_select(name, common.causal_criteria(name), c1)
+    thr = common.threshold_slider(name, crit, c2)
+    limit = int(c3.number_input("Inputs", 1, prof.n, min(prof.n, 100 if name == "speech" else 500),
+                                key=f"w.limit.{name}", help="The first N test inputs (more: steadier, slower)."))
+    key = (name, crit, thr, limit)
+    if st.button("Run the benchmark", type="primary", key="w.bench"):
+        try:
+            st.session_state["bench"] = key, run_benchmark(name, crit, thr, limit)
+        except ValueError as err:
+            st.error(f"The benchmark could not run: {err}")
+    stored = st.session_state.get("bench")
+    if not stored or stored[0] != key:
+        seconds = sum(estimate_seconds(name, crit, thr, limit, b) for b in BATCHES)
+        st.info(f"Press “Run the benchmark” to time the real exits at this criterion and threshold "
+                f"(about {seconds:.0f} s).")
+        return
+    results = stored[1]
+    cols = st.columns(len(results))
+    for col, r in zip(cols, results, strict=True):
+        col.metric(f"Batch {r['batch']}: realized speedup", f"{r['realized_speedup']:.2f}×")
+        col.markdown(f"**{r['realized_over_ideal']:.2f} of the ideal {r['ideal_speedup']:.2f}×** (MACs). "
+                     f"{r['ms_per_input_full']:.3f} → {r['ms_per_input_exit']:.3f} ms per input; mean exit "
+                     f"{r['mean_exit'] + 1:.2f}; the real exits equal the profile's on "
+                     f"{r['profile_agreement']:.1%} of {r['samples']} inputs.")
+    st.plotly_chart(plots.speedup_bars(results))
+
+
+st.title("Model: part by part, and timed")
+name = common.model_select(MODELS)
+architecture_ui(name)
+if name.startswith("image"):
+    shared_exit_ui()
+benchmark_ui(name)
