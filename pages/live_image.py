@@ -78,10 +78,12 @@ cols[-1].markdown(
     f"Answer **{out['prediction']}** with confidence {out['per_exit'][k]['confidence']:.1%}, "
     f"{out['mac_share']:.0%} of the full model's MACs, {out['ms']:.1f} ms "
     f"(the full depth takes about {zoo.profile(MODEL, 'test').full('ms'):.1f} ms here).")
-score = next((c for c in criteria.get(crit).reads if c != "pred"), "confidence")
-line = thr if score in criteria.get(crit).reads else None  # only a score's own threshold is drawn
 names_k = [r["name"] for r in out["per_exit"]]
-st.plotly_chart(plots.per_exit(np.array([r[score] for r in out["per_exit"]]), names_k, line, k, score))
+own = criteria.get(crit).reads
+shown_scores = ("confidence", "entropy_norm" if "entropy_norm" in own else "entropy")
+for col, score in zip(st.columns(2), shown_scores, strict=True):
+    line = thr if score in own else None  # only the criterion's own score gets the threshold line
+    col.plotly_chart(plots.per_exit(np.array([r[score] for r in out["per_exit"]]), names_k, line, k, score))
 st.plotly_chart(plots.exit_heatmap(probs, names_k, k))
 if kind != "none":
     exits = [predict_input(MODEL, torch.tensor(corrupt(x[None], kind, s)[0] if s else x)[None], crit, thr)["exit"]

@@ -143,3 +143,23 @@ def test_live_speech_page_transcribes_the_example(server, page):
     assert page.locator("audio").count()  # the clip can be played back
     no_exception(page)
     shoot(page, "live_speech", 1900)
+
+
+def test_live_speech_page_transcribes_an_uploaded_wav(server, page):
+    import io
+
+    import soundfile as sf
+
+    clip = ROOT / "assets" / "examples" / "speech-test_a-2.flac"  # "four five two three", a held-out voice
+    samples, rate = sf.read(clip)
+    wav = io.BytesIO()
+    sf.write(wav, samples, rate, format="WAV", subtype="PCM_16")
+    visit(page, server + "/live_speech", "h3:has-text('Exit')")
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    page.locator("input[type=file]").set_input_files({"name": "my digits.wav", "mimeType": "audio/wav",
+                                                      "buffer": wav.getvalue()})
+    settle(page)
+    no_exception(page)
+    assert "four five two three" in page.locator("h3:has-text('Exit')").first.inner_text()
+
