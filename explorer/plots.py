@@ -47,9 +47,14 @@ def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = N
 
 def per_exit(scores: np.ndarray, exit_names: list[str], threshold: float | None, taken: int,
              score_label: str) -> go.Figure:
-    """One input's score at each exit it reached, the threshold line and the exit taken."""
-    k = np.arange(len(scores))
-    fig = go.Figure(go.Scatter(x=[exit_names[i] for i in k], y=scores, mode="lines+markers", name=score_label))
+    """One input's score at each exit, the threshold line and the exit taken. Exits after
+    the one taken (the real run never computed them; a separate pass did, for comparison)
+    are drawn grey and dotted."""
+    names = [exit_names[i] for i in range(len(scores))]
+    fig = go.Figure(go.Scatter(x=names[: taken + 1], y=scores[: taken + 1], mode="lines+markers", name=score_label))
+    if len(scores) > taken + 1:
+        fig.add_trace(go.Scatter(x=names[taken:], y=scores[taken:], mode="lines+markers", name="not run (what-if)",
+                                 line={"dash": "dot", "color": "lightgrey"}, marker={"color": "lightgrey"}))
     if threshold is not None and np.isfinite(threshold):
         fig.add_hline(y=threshold, line_dash="dash", annotation_text=f"threshold {threshold:.3g}")
     fig.add_trace(go.Scatter(x=[exit_names[taken]], y=[scores[taken]], mode="markers", name="exit taken",

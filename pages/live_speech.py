@@ -90,9 +90,11 @@ st.markdown(f"### Exit {k + 1} of {K}: “{out['prediction']}”\n"
             f"{out['mac_share']:.0%} of the full model's MACs, {out['ms']:.1f} ms "
             f"(the full depth takes about {zoo.profile(MODEL, 'test_a').full('ms'):.1f} ms for a 2 s clip here).")
 table = pd.DataFrame([{"layer": r["name"], "transcript": r["prediction"], "CTC entropy": r["ctc_entropy"],
-                       "DAISY entropy": r["ssl_entropy"], "exit": "◀ exit" if r["exit"] == k else ""}
+                       "DAISY entropy": r["ssl_entropy"],
+                       "real run": "◀ exit" if r["exit"] == k else "not run (what-if)" if r["exit"] > k else "run"}
                       for r in out["per_exit"]])
 st.dataframe(table, hide_index=True)
+st.caption("Layers after the exit were never computed by the real run; a separate pass shows what they would say.")
 score = {"ctc_entropy": "ctc_entropy", "daisy": "ssl_entropy"}.get(crit, "ctc_entropy")
 line = thr if crit in ("ctc_entropy", "daisy") else None
 st.plotly_chart(plots.per_exit(np.array([r[score] for r in out["per_exit"]]), [r["name"] for r in out["per_exit"]],

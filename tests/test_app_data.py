@@ -1,6 +1,8 @@
+
 """The library behind the Tradeoffs, Noise and Model pages: anatomy, noisy test sets,
 recommended thresholds and the figures (no Streamlit)."""
 
+import numpy as np
 import pytest
 
 from explorer import anatomy, checkpoint, criteria, plots, robustness, tradeoff, zoo
@@ -64,3 +66,11 @@ def test_speedup_and_distribution_figures():
     assert fig.layout.barmode == "overlay" and len(fig.data) == 2
     fig = plots.quality_per_exit([{"name": "a", "accuracy": 0.9}, {"name": "b", "accuracy": 0.99}])
     assert fig.layout.yaxis.range[1] <= 1.0
+
+
+def test_per_exit_chart_marks_exits_after_the_one_taken_as_not_run():
+    fig = plots.per_exit(np.array([0.5, 0.7, 0.9, 0.95]), ["a", "b", "c", "d"], 0.6, 1, "confidence")
+    run, what_if = fig.data[0], fig.data[1]
+    assert list(run.x) == ["a", "b"] and list(what_if.x) == ["b", "c", "d"] and what_if.line.dash == "dot"
+    assert len(plots.per_exit(np.array([0.5, 0.7]), ["a", "b"], 0.6, 1, "confidence").data) == 2  # run + exit mark
+
