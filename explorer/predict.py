@@ -15,22 +15,9 @@ import numpy as np
 from . import criteria, zoo
 from .engine import read_all_exits, run_with_exits
 from .errors import InputError
-from .report import load_report
+from .thresholds import default_choice, recommended
 
 MAX_FILE_BYTES = 50 * 2**20
-
-
-def default_threshold(model_name: str) -> tuple[str, float]:
-    """The recommended criterion and threshold from the model's report, else a default."""
-    entry = zoo.get(model_name)
-    rec = (load_report(entry.report) or {}).get("recommended") if entry.report else None
-    if rec and "criterion" in rec:  # one best criterion (image)
-        return rec["criterion"], float(rec["threshold"])
-    if rec:  # one recommendation per criterion (speech): the first is the model's own
-        name = next(iter(rec))
-        return name, float(rec[name]["threshold"])
-    crit = "entropy" if zoo.model(model_name).task == "class" else "ctc_entropy"
-    return crit, criteria.get(crit).default
 
 
 def read_file(path: str) -> bytes:
@@ -80,10 +67,8 @@ def predict_file(model_name: str, path: str, criterion_name: str | None, thresho
     entry = zoo.get(model_name)
     if entry.decode is None:
         raise InputError(f"model {model_name} takes no files")
-    default_crit, default_thr = default_threshold(model_name)
-    crit = criterion_name or default_crit
-    if threshold is None:  # the recommended threshold belongs to the recommended criterion only
-        threshold = default_thr if crit == default_crit else criteria.get(crit).default
+    crit = criterion_name or default_choice(model_name)[0]
+    threshold = recommended(model_name, crit) if threshold is None else threshold
     x = entry.decode(read_file(path))
     return {"file": path, **predict_input(model_name, x, crit, threshold)}
 

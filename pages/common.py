@@ -16,9 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from explorer import criteria, tradeoff, zoo
-from explorer.predict import default_threshold
 from explorer.profile import Profile
-from explorer.thresholds import recommended
+from explorer.thresholds import default_choice, recommended
 
 
 def _through_the_router() -> None:
@@ -166,7 +165,7 @@ def criterion_select(model: str, names: list[str], where=st) -> str:
     key = f"w.criterion.{model}"
     chosen = store["criterion"].get(model)
     if chosen not in names:
-        best = default_threshold(model)[0]
+        best = default_choice(model)[0]
         chosen = best if best in names else names[0]
     _prefill(key, chosen)
     name = where.selectbox("Exit criterion", names, key=key, format_func=lambda n: f"{n}: {criteria.get(n).label}",

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from explorer import anatomy, checkpoint, criteria, plots, robustness, tradeoff, zoo
-from explorer.thresholds import recommended
+from explorer.report import load_report
+from explorer.thresholds import default_choice, recommended
 
 needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) and checkpoint.exists(
     zoo.SPEECH_CHECKPOINT)), reason="no shipped checkpoints")
@@ -73,4 +74,12 @@ def test_per_exit_chart_marks_exits_after_the_one_taken_as_not_run():
     run, what_if = fig.data[0], fig.data[1]
     assert list(run.x) == ["a", "b"] and list(what_if.x) == ["b", "c", "d"] and what_if.line.dash == "dot"
     assert len(plots.per_exit(np.array([0.5, 0.7]), ["a", "b"], 0.6, 1, "confidence").data) == 2  # run + exit mark
+
+
+@needs_models
+def test_pages_and_predict_start_at_the_reports_recommendation():
+    image, speech = load_report("image")["recommended"], load_report("speech")["recommended"]
+    assert default_choice("image") == (image["criterion"], image["threshold"])
+    assert default_choice("speech") == ("ctc_entropy", speech["ctc_entropy"]["threshold"])
+    assert recommended("speech", "daisy") == speech["daisy"]["threshold"]
 
