@@ -6,12 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test lint bench bench-app load data speech-tools browser clean debian-base
+.PHONY: run test lint bench bench-app load screenshots data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime data
 	$(PY) -m streamlit run app.py
 
-test: $(VENV)/.dev speech-tools browser
+test: $(VENV)/.dev data speech-tools browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
@@ -39,7 +39,7 @@ bench: $(VENV)/.runtime
 
 # The app's timing targets: a threshold-slider move (server time, <= 200 ms) and
 # `streamlit run` until the first page is shown (<= 10 s).
-bench-app: $(VENV)/.dev browser
+bench-app: $(VENV)/.dev data browser
 	$(PY) tests/bench_app.py
 
 # Bounded load test (not part of `make test`; a few minutes): 8 browser sessions at once upload
@@ -47,6 +47,10 @@ bench-app: $(VENV)/.dev browser
 # session's own and the server must stay up. Prints p50/p95 seconds per upload.
 load: $(VENV)/.dev data browser
 	$(PY) tests/load_test.py
+
+# The README's screenshots, one per page, taken by the browser tests.
+screenshots: $(VENV)/.dev data browser
+	SCREENSHOTS=assets/screenshots $(PY) -m pytest -q tests/test_browser.py
 
 # Debian packages the Python set-up needs (only installed when missing).
 debian-base:

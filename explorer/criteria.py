@@ -51,6 +51,12 @@ class Criterion:
     default: float = 0.0  # a sensible first threshold for the sliders
     source: str = ""  # where it comes from
 
+    @property
+    def score_column(self) -> str | None:
+        """The head score this criterion compares with its threshold (None: it thresholds
+        something else, e.g. a streak of predictions, an exit index or a cost)."""
+        return next((c for c in self.reads if c not in ("pred", "errors")), None)
+
     def passes(self, score: np.ndarray, threshold) -> np.ndarray:
         return RULES[self.rule](score, threshold)
 

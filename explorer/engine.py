@@ -34,7 +34,7 @@ class ExitResult:
 
 
 class _Decider:
-    """Reads the criterion's heads for a chunk at exit k and says who leaves."""
+    """Reads the criterion's heads for the samples still running at exit k and says who leaves."""
 
     def __init__(self, model: MultiExitModel, n: int, criterion: Criterion | None, threshold, costs):
         if criterion is not None and not criterion.causal:
@@ -140,9 +140,11 @@ def run_full(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor | Non
 
 
 @torch.inference_mode()
-def read_all_exits(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor | None = None):
+def read_all_exits(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor | None = None,
+                   task_logits: list | None = None):
     """Profile pass: every stage and every head, no exits. Returns (columns, answers):
-    columns: name -> [B, K] scores, answers: per exit, the B raw predictions."""
+    columns: name -> [B, K] scores, answers: per exit, the B raw predictions.
+    task_logits: if given, the task head's logits at each exit are appended to it."""
     state = model.embed(x, lengths)
     K, B = model.num_exits, x.shape[0]
     cols: dict[str, np.ndarray] = {}
@@ -150,7 +152,10 @@ def read_all_exits(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor
     for k in range(K):
         state = model.stage(k, state)
         for name, kind in model.heads.items():
-            out = read_head(kind, model.head(k, state, name), state.mask)
+            logits = model.head(k, state, name)
+            out = read_head(kind, logits, state.mask)
+            if name == model.task_head and task_logits is not None:
+                task_logits.append(logits)
             if name != model.task_head:
                 out.pop("pred", None)
             else:

@@ -82,10 +82,11 @@ def exit_heatmap(probs: np.ndarray, exit_names: list[str], taken: int) -> go.Fig
 
 
 def depth_curve(levels: list, exits: list[int], exit_names: list[str], xlabel: str) -> go.Figure:
-    """Exit taken by one input as a corruption or noise level grows."""
-    fig = go.Figure(go.Scatter(x=levels, y=[e + 1 for e in exits], mode="lines+markers"))
-    fig.update_layout(xaxis_title=xlabel, yaxis_title="exit taken", yaxis_range=[0.5, len(exit_names) + 0.5],
-                      yaxis_dtick=1, height=280, margin={"t": 30})
+    """Exit taken by one input as a corruption or noise level grows (levels in the order
+    given, e.g. "clean", 20, 10 dB: a category axis, so plotly neither sorts nor drops them)."""
+    fig = go.Figure(go.Scatter(x=[str(v) for v in levels], y=[e + 1 for e in exits], mode="lines+markers"))
+    fig.update_layout(xaxis_title=xlabel, xaxis_type="category", yaxis_title="exit taken",
+                      yaxis_range=[0.5, len(exit_names) + 0.5], yaxis_dtick=1, height=280, margin={"t": 30})
     return fig
 
 

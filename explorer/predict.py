@@ -1,9 +1,9 @@
 """Predict on files: `python -m explorer predict --model MODEL FILE... --json`.
 
 One JSON object per file: the exit really taken (computation stopped there), the
-answer, every exit's answer and scores (from a separate all-exits pass, for
-display), and the milliseconds the real early-exit run took. A file that cannot be
-used gives {"file": ..., "error": "..."} instead.
+answer, the milliseconds the real early-exit run took, and every exit's answer and
+scores (and class probabilities) from a separate all-exits pass, for display. A file
+that cannot be used gives {"file": ..., "error": "..."} instead.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from . import criteria, zoo
 from .engine import read_all_exits, run_with_exits
 from .errors import InputError
-from .thresholds import default_choice, recommended
+from .thresholds import default_criterion, recommended
 
 MAX_FILE_BYTES = 50 * 2**20
 
@@ -46,17 +46,29 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> 
     prof_costs = prof.path(crit)
     xb, lengths = model.collate([x])
     result = run_with_exits(model, xb, crit, threshold, prof_costs, lengths)
-    cols, answers = read_all_exits(model, xb, lengths)
+    logits: list = []
+    cols, answers = read_all_exits(model, xb, lengths, logits)
     k = int(result.exit[0])
     per_exit = []
     for j in range(model.num_exits):
         row = {"exit": j, "name": model.exit_names[j], "prediction": model.describe(_plain(answers[j][0]))}
         row.update({c: float(v[0, j]) for c, v in cols.items()})
+        if model.task == "class":  # the class probabilities, for the heatmap
+            row["probabilities"] = logits[j][0].double().softmax(-1).tolist()
         per_exit.append(row)
     return {"criterion": crit.name, "threshold": threshold, "exit": k, "exits_total": model.num_exits,
             "prediction": model.describe(result.pred[0]), "ms": result.seconds * 1e3,
             "mac_share": float(prof_costs[k] / prof.full()),
             "per_exit": per_exit}
+
+
+def logmel(model_name: str, samples: np.ndarray) -> np.ndarray:
+    """[frames, mels]: a speech model's front-end features of one clip (its spectrogram)."""
+    import torch
+
+    with torch.inference_mode():
+        feats, _ = zoo.model(model_name).features(torch.from_numpy(samples)[None], torch.tensor([len(samples)]))
+    return feats[0].numpy()
 
 
 def _plain(a):
@@ -67,22 +79,7 @@ def predict_file(model_name: str, path: str, criterion_name: str | None, thresho
     entry = zoo.get(model_name)
     if entry.decode is None:
         raise InputError(f"model {model_name} takes no files")
-    crit = criterion_name or default_choice(model_name)[0]
+    crit = criterion_name or default_criterion(model_name)
     threshold = recommended(model_name, crit) if threshold is None else threshold
     x = entry.decode(read_file(path))
     return {"file": path, **predict_input(model_name, x, crit, threshold)}
-
-
-def exit_probabilities(model_name: str, x) -> np.ndarray:
-    """[K, C] class probabilities of every exit for one input (for the heatmap)."""
-    import torch
-
-    model = zoo.model(model_name)
-    xb, lengths = model.collate([x])
-    rows = []
-    with torch.inference_mode():
-        state = model.embed(xb, lengths)
-        for k in range(model.num_exits):
-            state = model.stage(k, state)
-            rows.append(torch.softmax(model.head(k, state, model.task_head)[0].double(), -1).numpy())
-    return np.stack(rows)

@@ -10,12 +10,14 @@ import json
 
 import numpy as np
 
-from . import criteria, tradeoff, zoo
+from . import criteria, robustness, tradeoff, zoo
 from .bench import bench
 from .paths import ASSETS
 from .profile import Profile
 
 REPORTS = ASSETS / "reports"
+# The accuracy drop (points) / WER increase (points) a recommended threshold may cost, by task.
+EPS_PT = {"class": 0.2, "ctc": 0.3}
 
 
 def _params(module) -> int:
@@ -35,17 +37,28 @@ def exits_table(prof: Profile) -> list[dict]:
     return rows
 
 
-def best_recommendation(calib: Profile, test: Profile, eps_pt: float, names=None) -> tradeoff.Recommendation:
+def best_recommendation(calib: Profile, test: Profile, eps_pt: float) -> tradeoff.Recommendation:
     """Over every causal criterion: the recommendation with the largest MAC speedup on
     the calibration split (ties: lower error)."""
-    recs = [tradeoff.recommend(calib, test, c, eps_pt) for c in criteria.applicable(calib.cols)
-            if c.causal and (names is None or c.name in names)]
+    recs = [tradeoff.recommend(calib, test, c, eps_pt) for c in criteria.applicable(calib.cols) if c.causal]
     return max(recs, key=lambda r: (r.calibration["mac_speedup"], -r.calibration["error_rate"]))
 
 
-def report_image(eps_pt: float = 0.2, corruption_limit: int = 2000, progress=None) -> dict:
-    from .corruptions import CORRUPTIONS
+def noise_table(model_name: str, thresholds: dict[str, float]):
+    """robustness.table over the model's noisy test sets, and its mean over noise kinds."""
+    table = robustness.table(robustness.load_all(model_name), thresholds)
+    return table, robustness.mean_over_kinds(table)
 
+
+def by_level(rows, col: str) -> dict:
+    return {level: float(v) for level, v in zip(rows.level, rows[col], strict=True)}
+
+
+def by_kind_and_level(rows, col: str) -> dict:
+    return {kind: by_level(part, col) for kind, part in rows.groupby("kind", sort=False)}
+
+
+def report_image(eps_pt: float = EPS_PT["class"]) -> dict:
     model = zoo.model("image")
     val, test = zoo.profile("image", "val"), zoo.profile("image", "test")
     final = 1 - test.error_rate(np.full(test.n, test.k - 1))
@@ -59,16 +72,7 @@ def report_image(eps_pt: float = 0.2, corruption_limit: int = 2000, progress=Non
     shared_rec = best_recommendation(shared_val, shared_test, eps_pt)
 
     backbone_macs = float(test.macs.front + test.macs.stage.sum())
-    corr = {}
-    for kind in CORRUPTIONS:
-        corr[kind] = {}
-        for sev in range(6):
-            prof = zoo.profile("image", "test", corruption=kind, severity=sev, limit=corruption_limit)
-            exits = prof.exits(crit, rec.threshold)
-            corr[kind][str(sev)] = float(exits.mean())
-    corr_acc = {kind: {sev: 1 - zoo.profile("image", "test", corruption=kind, severity=int(sev),
-                                            limit=corruption_limit).error_rate(
-        np.full(corruption_limit, test.k - 1)) for sev in corr[kind]} for kind in corr}
+    noisy, _ = noise_table("image", {rec.criterion: rec.threshold})
 
     return {
         "model": "image",
@@ -97,9 +101,9 @@ def report_image(eps_pt: float = 0.2, corruption_limit: int = 2000, progress=Non
             "recommended": {"criterion": shared_rec.criterion, "threshold": shared_rec.threshold,
                             "test": shared_rec.test},
         },
-        "corruptions": corr,
-        "corruption_accuracy": corr_acc,
-        "corruption_images": corruption_limit,
+        "corruptions": by_kind_and_level(noisy, "mean_exit"),
+        "corruption_accuracy": by_kind_and_level(noisy, "full_depth"),
+        "corruption_images": robustness.IMAGE_LIMIT,
         "training": json.loads((zoo.IMAGE_CHECKPOINT.with_suffix(".json")).read_text()).get("train", {}),
     }
 
@@ -114,11 +118,10 @@ def save_report(name: str, report: dict) -> None:
     (REPORTS / f"{name}.json").write_text(json.dumps(report, indent=1))
 
 
-def report_speech(eps_pt: float = 0.3, progress=None) -> dict:
+def report_speech(eps_pt: float = EPS_PT["ctc"]) -> dict:
     """Speech figures: WER per test set, voice and SNR; HuBERT-EE / DAISY / patience
     exits at thresholds chosen on the validation voices; exit depth against noise."""
     from .data.speech_eval import load_eval
-    from .noise import NOISE_TYPES
 
     val, test_a, test_b = (zoo.profile("speech", s) for s in ("val", "test_a", "test_b"))
     last = test_a.k - 1
@@ -133,33 +136,22 @@ def report_speech(eps_pt: float = 0.3, progress=None) -> dict:
             acc = by_voice.setdefault(f"{split}/{v}", [0.0, 0.0])
             acc[0] += prof.cols["errors"][i, last]
             acc[1] += prof.ref_len[i]
-    noisy = {(kind, snr): zoo.profile("speech", "test_a", noise=kind, snr=snr)
-             for kind in NOISE_TYPES for snr in (20, 10, 5, 0)}
-    wer_by_snr = {"clean": final_wer(test_a)}
-    for snr in (20, 10, 5, 0):
-        wer_by_snr[str(snr)] = float(np.mean([final_wer(noisy[(k, snr)]) for k in NOISE_TYPES]))
-
-    recommended, mean_exit = {}, {}
-    for name in ("ctc_entropy", "daisy", "patience"):
-        crit = criteria.get(name)
-        rec = tradeoff.recommend(val, test_a, crit, eps_pt)
+    recs = {name: tradeoff.recommend(val, test_a, criteria.get(name), eps_pt)
+            for name in ("ctc_entropy", "daisy", "patience")}
+    noisy, noisy_mean = noise_table("speech", {name: rec.threshold for name, rec in recs.items()})
+    recommended = {}
+    for name, rec in recs.items():
         b1 = bench("speech", name, rec.threshold, 1, "test_a", repeats=2)
         recommended[name] = {"threshold": rec.threshold, "wer_increase_pt": rec.test["drop_pt"],
                              "wer": rec.test["error_rate"], "mac_speedup": rec.test["mac_speedup"],
                              "measured_speedup_b1": b1["realized_speedup"], "ideal_speedup_b1": b1["ideal_speedup"],
                              "mean_exit": rec.test["mean_exit"], "profile_agreement_b1": b1["profile_agreement"]}
-        mean_exit[name] = {kind: {"clean": float(test_a.exits(crit, rec.threshold).mean()),
-                                  **{str(snr): float(noisy[(kind, snr)].exits(crit, rec.threshold).mean())
-                                     for snr in (20, 10, 5, 0)}} for kind in NOISE_TYPES}
     # DAISY's depth against noise across thresholds (chosen from the validation clips'
     # first-layer entropy quantiles, no labels), averaged over the noise types
-    daisy = criteria.get("daisy")
     depth_by_threshold = {}
     for q in (0.25, 0.5, 0.75, 0.9, 0.97):
         thr = float(np.quantile(val.cols["ssl_entropy"][:, 0], q))
-        depth_by_threshold[f"{thr:.3f}"] = {"clean": float(test_a.exits(daisy, thr).mean()), **{
-            str(snr): float(np.mean([noisy[(k, snr)].exits(daisy, thr).mean() for k in NOISE_TYPES]))
-            for snr in (20, 10, 5, 0)}}
+        depth_by_threshold[f"{thr:.3f}"] = by_level(noise_table("speech", {"daisy": thr})[1], "mean_exit")
     b64 = bench("speech", "ctc_entropy", recommended["ctc_entropy"]["threshold"], 64, "test_a", repeats=3)
     recommended["ctc_entropy"]["measured_speedup_b64"] = b64["realized_speedup"]
     path = test_a.path(criteria.get("ctc_entropy"))
@@ -168,11 +160,11 @@ def report_speech(eps_pt: float = 0.3, progress=None) -> dict:
         "final_wer": final_wer(test_a),
         "final_wer_unseen_voices": final_wer(test_b),
         "wer_by_voice": {v: e / max(n, 1) for v, (e, n) in sorted(by_voice.items())},
-        "wer_by_snr": wer_by_snr,
+        "wer_by_snr": by_level(noisy_mean[noisy_mean.criterion == "ctc_entropy"], "full_depth"),
         "exits": exits_table(test_a),
         "exits_unseen_voices": exits_table(test_b),
         "recommended": recommended,
-        "mean_exit_by_snr": mean_exit,
+        "mean_exit_by_snr": {name: by_kind_and_level(noisy[noisy.criterion == name], "mean_exit") for name in recs},
         "daisy_mean_exit_by_threshold": depth_by_threshold,
         "front_end_cap": float(test_a.full() / path[0]),
         "front_end_share": float(test_a.macs.front / test_a.full()),

@@ -42,8 +42,11 @@ def axis(model_name: str) -> NoiseAxis:
 
 
 def variant(model_name: str, kind: str, level) -> Profile:
-    """The profile of one noisy test set (level 0 / "clean": the same inputs, clean)."""
+    """The profile of one noisy test set (level 0 / "clean": the same inputs, clean, one
+    profile shared by every kind)."""
     if model_name == "image":
+        if not int(level):
+            return zoo.profile("image", "test", limit=IMAGE_LIMIT)
         return zoo.profile("image", "test", corruption=kind, severity=int(level), limit=IMAGE_LIMIT)
     if level == "clean":
         return zoo.profile(model_name, zoo.get(model_name).test_split)

@@ -7,13 +7,12 @@ from __future__ import annotations
 from functools import cache
 
 from . import criteria, tradeoff, zoo
-from .report import load_report
-
-DEFAULT_EPS_PT = {"class": 0.2, "ctc": 0.3}  # accuracy points lost / WER points added, as in the reports
+from .report import EPS_PT, load_report
 
 
 def default_eps_pt(model_name: str) -> float:
-    return DEFAULT_EPS_PT.get(zoo.model(model_name).task, 0.2)
+    """The ε the model's report chose its thresholds with."""
+    return EPS_PT[zoo.model(model_name).task]
 
 
 @cache
@@ -26,14 +25,11 @@ def recommended(model_name: str, criterion_name: str, eps_pt: float | None = Non
     return tradeoff.recommend(calib, test, criteria.get(criterion_name), eps).threshold
 
 
-def default_choice(model_name: str) -> tuple[str, float]:
-    """(criterion, threshold) to start with: the report's recommended criterion (else
-    entropy, or CTC entropy for speech) at its recommended threshold."""
+def default_criterion(model_name: str) -> str:
+    """The criterion to start with: the report's recommended one (else entropy, or CTC
+    entropy for speech)."""
     entry = zoo.get(model_name)
     rec = (load_report(entry.report) or {}).get("recommended") if entry.report else None
     if rec:  # one best criterion (image), or one entry per criterion with the model's own first (speech)
-        crit = rec["criterion"] if "criterion" in rec else next(iter(rec))
-    else:
-        crit = "entropy" if zoo.model(model_name).task == "class" else "ctc_entropy"
-    return crit, recommended(model_name, crit)
-
+        return rec["criterion"] if "criterion" in rec else next(iter(rec))
+    return "entropy" if zoo.model(model_name).task == "class" else "ctc_entropy"

@@ -16,8 +16,9 @@ import pandas as pd
 import streamlit as st
 
 from explorer import criteria, tradeoff, zoo
+from explorer.errors import InputError
 from explorer.profile import Profile
-from explorer.thresholds import default_choice, recommended
+from explorer.thresholds import default_criterion, recommended
 
 
 def _through_the_router() -> None:
@@ -76,6 +77,24 @@ def sweep_all(name: str) -> pd.DataFrame:
 def default_threshold_for(name: str, crit: str) -> float:
     calib_profile(name)  # built with a progress bar if missing
     return recommended(name, crit)
+
+
+MAX_UPLOAD_MB = 20  # per upload on the live pages (each widget's own limit, below the server's)
+
+
+def decoded(data: bytes | None, decode, what: str):
+    """decode(data) for an upload, a photo or a recording, or None with the reason said
+    in the page (too big, or the decoder's InputError)."""
+    if data is None:
+        return None
+    if len(data) > MAX_UPLOAD_MB * 2**20:  # the camera and the microphone have no widget limit
+        st.error(f"That file is over {MAX_UPLOAD_MB} MB; please upload a smaller {what}.")
+        return None
+    try:
+        return decode(data)
+    except InputError as err:
+        st.error(str(err))
+        return None
 
 
 def causal_criteria(name: str, exclude=()) -> list[str]:
@@ -165,7 +184,7 @@ def criterion_select(model: str, names: list[str], where=st) -> str:
     key = f"w.criterion.{model}"
     chosen = store["criterion"].get(model)
     if chosen not in names:
-        best = default_choice(model)[0]
+        best = default_criterion(model)
         chosen = best if best in names else names[0]
     _prefill(key, chosen)
     name = where.selectbox("Exit criterion", names, key=key, format_func=lambda n: f"{n}: {criteria.get(n).label}",

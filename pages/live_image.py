@@ -4,16 +4,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import criteria, plots, zoo
+from explorer import criteria, plots, robustness
 from explorer.corruptions import CORRUPTIONS, corrupt
 from explorer.data.mnist import load_mnist
-from explorer.errors import InputError
 from explorer.image_input import ACCEPTED_EXTENSIONS, prepare_digit
-from explorer.predict import exit_probabilities, predict_input
+from explorer.predict import predict_input
 from pages import common
 
 MODEL = "image"
-MAX_MB = 20  # per upload (the widget's own limit, below the server's)
+SEVERITIES = robustness.axis(MODEL).levels
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -28,9 +27,13 @@ def example(i: int) -> np.ndarray:
     return np.array(x[i])
 
 
-def run(x: np.ndarray, crit: str, thr: float):
-    t = torch.tensor(x)[None]
-    return predict_input(MODEL, t, crit, thr), exit_probabilities(MODEL, t)
+@st.cache_data(show_spinner=False, max_entries=256)
+def run(x: np.ndarray, crit: str, thr: float) -> dict:
+    return predict_input(MODEL, torch.tensor(x)[None], crit, thr)
+
+
+def with_corruption(x: np.ndarray, kind: str, severity: int) -> np.ndarray:
+    return corrupt(x[None], kind, severity)[0] if kind != "none" and severity else x
 
 
 st.title("Live: image")
@@ -42,8 +45,9 @@ source = st.radio("Input", ["Example from the test set", "Upload", "Camera"], ho
 x, shown = None, None
 if source == "Upload":
     # SVG is let through so that the page can say how to convert it.
-    up = st.file_uploader(f"A photo or scan of one handwritten digit (PNG, JPEG, WebP, GIF or BMP, up to {MAX_MB} MB)",
-                          type=[*ACCEPTED_EXTENSIONS, "svg"], max_upload_size=MAX_MB)
+    up = st.file_uploader("A photo or scan of one handwritten digit (PNG, JPEG, WebP, GIF or BMP, "
+                          f"up to {common.MAX_UPLOAD_MB} MB)",
+                          type=[*ACCEPTED_EXTENSIONS, "svg"], max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Camera":
     shot = st.camera_input("Hold a digit written on paper up to the camera")
@@ -51,23 +55,18 @@ elif source == "Camera":
 else:
     data = None
     x = example(int(st.number_input("Test image #", 0, 9999, 0)))
-if data is not None:
-    if len(data) > MAX_MB * 2**20:
-        st.error(f"That file is over {MAX_MB} MB; please upload a smaller picture.")
-    else:
-        try:
-            shown, x = digit_from_bytes(data)
-        except InputError as err:
-            st.error(str(err))
+digit = common.decoded(data, digit_from_bytes, "picture")
+if digit is not None:
+    shown, x = digit
 if x is None:
     st.info("Pick an example, upload a picture of a digit, or take a photo to see where the model exits.")
     st.stop()
 
 kind = st.selectbox("Corruption", ["none", *CORRUPTIONS])
-severity = st.slider("Severity", 0, 5, 0, disabled=kind == "none")
-seen = corrupt(x[None], kind, severity)[0] if kind != "none" and severity else x
+severity = st.slider("Severity", SEVERITIES[0], SEVERITIES[-1], 0, disabled=kind == "none")
+seen = with_corruption(x, kind, severity)
 
-out, probs = run(seen, crit, thr)
+out = run(seen, crit, thr)
 k = out["exit"]
 cols = st.columns(3 if shown is not None else 2)
 if shown is not None:
@@ -77,15 +76,14 @@ cols[-1].markdown(
     f"### Exit {k + 1} of {out['exits_total']}\n"
     f"Answer **{out['prediction']}** with confidence {out['per_exit'][k]['confidence']:.1%}, "
     f"{out['mac_share']:.0%} of the full model's MACs, {out['ms']:.1f} ms "
-    f"(the full depth takes about {zoo.profile(MODEL, 'test').full('ms'):.1f} ms here).")
+    f"(the full depth takes about {common.test_profile(MODEL).full('ms'):.1f} ms here).")
 names_k = [r["name"] for r in out["per_exit"]]
-own = criteria.get(crit).reads
-shown_scores = ("confidence", "entropy_norm" if "entropy_norm" in own else "entropy")
+own = criteria.get(crit).score_column
+shown_scores = ("confidence", "entropy_norm" if own == "entropy_norm" else "entropy")
 for col, score in zip(st.columns(2), shown_scores, strict=True):
-    line = thr if score in own else None  # only the criterion's own score gets the threshold line
+    line = thr if score == own else None  # only the criterion's own score gets the threshold line
     col.plotly_chart(plots.per_exit(np.array([r[score] for r in out["per_exit"]]), names_k, line, k, score))
-st.plotly_chart(plots.exit_heatmap(probs, names_k, k))
+st.plotly_chart(plots.exit_heatmap(np.array([r["probabilities"] for r in out["per_exit"]]), names_k, k))
 if kind != "none":
-    exits = [predict_input(MODEL, torch.tensor(corrupt(x[None], kind, s)[0] if s else x)[None], crit, thr)["exit"]
-             for s in range(6)]
-    st.plotly_chart(plots.depth_curve(list(range(6)), exits, names_k, f"{kind} severity"))
+    exits = [run(with_corruption(x, kind, s), crit, thr)["exit"] for s in SEVERITIES]
+    st.plotly_chart(plots.depth_curve(list(SEVERITIES), exits, names_k, f"{kind} severity"))

@@ -5,18 +5,16 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from explorer import plots, zoo
-from explorer.audio import load_audio, to_wav_bytes
+from explorer import criteria, plots, robustness
+from explorer.audio import RATE, load_audio, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
-from explorer.errors import InputError
-from explorer.noise import NOISE_TYPES, make_noise, mix_at_snr
-from explorer.predict import predict_input
+from explorer.noise import make_noise, mix_at_snr
+from explorer.predict import logmel, predict_input
 from pages import common
 
 MODEL = "speech"
-MAX_MB = 20  # per upload (the widget's own limit, below the server's)
 MAX_SECONDS = 60  # longer recordings: only the first minute is used
-SNRS = ["clean", 20, 10, 5, 0]
+NOISE = robustness.axis(MODEL)  # the noise kinds and SNRs of the Noise & robustness page
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -28,6 +26,11 @@ def decode(data: bytes) -> tuple[np.ndarray, bool, bool]:
 @st.cache_data(show_spinner=False, max_entries=256)
 def analyse(samples: np.ndarray, crit: str, thr: float) -> dict:
     return predict_input(MODEL, torch.from_numpy(samples), crit, thr)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def spectrogram(samples: np.ndarray) -> np.ndarray:
+    return logmel(MODEL, samples)
 
 
 def noisy(samples: np.ndarray, kind: str, snr) -> np.ndarray:
@@ -42,14 +45,14 @@ st.caption("A small HuBERT-style encoder for spoken digits (zero, oh, one … ni
            "synthesized voices. CTC exit branches after every layer (HuBERT-EE) and DAISY's "
            "self-supervised cluster heads.")
 c1, c2 = st.columns(2)  # shared with every page (and the link)
-crit = common.criterion_select(MODEL, ["ctc_entropy", "daisy", "patience", "static"], c1)
+crit = common.criterion_select(MODEL, common.causal_criteria(MODEL, exclude=("budget",)), c1)
 thr = common.threshold_number(MODEL, crit, c2)
 
 source = st.radio("Input", ["Example", "Upload", "Record"], horizontal=True)
 data = None
 if source == "Upload":
-    up = st.file_uploader(f"WAV, FLAC, OGG or MP3, up to {MAX_MB} MB (only the first {MAX_SECONDS} s are used)",
-                          type=["wav", "flac", "ogg", "mp3"], max_upload_size=MAX_MB)
+    up = st.file_uploader(f"WAV, FLAC, OGG or MP3, up to {common.MAX_UPLOAD_MB} MB (only the first {MAX_SECONDS} s "
+                          "are used)", type=["wav", "flac", "ogg", "mp3"], max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Record":
     rec = st.audio_input("Say a few digits, e.g. a phone number")
@@ -59,28 +62,22 @@ else:
     pick = st.selectbox("Example", examples, format_func=lambda e: f"“{e['text']}” — {e['voice']} ({e['note']})")
     data = (EXAMPLES / pick["file"]).read_bytes() if pick else None
 
+audio = common.decoded(data, decode, "recording")
 samples = None
-if data is not None:
-    if len(data) > MAX_MB * 2**20:
-        st.error(f"That file is over {MAX_MB} MB; please upload a shorter recording.")
-    else:
-        try:
-            samples, trimmed, clipped = decode(data)
-        except InputError as err:
-            st.error(str(err))
-        else:
-            if trimmed:
-                st.warning(f"The recording is longer than {MAX_SECONDS} s: only its first {MAX_SECONDS} s are used.")
-            if clipped:
-                st.warning("The recording is clipped (recorded too loud, so the peaks are cut off); "
-                           "the transcript may be less reliable. Record a little further from the microphone.")
+if audio is not None:
+    samples, trimmed, clipped = audio
+    if trimmed:
+        st.warning(f"The recording is longer than {MAX_SECONDS} s: only its first {MAX_SECONDS} s are used.")
+    if clipped:
+        st.warning("The recording is clipped (recorded too loud, so the peaks are cut off); "
+                   "the transcript may be less reliable. Record a little further from the microphone.")
 if samples is None:
     st.info("Pick an example, upload a recording or record yourself saying some digits.")
     st.stop()
 
 n1, n2 = st.columns(2)
-kind = n1.selectbox("Noise", NOISE_TYPES)
-snr = n2.select_slider("SNR (dB)", SNRS, value="clean")
+kind = n1.selectbox("Noise", NOISE.kinds)
+snr = n2.select_slider("SNR (dB)", NOISE.levels, value="clean")
 heard = noisy(samples, kind, snr)
 st.audio(to_wav_bytes(heard), format="audio/wav")
 
@@ -88,23 +85,20 @@ out = analyse(heard, crit, float(thr))
 k, K = out["exit"], out["exits_total"]
 st.markdown(f"### Exit {k + 1} of {K}: “{out['prediction']}”\n"
             f"{out['mac_share']:.0%} of the full model's MACs, {out['ms']:.1f} ms "
-            f"(the full depth takes about {zoo.profile(MODEL, 'test_a').full('ms'):.1f} ms for a 2 s clip here).")
+            f"(the full depth takes about {common.test_profile(MODEL).full('ms'):.1f} ms for a 2 s clip here).")
 table = pd.DataFrame([{"layer": r["name"], "transcript": r["prediction"], "CTC entropy": r["ctc_entropy"],
                        "DAISY entropy": r["ssl_entropy"],
                        "real run": "◀ exit" if r["exit"] == k else "not run (what-if)" if r["exit"] > k else "run"}
                       for r in out["per_exit"]])
 st.dataframe(table, hide_index=True)
 st.caption("Layers after the exit were never computed by the real run; a separate pass shows what they would say.")
-score = {"ctc_entropy": "ctc_entropy", "daisy": "ssl_entropy"}.get(crit, "ctc_entropy")
-line = thr if crit in ("ctc_entropy", "daisy") else None
+own = criteria.get(crit).score_column
+score, line = (own, thr) if own else ("ctc_entropy", None)  # no score of its own: show CTC entropy, no line
 st.plotly_chart(plots.per_exit(np.array([r[score] for r in out["per_exit"]]), [r["name"] for r in out["per_exit"]],
                                line, k, score))
 w1, w2 = st.columns(2)
-w1.plotly_chart(plots.waveform(heard, 16000))
-with torch.inference_mode():
-    feats, _ = zoo.model(MODEL).features(torch.from_numpy(heard)[None], torch.tensor([len(heard)]))
-w2.plotly_chart(plots.spectrogram(feats[0].numpy(), 0.01))
-levels = SNRS
-exits = [analyse(noisy(samples, kind, s), crit, float(thr))["exit"] for s in levels]
-st.plotly_chart(plots.depth_curve([str(s) for s in levels], exits, [r["name"] for r in out["per_exit"]],
+w1.plotly_chart(plots.waveform(heard, RATE))
+w2.plotly_chart(plots.spectrogram(spectrogram(heard), 0.01))
+exits = [analyse(noisy(samples, kind, s), crit, float(thr))["exit"] for s in NOISE.levels]
+st.plotly_chart(plots.depth_curve(list(NOISE.levels), exits, [r["name"] for r in out["per_exit"]],
                                   f"{kind} noise SNR (dB)"))

@@ -73,7 +73,7 @@ def one_input_ui(name: str, crit: str, thr: float) -> None:
     st.markdown(f"**Exit {k + 1} of {prof.k}** ({prof.meta['exit_names'][k]}): answer "
                 f"**{model.describe(result.pred[0])}** (true {targets[i]}), "
                 f"{prof.path(c)[k] / prof.full():.0%} of the full model's MACs, {result.seconds * 1e3:.2f} ms.")
-    score_col = next((s for s in c.reads if s != "pred"), None)
+    score_col = c.score_column
     if score_col:
         st.plotly_chart(plots.per_exit(result.scores[score_col][0][: k + 1], prof.meta["exit_names"],
                                        thr, k, score_col))

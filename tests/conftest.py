@@ -1,6 +1,8 @@
-"""Shared test settings."""
+"""Shared test settings, and the app server and browser the browser tests share."""
 
 import os
+
+import pytest
 
 # Sleep rather than spin while waiting for other threads: when tests share the two
 # cores with a server or a training run, spinning threads slow everyone down badly.
@@ -10,3 +12,28 @@ import torch  # noqa: E402
 
 # Tests use tiny models: one thread is as fast, and leaves the other core free.
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """`streamlit run app.py` on 127.0.0.1 for the whole session; yields its URL."""
+    from appserver import start, stop
+
+    try:
+        proc, url, _ = start()
+    except RuntimeError as err:
+        pytest.fail(str(err))
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (never `playwright install`)."""
+    from appserver import ARGS, CHROMIUM
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from input_corpus import GOOD_IMAGE
 from streamlit.testing.v1 import AppTest
 
 from explorer import checkpoint, zoo
@@ -125,18 +126,6 @@ def test_model_page_architecture_and_benchmark():
     assert sum("of the ideal" in m.value for m in at.markdown) == 2
 
 
-def _digit_png() -> bytes:
-    import io
-
-    from PIL import Image, ImageDraw
-
-    img = Image.new("L", (200, 200), 255)
-    ImageDraw.Draw(img).line([(50, 40), (150, 40), (90, 170)], fill=0, width=14)
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
 def _decision(at) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("### Exit"))
 
@@ -155,17 +144,16 @@ def test_live_image_example_threshold_and_uploads():
     assert any("upload a picture" in i.value for i in at.info)  # an empty state that says what to do
     at.file_uploader[0].upload("notes.png", b"just some text", "image/png").run()
     assert not at.exception and any("not a picture" in e.value for e in at.error)
-    at.file_uploader[0].upload("seven.png", _digit_png(), "image/png").run()
+    at.file_uploader[0].upload("seven.png", GOOD_IMAGE(), "image/png").run()
     assert not at.exception and not at.error
     assert "Answer **7**" in _decision(at)
 
 
 @needs_speech
 def test_live_speech_example_noise_and_uploads():
-    import io
-
     import soundfile as sf
 
+    from explorer.audio import to_wav_bytes
     from explorer.data.examples import EXAMPLES, load_index
 
     at = open_page("pages/live_speech.py")
@@ -180,9 +168,7 @@ def test_live_speech_example_noise_and_uploads():
     at.file_uploader[0].upload("song.wav", b"RIFF....not really", "audio/wav").run()
     assert not at.exception and at.error  # a message in the page, no traceback
     clip = load_index()["speech"][0]
-    data, rate = sf.read(EXAMPLES / clip["file"])
-    buf = io.BytesIO()
-    sf.write(buf, data, rate, format="WAV")
-    at.file_uploader[0].upload("mine.wav", buf.getvalue(), "audio/wav").run()
+    wav = to_wav_bytes(sf.read(EXAMPLES / clip["file"], dtype="float32")[0])
+    at.file_uploader[0].upload("mine.wav", wav, "audio/wav").run()
     assert not at.exception and not at.error
     assert f"“{clip['text']}”" in _decision(at)

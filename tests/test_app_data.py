@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from explorer import anatomy, checkpoint, criteria, plots, robustness, tradeoff, zoo
-from explorer.report import load_report
-from explorer.thresholds import default_choice, recommended
+from explorer.report import by_kind_and_level, by_level, load_report, noise_table
+from explorer.thresholds import default_criterion, recommended
 
 needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) and checkpoint.exists(
     zoo.SPEECH_CHECKPOINT)), reason="no shipped checkpoints")
@@ -21,13 +21,16 @@ def test_parameters_of_every_part_add_up_to_the_model():
     assert params["front"] + sum(params["stage"]) + params["head_total"]["exit"] + unused == params["total"]
     shared = anatomy.parameter_counts(zoo.model("image-shared"))
     assert shared["head"]["shared"] == [shared["head_total"]["shared"]] * 6  # one head, read at every exit
-    rows = anatomy.head_overhead({"per exit": (params, zoo.profile("image", "test")),
-                                  "shared": (shared, zoo.profile("image-shared", "test"))})
+    prof = zoo.profile("image", "test")
+    rows = anatomy.head_overhead({"per exit": (params, prof), "shared": (shared, zoo.profile("image-shared", "test"))})
     assert rows[1]["parameters"] < rows[0]["parameters"]
-    table = anatomy.by_exit(anatomy.parts_table(params, zoo.profile("image", "test")))
+    parts = anatomy.parts_table(params, prof)
+    table = anatomy.by_exit(parts)
     assert list(table["exit"]) == ["input"] + [f"block {k}" for k in range(1, 7)]
     assert table["backbone parameters"].sum() == params["front"] + sum(params["stage"])
-    assert plots.cost_breakdown(anatomy.parts_table(params, zoo.profile("image", "test"))).data
+    fig = plots.cost_breakdown(parts)  # stacked bars: every part once, adding up to all MACs
+    assert sorted(t.name for t in fig.data) == sorted({r["part"] for r in parts})
+    assert sum(sum(t.y) for t in fig.data) == pytest.approx(sum(r["MACs"] for r in parts))
 
 
 @needs_models
@@ -49,11 +52,11 @@ def test_adaptive_exits_go_deeper_as_noise_grows(name):
 
 
 @needs_models
-def test_recommended_threshold_matches_the_report():
-    from explorer.report import load_report
-
-    rep = load_report("image")["recommended"]
+def test_pages_and_predict_start_at_the_reports_recommendation():
+    rep, speech = load_report("image")["recommended"], load_report("speech")["recommended"]
+    assert default_criterion("image") == rep["criterion"] and default_criterion("speech") == "ctc_entropy"
     assert recommended("image", rep["criterion"]) == pytest.approx(rep["threshold"])
+    assert all(recommended("speech", name) == pytest.approx(r["threshold"]) for name, r in speech.items())
     calib, test = zoo.profile("image", "val"), zoo.profile("image", "test")
     looser = tradeoff.recommend(calib, test, criteria.get("entropy"), 1.0).threshold
     assert recommended("image", "entropy", 1.0) == looser
@@ -76,10 +79,25 @@ def test_per_exit_chart_marks_exits_after_the_one_taken_as_not_run():
     assert len(plots.per_exit(np.array([0.5, 0.7]), ["a", "b"], 0.6, 1, "confidence").data) == 2  # run + exit mark
 
 
+def _close(got: dict, want: dict) -> bool:
+    return got.keys() == want.keys() and all(
+        _close(got[k], want[k]) if isinstance(want[k], dict) else got[k] == pytest.approx(want[k]) for k in want)
+
+
 @needs_models
-def test_pages_and_predict_start_at_the_reports_recommendation():
-    image, speech = load_report("image")["recommended"], load_report("speech")["recommended"]
-    assert default_choice("image") == (image["criterion"], image["threshold"])
-    assert default_choice("speech") == ("ctc_entropy", speech["ctc_entropy"]["threshold"])
-    assert recommended("speech", "daisy") == speech["daisy"]["threshold"]
+def test_the_reports_noise_figures_are_the_noise_pages_table():
+    image, speech = load_report("image"), load_report("speech")
+    rec = image["recommended"]
+    noisy, _ = noise_table("image", {rec["criterion"]: rec["threshold"]})
+    assert _close(by_kind_and_level(noisy, "mean_exit"), image["corruptions"])
+    assert _close(by_kind_and_level(noisy, "full_depth"), image["corruption_accuracy"])
+    noisy, mean = noise_table("speech", {n: r["threshold"] for n, r in speech["recommended"].items()})
+    assert _close(by_level(mean[mean.criterion == "ctc_entropy"], "full_depth"), speech["wer_by_snr"])
+    assert _close({n: by_kind_and_level(noisy[noisy.criterion == n], "mean_exit") for n in speech["recommended"]},
+                  speech["mean_exit_by_snr"])
+
+
+def test_depth_curve_keeps_every_noise_level_in_order():
+    fig = plots.depth_curve(["clean", 20, 10, 5, 0], [0, 0, 1, 3, 5], [f"layer {k}" for k in range(1, 7)], "SNR (dB)")
+    assert list(fig.data[0].x) == ["clean", "20", "10", "5", "0"] and fig.layout.xaxis.type == "category"
 

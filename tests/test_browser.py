@@ -1,38 +1,25 @@
 """The app in a real browser: Debian's chromium driven by Playwright against
-`streamlit run app.py` on 127.0.0.1. Saves the screenshots the README shows, one per page."""
+`streamlit run app.py` on 127.0.0.1. Takes one screenshot per page: into a temporary
+folder, or with SCREENSHOTS=assets/screenshots (`make screenshots`) the ones the README shows."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
-from appserver import ARGS, CHROMIUM, ROOT, settle, start, stop
+from appserver import CHROMIUM, ROOT, settle, start, stop
 
-SHOTS = ROOT / "assets" / "screenshots"
+SHOTS = ROOT / os.environ.get("SCREENSHOTS", Path(tempfile.gettempdir()) / "early-exit-explorer-screenshots")
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                 reason="chromium missing (make test installs it)")
 
 
 @pytest.fixture(scope="module")
-def server():
-    try:
-        proc, url, _ = start()
-    except RuntimeError as err:
-        pytest.fail(str(err))
-    yield url
-    stop(proc)
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 1000})
-        yield pg
-        browser.close()
+def page(server, browser):
+    pg = browser.new_page(viewport={"width": 1280, "height": 1000})
+    yield pg
+    pg.close()
 
 
 def no_exception(page) -> None:
@@ -56,6 +43,7 @@ def shoot(page, name: str, height: int = 1000) -> None:
     page.set_viewport_size({"width": 1280, "height": height})
     page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
     page.wait_for_timeout(800)  # charts re-lay out to the new size
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
     page.set_viewport_size({"width": 1280, "height": 1000})
 
@@ -146,19 +134,17 @@ def test_live_speech_page_transcribes_the_example(server, page):
 
 
 def test_live_speech_page_transcribes_an_uploaded_wav(server, page):
-    import io
-
     import soundfile as sf
 
+    from explorer.audio import to_wav_bytes
+
     clip = ROOT / "assets" / "examples" / "speech-test_a-2.flac"  # "four five two three", a held-out voice
-    samples, rate = sf.read(clip)
-    wav = io.BytesIO()
-    sf.write(wav, samples, rate, format="WAV", subtype="PCM_16")
+    wav = to_wav_bytes(sf.read(clip, dtype="float32")[0])
     visit(page, server + "/live_speech", "h3:has-text('Exit')")
     page.get_by_text("Upload", exact=True).click()
     settle(page)
     page.locator("input[type=file]").set_input_files({"name": "my digits.wav", "mimeType": "audio/wav",
-                                                      "buffer": wav.getvalue()})
+                                                      "buffer": wav})
     settle(page)
     no_exception(page)
     assert "four five two three" in page.locator("h3:has-text('Exit')").first.inner_text()

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
-from appserver import ARGS, CHROMIUM, settle, start, stop
+from appserver import CHROMIUM, settle
 from input_corpus import BY_ID, GOOD_IMAGE, HTML_NAME
 
 from explorer import checkpoint, zoo
@@ -18,26 +18,15 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def image_page():
-    from playwright.sync_api import sync_playwright
-
-    try:
-        proc, url, _ = start()
-    except RuntimeError as err:
-        pytest.fail(str(err))
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(url + "/live_image")
-            page.get_by_text("Answer").first.wait_for(timeout=90_000)
-            settle(page)
-            page.get_by_text("Upload", exact=True).click()
-            settle(page)
-            yield page
-            browser.close()
-    finally:
-        stop(proc)
+def image_page(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(server + "/live_image")
+    page.get_by_text("Answer").first.wait_for(timeout=90_000)
+    settle(page)
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    yield page
+    page.close()
 
 
 def _upload(page, name: str, data: bytes, mime: str) -> None:

@@ -188,6 +188,12 @@ def odd_recordings(draw) -> bytes:
 
 
 @SETTINGS
+@given(st.binary(max_size=4096))
+def test_audio_random_bytes(data):
+    _audio_or_input_error(data)
+
+
+@SETTINGS
 @given(odd_recordings(), st.floats(0.01, 120) | st.none(), st.booleans())
 def test_audio_odd_but_valid_files(data, max_seconds, trim):
     kwargs = {"trim": trim} | ({"max_seconds": max_seconds} if max_seconds else {})
