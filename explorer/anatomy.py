@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -84,7 +83,7 @@ def head_overhead(heads: dict[str, tuple[dict, Profile]]) -> list[dict]:
         task = prof.task_head
         backbone = prof.macs.front + float(prof.macs.stage.sum())
         every = float(prof.macs.head[task].sum())
-        quality = [1 - prof.error_rate(np.full(prof.n, k)) for k in range(prof.k)]
+        quality = [prof.quality(prof.exit_error(k)) for k in range(prof.k)]
         rows.append({
             "head": label,
             "parameters": params["head_total"][task],

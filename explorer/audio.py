@@ -21,7 +21,7 @@ import soxr
 from explorer.errors import InputError
 from explorer.sniff import sniff
 
-RATE = 16_000
+RATE = 16_000  # every recording is decoded to this rate, the speech model's own
 MIN_SECONDS = 0.1
 SILENCE_PEAK = 1e-4  # below this (full scale = 1.0) there is nothing to hear
 CLIP_LEVEL, CLIP_FRACTION = 0.99, 0.001  # 0.1% of samples at full scale: the recording was clipped

@@ -70,6 +70,7 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
         return sum(model.errors(p, t)[0] for p, t in zip(preds, targets, strict=False)) / n_ref
 
     ideal = prof.full("macs") / costs[exits].mean()
+    quality = prof.quality_name[0]
     return {
         "model": model_name, "criterion": crit.name, "threshold": float(threshold), "batch": batch,
         "samples": len(inputs), "threads": torch.get_num_threads(),
@@ -79,15 +80,11 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
         "realized_over_ideal": t_full / t_exit / ideal,
         "ms_per_input_full": 1e3 * t_full / len(inputs),
         "ms_per_input_exit": 1e3 * t_exit / len(inputs),
-        ("accuracy_full" if prof.meta["task"] == "class" else "wer_full"): _quality(prof, error_rate(pred_full)),
-        ("accuracy_exit" if prof.meta["task"] == "class" else "wer_exit"): _quality(prof, error_rate(pred_exit)),
+        f"{quality}_full": prof.quality(error_rate(pred_full)),
+        f"{quality}_exit": prof.quality(error_rate(pred_exit)),
         "profile_agreement": float((exits == expected).mean()),
         "sweep_ms_10k": sweep_ms_10k(),
     }
-
-
-def _quality(prof: Profile, error_rate: float) -> float:
-    return 1 - error_rate if prof.meta["task"] == "class" else error_rate
 
 
 def synthetic_profile(n: int = 10_000, k: int = 8, seed: int = 0) -> Profile:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from explorer.audio import RATE
 from explorer.errors import InputError
 
 NOISE_TYPES = ("white", "pink", "babble")
-RATE = 16_000
 
 # Pink noise: power falls as 1/f. Below this frequency we keep the spectrum flat,
 # otherwise long clips would be dominated by inaudible rumble near 0 Hz.

@@ -15,8 +15,9 @@ COST_AXES = {
 }
 
 
-def _quality(df: pd.DataFrame) -> tuple[str, str]:
-    return ("accuracy", "accuracy") if "accuracy" in df else ("wer", "WER")
+def _quality(table) -> tuple[str, str]:
+    """(column, axis title) of a sweep table or a row that holds accuracy or WER."""
+    return ("accuracy", "accuracy") if "accuracy" in table else ("wer", "WER")
 
 
 def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = None,
@@ -109,7 +110,7 @@ def spectrogram(logmel: np.ndarray, hop_seconds: float) -> go.Figure:
 
 def quality_per_exit(rows: list[dict]) -> go.Figure:
     """Accuracy (or WER) of every exit on its own: rows as `report.exits_table` gives them."""
-    col, name = ("accuracy", "accuracy") if "accuracy" in rows[0] else ("wer", "WER")
+    col, name = _quality(rows[0])
     values = [r[col] for r in rows]
     fig = go.Figure(go.Bar(x=[r["name"] for r in rows], y=values, text=[f"{v:.2%}" for v in values],
                            textposition="outside"))

@@ -80,6 +80,19 @@ class Profile:
         """Error rate (1 - accuracy for classes, WER for speech) at these exits."""
         return float(self.cols["errors"][np.arange(self.n), exits].sum() / self.ref_len.sum())
 
+    def exit_error(self, k: int) -> float:
+        """Error rate if every input left at exit k (k = -1: the full model)."""
+        return self.error_rate(np.full(self.n, k % self.k))
+
+    @property
+    def quality_name(self) -> tuple[str, str]:
+        """(column, words) of the quality people read: accuracy for classes, WER for speech."""
+        return ("accuracy", "Accuracy") if self.meta["task"] == "class" else ("wer", "WER")
+
+    def quality(self, error_rate: float) -> float:
+        """An error rate as that quality: accuracy = 1 - error rate; WER is the error rate."""
+        return 1 - error_rate if self.meta["task"] == "class" else error_rate
+
     def answer(self, i: int, k: int):
         return self.answers[int(self.cols["pred"][i, k])]
 

@@ -31,9 +31,8 @@ def exits_table(prof: Profile) -> list[dict]:
     reading, ms = prof.path(reads_answer), prof.path(reads_answer, "ms")
     rows = []
     for k, name in enumerate(prof.meta["exit_names"]):
-        err = prof.error_rate(np.full(prof.n, k))
-        quality = {"accuracy": 1 - err} if prof.meta["task"] == "class" else {"wer": err}
-        rows.append({"exit": k, "name": name, **quality, "macs": float(reading[k]), "ms": float(ms[k])})
+        rows.append({"exit": k, "name": name, prof.quality_name[0]: prof.quality(prof.exit_error(k)),
+                     "macs": float(reading[k]), "ms": float(ms[k])})
     return rows
 
 
@@ -61,7 +60,7 @@ def by_kind_and_level(rows, col: str) -> dict:
 def report_image(eps_pt: float = EPS_PT["class"]) -> dict:
     model = zoo.model("image")
     val, test = zoo.profile("image", "val"), zoo.profile("image", "test")
-    final = 1 - test.error_rate(np.full(test.n, test.k - 1))
+    final = test.quality(test.exit_error(-1))
     rec = best_recommendation(val, test, eps_pt)
     crit = criteria.get(rec.criterion)
     b1 = bench("image", rec.criterion, rec.threshold, 1, "test", repeats=2)
@@ -96,7 +95,7 @@ def report_image(eps_pt: float = EPS_PT["class"]) -> dict:
         "recommended_ltt": {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps_pt / 100,
                             "delta": 0.1, "test": ltt.test},
         "shared_exit": {
-            "final_accuracy": 1 - shared_test.error_rate(np.full(shared_test.n, shared_test.k - 1)),
+            "final_accuracy": shared_test.quality(shared_test.exit_error(-1)),
             "exits": exits_table(shared_test),
             "recommended": {"criterion": shared_rec.criterion, "threshold": shared_rec.threshold,
                             "test": shared_rec.test},
@@ -126,9 +125,6 @@ def report_speech(eps_pt: float = EPS_PT["ctc"]) -> dict:
     val, test_a, test_b = (zoo.profile("speech", s) for s in ("val", "test_a", "test_b"))
     last = test_a.k - 1
 
-    def final_wer(prof: Profile) -> float:
-        return prof.error_rate(np.full(prof.n, last))
-
     by_voice: dict[str, list] = {}
     for split, prof in (("test_a", test_a), ("test_b", test_b)):
         _, _, voices = load_eval(split)
@@ -157,8 +153,8 @@ def report_speech(eps_pt: float = EPS_PT["ctc"]) -> dict:
     path = test_a.path(criteria.get("ctc_entropy"))
     return {
         "model": "speech",
-        "final_wer": final_wer(test_a),
-        "final_wer_unseen_voices": final_wer(test_b),
+        "final_wer": test_a.exit_error(-1),
+        "final_wer_unseen_voices": test_b.exit_error(-1),
         "wer_by_voice": {v: e / max(n, 1) for v, (e, n) in sorted(by_voice.items())},
         "wer_by_snr": by_level(noisy_mean[noisy_mean.criterion == "ctc_entropy"], "full_depth"),
         "exits": exits_table(test_a),

@@ -75,12 +75,10 @@ def table(profiles: dict[tuple[str, object], Profile], thresholds: dict[str, flo
         crit = criteria.get(name)
         for (kind, level), prof in profiles.items():
             exits = prof.exits(crit, thr)
-            quality = "accuracy" if prof.meta["task"] == "class" else "wer"
-            early, final = prof.error_rate(exits), prof.error_rate(np.full(prof.n, prof.k - 1))
             row = {"criterion": name, "threshold": float(thr), "kind": kind, "level": str(level),
                    "mean_exit": float(exits.mean()), "mean_macs": float(prof.path(crit)[exits].mean()),
-                   quality: 1 - early if quality == "accuracy" else early,
-                   "full_depth": 1 - final if quality == "accuracy" else final}
+                   prof.quality_name[0]: prof.quality(prof.error_rate(exits)),
+                   "full_depth": prof.quality(prof.exit_error(-1))}
             shares = np.bincount(exits, minlength=prof.k) / prof.n
             row.update({f"exit_{j}": float(v) for j, v in enumerate(shares)})
             rows.append(row)

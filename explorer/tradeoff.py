@@ -86,14 +86,10 @@ def sweep(profile: Profile, criterion: Criterion, thresholds=None) -> pd.DataFra
 
 
 def _add_quality(df: pd.DataFrame, profile: Profile) -> None:
-    """Accuracy for classifiers, WER for speech, and the change vs the final exit."""
-    final = profile.error_rate(np.full(profile.n, profile.k - 1))
-    if profile.meta["task"] == "class":
-        df["accuracy"] = 1 - df["error_rate"]
-        df["drop_pt"] = 100 * (df["error_rate"] - final)  # accuracy points lost
-    else:
-        df["wer"] = df["error_rate"]
-        df["drop_pt"] = 100 * (df["error_rate"] - final)  # WER points added
+    """Accuracy for classifiers, WER for speech, and the change vs the final exit
+    (accuracy points lost, or WER points added)."""
+    df[profile.quality_name[0]] = profile.quality(df["error_rate"])
+    df["drop_pt"] = 100 * (df["error_rate"] - profile.exit_error(-1))
 
 
 def evaluate(profile: Profile, criterion: Criterion, threshold: float) -> dict:
@@ -129,10 +125,6 @@ class Recommendation:
     calibration: dict  # metrics on the calibration split
     test: dict  # the same threshold, measured on the disjoint test split
     method: str  # "empirical" or "ltt"
-
-
-def _final_error(profile: Profile) -> float:
-    return profile.error_rate(np.full(profile.n, profile.k - 1))
 
 
 def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float) -> Recommendation:
@@ -185,6 +177,6 @@ def _report(profile: Profile, criterion: Criterion, thr: float) -> dict:
     out = evaluate(profile, criterion, thr)
     exits = profile.exits(criterion, thr)
     final = profile.cols["pred"][:, -1]
-    out["drop_pt"] = 100 * (out["error_rate"] - _final_error(profile))
+    out["drop_pt"] = 100 * (out["error_rate"] - profile.exit_error(-1))
     out["disagreement"] = float((profile.cols["pred"][np.arange(profile.n), exits] != final).mean())
     return out

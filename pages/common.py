@@ -244,8 +244,3 @@ def set_threshold(model: str, crit: str, value: float) -> None:
     _store()["threshold"].setdefault(model, {})[crit] = float(value)
     for kind in ("slider", "number"):
         st.session_state.pop(f"w.{kind}.{model}.{crit}", None)
-
-
-def quality_name(prof: Profile) -> tuple[str, str]:
-    """(sweep column, words) of the model's quality measure."""
-    return ("accuracy", "Accuracy") if prof.meta["task"] == "class" else ("wer", "WER")

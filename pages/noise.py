@@ -29,7 +29,7 @@ def every_criterion(name: str):
 def explore(name: str, crit: str) -> None:
     """Everything the threshold and the noise pickers move: re-runs alone."""
     ax, prof = robustness.axis(name), common.test_profile(name)
-    col, words = common.quality_name(prof)
+    col, words = prof.quality_name
     thr = common.threshold_slider(name, crit)
     df = robustness.table(noisy_profiles(name), {crit: thr})
     lines = pd.concat([df, robustness.mean_over_kinds(df)])  # each kind and their mean

@@ -83,7 +83,7 @@ def one_input_ui(name: str, crit: str, thr: float) -> None:
 def explore(name: str, crit: str) -> None:
     """Everything that only the threshold and the cost axis move: re-runs alone."""
     prof, everything = common.test_profile(name), common.sweep_all(name)
-    col, words = common.quality_name(prof)
+    col, words = prof.quality_name
     thr = common.threshold_slider(name, crit)
     point = tradeoff.sweep(prof, criteria.get(crit), [thr]).iloc[0].to_dict()
     m = st.columns(4)

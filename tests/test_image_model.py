@@ -58,7 +58,7 @@ needs_shipped = pytest.mark.skipif(not SHIPPED, reason="no shipped image checkpo
 def test_shipped_model_is_accurate_and_really_exits_as_profiled():
     prof = zoo.profile("image", "test")
     assert prof.n == 10_000
-    assert 1 - prof.error_rate(np.full(prof.n, prof.k - 1)) >= 0.993
+    assert prof.quality(prof.exit_error(-1)) >= 0.993
     model = zoo.model("image")
     inputs, _ = zoo.get("image").data("test", limit=300)
     crit = criteria.get("entropy")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..audio import RATE
 from ..paths import ASSETS
 
 EXAMPLES = ASSETS / "examples"
@@ -30,12 +31,12 @@ def export(out: Path = EXAMPLES) -> dict:
         clips, texts, voices = load_eval(split)
         for i in picks:
             name = f"speech-{split}-{i}.flac"
-            sf.write(out / name, clips[i], 16000, subtype="PCM_16")
+            sf.write(out / name, clips[i], RATE, subtype="PCM_16")
             index["speech"].append({"file": name, "text": texts[i], "voice": voices[i], "note": "held-out voice"})
     clips, texts, voices = load_eval("test_a")
     babble = make_noise("babble", len(clips[0]), np.random.default_rng(1), [clips[3], clips[4], clips[5]])
     name = "speech-test_a-0-babble-5dB.flac"
-    sf.write(out / name, mix_at_snr(clips[0], babble, 5), 16000, subtype="PCM_16")
+    sf.write(out / name, mix_at_snr(clips[0], babble, 5), RATE, subtype="PCM_16")
     index["speech"].append({"file": name, "text": texts[0], "voice": voices[0], "note": "babble at 5 dB SNR"})
     x, y = load_mnist("test")
     for i in range(5):

@@ -48,10 +48,10 @@ import soxr
 from tqdm import tqdm
 
 from explorer import paths
+from explorer.audio import RATE
 from explorer.errors import InputError
 from explorer.noise import NOISE_TYPES, make_noise, mix_at_snr
 
-RATE = 16_000
 SPLITS = ("train", "val", "test_a", "test_b")
 DEFAULT_SIZES = {"train": 20_000, "val": 1_000, "test_a": 1_000, "test_b": 1_000}
 CORPUS_VERSION = 1

@@ -62,7 +62,3 @@ def load_eval(split: str, noise: str | None = None, snr: int | None = None):
         clips = tuple(noisy_versions(c, seed=i, babble_pool=[clips[(i + j) % len(clips)] for j in (1, 2, 3, 5)])
                       [(noise, int(snr))] for i, c in enumerate(clips))
     return list(clips), list(texts), list(voices)
-
-
-def available() -> bool:
-    return (EVAL_DIR / "manifest.json").exists()

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..audio import RATE
 from ..metrics import word_errors
 from .base import MultiExitModel, State
 
-RATE = 16_000
 WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOCAB = ("<blank>",) + WORDS  # CTC token ids: 0 is blank, then one token per word
 

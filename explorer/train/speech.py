@@ -293,20 +293,6 @@ def train_daisy(model: SpeechEncoder, batches: Batches, cfg: SpeechTrainConfig) 
          cfg.lr * 2)
 
 
-def retrain_daisy(path: Path, cfg: SpeechTrainConfig, corpus_dir: Path | None = None) -> SpeechEncoder:
-    """Train only DAISY's heads again on a saved model (its backbone and CTC exits kept)."""
-    model = checkpoint.load(SpeechEncoder, SpeechConfig, path)
-    meta = json.loads(Path(path).with_suffix(".json").read_text())
-    torch.manual_seed(cfg.seed + 1)
-    start = time.time()
-    train_daisy(model, Batches(load_split("train", corpus_dir), cfg, cfg.seed + 1), cfg)
-    model.eval().requires_grad_(False)
-    meta["train"]["daisy_clean_share"] = cfg.daisy_clean_share
-    meta["daisy_retrained_seconds"] = round(time.time() - start, 1)
-    checkpoint.save(model, path, {k: v for k, v in meta.items() if k != "config"})
-    return model
-
-
 @torch.no_grad()
 def encode_targets(model: SpeechEncoder, wave, lengths) -> torch.Tensor:
     """k-means cluster ids [B, T'] of the clean input, at the encoder's frame rate."""
