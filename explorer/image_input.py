@@ -162,13 +162,14 @@ def _decode(data: bytes, max_pixels: int) -> np.ndarray:
 
 
 @functools.cache
-def _register_heif() -> None:
+def _register_heif() -> bool:
     """Teach Pillow to open HEIC/HEIF (iPhone photos), once; without pillow-heif they are named and refused."""
     try:
         import pillow_heif
     except ImportError:
-        return
+        return False
     pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    return True
 
 
 def _unreadable(data: bytes) -> InputError:
@@ -179,7 +180,8 @@ def _unreadable(data: bytes) -> InputError:
             f"as a {_FORMATS_TEXT} picture and upload that."
         )
     if kind is not None and kind.family == "image":
-        if any(name in kind.name for name in _SNIFFED_ACCEPTED):
+        readable = _SNIFFED_ACCEPTED if _register_heif() else tuple(n for n in _SNIFFED_ACCEPTED if n != "HEIC")
+        if any(name in kind.name for name in readable):
             return InputError(
                 f"This file could not be read as an image: it looks like {kind.name}, but it is damaged or "
                 f"incomplete. Please upload a complete copy ({_FORMATS_TEXT})."

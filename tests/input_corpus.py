@@ -126,13 +126,16 @@ def _long_clip(seconds: float) -> Callable[[], bytes]:
 
 def encode_with_ffmpeg(x: np.ndarray, rate: int, container: str = "ipod", codec: str = "aac") -> bytes:
     """Mono float samples as a phone would save them: AAC in an M4A file (PyAV's bundled ffmpeg)."""
+    from fractions import Fraction
+
     import av
 
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
         stream = out.add_stream(codec, rate=rate, layout="mono")
         frame = av.AudioFrame.from_ndarray(np.asarray(x, np.float32)[None], format="flt", layout="mono")
-        frame.sample_rate = rate
+        # with a time stamp the file records the encoder's lead-in (an edit list), so it is cut on decoding
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             out.mux(packet)
     return buf.getvalue()
@@ -299,6 +302,20 @@ def damage(data: bytes, keep: float, edits: list[tuple[float, int]]) -> bytes:
         if out:
             out[min(int(where * len(out)), len(out) - 1)] = value
     return bytes(out)
+
+
+def damaged_copies(valid: list[bytes], count: int, seed: int = 0):
+    """`count` damaged copies of the files in `valid`, in turn: every third cut short, the others with 1-5 bytes
+    overwritten at random places."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        data = bytearray(valid[i % len(valid)])
+        if i % 3 == 0:
+            data = data[: rng.integers(len(data))]
+        else:
+            for _ in range(rng.integers(1, 6)):
+                data[rng.integers(len(data))] = rng.integers(256)
+        yield bytes(data)
 
 
 def _iso(brand: bytes) -> bytes:

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from input_corpus import HANDWRITTEN, desk_photo, encode_heic, pen_stroke
+from input_corpus import HANDWRITTEN, damaged_copies, desk_photo, encode_heic, pen_stroke
 from PIL import Image, ImageDraw
 
 from explorer import checkpoint, zoo
@@ -237,19 +237,11 @@ def test_max_pixels_is_respected():
 
 def test_damaged_files_only_raise_input_error():
     """Random damage to real files never lets another exception type escape."""
-    rng = np.random.default_rng(0)
     image = _draw(size=(64, 64), points=[(32, 8), (32, 56)], width=5)
     kinds = [("L", "PNG"), ("RGB", "JPEG"), ("P", "GIF"), ("RGB", "BMP")]
-    seeds = [_encode(image.convert(mode), fmt) for mode, fmt in kinds]
-    for i in range(400):
-        data = bytearray(seeds[i % len(seeds)])
-        if i % 3 == 0:
-            data = data[: rng.integers(len(data))]
-        else:
-            for _ in range(rng.integers(1, 6)):
-                data[rng.integers(len(data))] = rng.integers(256)
+    for data in damaged_copies([_encode(image.convert(mode), fmt) for mode, fmt in kinds], 400):
         with contextlib.suppress(InputError):
-            prepare_digit(bytes(data))
+            prepare_digit(data)
 
 
 def test_mnist_to_png_round_trip():
@@ -399,17 +391,10 @@ def test_heic_photo_of_a_sheet_on_a_desk():
 
 
 def test_damaged_heic_only_raises_input_error():
-    rng = np.random.default_rng(0)
     valid = encode_heic(_draw(size=(64, 64), points=[(32, 8), (32, 56)], width=5), quality=80)
-    for i in range(60):
-        data = bytearray(valid)
-        if i % 3 == 0:
-            data = data[: rng.integers(len(data))]
-        else:
-            for _ in range(rng.integers(1, 6)):
-                data[rng.integers(len(data))] = rng.integers(256)
+    for data in damaged_copies([valid], 60):
         with contextlib.suppress(InputError):
-            prepare_digit(bytes(data))
+            prepare_digit(data)
 
 
 def test_upload_types_cover_every_format_read_and_every_one_explained():
