@@ -19,8 +19,10 @@ COARSE = 128  # the search runs on a grid this many cells along the long side: s
 MIN_SHEET = 0.04  # the sheet covers at least 4% of the picture ...
 MIN_DESK = 0.02  # ... and the desk at least 2%: otherwise the picture is all page (a scan) or no page
 MIN_SOLID = 0.9  # rows and columns across a sheet are unbroken (pen strokes are not)
-MIN_GAP = 0.1  # the sheet's darkest part is brighter than the desk's brightest by 10% of the grey range
-EDGE_CELLS = 2  # the sheet's edge (shadow, curl, blur) and the desk next to it are left out
+MIN_STEP = 0.1  # the sheet is brighter than the desk right next to it by 10% of the grey range ...
+STEP_QUANTILE = 0.1  # ... along 90% of its visible edge ...
+EDGE_CELLS = 2  # ... leaving out the edge itself (shadow, curl, blur) ...
+BAND_CELLS = 3  # ... and comparing bands this wide on either side of it
 
 
 def find_sheet(gray: np.ndarray) -> np.ndarray | None:
@@ -32,22 +34,17 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     height, width = gray.shape
     cell = max(1, -(-max(height, width) // COARSE))
     coarse = block_means(gray, cell)
-    if coarse.size < 16 or float(coarse.max() - coarse.min()) < MIN_GAP:
+    if coarse.size < 16 or float(coarse.max() - coarse.min()) < MIN_STEP:
         return None
-    sheet = _largest_bright_region(coarse)
-    if sheet is None or sheet.mean() < MIN_SHEET or (~sheet).mean() < MIN_DESK or _solidity(sheet) < MIN_SOLID:
+    # Light falling off across the picture can make the far side of the sheet darker than the near
+    # side of the desk: if the sheet does not stand out as it is, try again with the fall-off divided out.
+    everywhere = np.ones(coarse.shape, dtype=bool)
+    for shown in (coarse, coarse / np.maximum(paper_level(coarse, everywhere), 1e-3)):
+        inner = _sheet_in(shown, coarse)
+        if inner is not None:
+            break
+    else:
         return None
-
-    from scipy import ndimage  # here, not at the top: only photos need it
-
-    inner = ndimage.binary_erosion(sheet, iterations=EDGE_CELLS)
-    desk = ndimage.binary_erosion(~sheet, iterations=EDGE_CELLS, border_value=1)
-    bright = coarse > _otsu(coarse)
-    if not (inner & bright).any() or not desk.any():
-        return None
-    # Quantiles of whole cells: ink inside the sheet and grain on the desk do not move them much.
-    if np.quantile(coarse[inner & bright], 0.05) - np.quantile(coarse[desk], 0.95) < MIN_GAP:
-        return None  # a shadow across one page, not a page on a desk
 
     mask = np.repeat(np.repeat(inner, cell, axis=0), cell, axis=1)[:height, :width]
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
@@ -58,6 +55,28 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     fit[:, 1::2] = False
     crop[~on_sheet] = paper_level(crop, fit)[~on_sheet]
     return crop
+
+
+def _sheet_in(shown: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
+    """The sheet found in `shown` (the coarse picture, perhaps with the light evened out), less its edge;
+    None if the largest bright region there is not a sheet on a darker surface in `coarse`."""
+    from scipy import ndimage  # here, not at the top: only photos need it
+
+    sheet = _largest_bright_region(shown)
+    if sheet is None or sheet.mean() < MIN_SHEET or (~sheet).mean() < MIN_DESK or _solidity(sheet) < MIN_SOLID:
+        return None
+    inner = ndimage.binary_erosion(sheet, iterations=EDGE_CELLS)
+    # The sheet's edge must be a step down to what lies around it, nearly all along: the paper's
+    # brightness in a band just inside (a plane, for the light) against a band just outside.
+    inside = inner & ~ndimage.binary_erosion(sheet, iterations=EDGE_CELLS + BAND_CELLS) & (shown > _otsu(shown))
+    outside = ndimage.binary_dilation(sheet, iterations=EDGE_CELLS + BAND_CELLS) & ~ndimage.binary_dilation(
+        sheet, iterations=EDGE_CELLS)
+    if inside.sum() < 3 or not outside.any():
+        return None
+    step = paper_level(coarse, inside)[outside] - coarse[outside]  # paper's light where the desk is, minus the desk
+    if np.quantile(step, STEP_QUANTILE) < MIN_STEP:
+        return None  # a shadow across one page, not a page on a desk; or a bright thing touching the sheet
+    return inner
 
 
 def paper_level(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:

@@ -192,19 +192,19 @@ HANDWRITTEN = {  # pen strokes of each digit in a 100 x 140 box (x right, y down
 
 
 def desk_photo(digit: str | None = "2", size=(3000, 4000), angle=6.0, pen=0.012, sheet=(0.6, 0.62),
-               shift=(0.05, -0.03), shade=0.45, seed=0) -> Image.Image:
+               shift=(0.05, -0.03), shade=0.45, desk=0.16, seed=0) -> Image.Image:
     """A phone photo of a digit written on a sheet of paper lying on a dark wooden desk.
 
     The sheet (a `sheet` share of the picture's width and height, moved by `shift`) is
     tilted by `angle` degrees; the pen line is `pen` of the picture's height wide; the
     light falls off by `shade` towards the right (and a third of that towards the
-    bottom); warm light, sensor noise. digit=None: a blank sheet.
+    bottom); warm light, sensor noise. `desk`: the wood's mean grey. digit=None: a blank sheet.
     """
     rng = np.random.default_rng(seed)
     width, height = size
     sw, sh = width // 8, height // 8  # the desk's wavy grain, drawn small and enlarged
     ys, xs = np.mgrid[0:sh, 0:sw]
-    grain = 0.16 + 0.05 * np.sin(xs / 6.0 + 2.5 * np.sin(ys / 40.0)) + 0.03 * rng.standard_normal((sh, sw))
+    grain = desk + 0.05 * np.sin(xs / 6.0 + 2.5 * np.sin(ys / 40.0)) + 0.03 * rng.standard_normal((sh, sw))
     photo = Image.merge("RGB", [Image.fromarray(np.uint8(np.clip(grain * f, 0, 1) * 255)).resize(size)
                                 for f in (1.2, 0.85, 0.6)])
     pw, ph = int(width * sheet[0]), int(height * sheet[1])

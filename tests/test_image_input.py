@@ -295,6 +295,8 @@ PHOTOS = {  # (digit, desk_photo options): tilts, light, pens, sheet sizes and p
     "2-small-sheet": ("2", {"sheet": (0.35, 0.3)}),
     "2-sheet-off-the-edge": ("2", {"sheet": (0.9, 0.8), "shift": (0.1, 0.15)}),
     "2-landscape": ("2", {"size": (1600, 1200), "sheet": (0.5, 0.7)}),
+    "2-light-desk": ("2", {"desk": 0.4}),
+    "2-light-desk-deep-shadow": ("2", {"desk": 0.5, "shade": 0.6}),
     "0": ("0", {}),
     "3": ("3", {"angle": -5}),
     "4": ("4", {"seed": 1}),
