@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+from scipy import ndimage
 
 from explorer.digit_shape import unlike_a_digit
 from explorer.errors import InputError
@@ -313,7 +314,6 @@ def _drop_specks(ink: np.ndarray) -> np.ndarray:
     Ink is grouped on a coarse grid (about 64 cells a side), so pieces of one
     digit with small gaps between them still count as one blob.
     """
-    from scipy import ndimage  # here, not at the top: a fifth of a second to import
 
     height, width = ink.shape
     cell = max(1, -(-max(height, width) // 64))

@@ -14,6 +14,7 @@ known to be paper, which also absorbs a lighting gradient across the page.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 COARSE = 128  # the search runs on a grid this many cells along the long side: sheets are big
 MIN_SHEET = 0.04  # the sheet covers at least 4% of the picture ...
@@ -60,8 +61,6 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
 def _sheet_in(shown: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
     """The sheet found in `shown` (the coarse picture, perhaps with the light evened out), less its edge;
     None if the largest bright region there is not a sheet on a darker surface in `coarse`."""
-    from scipy import ndimage  # here, not at the top: only photos need it
-
     sheet = _largest_bright_region(shown)
     if sheet is None or sheet.mean() < MIN_SHEET or (~sheet).mean() < MIN_DESK or _solidity(sheet) < MIN_SOLID:
         return None
@@ -122,7 +121,6 @@ def _otsu(values: np.ndarray) -> float:
 
 def _largest_bright_region(coarse: np.ndarray) -> np.ndarray | None:
     """The largest connected region above Otsu's level, with its holes (the ink) filled."""
-    from scipy import ndimage
 
     labels, count = ndimage.label(coarse > _otsu(coarse))
     if count == 0:
