@@ -111,6 +111,22 @@ def cmd_train(args) -> int:
     raise ValueError(f"no trainer for {args.what!r}")
 
 
+def cmd_compress(args) -> int:
+    from .compress import compress, variant_name
+
+    name = variant_name(args.model, args.method, args.ratio)
+    if not args.keep:
+        name, _ = compress(args.model, args.method, args.ratio, args.epochs, args.limit,
+                           log=lambda line: print(line, file=sys.stderr))
+    out = {"variant": name}
+    if args.json:
+        from .variant_report import compare
+
+        out.update(compare(args.model, name, _progress_bar(f"profiling {name}")))
+    print(json.dumps(out))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +183,16 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("compress", help="make an int8 or channel-pruned variant of a model (a new selectable model)")
+    p.add_argument("model")
+    p.add_argument("--method", required=True, choices=["int8", "prune"])
+    p.add_argument("--ratio", type=float, default=0.5, help="prune: share of channels removed")
+    p.add_argument("--epochs", type=int, default=3, help="prune: fine-tune epochs")
+    p.add_argument("--limit", type=int, default=0, help="prune: fine-tune on only this many images (0: all)")
+    p.add_argument("--keep", action="store_true", help="use the variant already in the cache (only report)")
+    p.add_argument("--json", action="store_true", help="also measure and print its figures against the model")
+    p.set_defaults(run=cmd_compress)
 
     args = parser.parse_args(argv)
     try:
