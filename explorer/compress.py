@@ -4,14 +4,17 @@ Two post-training methods, each keeping every exit (per-exit heads and FreeML's 
 exit) and the MultiExitModel contract, so the engine, profiles and sweeps run on a
 variant unchanged:
 
-- "int8": every nn.Linear becomes torch's dynamically quantized int8 linear (weights
-  int8 per output channel, activations quantized on the fly), for any nn.Module-based
-  model (an imported Hugging Face model too). Convolutions: torch's *dynamic* int8 conv
-  exists but runs ~2.6x slower than fp32 at batch 1 on this CPU, so convolutions get
-  *static* int8 instead (the x86/fbgemm kernels), with BatchNorm folded in first and
-  activation ranges calibrated on a few inputs of the calibration split. Each such conv
-  quantizes its input and dequantizes its output, so the stages still pass float
-  tensors and the contract holds. Without calibration inputs convolutions stay fp32.
+- "int8": for any nn.Module-based model (an imported Hugging Face model too), with a
+  few calibration inputs: every Linear, Conv1d and Conv2d becomes a *static* int8 layer
+  (torch's x86/fbgemm kernels; weights int8 per output channel, BatchNorm folded into
+  its conv first, activation ranges calibrated on the calibration split). Each quantizes
+  its input and dequantizes its output, so stages still pass float tensors and the
+  contract holds. Static, not dynamic, because a dynamic layer takes its activation
+  range over the whole batch: a sample's scores would depend on its batch-mates and
+  real exits could drift from the profile. Without calibration inputs: torch's dynamic
+  int8 Linear (quantize_dynamic's modules), convolutions left fp32. Torch's dynamic int8
+  conv exists too but runs ~2.6x slower than fp32 at batch 1 on this CPU (measured), so
+  it is not used.
 - "prune": structured channel pruning of the built-in image CNN: each residual group
   and each block's inner width keeps its channels with the largest BatchNorm scales;
   the narrower network is an ordinary MnistResNet (smaller config), fine-tuned briefly
@@ -61,7 +64,7 @@ def _nnq():
 # ---- MACs of int8 ops: torch's counter only knows the float ops ---------------------------
 # An int8 multiply-accumulate is still one MAC: count quantized linear and conv like
 # their float twins, so a variant's profile has the same MACs as its fp32 original.
-def _linear_dynamic_flop(x_shape, packed, *args, out_shape=None, **kwargs) -> int:
+def _linear_flop(x_shape, packed, *args, out_shape=None, **kwargs) -> int:
     w, _ = packed.unpack()
     return 2 * math.prod(x_shape[:-1]) * x_shape[-1] * w.shape[0]
 
@@ -71,22 +74,24 @@ def _conv_flop(x_shape, packed, *args, out_shape=None, **kwargs) -> int:
     return 2 * math.prod(out_shape) * math.prod(w.shape[1:])
 
 
-register_flop_formula(torch.ops.quantized.linear_dynamic)(_linear_dynamic_flop)
+register_flop_formula([torch.ops.quantized.linear_dynamic, torch.ops.quantized.linear])(_linear_flop)
 register_flop_formula([torch.ops.quantized.conv2d, torch.ops.quantized.conv1d])(_conv_flop)
 
 
 # ---- int8 -------------------------------------------------------------------------------
-class Int8Conv(nn.Module):
-    """A static int8 convolution standing in for a float one: float in, float out."""
+class Int8Static(nn.Module):
+    """A static int8 conv or linear standing in for a float one: float in, float out.
+    Its input range is fixed (calibrated), so a sample's result never depends on the
+    other samples in its batch or on their padding: real exits keep matching profiles."""
 
-    def __init__(self, conv: nn.Module, in_scale: float, in_zero_point: int):
+    def __init__(self, inner: nn.Module, in_scale: float, in_zero_point: int):
         super().__init__()
-        self.conv = conv  # torch.ao.nn.quantized.Conv1d/Conv2d
+        self.inner = inner  # torch.ao.nn.quantized.Conv1d / Conv2d / Linear
         self.in_scale, self.in_zero_point = float(in_scale), int(in_zero_point)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q = torch.quantize_per_tensor(x.contiguous(), self.in_scale, self.in_zero_point, torch.quint8)
-        return self.conv(q).dequantize()
+        return self.inner(q).dequantize()
 
 
 def _set(model: nn.Module, name: str, module: nn.Module) -> None:
@@ -137,14 +142,17 @@ def _dynamic_linear(lin: nn.Linear, qweight: torch.Tensor, bias) -> nn.Module:
     return q
 
 
-def _static_conv(conv: nn.Module, qweight, bias, qparams: dict) -> Int8Conv:
+def _static(mod: nn.Module, qweight, bias, qparams: dict) -> Int8Static:
     nnq, _ = _nnq()
-    cls = nnq.Conv2d if isinstance(conv, nn.Conv2d) else nnq.Conv1d
-    q = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-            conv.dilation, conv.groups, bias is not None, conv.padding_mode)
+    if isinstance(mod, nn.Linear):
+        q = nnq.Linear(mod.in_features, mod.out_features, bias_=bias is not None)
+    else:
+        cls = nnq.Conv2d if isinstance(mod, nn.Conv2d) else nnq.Conv1d
+        q = cls(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
+                mod.dilation, mod.groups, bias is not None, mod.padding_mode)
     q.set_weight_bias(qweight, bias)
     q.scale, q.zero_point = float(qparams["out_scale"]), int(qparams["out_zero_point"])
-    return Int8Conv(q, qparams["in_scale"], qparams["in_zero_point"])
+    return Int8Static(q, qparams["in_scale"], qparams["in_zero_point"])
 
 
 def _walk(model: MultiExitModel, x, lengths) -> None:
@@ -158,7 +166,7 @@ def _walk(model: MultiExitModel, x, lengths) -> None:
 
 @torch.inference_mode()
 def _calibrate(model: MultiExitModel, convs: list[str], calib: list) -> dict[str, dict]:
-    """Input and output ranges of each conv over the calibration batches (x86 observers:
+    """Input and output ranges of each named layer over the calibration batches (x86 observers:
     histogram, 7-bit range, as torch's default static qconfig)."""
     from torch.ao.quantization import get_default_qconfig
 
@@ -191,10 +199,10 @@ class Int8Weights:
     per-channel scales, activation ranges), so it is saved with safetensors, fingerprinted
     like any model, and loaded back into torch's quantized modules."""
 
-    int8_plan: dict  # {"conv": {name: activation qparams}, "linear": [names]}
+    int8_plan: dict  # {"static": {name: activation qparams}, "dynamic": [names]}
 
     def _int8_names(self) -> list[str]:
-        return list(self.int8_plan["conv"]) + list(self.int8_plan["linear"])
+        return list(self.int8_plan["static"]) + list(self.int8_plan["dynamic"])
 
     def state_dict(self, *args, **kwargs) -> dict[str, torch.Tensor]:
         names = self._int8_names()
@@ -202,7 +210,7 @@ class Int8Weights:
                  if not any(k.startswith(n + ".") for n in names)}
         for n in names:
             mod = self.get_submodule(n)
-            q = mod.conv if isinstance(mod, Int8Conv) else mod
+            q = mod.inner if isinstance(mod, Int8Static) else mod
             w, b = q.weight(), q.bias()
             state[f"{n}.weight_int8"] = w.int_repr()
             state[f"{n}.weight_scale"] = w.q_per_channel_scales().to(torch.float64)
@@ -217,7 +225,7 @@ class Int8Weights:
         result = nn.Module.load_state_dict(self, own, strict=False)
         for n in names:
             mod = self.get_submodule(n)
-            q = mod.conv if isinstance(mod, Int8Conv) else mod
+            q = mod.inner if isinstance(mod, Int8Static) else mod
             w = torch._make_per_channel_quantized_tensor(
                 state[f"{n}.weight_int8"], state[f"{n}.weight_scale"], state[f"{n}.weight_zero_point"].long(), 0)
             q.set_weight_bias(w, state.get(f"{n}.bias"))
@@ -235,29 +243,36 @@ def _as_int8(model: MultiExitModel, plan: dict) -> MultiExitModel:
 
 
 def quantize_int8(model: MultiExitModel, calib: list | None = None) -> MultiExitModel:
-    """An int8 copy of `model` (the original is untouched): dynamic int8 for every
-    nn.Linear; static int8 for every Conv1d/Conv2d when `calib` (a few (x, lengths)
-    batches) is given to set the activation ranges, else convolutions stay fp32."""
+    """An int8 copy of `model` (the original is untouched), for any nn.Module-based model.
+
+    With `calib` (a few (x, lengths) batches): BatchNorm folded into its convolution,
+    then every Conv1d, Conv2d and Linear static int8 (x86 kernels; weights per output
+    channel, activation ranges from the calibration inputs). Fixed ranges keep each
+    sample's result independent of its batch, as the float model's is.
+    Without: every Linear dynamic int8 (torch's quantize_dynamic modules; activation
+    ranges taken per call, so over the whole batch: a sample's scores can shift by a
+    rounding step with its batch-mates), convolutions stay fp32."""
     torch.backends.quantized.engine = "x86"
     q = copy.deepcopy(model).eval()
-    plan: dict = {"conv": {}, "linear": []}
+    plan: dict = {"static": {}, "dynamic": []}
     if calib:
         fold_batchnorm(q)
-        convs = [n for n, m in q.named_modules() if isinstance(m, nn.Conv1d | nn.Conv2d)]
-        plan["conv"] = _calibrate(q, convs, calib)
-    plan["linear"] = [n for n, m in q.named_modules() if isinstance(m, nn.Linear)]
+        layers = [n for n, m in q.named_modules() if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Linear)]
+        plan["static"] = _calibrate(q, layers, calib)
+    else:
+        plan["dynamic"] = [n for n, m in q.named_modules() if isinstance(m, nn.Linear)]
     _build_int8(q, plan, weights=None)
     return _as_int8(q.requires_grad_(False), plan)
 
 
-def _build_int8(model: nn.Module, plan: dict, weights: dict | None) -> None:
+def _build_int8(model: nn.Module, plan: dict, weights: str | None) -> None:
     """Swap the planned modules for int8 ones: quantizing the float weights in place
     (weights None), or as empty shells for `load_state_dict` to fill."""
-    for n, qparams in plan["conv"].items():
-        conv = model.get_submodule(n)
-        w = _per_channel(conv.weight.detach()) if weights is None else _zeros_int8(conv.weight)
-        _set(model, n, _static_conv(conv, w, None if conv.bias is None else conv.bias.detach(), qparams))
-    for n in plan["linear"]:
+    for n, qparams in plan["static"].items():
+        mod = model.get_submodule(n)
+        w = _per_channel(mod.weight.detach()) if weights is None else _zeros_int8(mod.weight)
+        _set(model, n, _static(mod, w, None if mod.bias is None else mod.bias.detach(), qparams))
+    for n in plan["dynamic"]:
         lin = model.get_submodule(n)
         w = _per_channel(lin.weight.detach()) if weights is None else _zeros_int8(lin.weight)
         _set(model, n, _dynamic_linear(lin, w, None if lin.bias is None else lin.bias.detach()))
@@ -404,14 +419,14 @@ def _class_path(cls) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def save_variant(model: MultiExitModel, name: str, info: dict, directory: Path = VARIANTS) -> Path:
+def save_variant(model: MultiExitModel, name: str, info: dict, directory: Path | None = None) -> Path:
     """`name`.safetensors (weights; int8 ones as int8) + `name`.json (config, classes, how
     it was made). info: at least "base" (the model it was made from) and "method"."""
-    path = Path(directory) / name
+    path = Path(directory or VARIANTS) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path.with_suffix(".safetensors")))
-    cls = type(model).__mro__[1] if isinstance(model, Int8Weights) else type(model)
+    cls = type(model).__bases__[1] if isinstance(model, Int8Weights) else type(model)  # (Int8Weights, original)
     meta = {"config": _config(model), "class": _class_path(cls),
             "config_class": _class_path(type(model.config)) if is_dataclass(getattr(model, "config", None)) else None,
             "variant": dict(info, int8=getattr(model, "int8_plan", None))}
@@ -419,11 +434,12 @@ def save_variant(model: MultiExitModel, name: str, info: dict, directory: Path =
     return path
 
 
-def load_variant(name: str, directory: Path = VARIANTS) -> MultiExitModel:
+def load_variant(name: str, directory: Path | None = None) -> MultiExitModel:
     """Rebuild a saved variant: its class from the saved config (or, for a model without a
     config dataclass, a copy of its base model), int8 modules where the plan says, then
     the saved weights (safetensors: nothing is unpickled)."""
-    path = Path(directory) / name
+    directory = Path(directory or VARIANTS)
+    path = directory / name
     if not path.with_suffix(".json").exists():
         raise ValueError(f"no compressed model {name!r} in {directory}; make it with "
                          "`python -m explorer compress MODEL --method int8|prune`")
@@ -439,7 +455,7 @@ def load_variant(name: str, directory: Path = VARIANTS) -> MultiExitModel:
     plan = info.get("int8")
     if plan:
         torch.backends.quantized.engine = "x86"
-        if plan["conv"]:
+        if plan["static"]:
             fold_batchnorm(model)
         _build_int8(model, plan, weights="shells")
         model = _as_int8(model, plan)
@@ -447,8 +463,8 @@ def load_variant(name: str, directory: Path = VARIANTS) -> MultiExitModel:
     return model.eval().requires_grad_(False)
 
 
-def variant_info(name: str, directory: Path = VARIANTS) -> dict | None:
-    path = (Path(directory) / name).with_suffix(".json")
+def variant_info(name: str, directory: Path | None = None) -> dict | None:
+    path = (Path(directory or VARIANTS) / name).with_suffix(".json")
     return json.loads(path.read_text())["variant"] if path.exists() else None
 
 
@@ -468,7 +484,7 @@ def registered(name: str):
 
 def variants() -> list[str]:
     """Names of every compressed variant in the cache."""
-    return sorted(p.stem for p in VARIANTS.glob("*.json")) if VARIANTS.exists() else []
+    return sorted(p.stem for p in Path(VARIANTS).glob("*.json"))
 
 
 def calibration_inputs(base: str, n: int = 256, batch: int = 32) -> list:
@@ -489,7 +505,7 @@ def compress(base: str, method: str, ratio: float = 0.5, epochs: int = 3, limit:
     name = variant_name(base, method, ratio)
     info = {"base": base, "method": method}
     if method == "int8":
-        calib = calibration_inputs(base) if any(isinstance(m, nn.Conv1d | nn.Conv2d) for m in model.modules()) else None
+        calib = calibration_inputs(base)
         out = quantize_int8(model, calib)
         info["calibration_inputs"] = sum(x.shape[0] for x, _ in calib) if calib else 0
     else:
