@@ -220,19 +220,23 @@ class Int8Weights:
         return state
 
     def load_state_dict(self, state: dict, strict: bool = True, assign: bool = False):
+        """Copy float tensors into place and rebuild each int8 layer's packed weights
+        (torch's own loader would ask the int8 layers for keys they do not save here)."""
         names = self._int8_names()
-        own = {k: v for k, v in state.items() if not any(k.startswith(n + ".") for n in names)}
-        result = nn.Module.load_state_dict(self, own, strict=False)
+        expected = set(self.state_dict())
+        if strict and set(state) != expected:
+            raise ValueError(f"int8 checkpoint does not match the model: missing {sorted(expected - set(state))}, "
+                             f"unexpected {sorted(set(state) - expected)}")
+        targets = {**dict(self.named_parameters()), **dict(self.named_buffers())}
+        for k, v in state.items():
+            if k in targets:
+                targets[k].data.copy_(v)
         for n in names:
             mod = self.get_submodule(n)
             q = mod.inner if isinstance(mod, Int8Static) else mod
             w = torch._make_per_channel_quantized_tensor(
                 state[f"{n}.weight_int8"], state[f"{n}.weight_scale"], state[f"{n}.weight_zero_point"].long(), 0)
             q.set_weight_bias(w, state.get(f"{n}.bias"))
-        if strict and (result.missing_keys or result.unexpected_keys):
-            raise ValueError(f"int8 checkpoint does not match the model: missing {result.missing_keys}, "
-                             f"unexpected {result.unexpected_keys}")
-        return result
 
 
 def _as_int8(model: MultiExitModel, plan: dict) -> MultiExitModel:
