@@ -9,14 +9,20 @@ measured where it is not.
   it works on any nn.Module-based MultiExitModel.
 - Checkpoint: the size on disk of its safetensors file + JSON config, as the explorer
   saves it (written to a temporary folder and measured).
-- Peak memory of one batch-1 inference up to each exit: measured. Python's tracemalloc
-  does not see torch's allocations and torch has no CPU allocator statistics, so this is
-  the process's resident memory: in a fresh subprocess, with glibc told to map every
-  allocation of 4 KiB or more on its own (so freed memory leaves the process at once and
-  every inference starts from the same footprint), the peak resident size (VmHWM, reset
-  through /proc/self/clear_refs before each run) minus the resident size before the run.
-  Repeated; the median and spread are kept. Weights are resident before the run, so
-  this is what one inference adds: activations, workspaces, the engine's bookkeeping.
+- Peak memory of one batch-1 inference up to each exit, measured two ways:
+  * torch's CPU allocator, exact: with the profiler's memory recording on, every
+    allocation and free torch makes (activations, im2col and other kernel workspaces,
+    int8 copies of activations) is an event with its size; the running sum's maximum
+    over one inference is its peak. Python's tracemalloc does not see these.
+  * the process's resident memory (`rss=True`): in a fresh subprocess, the peak resident
+    size (VmHWM, reset through /proc/self/clear_refs before each run) minus the resident
+    size before the run. Coarse: Linux updates a process's resident counters in batches
+    of up to 64 pages per thread, so growth under ~256 KiB can read as 0 and the spread
+    is about that size; it does include what torch's allocator cannot see (glibc's own
+    bookkeeping, Python objects).
+  The engine runs the inference with the static criterion (a real exit: later stages
+  never run); repeated, median and spread (max - min) kept. Weights are resident before
+  the run, so both figures are what one inference adds on top of the weights.
 """
 
 from __future__ import annotations
@@ -41,9 +47,11 @@ class Memory:
     weights: dict[str, int]  # part -> bytes: "backbone", one entry per head name, "unused"
     weights_to_exit: list[int]  # [K] bytes of weights read by an inference leaving at exit k
     checkpoint_bytes: int  # safetensors + JSON on disk
-    peak_bytes: list[float]  # [K] median resident growth of one batch-1 inference up to exit k
+    peak_bytes: list[float]  # [K] torch allocator's peak of one batch-1 inference leaving at exit k (median)
     peak_spread: list[float]  # [K] max - min over the repeats
     repeats: int
+    rss_peak_bytes: list[float] | None = None  # [K] resident growth in a fresh process (median), if measured
+    rss_spread: list[float] | None = None
 
     @property
     def weights_total(self) -> int:
@@ -130,9 +138,36 @@ def checkpoint_bytes(model: MultiExitModel) -> int:
         return sum(p.stat().st_size for p in Path(tmp).iterdir() if p.name.startswith(path.name))
 
 
-# ---- peak resident memory, measured in a fresh process -----------------------------------
-_ENV = {"MALLOC_MMAP_THRESHOLD_": "4096", "MALLOC_TRIM_THRESHOLD_": "0", "OMP_NUM_THREADS": "1",
-        "OMP_WAIT_POLICY": "PASSIVE"}
+# ---- peak memory of one inference ----------------------------------------------------------
+def _allocator_peak(fn) -> float:
+    """Peak bytes torch's CPU allocator holds for `fn` beyond what it held before."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == "[memory]")
+    live = np.cumsum([n for _, n in events]) if events else np.zeros(1)
+    return float(max(0, live.max()))
+
+
+def allocator_peaks(model: MultiExitModel, repeats: int = 5) -> tuple[list[float], list[float]]:
+    """(median, spread) per exit of torch's allocator peak for one batch-1 inference that
+    the engine runs with a real exit at k."""
+    from .criteria import get
+    from .engine import run_with_exits
+
+    crit = get("static")
+    x, lengths = model.example_input()
+    for k in range(model.num_exits):  # warm up: one-off lazy initialisation is not per inference
+        run_with_exits(model, x, crit, k, lengths=lengths)
+    runs = np.array([[_allocator_peak(lambda k=k: run_with_exits(model, x, crit, k, lengths=lengths))
+                      for _ in range(repeats)] for k in range(model.num_exits)])
+    return np.median(runs, 1).tolist(), (runs.max(1) - runs.min(1)).tolist()
+
+
+# ---- resident memory, in a fresh process ---------------------------------------------------
+_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def _status_kb(field: str) -> int:
@@ -148,7 +183,7 @@ def _reset_peak() -> None:
         f.write("5")  # resets VmHWM to the current resident size
 
 
-def _peaks_here(model: MultiExitModel, repeats: int) -> list[list[float]]:
+def _rss_here(model: MultiExitModel, repeats: int) -> list[list[float]]:
     """[K][repeats] resident growth (bytes) of one batch-1 inference leaving at exit k,
     run by the engine with the static criterion (a real exit: later stages never run)."""
     import gc
@@ -171,10 +206,9 @@ def _peaks_here(model: MultiExitModel, repeats: int) -> list[list[float]]:
     return out
 
 
-def peak_memory(name: str, repeats: int = 7, directory: Path | None = None) -> tuple[list[float], list[float]]:
-    """(median, spread) per exit of the peak resident growth of one batch-1 inference of
-    model `name` (a registered model, or a variant saved in `directory`), measured in a
-    fresh subprocess."""
+def rss_peaks(name: str, repeats: int = 7, directory: Path | None = None) -> tuple[list[float], list[float]]:
+    """(median, spread) per exit of the resident growth of one batch-1 inference of model
+    `name` (a registered model, or a variant saved in `directory`), in a fresh subprocess."""
     cmd = [sys.executable, "-m", "explorer.memory", name, "--repeats", str(repeats)]
     if directory is not None:
         cmd += ["--dir", str(directory)]
@@ -186,17 +220,22 @@ def peak_memory(name: str, repeats: int = 7, directory: Path | None = None) -> t
     return np.median(runs, 1).tolist(), (runs.max(1) - runs.min(1)).tolist()
 
 
-def measure(name: str, model: MultiExitModel, repeats: int = 7, directory: Path | None = None) -> Memory:
-    """Every memory figure of one model (`name` as the registry or `directory` knows it)."""
+def measure(name: str, model: MultiExitModel, repeats: int = 5, rss: bool = False,
+            directory: Path | None = None) -> Memory:
+    """Every memory figure of one model (`name` as the registry or `directory` knows it);
+    rss: also the resident growth in a fresh process (slow: seconds to start one)."""
     parts, upto = weight_bytes(model)
-    peak, spread = peak_memory(name, repeats, directory)
-    return Memory(name, parts, upto, checkpoint_bytes(model), peak, spread, repeats)
+    peak, spread = allocator_peaks(model, repeats)
+    out = Memory(name, parts, upto, checkpoint_bytes(model), peak, spread, repeats)
+    if rss:
+        out.rss_peak_bytes, out.rss_spread = rss_peaks(name, repeats, directory)
+    return out
 
 
 def _child(argv=None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(description="peak resident memory per exit (run by memory.peak_memory)")
+    p = argparse.ArgumentParser(description="peak resident memory per exit (run by memory.rss_peaks)")
     p.add_argument("name")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--dir", default=None)
@@ -210,7 +249,7 @@ def _child(argv=None) -> int:
         from . import zoo
 
         model = zoo.model(args.name)
-    print(json.dumps(_peaks_here(model, args.repeats)))
+    print(json.dumps(_rss_here(model, args.repeats)))
     return 0
 
 

@@ -35,7 +35,7 @@ def batch1_ms(models: list, inputs: list, repeats: int = 7) -> list[tuple[float,
     return out
 
 
-def compare(base: str, variant: str, progress=None, timing_inputs: int = 100, with_memory: bool = True) -> dict:
+def compare(base: str, variant: str, progress=None, timing_inputs: int = 100, with_rss: bool = True) -> dict:
     """Every benchmark figure of `variant` next to `base` (both registered models)."""
     entry = zoo.get(base)
     split = entry.test_split
@@ -63,8 +63,8 @@ def compare(base: str, variant: str, progress=None, timing_inputs: int = 100, wi
         "checkpoint_bytes_base": memory.checkpoint_bytes(mb), "checkpoint_bytes_variant": memory.checkpoint_bytes(mv),
     }
     out["checkpoint_ratio"] = out["checkpoint_bytes_base"] / out["checkpoint_bytes_variant"]
-    if with_memory:
-        for who, name in (("base", base), ("variant", variant)):
-            peak, spread = memory.peak_memory(name, repeats=5)
-            out[f"peak_bytes_b1_{who}"], out[f"peak_spread_{who}"] = peak, spread
+    for who, name, m in (("base", base, mb), ("variant", variant, mv)):
+        out[f"peak_alloc_bytes_b1_{who}"], _ = memory.allocator_peaks(m)
+        if with_rss:
+            out[f"peak_rss_bytes_b1_{who}"], _ = memory.rss_peaks(name, repeats=5)
     return out
