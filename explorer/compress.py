@@ -315,7 +315,7 @@ def prune_channels(model: MultiExitModel, ratio: float) -> MultiExitModel:
     # residual groups: the channel set each exit point's features live in
     group = [0]  # group of the stem's output, then of each block's output
     members: dict[int, list[nn.BatchNorm2d]] = {0: [src.stem[1]]}
-    for k, block in enumerate(src.blocks):
+    for block in src.blocks:
         g = group[-1] if isinstance(block.skip, nn.Identity) else len(members)
         members.setdefault(g, []).append(block.bn2)
         if not isinstance(block.skip, nn.Identity):
@@ -367,8 +367,8 @@ def fine_tune(model: MultiExitModel, epochs: int = 3, limit: int = 0, seed: int 
     """Fine-tune a pruned image CNN on the MNIST training split (`limit` images, 0 = all):
     backbone and per-exit heads jointly, then the shared head on the frozen backbone.
     Returns the validation accuracy per exit after each phase."""
-    from .train.image import TrainConfig, _run_phase, evaluate
     from .data.mnist import load_mnist
+    from .train.image import TrainConfig, _run_phase, evaluate
 
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)

@@ -45,6 +45,28 @@ class TraceConfig:
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class Knob:
+    """A setting people can move: its field, words and range (pages draw sliders from it)."""
+
+    field: str
+    label: str
+    low: float
+    high: float
+    step: float
+
+
+# the parameters of each trace shape, beyond the mean power, length and seed every shape has
+SHAPE_KNOBS: dict[str, list[Knob]] = {
+    "steady": [Knob("ripple", "ripple (relative std)", 0.0, 0.5, 0.01)],
+    "solar": [Knob("clouds_per_min", "clouds per minute", 0.0, 6.0, 0.1),
+              Knob("cloud_seconds", "mean cloud length (s)", 1.0, 120.0, 1.0),
+              Knob("cloud_depth", "light a cloud takes away", 0.0, 1.0, 0.05)],
+    "intermittent": [Knob("bursts_per_min", "RF bursts per minute", 0.5, 30.0, 0.5),
+                     Knob("burst_seconds", "mean burst length (s)", 0.2, 20.0, 0.2)],
+}
+
+
 @dataclass
 class EnergySettings:
     nj_per_mac: float = 1.0  # energy of one multiply-accumulate (nJ)

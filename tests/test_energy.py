@@ -110,3 +110,21 @@ def test_a_profile_lookup_not_inference(toy_case, monkeypatch):
     _, _, prof = toy_case
     monkeypatch.setattr(torch.nn.Module, "__call__", lambda *a, **k: pytest.fail("the model ran"))
     energy.simulate(prof, energy.power_trace(energy.TraceConfig(seconds=100)), _settings(prof))
+
+
+def test_energy_page_shows_both_policies_and_moves_with_the_trace():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    page = str(Path(__file__).resolve().parent.parent / "pages" / "energy.py")
+    at = AppTest.from_file(page, default_timeout=120).run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["answered right, early exit"].endswith("/ 120")
+    assert len(at.get("plotly_chart")) == 3
+    at.selectbox(key="w.energy.shape").set_value("steady").run()
+    assert not at.exception
+    steady = {m.label: m.value for m in at.metric}
+    assert steady["answered right, early exit"] != metrics["answered right, early exit"]
+    assert [s.label for s in at.slider][-1] == "ripple (relative std)"
