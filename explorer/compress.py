@@ -14,7 +14,8 @@ variant unchanged:
   real exits could drift from the profile. Without calibration inputs: torch's dynamic
   int8 Linear (quantize_dynamic's modules), convolutions left fp32. Torch's dynamic int8
   conv exists too but runs ~2.6x slower than fp32 at batch 1 on this CPU (measured), so
-  it is not used.
+  it is not used; nor is static int8 for convolutions with one input channel per group
+  (grey-pixel stems, depthwise convs), whose int8 kernels were slower than fp32 too.
 - "prune": structured channel pruning of the built-in image CNN: each residual group
   and each block's inner width keeps its channels with the largest BatchNorm scales;
   the narrower network is an ordinary MnistResNet (smaller config), fine-tuned briefly
@@ -250,9 +251,11 @@ def quantize_int8(model: MultiExitModel, calib: list | None = None) -> MultiExit
     """An int8 copy of `model` (the original is untouched), for any nn.Module-based model.
 
     With `calib` (a few (x, lengths) batches): BatchNorm folded into its convolution,
-    then every Conv1d, Conv2d and Linear static int8 (x86 kernels; weights per output
+    then every Linear, Conv1d and Conv2d static int8 (x86 kernels; weights per output
     channel, activation ranges from the calibration inputs). Fixed ranges keep each
-    sample's result independent of its batch, as the float model's is.
+    sample's result independent of its batch, as the float model's is. Convolutions with
+    one input channel per group (an image stem on grey pixels, a depthwise conv) stay
+    fp32: their int8 kernels ran slower than fp32 here and their weights are tiny.
     Without: every Linear dynamic int8 (torch's quantize_dynamic modules; activation
     ranges taken per call, so over the whole batch: a sample's scores can shift by a
     rounding step with its batch-mates), convolutions stay fp32."""
@@ -261,7 +264,8 @@ def quantize_int8(model: MultiExitModel, calib: list | None = None) -> MultiExit
     plan: dict = {"static": {}, "dynamic": []}
     if calib:
         fold_batchnorm(q)
-        layers = [n for n, m in q.named_modules() if isinstance(m, nn.Conv1d | nn.Conv2d | nn.Linear)]
+        layers = [n for n, m in q.named_modules()
+                  if isinstance(m, nn.Linear) or (isinstance(m, nn.Conv1d | nn.Conv2d) and m.in_channels > m.groups)]
         plan["static"] = _calibrate(q, layers, calib)
     else:
         plan["dynamic"] = [n for n, m in q.named_modules() if isinstance(m, nn.Linear)]

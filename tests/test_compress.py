@@ -148,8 +148,9 @@ def image_int8(image):
     return compress.quantize_int8(image, calib)
 
 
-def test_int8_image_is_int8_everywhere_and_agrees(image, image_int8, image_inputs):
-    assert not any(isinstance(m, nn.Conv2d | nn.Linear | nn.BatchNorm2d) for m in image_int8.modules())
+def test_int8_image_is_int8_but_its_stem_and_agrees(image, image_int8, image_inputs):
+    floats = [n for n, m in image_int8.named_modules() if isinstance(m, nn.Conv2d | nn.Linear | nn.BatchNorm2d)]
+    assert floats == ["stem.0"]  # one grey input channel: int8 is slower there; BatchNorms folded
     x = torch.stack(image_inputs[0])
     a, b = _logits(image, x), _logits(image_int8, x)
     assert (a.argmax(-1) == b.argmax(-1)).float().mean(1).min() >= 0.97
