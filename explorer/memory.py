@@ -14,9 +14,10 @@ measured where it is not.
     allocation and free torch makes (activations, im2col and other kernel workspaces,
     int8 copies of activations) is an event with its size; the running sum's maximum
     over one inference is its peak. Python's tracemalloc does not see these.
-  * the process's resident memory (`rss=True`): in a fresh subprocess, the peak resident
-    size (VmHWM, reset through /proc/self/clear_refs before each run) minus the resident
-    size before the run. Coarse: Linux updates a process's resident counters in batches
+  * the process's resident memory (`rss=True`): in a fresh subprocess, with glibc told
+    to map allocations of 4 KiB or more on their own (so freed memory leaves at once),
+    the peak resident size (VmHWM, reset through /proc/self/clear_refs before each run)
+    minus the resident size before the run. Coarse: Linux updates a process's resident counters in batches
     of up to 64 pages per thread, so growth under ~256 KiB can read as 0 and the spread
     is about that size; it does include what torch's allocator cannot see (glibc's own
     bookkeeping, Python objects).
@@ -167,7 +168,10 @@ def allocator_peaks(model: MultiExitModel, repeats: int = 5) -> tuple[list[float
 
 
 # ---- resident memory, in a fresh process ---------------------------------------------------
-_ENV = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+# glibc maps every allocation of 4 KiB or more on its own and gives it back when freed,
+# so an inference's activations show in the resident size instead of reusing heap pages
+_ENV = {"MALLOC_MMAP_THRESHOLD_": "4096", "MALLOC_TRIM_THRESHOLD_": "0", "OMP_NUM_THREADS": "1",
+        "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def _status_kb(field: str) -> int:
