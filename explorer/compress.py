@@ -495,6 +495,11 @@ def variants() -> list[str]:
     return sorted(p.stem for p in Path(VARIANTS).glob("*.json"))
 
 
+def variants_of(base: str) -> list[str]:
+    """The compressed variants made from `base` (for overlaying them on its tradeoff)."""
+    return [n for n in variants() if (variant_info(n) or {}).get("base") == base]
+
+
 def calibration_inputs(base: str, n: int = 256, batch: int = 32) -> list:
     """(x, lengths) batches of the first `n` inputs of a model's calibration split."""
     from . import zoo

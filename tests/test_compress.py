@@ -256,7 +256,8 @@ def test_int8_on_a_tiny_hugging_face_model():
 def test_a_saved_variant_is_a_selectable_model(image_int8, image_inputs, tmp_path, monkeypatch):
     monkeypatch.setattr(compress, "VARIANTS", tmp_path)
     compress.save_variant(image_int8, "image-int8", {"base": "image", "method": "int8"})
-    assert compress.variants() == ["image-int8"]
+    assert compress.variants() == compress.variants_of("image") == ["image-int8"]
+    assert compress.variants_of("speech") == []
     entry = zoo.get("image-int8")
     assert "int8" in entry.title and entry.test_split == "test"
     x = torch.stack(image_inputs[0][:10])
