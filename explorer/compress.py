@@ -53,6 +53,7 @@ VARIANTS = CACHE / "variants"
 # every call; the kernels themselves are current, and the explorer has no other use for it.
 warnings.filterwarnings("ignore", message=r".*torch\.ao\.quantization is deprecated.*")
 warnings.filterwarnings("ignore", message=r".*quantize_per_(tensor|channel).*deprecated.*")
+warnings.filterwarnings("ignore", message=r".*reduce_range will be deprecated.*")
 
 
 def _nnq():
