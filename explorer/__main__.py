@@ -111,6 +111,35 @@ def cmd_train(args) -> int:
     raise ValueError(f"no trainer for {args.what!r}")
 
 
+def cmd_compress(args) -> int:
+    from .compress import compress, variant_name
+
+    name = variant_name(args.model, args.method, args.ratio)
+    if not args.keep:
+        name, _ = compress(args.model, args.method, args.ratio, args.epochs, args.limit,
+                           log=lambda line: print(line, file=sys.stderr))
+    out = {"variant": name}
+    if args.json:
+        from .variant_report import compare
+
+        out.update(compare(args.model, name, _progress_bar(f"profiling {name}")))
+    print(json.dumps(out))
+    return 0
+
+
+def cmd_energy(args) -> int:
+    from . import energy, zoo
+
+    prof = zoo.profile(args.model, zoo.get(args.model).test_split, _progress_bar(f"profiling {args.model}"))
+    trace = energy.power_trace(energy.TraceConfig(shape=args.shape, seconds=args.seconds, mean_mw=args.mean_mw,
+                                                  seed=args.seed))
+    run = energy.simulate(prof, trace, energy.EnergySettings(nj_per_mac=args.nj_per_mac,
+                                                             capacitor_mj=args.capacitor_mj, period_s=args.period))
+    print(json.dumps({"model": args.model, **run.summary, "period_s": args.period, "capacitor_mj": args.capacitor_mj,
+                      "full_mj": run.full_macs * args.nj_per_mac * 1e-6}))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +196,27 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("compress", help="make an int8 or channel-pruned variant of a model (a new selectable model)")
+    p.add_argument("model")
+    p.add_argument("--method", required=True, choices=["int8", "prune"])
+    p.add_argument("--ratio", type=float, default=0.5, help="prune: share of channels removed")
+    p.add_argument("--epochs", type=int, default=3, help="prune: fine-tune epochs")
+    p.add_argument("--limit", type=int, default=0, help="prune: fine-tune on only this many images (0: all)")
+    p.add_argument("--keep", action="store_true", help="use the variant already in the cache (only report)")
+    p.add_argument("--json", action="store_true", help="also measure and print its figures against the model")
+    p.set_defaults(run=cmd_compress)
+
+    p = sub.add_parser("energy", help="anytime inference under a harvested-power trace: early exit vs the full model")
+    p.add_argument("--model", default="image")
+    p.add_argument("--shape", default="intermittent", choices=["steady", "solar", "intermittent"])
+    p.add_argument("--seconds", type=float, default=600)
+    p.add_argument("--mean-mw", type=float, default=2.0, help="average harvested power (mW)")
+    p.add_argument("--nj-per-mac", type=float, default=1.0, help="energy of one multiply-accumulate (nJ)")
+    p.add_argument("--capacitor-mj", type=float, default=25.0)
+    p.add_argument("--period", type=float, default=5.0, help="seconds between inputs")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_energy)
 
     args = parser.parse_args(argv)
     try:

@@ -133,6 +133,10 @@ def get(name: str) -> BuiltIn:
     try:
         return BUILT_INS[name]
     except KeyError:
+        from .compress import registered  # hook: compressed variants made in the cache (issue 17)
+
+        if (variant := registered(name)) is not None:
+            return variant
         raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)}") from None
 
 

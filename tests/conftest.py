@@ -37,3 +37,12 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def small_toy():
+    """A small trained toy MLP (six exits) and its config: compression, memory and energy tests."""
+    from explorer.models.toy import ToyConfig, train_toy
+
+    cfg = ToyConfig(width=32, hidden=64, num_stages=6)
+    return train_toy(cfg, steps=150, batch=128)
