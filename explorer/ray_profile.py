@@ -26,6 +26,7 @@ Ray is imported here only, and this module only when `--ray` is asked for.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -33,9 +34,9 @@ import logging
 import os
 import shutil
 import socket
-import sys
 import time
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -92,7 +93,12 @@ class DataSpec:
         return "-".join([self.split] + [str(v) for _, v in self.variant])
 
     def size(self) -> int:
-        return len(self.files) if self.files else len(_built_in_data(self.model, self.split, self.variant)[1])
+        if self.files:
+            return len(self.files)
+        # noise and corruptions change the samples, never their number: count the clean
+        # (limited) set, which the driver may already hold, instead of making every variant
+        clean = tuple((k, v) for k, v in self.variant if k == "limit")
+        return len(_built_in_data(self.model, self.split, clean)[1])
 
     def load(self, start: int, stop: int) -> tuple[list, list, list[tuple[str, str]]]:
         """Samples start..stop-1 as (inputs, targets, skipped [(file, why)])."""
@@ -186,11 +192,16 @@ def _measure(model_name: str, device: str, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     model = _model(model_name, device)
-    where = {"device": device, "host": socket.gethostname(), "threads": torch.get_num_threads(),
-             "by": "one Ray worker at batch 1"}
-    if device.startswith("cuda"):
-        where["device"] = f"{device} ({torch.cuda.get_device_name()})"
-    return {"macs": count_macs(model).to_dict(), "ms": measure_ms(model).to_dict(), "measured_on": where}
+    return {"macs": count_macs(model).to_dict(), "ms": measure_ms(model).to_dict(),
+            "measured_on": _measured_on(device, "one Ray worker at batch 1")}
+
+
+def _measured_on(device: str, by: str) -> dict:
+    """Where costs were measured, for the profile: the device, host, torch threads."""
+    import torch
+
+    name = f"{device} ({torch.cuda.get_device_name()})" if device.startswith("cuda") else device
+    return {"device": name, "host": socket.gethostname(), "threads": torch.get_num_threads(), "by": by}
 
 
 # ---- the driver ---------------------------------------------------------------------------
@@ -204,8 +215,8 @@ def start_ray(address: str = "local", num_cpus: int | None = None):
     env = {"env_vars": {k: v for k, v in os.environ.items()
                         if k in ("EXPLORER_CACHE", "OMP_WAIT_POLICY", "HF_HUB_OFFLINE")}}
     if address == "local":
-        env["env_vars"]["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + sys.path[1:2])
-        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
+        env["env_vars"]["PYTHONPATH"] = str(ROOT)  # workers import explorer from this checkout
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
                  runtime_env=env, log_to_driver=False)
     else:  # a cluster: ship this checkout (code, shipped models and data) to its workers
         env["working_dir"] = str(ROOT)
@@ -272,19 +283,35 @@ def build_all(specs: list[DataSpec], address: str = "local", workers: int = 1, d
         resources, threads = _worker_resources(ray, workers, device)
         chunks = {s: [(i, a, min(a + CHUNK, n)) for n in [s.size()] for i, a in enumerate(range(0, n, CHUNK))]
                   for s in todo}
-        _run_pool(ray, todo, chunks, {s: shard_dir(s, fp) for s in todo}, resources, threads, device, fp,
-                  workers, progress)
-        if costs is None:
-            if progress:
-                progress(1.0, "counting MACs and timing each stage and head on one worker")
-            out = ray.get(ray.remote(_measure).options(**resources).remote(name, device, threads))
-            costs = Costs.from_dict(out["macs"]), Costs.from_dict(out["ms"])
-            measured_on = out["measured_on"]
-        for s in todo:
-            shards = [(shard_dir(s, fp) / f"{i:06d}.npz").read_bytes() for i, _, _ in chunks[s]]
-            _merge(model, s, shards, costs, measured_on).save(where[s])
-            shutil.rmtree(shard_dir(s, fp))  # merged and saved: the shards have served
+        shards = {s: shard_dir(s, fp) for s in todo}
+        with ExitStack() as held:  # one run at a time per dataset; released however this ends
+            for s in todo:
+                held.enter_context(_lock(shards[s], s))
+            _run_pool(ray, todo, chunks, shards, resources, threads, device, fp, workers, progress)
+            if costs is None:
+                if progress:
+                    progress(1.0, "counting MACs and timing each stage and head on one worker")
+                out = ray.get(ray.remote(_measure).options(**resources).remote(name, device, threads))
+                costs = Costs.from_dict(out["macs"]), Costs.from_dict(out["ms"])
+                measured_on = out["measured_on"]
+            for s in todo:
+                data = [(shards[s] / f"{i:06d}.npz").read_bytes() for i, _, _ in chunks[s]]
+                _merge(model, s, data, costs, measured_on).save(where[s])
+                shutil.rmtree(shards[s])  # merged and saved: the shards have served
     return [Profile.load(where[s]) for s in specs]
+
+
+def _lock(shards: Path, spec: DataSpec):
+    """Only one run at a time fills a dataset's shards (the lock goes with the process)."""
+    shards.mkdir(parents=True, exist_ok=True)
+    f = open(shards / ".lock", "w")  # noqa: SIM115 - the caller closes it: the lock lives as long as the file
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise ValueError(f"another run is already profiling {spec.model} on {spec.dataset} "
+                         f"(its shards: {shards}); wait for it or stop it") from None
+    return f
 
 
 def _current(path: Path, fp: str) -> bool:
@@ -320,8 +347,7 @@ def build_local(spec: DataSpec, costs: tuple[Costs, Costs] | None = None) -> Pro
     measured_on = None
     if costs is None:
         costs = count_macs(model), measure_ms(model)
-        measured_on = {"device": "cpu", "host": socket.gethostname(), "threads": torch_threads(),
-                       "by": "this process at batch 1"}
+        measured_on = _measured_on("cpu", "this process at batch 1")
     return _merge(model, spec, shards, costs, measured_on)
 
 
@@ -382,3 +408,4 @@ def profile_built_in(model: str, split: str, noisy: bool = False, address: str =
     else:
         specs = [DataSpec(model, split)]
     return build_all(specs, address, workers, device, progress=progress)
+

@@ -24,10 +24,23 @@ pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray = rp.start_ray("local", num_cpus=2)
-    yield ray
-    ray.shutdown()
+def local_ray(tmp_path_factory):
+    """One local Ray for the module. Its workers share a cache holding the built-in toy
+    model briefly trained (the real one trains for minutes on a busy machine)."""
+    from explorer.models import toy
+
+    train_toy = toy.train_toy
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXPLORER_CACHE", str(cache))  # for the workers
+        mp.setattr(zoo, "CACHE", cache)  # for this process
+        mp.setattr(toy, "train_toy", lambda cfg, steps: train_toy(cfg, steps=10))
+        zoo.model.cache_clear()
+        zoo.model("toy")  # trained (briefly) and saved where the workers load it
+        ray = rp.start_ray("local", num_cpus=2)
+        yield ray
+        ray.shutdown()
+        zoo.model.cache_clear()
 
 
 @pytest.fixture(autouse=True)
