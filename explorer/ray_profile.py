@@ -234,7 +234,8 @@ def _worker_resources(ray, workers: int, device: str) -> tuple[dict, int]:
     half a CPU free, so the pool never takes every CPU (that starves Ray's other tasks)."""
     if device.startswith("cuda"):
         return {"num_cpus": 1, "num_gpus": 1}, 1
-    share = (ray.cluster_resources().get("CPU", 1) - 0.5) / workers
+    biggest_node = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=1)
+    share = min((ray.cluster_resources().get("CPU", 1) - 0.5) / workers, biggest_node)  # an actor lives on one node
     share = float(int(share)) if share >= 1 else max(0.01, round(share, 2))  # Ray: above 1, whole CPUs
     return {"num_cpus": share}, max(1, int(share))
 

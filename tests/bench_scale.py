@@ -64,32 +64,37 @@ def single_process(name: str, variants: list[tuple[str, dict]], costs, threads: 
     return time.perf_counter() - start
 
 
-def on_ray(name: str, variants, costs, workers: int) -> tuple[float, float]:
-    """(seconds from the call to the saved profiles, seconds until the first chunk was back)."""
+def on_ray(name: str, variants, costs, workers: int) -> tuple[float, float, float]:
+    """(seconds from the call to the saved profiles, seconds until the first chunk was back,
+    samples/s from the first chunk to the last: the pace once the workers are up)."""
     specs = [rp.DataSpec.built_in(name, split, **args) for split, args in variants]
     rp._built_in_data.cache_clear()  # the driver counts each set's samples afresh, as a first run does
     out = TMP / f"{name}-{workers}-{time.time()}"
     start, first = time.perf_counter(), []
 
     def progress(frac, what):
-        if not first and not what.startswith("0/"):
-            first.append(time.perf_counter() - start)
+        done = int(what.split("/")[0]) if "/" in what else 0
+        if done:
+            first.append((time.perf_counter() - start, done))
 
     rp.build_all(specs, workers=workers, directory=out, costs=costs, progress=progress)
-    return time.perf_counter() - start, (first or [float("nan")])[0]
+    (t0, n0), (t1, n1) = first[0], first[-1]
+    return time.perf_counter() - start, t0, (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan")
 
 
 def compare(label: str, name: str, variants, samples: int):
     costs = (zoo.profile(name, variants[0][0]).macs, zoo.profile(name, variants[0][0]).ms)
+    single_process(name, variants[:1], costs, 1)  # untimed: model and decoded data in memory, as a worker has them
     single_1 = single_process(name, variants, costs, 1)
     single_d = single_process(name, variants, costs, os.cpu_count())
     figures = {"samples": samples, "single_1_thread_s": round(single_1, 2),
                f"single_{os.cpu_count()}_threads_s": round(single_d, 2)}
     best = min(single_1, single_d)
     for w in (1, 2):
-        wall, first = on_ray(name, variants, costs, w)
+        wall, first, pace = on_ray(name, variants, costs, w)
         figures[f"ray_{w}_workers_s"] = round(wall, 2)
         figures[f"ray_{w}_first_chunk_s"] = round(first, 2)
+        figures[f"ray_{w}_pace_after_first_chunk_samples_per_s"] = round(pace, 1)
         figures[f"ray_{w}_samples_per_s"] = round(samples / wall, 1)
         figures[f"ray_{w}_over_best_single"] = round(wall / best, 2)
     figures["single_best_samples_per_s"] = round(samples / best, 1)
