@@ -46,8 +46,8 @@ def cmd_profile(args) -> int:
     else:
         profs = [zoo.profile(args.model, args.split, bar)]
     for prof in profs:
-        print(json.dumps({"model": args.model, "dataset": prof.meta["dataset"], "samples": prof.n, "exits": prof.k,
-                          "fingerprint": prof.meta["fingerprint"][:12],
+        print(json.dumps({"model": args.model, "split": args.split, "dataset": prof.meta["dataset"],
+                          "samples": prof.n, "exits": prof.k, "fingerprint": prof.meta["fingerprint"][:12],
                           "skipped": len(prof.meta.get("skipped", []))}))
     return 0
 

@@ -80,6 +80,12 @@ class DataSpec:
     files: tuple[str, ...] = ()
     targets: tuple = ()
     name: str = ""  # the dataset's key for a file list (default: its folder's name)
+    batch: int = CHUNK  # samples per chunk; the single-process pass must batch the same way
+
+    def chunks(self) -> list[tuple[int, int, int]]:
+        """(index, start, stop) of every chunk, in dataset order."""
+        n = self.size()
+        return [(i, a, min(a + self.batch, n)) for i, a in enumerate(range(0, n, self.batch))]
 
     @classmethod
     def built_in(cls, model: str, split: str, **variant) -> DataSpec:
@@ -243,7 +249,7 @@ def _worker_resources(ray, workers: int, device: str) -> tuple[dict, int]:
 def shard_dir(spec: DataSpec, fp: str) -> Path:
     """Where a run keeps its finished chunks until the merge (named by everything that
     changes them, so a changed model or dataset never reuses them)."""
-    key = hashlib.sha256(json.dumps([spec.model, spec.split, spec.variant, spec.files, spec.targets, CHUNK, fp],
+    key = hashlib.sha256(json.dumps([spec.model, spec.split, spec.variant, spec.files, spec.targets, spec.batch, fp],
                                     default=str).encode()).hexdigest()[:12]
     return CACHE / "ray-shards" / f"{spec.model}-{spec.dataset}-{key}"
 
@@ -282,8 +288,7 @@ def build_all(specs: list[DataSpec], address: str = "local", workers: int = 1, d
     if todo:
         ray = start_ray(address)
         resources, threads = _worker_resources(ray, workers, device)
-        chunks = {s: [(i, a, min(a + CHUNK, n)) for n in [s.size()] for i, a in enumerate(range(0, n, CHUNK))]
-                  for s in todo}
+        chunks = {s: s.chunks() for s in todo}
         shards = {s: shard_dir(s, fp) for s in todo}
         with ExitStack() as held:  # one run at a time per dataset; released however this ends
             for s in todo:
@@ -343,8 +348,7 @@ def build_local(spec: DataSpec, costs: tuple[Costs, Costs] | None = None) -> Pro
     """The same pass in this process, chunk by chunk, without Ray: the single-process
     pass for a file list (and the reference a Ray run must equal)."""
     model = _model(spec.model)
-    n = spec.size()
-    shards = [profile_chunk(model, spec, a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
+    shards = [profile_chunk(model, spec, a, b) for _, a, b in spec.chunks()]
     measured_on = None
     if costs is None:
         costs = count_macs(model), measure_ms(model)

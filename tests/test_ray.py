@@ -157,7 +157,7 @@ def test_undecodable_files_are_named_counted_and_skipped(tmp_path, caplog):
         at = int(bad[:3])
         files.insert(at, str(folder / bad))
         targets.insert(at, 0)
-    spec = rp.DataSpec("image", files=tuple(files), targets=tuple(targets))
+    spec = rp.DataSpec("image", files=tuple(files), targets=tuple(targets), batch=32)  # 3 chunks
     costs = shipped_costs("image", "test")
     with caplog.at_level(logging.WARNING, logger=rp.__name__):
         prof = rp.build_on_ray(spec, workers=1, directory=tmp_path, costs=costs)
