@@ -204,24 +204,34 @@ def main():
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speech-limit", type=int, default=0, help="clips per noisy speech set (0: all 300)")
+    parser.add_argument("--parts", default="image,speech,overhead,hubert", help="which measurements, comma-separated")
     args = parser.parse_args()
+    parts = args.parts.split(",")
     print(json.dumps({"start": load()}), flush=True)
     t = time.perf_counter()
     ray = rp.start_ray("local", num_cpus=os.cpu_count())
     emit("ray_init", seconds=round(time.perf_counter() - t, 2))
 
-    compare("image_2000", "image", [("test", {"limit": 2000})], 2000)
+    if "image" in parts:
+        compare("image_2000", "image", [("test", {"limit": 2000})], 2000)
+    if "speech" in parts:
+        speech(args.speech_limit)
+    if "overhead" in parts or "hubert" in parts:
+        overhead = task_overhead(ray)
+        emit("ray_task_overhead", ms_per_task=round(overhead, 1))
+    if "hubert" in parts:
+        per_utt, worker_start = hubert(ray)
+        librispeech_table(per_utt, overhead, worker_start)
+    ray.shutdown()
+
+
+def speech(limit: int):
     noisy = robustness.all_variant_args("speech")
-    if args.speech_limit:  # the first N clips of every noisy set (a quicker run)
-        noisy = [(split, dict(a, limit=args.speech_limit)) for split, a in noisy]
+    if limit:  # the first N clips of every noisy set (a quicker run)
+        noisy = [(split, dict(a, limit=limit)) for split, a in noisy]
     n_speech = sum(len(zoo.get("speech").data(split, **({"limit": a["limit"]} if "limit" in a else {}))[1])
                    for split, a in noisy)
     compare("speech_noisy_sets", "speech", noisy, n_speech)
-    overhead = task_overhead(ray)
-    emit("ray_task_overhead", ms_per_task=round(overhead, 1))
-    per_utt, worker_start = hubert(ray)
-    librispeech_table(per_utt, overhead, worker_start)
-    ray.shutdown()
 
 
 if __name__ == "__main__":
