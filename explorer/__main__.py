@@ -46,9 +46,9 @@ def cmd_profile(args) -> int:
     else:
         profs = [zoo.profile(args.model, args.split, bar)]
     for prof in profs:
-        print(json.dumps({"model": args.model, "split": args.split, "dataset": prof.meta["dataset"],
-                          "samples": prof.n, "exits": prof.k, "fingerprint": prof.meta["fingerprint"][:12],
-                          "skipped": len(prof.meta.get("skipped", []))}))
+        print(json.dumps({"model": args.model, **({} if args.noisy else {"split": args.split}),
+                          "dataset": prof.meta["dataset"], "samples": prof.n, "exits": prof.k,
+                          "fingerprint": prof.meta["fingerprint"][:12], "skipped": len(prof.meta.get("skipped", []))}))
     return 0
 
 
