@@ -32,9 +32,23 @@ def cmd_bench(args) -> int:
 def cmd_profile(args) -> int:
     from . import zoo
 
-    prof = zoo.profile(args.model, args.split, _progress_bar(f"profiling {args.model}"))
-    print(json.dumps({"model": args.model, "split": args.split, "samples": prof.n, "exits": prof.k,
-                      "fingerprint": prof.meta["fingerprint"][:12]}))
+    bar = _progress_bar(f"profiling {args.model}")
+    if args.ray is not None:  # only here is Ray imported
+        from .ray_profile import profile_built_in
+
+        profs = profile_built_in(args.model, args.split, args.noisy, args.ray, args.workers, args.device, bar)
+    elif args.workers != 1 or args.device != "cpu":
+        raise ValueError("--workers and --device need --ray (one process runs on this machine's CPU)")
+    elif args.noisy:
+        from .robustness import load_all
+
+        profs = list(load_all(args.model, bar).values())
+    else:
+        profs = [zoo.profile(args.model, args.split, bar)]
+    for prof in profs:
+        print(json.dumps({"model": args.model, **({} if args.noisy else {"split": args.split}),
+                          "dataset": prof.meta["dataset"], "samples": prof.n, "exits": prof.k,
+                          "fingerprint": prof.meta["fingerprint"][:12], "skipped": len(prof.meta.get("skipped", []))}))
     return 0
 
 
@@ -158,6 +172,12 @@ def main(argv=None) -> int:
     p = sub.add_parser("profile", help="build (or load) a model's profile on a split")
     p.add_argument("--model", default="toy")
     p.add_argument("--split", default="test")
+    p.add_argument("--noisy", action="store_true", help="every noisy test set the robustness figures need")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray: a cluster address, 'auto' (RAY_ADDRESS or the running cluster) "
+                        "or 'local' (the default: a Ray on this machine)")
+    p.add_argument("--workers", type=int, default=1, help="with --ray: actors, each loading the model once")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="with --ray: one GPU per worker")
     p.set_defaults(run=cmd_profile)
 
     p = sub.add_parser("sweep", help="sweep criteria over their threshold grids, as CSV")

@@ -44,13 +44,25 @@ def axis(model_name: str) -> NoiseAxis:
 def variant(model_name: str, kind: str, level) -> Profile:
     """The profile of one noisy test set (level 0 / "clean": the same inputs, clean, one
     profile shared by every kind)."""
+    split, args = variant_args(model_name, kind, level)
+    return zoo.profile(model_name, split, **args)
+
+
+def variant_args(model_name: str, kind: str, level) -> tuple[str, dict]:
+    """(split, data-function arguments) of one noisy test set."""
     if model_name == "image":
         if not int(level):
-            return zoo.profile("image", "test", limit=IMAGE_LIMIT)
-        return zoo.profile("image", "test", corruption=kind, severity=int(level), limit=IMAGE_LIMIT)
-    if level == "clean":
-        return zoo.profile(model_name, zoo.get(model_name).test_split)
-    return zoo.profile(model_name, zoo.get(model_name).test_split, noise=kind, snr=int(level))
+            return "test", {"limit": IMAGE_LIMIT}
+        return "test", {"corruption": kind, "severity": int(level), "limit": IMAGE_LIMIT}
+    split = zoo.get(model_name).test_split
+    return (split, {}) if level == "clean" else (split, {"noise": kind, "snr": int(level)})
+
+
+def all_variant_args(model_name: str) -> list[tuple[str, dict]]:
+    """Every noisy test set the robustness figures need, each once (clean is shared)."""
+    ax = axis(model_name)
+    out = [variant_args(model_name, kind, level) for kind in ax.kinds for level in ax.levels]
+    return [a for i, a in enumerate(out) if a not in out[:i]]
 
 
 def load_all(model_name: str, progress: Progress | None = None) -> dict[tuple[str, object], Profile]:
