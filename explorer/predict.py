@@ -81,5 +81,5 @@ def predict_file(model_name: str, path: str, criterion_name: str | None, thresho
         raise InputError(f"model {model_name} takes no files")
     crit = criterion_name or default_criterion(model_name)
     threshold = recommended(model_name, crit) if threshold is None else threshold
-    x = entry.decode(read_file(path))
+    x = entry.decode(read_file(path)).x
     return {"file": path, **predict_input(model_name, x, crit, threshold)}

@@ -1,7 +1,9 @@
 """`python -m explorer report MODEL --json`: the figures a model is judged by.
 
 Thresholds are always chosen on the calibration (validation) split and reported on
-the test split; the test split never chooses anything.
+the test split; the test split never chooses anything. A new report goes to the cache
+(or a path you give); it replaces the shipped one in assets/reports only when asked
+(`--ship`), as its timings are new measurements.
 """
 
 from __future__ import annotations
@@ -12,12 +14,10 @@ import numpy as np
 
 from . import criteria, robustness, tradeoff, zoo
 from .bench import bench
-from .paths import ASSETS
+from .paths import CACHE
 from .profile import Profile
-
-REPORTS = ASSETS / "reports"
-# The accuracy drop (points) / WER increase (points) a recommended threshold may cost, by task.
-EPS_PT = {"class": 0.2, "ctc": 0.3}
+from .quality import ACCURACY, WER
+from .shipped import REPORTS
 
 
 def _params(module) -> int:
@@ -57,7 +57,7 @@ def by_kind_and_level(rows, col: str) -> dict:
     return {kind: by_level(part, col) for kind, part in rows.groupby("kind", sort=False)}
 
 
-def report_image(eps_pt: float = EPS_PT["class"]) -> dict:
+def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
     model = zoo.model("image")
     val, test = zoo.profile("image", "val"), zoo.profile("image", "test")
     final = test.quality(test.exit_error(-1))
@@ -107,17 +107,20 @@ def report_image(eps_pt: float = EPS_PT["class"]) -> dict:
     }
 
 
-def load_report(name: str) -> dict | None:
-    path = REPORTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+def save_report(name: str, report: dict, path=None, ship: bool = False):
+    """Write the report to `path`, else to the shipped assets/reports (only if `ship`),
+    else to the cache; returns where it went."""
+    from pathlib import Path
+
+    if path is None:
+        path = (REPORTS if ship else CACHE / "reports") / f"{name}.json"
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1))
+    return path
 
 
-def save_report(name: str, report: dict) -> None:
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / f"{name}.json").write_text(json.dumps(report, indent=1))
-
-
-def report_speech(eps_pt: float = EPS_PT["ctc"]) -> dict:
+def report_speech(eps_pt: float = WER.eps_pt) -> dict:
     """Speech figures: WER per test set, voice and SNR; HuBERT-EE / DAISY / patience
     exits at thresholds chosen on the validation voices; exit depth against noise."""
     from .data.speech_eval import load_eval

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from explorer import anatomy, checkpoint, criteria, plots, robustness, tradeoff, zoo
-from explorer.report import by_kind_and_level, by_level, load_report, noise_table
+from explorer.report import by_kind_and_level, by_level, noise_table
+from explorer.shipped import load_report
 from explorer.thresholds import default_criterion, recommended
 
 needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) and checkpoint.exists(

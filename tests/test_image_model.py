@@ -98,7 +98,7 @@ def test_decode_digit_gives_the_model_input_shape():
     img = Image.new("L", (64, 64), 0)
     ImageDraw.Draw(img).line([(32, 8), (32, 56)], fill=255, width=6)
     img.save(buf, "PNG")
-    x = zoo.get("image").decode(buf.getvalue())
+    x = zoo.get("image").decode(buf.getvalue()).x
     assert x.shape == (1, 28, 28) and 0 <= float(x.min()) and float(x.max()) <= 1
 
 
