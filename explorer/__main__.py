@@ -62,7 +62,7 @@ def cmd_predict(args) -> int:
         elif "error" in out:
             print(f"{path}: error: {out['error']}")
         else:
-            print(f"{path}: {out['prediction']} (exit {out['exit'] + 1} of {out['exits_total']}, "
+            print(f"{path}: {out['prediction']} (exit {out['exit']} of {out['exits_total']}, "
                   f"{out['ms']:.1f} ms)")
     return status
 

@@ -37,3 +37,14 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+def _shipped(name: str) -> bool:
+    from explorer import checkpoint, zoo
+
+    return checkpoint.exists(getattr(zoo, f"{name.upper()}_CHECKPOINT"))
+
+
+# Markers for tests that need a shipped checkpoint (assets/models): one definition here.
+needs_image = pytest.mark.skipif(not _shipped("image"), reason="no shipped image checkpoint")
+needs_speech = pytest.mark.skipif(not _shipped("speech"), reason="no shipped speech checkpoint")

@@ -48,7 +48,7 @@ def _check_cli(case: Case, status: int, stdout: str, stderr: str) -> None:
     out = json.loads(lines[0])
     if case.cli is None:
         assert status == 0 and "error" not in out, out
-        assert 0 <= out["exit"] < out["exits_total"]
+        assert 1 <= out["exit"] <= out["exits_total"]
         if case.answer is not None:
             assert out["prediction"] == case.answer
     else:
