@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,12 @@ class Prediction:
                        f"{final:.0%} at the last): the early confidence overstates how sure the model is.")
         return out
 
+    def timing_text(self) -> str:
+        """When and how this input was timed, and the measured speedup (or why it is noise)."""
+        when = datetime.fromtimestamp(self.measured_at, UTC).strftime("%H:%M:%S UTC")
+        return (f"Timed at {when} on this input: {self.speedup.exit.text()} with exits, "
+                f"{self.speedup.full.text()} for the plain model — {self.speedup.text()}.")
+
     def to_json(self) -> dict:
         """Plain JSON for `predict` (exits counted from 1)."""
         return {"model": self.model, "criterion": self.criterion, "threshold": self.threshold,
@@ -134,6 +141,15 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> 
         scores={c: np.asarray(v[0], np.float64) for c, v in cols.items()}, probabilities=probs,
         mac_share=float(path[k] / prof.full()), speedup=Speedup(t_full, t_exit, float(prof.full() / path[k])),
         measured_at=time.time(), quality=zoo.get(model_name).quality)
+
+
+def exit_taken(model_name: str, x, criterion_name: str, threshold: float) -> int:
+    """Only the exit one input takes (one real early-exit run: no timing, no what-if pass),
+    for curves of the exit against a noise level."""
+    model, crit = zoo.model(model_name), criteria.get(criterion_name)
+    path = zoo.profile(model_name, zoo.get(model_name).test_split).path(crit)
+    xb, lengths = model.collate([x])
+    return int(run_with_exits(model, xb, crit, threshold, path, lengths).exit[0])
 
 
 def logmel(model_name: str, samples: np.ndarray) -> np.ndarray:

@@ -50,7 +50,7 @@ class EvalSet:
     key: str  # for links: "test", "test_b", "blur-3", "babble-5"
     label: str  # for people
     split: str
-    variant: tuple = ()  # sorted (keyword, value) pairs
+    variant: tuple = ()  # (keyword, value) pairs, in the order the profile names them
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def eval_sets(name: str) -> list[EvalSet]:
         for kind in entry.noise.kinds:
             for level in entry.noise.levels[1:]:
                 out.append(EvalSet(f"{kind}-{level}", f"{kind}, {entry.noise.label.split(' (')[0]} {level}",
-                                   entry.test_split, tuple(sorted(entry.noise.variant(kind, level).items()))))
+                                   entry.test_split, tuple(entry.noise.variant(kind, level).items())))
     return out
 
 
@@ -306,11 +306,20 @@ def batches(model: MultiExitModel, inputs: list, targets: list, size: int):
         yield x, lengths, targets[i:i + size]
 
 
+def _dataset(split: str, variant: dict) -> str:
+    return "-".join([split] + [str(v) for v in variant.values()])
+
+
+def loaded(name: str, split: str, **variant) -> bool:
+    """Whether `profile(name, split, **variant)` is in memory already (answers at once)."""
+    return (name, _dataset(split, variant)) in _PROFILES
+
+
 def profile(name: str, split: str, progress: Progress | None = None, **variant) -> Profile:
     """The profile of a built-in model on one split (`variant`: e.g. corruption and
     severity, passed to its data function): loaded if current, else built. Kept in
     memory once loaded (a model's weights never change while the process runs)."""
-    dataset = "-".join([split] + [str(v) for v in variant.values()])
+    dataset = _dataset(split, variant)
     if (name, dataset) not in _PROFILES:
         _PROFILES[name, dataset] = _load_or_build(name, split, dataset, progress, variant)
     return _PROFILES[name, dataset]
