@@ -59,7 +59,7 @@ class Prediction:
     scores: dict[str, np.ndarray]  # score column -> [K] at every exit (what-if pass)
     probabilities: np.ndarray | None  # [K, classes] for classifiers, else None
     mac_share: float  # MACs spent / the plain model's MACs
-    speedup: Speedup  # this input: the plain model against the real exits, timed together
+    speedup: Speedup | None  # this input: the plain model against the real exits, timed together (None: untimed)
     measured_at: float  # when the timing was taken (epoch seconds)
     quality: Quality
 
@@ -99,6 +99,8 @@ class Prediction:
 
     def timing_text(self) -> str:
         """When and how this input was timed, and the measured speedup (or why it is noise)."""
+        if self.speedup is None:
+            return "Not timed here (the live pages and the Model page time real exits)."
         when = datetime.fromtimestamp(self.measured_at, UTC).strftime("%H:%M:%S UTC")
         return (f"Timed at {when} on this input: {self.speedup.exit.text()} with exits, "
                 f"{self.speedup.full.text()} for the plain model — {self.speedup.text()}.")
@@ -107,8 +109,10 @@ class Prediction:
         """Plain JSON for `predict` (exits counted from 1)."""
         return {"model": self.model, "criterion": self.criterion, "threshold": self.threshold,
                 "exit": self.exit_number, "exits_total": self.exits_total, "prediction": self.answer,
-                "ms": self.speedup.exit.median, "ms_full": self.speedup.full.median,
-                "speedup": self.speedup.to_dict(), "mac_share": self.mac_share, "cautions": self.cautions(),
+                "ms": self.speedup.exit.median if self.speedup else None,
+                "ms_full": self.speedup.full.median if self.speedup else None,
+                "speedup": self.speedup.to_dict() if self.speedup else None, "mac_share": self.mac_share,
+                "cautions": self.cautions(),
                 "per_exit": [{"exit": j + 1, "name": name, "prediction": self.answers[j],
                               **{c: float(v[j]) for c, v in self.scores.items()}}
                              for j, name in enumerate(self.exit_names)]}
@@ -116,20 +120,26 @@ class Prediction:
 
 LOW_FINAL_CONFIDENCE = 0.6  # below this at the last exit: the input looks unlike the training data
 CONFIDENCE_FALL = 0.25  # confidence this much lower at the last exit than at the one taken: a warning
-TIMING_BUDGET_S = 2.0  # live timing stops repeating after this (at least MIN_REPEATS runs)
+TIMING_BUDGET_S = 1.0  # live timing stops repeating after this (at least MIN_REPEATS runs)
 
 
-def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> Prediction:
+def predict_input(model_name: str, x, criterion_name: str, threshold: float, timed: bool = True) -> Prediction:
     """Run one decoded input with real exits, timed against the plain model on the same
-    input (see `speedup`), and read every exit in a separate pass for display."""
+    input (see `speedup`; `timed=False`: one untimed run), and read every exit in a
+    separate pass for display."""
     model = zoo.model(model_name)
     crit = criteria.get(criterion_name)
     prof = zoo.profile(model_name, zoo.get(model_name).test_split)  # for the cost of each exit
     path = prof.path(crit)
     xb, lengths = model.collate([x])
-    (t_full, t_exit), (_, result) = time_calls(
-        [lambda: run_full(model, xb, lengths), lambda: run_with_exits(model, xb, crit, threshold, path, lengths)],
-        budget_s=TIMING_BUDGET_S)
+    def early():
+        return run_with_exits(model, xb, crit, threshold, path, lengths)
+
+    if timed:
+        (t_full, t_exit), (_, result) = time_calls([lambda: run_full(model, xb, lengths), early],
+                                                   budget_s=TIMING_BUDGET_S)
+    else:
+        result = early()
     logits: list = []
     cols, answers = read_all_exits(model, xb, lengths, logits)
     k = int(result.exit[0])
@@ -139,7 +149,8 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> 
         answer=model.describe(result.pred[0]), exit_names=tuple(model.exit_names),
         answers=tuple(model.describe(_plain(a[0])) for a in answers),
         scores={c: np.asarray(v[0], np.float64) for c, v in cols.items()}, probabilities=probs,
-        mac_share=float(path[k] / prof.full()), speedup=Speedup(t_full, t_exit, float(prof.full() / path[k])),
+        mac_share=float(path[k] / prof.full()),
+        speedup=Speedup(t_full, t_exit, float(prof.full() / path[k])) if timed else None,
         measured_at=time.time(), quality=zoo.get(model_name).quality)
 
 

@@ -212,15 +212,17 @@ def smallest_certifiable_eps(n: int, delta: float) -> float:
     return 1 - delta ** (1 / n)
 
 
-def bootstrap_ci(profile: Profile, exits: np.ndarray, level: float = 0.95, draws: int = 1000,
+def bootstrap_ci(profile: Profile, exits: np.ndarray, level: float = 0.95, draws: int = 2000,
                  seed: int = 0) -> tuple[float, float]:
-    """Bootstrap interval of the error rate at these exits (inputs resampled; for WER
-    the errors and reference words of each clip move together)."""
+    """Bootstrap interval of the error rate at these exits (inputs resampled with
+    replacement; for WER a clip's errors and reference words move together). Inputs
+    with the same (errors, words) are interchangeable, so each draw is a multinomial
+    over those few kinds: the same distribution as resampling inputs, at a tiny cost."""
     rng = np.random.default_rng(seed)
     err = profile.cols["errors"][np.arange(profile.n), exits]
-    words = profile.ref_len
-    idx = rng.integers(0, profile.n, (draws, profile.n))
-    rates = err[idx].sum(1) / np.maximum(words[idx].sum(1), 1)
+    kinds, counts = np.unique(np.stack([err, profile.ref_len], 1), axis=0, return_counts=True)
+    draws_counts = rng.multinomial(profile.n, counts / counts.sum(), size=draws)  # [draws, kinds]
+    rates = (draws_counts @ kinds[:, 0]) / np.maximum(draws_counts @ kinds[:, 1], 1)
     tail = (1 - level) / 2
     return float(np.quantile(rates, tail)), float(np.quantile(rates, 1 - tail))
 

@@ -85,7 +85,7 @@ def one_input_ui(name: str, crit: str, thr: float, key: str) -> None:
     prof = common.eval_profile(name, key)
     i = int(st.number_input("Input #", 0, prof.n - 1, 0, key=f"w.input.{name}"))
     inputs, targets = eval_inputs(name, key)
-    p = predict_input(name, inputs[i], crit, thr)
+    p = predict_input(name, inputs[i], crit, thr, timed=False)  # a slider move stays fast
     st.markdown(f"**Exit {p.exit_number} of {p.exits_total}** ({p.exit_names[p.exit]}): answer "
                 f"{common.answer_line(p.answer, str(targets[i]))}, "
                 f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
