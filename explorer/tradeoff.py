@@ -125,6 +125,7 @@ class Recommendation:
     calibration: dict  # metrics on the calibration split
     test: dict  # the same threshold, measured on the disjoint test split
     method: str  # "empirical" or "ltt"
+    certified: bool = True  # False: nothing met the target, the threshold keeps every input to the last exit
 
 
 def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float) -> Recommendation:
@@ -137,7 +138,7 @@ def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float
     else:
         thr = float(ok.sort_values(["mean_macs", "error_rate"]).iloc[0]["threshold"])
     return Recommendation(criterion.name, thr, _report(calib, criterion, thr), _report(test, criterion, thr),
-                          "empirical")
+                          "empirical", not ok.empty)
 
 
 def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: float,
@@ -156,15 +157,15 @@ def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: floa
     grid = criterion.grid(scores, calib.path(criterion))
     grid = np.sort(grid) if criterion.rule == "le" else np.sort(grid)[::-1]  # safest first
     final = calib.cols["pred"][:, -1]
-    chosen = never_exit(criterion, pd.DataFrame({"threshold": grid}))
+    chosen, certified = never_exit(criterion, pd.DataFrame({"threshold": grid})), False
     for thr in grid:
         exits = calib.exits(criterion, thr)
         disagree = int((calib.cols["pred"][np.arange(calib.n), exits] != final).sum())
         if binom.cdf(disagree, calib.n, eps) > delta:  # cannot reject "risk > eps"
             break
-        chosen = float(thr)
+        chosen, certified = float(thr), True
     return Recommendation(criterion.name, chosen, _report(calib, criterion, chosen),
-                          _report(test, criterion, chosen), "ltt")
+                          _report(test, criterion, chosen), "ltt", certified)
 
 
 def never_exit(criterion: Criterion, df: pd.DataFrame) -> float:

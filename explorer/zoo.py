@@ -237,7 +237,8 @@ def register(entry: BuiltIn) -> BuiltIn:
 
 
 def names(page: str | None = None) -> list[str]:
-    """The registered models, or those shown on `page` (one of PAGES)."""
+    """The registered models, or those shown on `page` (one of PAGES), in registration
+    order (a page starts with the first)."""
     return [n for n, e in BUILT_INS.items() if page is None or page in e.pages]
 
 
@@ -274,8 +275,6 @@ _PROFILES: dict[tuple[str, str], Profile] = {}
 
 def _builtins() -> None:
     for entry in [
-        BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
-                summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),
         BuiltIn("image", "MNIST ResNet, one head per exit", _image_loader("exit"), _mnist_data,
                 profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
                 pages=frozenset({"overview", "live_image", "tradeoffs", "noise", "model"}), noise=_image_noise(),
@@ -290,6 +289,8 @@ def _builtins() -> None:
                         "(HuBERT-EE) and self-supervised DAISY exits.",
                 pages=frozenset({"overview", "live_speech", "tradeoffs", "noise", "model"}), noise=_speech_noise(),
                 extra_tests=(("test_b", "unseen voices (test_b)"),), start_criterion="ctc_entropy"),
+        BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
+                summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),
     ]:
         register(entry)
 

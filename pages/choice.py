@@ -33,8 +33,18 @@ def _store() -> dict:
 
 def remember_link() -> None:
     """Read a shared link once per session (the router calls this before any page runs,
-    as switching pages drops the link's parameters)."""
-    _store()
+    as switching pages drops the link's parameters). A threshold that is not a number is
+    said at once, whatever page the link opens; the rest when a page uses it."""
+    link = _store()["link"]
+    raw = link.get("threshold")
+    if raw is not None:
+        try:
+            ok = not math.isnan(float(raw))
+        except ValueError:
+            ok = False
+        if not ok:
+            del link["threshold"]
+            _say_once(f"The link's threshold “{raw}” is not a number; using the recommended one.")
 
 
 def _say_once(message: str) -> None:
@@ -129,14 +139,7 @@ def _linked_threshold(model: str, crit: str) -> None:
     raw = _link_value("threshold")
     if raw is None:
         return
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if math.isnan(value):
-        _say_once(f"The link's threshold “{raw}” is not a number; using the recommended one.")
-        return
-    _store()["threshold"].setdefault(model, {})[crit] = value
+    _store()["threshold"].setdefault(model, {})[crit] = float(raw)  # a number: remember_link checked
 
 
 def current_threshold(model: str, crit: str) -> float:

@@ -50,7 +50,6 @@ def recommendation_ui(name: str, crit: str) -> None:
     delta = e3.number_input("δ: the LTT guarantee may fail with probability at most δ", 0.01, 0.5, 0.1,
                             0.01, key=f"w.delta.{name}")
     rec, ltt = recommendations(name, crit, float(eps), float(eps_ltt) / 100, float(delta))
-    never = tradeoff.never_exit(criteria.get(crit), common.sweep_all(name).query("criterion == @crit"))
 
     def on_test(r) -> str:
         return (f"on the test split: {q.label} {q.from_error(r.test['error_rate']):.2%} "
@@ -64,7 +63,7 @@ def recommendation_ui(name: str, crit: str) -> None:
     r1.button("Apply", key="w.apply", on_click=choice.set_threshold, args=(name, crit, rec.threshold),
               help="Move the threshold to the recommended threshold.")
     smallest = tradeoff.smallest_certifiable_eps(calib_n, float(delta))
-    certified = ltt.threshold != never
+    certified = ltt.certified
     r2.markdown(
         f"**Learn-then-Test: τ = {ltt.threshold:.4g}**"
         + (" (never exit early)" if not certified else "")

@@ -265,7 +265,7 @@ def test_a_threshold_beyond_every_score_says_what_it_does(toy_profile):
 
 def test_the_smallest_certifiable_eps_is_what_ltt_can_reach_with_zero_disagreements():
     eps = tradeoff.smallest_certifiable_eps(300, 0.1)
-    assert eps == pytest.approx(0.00765, abs=1e-5)
+    assert eps == pytest.approx(0.007646, abs=1e-6)
     assert binom.cdf(0, 300, eps * 1.001) <= 0.1 < binom.cdf(0, 300, eps * 0.999)
 
 
