@@ -30,6 +30,11 @@ def per_exit_rows(name: str, key: str) -> list[dict]:
     return exits_table(common.eval_profile(name, key))
 
 
+@st.cache_resource(show_spinner=False)
+def verdict(name: str, key: str) -> str:
+    return tradeoff.adaptive_verdict(common.sweep_all(name, key), common.eval_profile(name, key))
+
+
 @st.cache_resource(show_spinner="Finding the recommended thresholds on the calibration split…")
 def recommendations(name: str, crit: str, eps_pt: float, eps_ltt: float, delta: float):
     calib, test, c = common.calib_profile(name), common.test_profile(name), criteria.get(crit)
@@ -127,9 +132,8 @@ def explore(name: str, crit: str, key: str) -> None:
                                       "chart to zoom, double-click to reset.")
     st.plotly_chart(plots.tradeoff(everything, cost, point, tradeoff.pareto(everything, cost), log_x,
                                    current_ci=ci))
-    verdict = tradeoff.adaptive_verdict(everything, prof)
-    if verdict:
-        st.info(verdict)
+    if verdict(name, key):
+        st.info(verdict(name, key))
     st.caption("Lines: each criterion over its thresholds. Stars: the oracles (earliest correct exit, earliest "
                "exit agreeing with the full model) — bounds no causal rule can beat. Static truncation is the "
                "baseline; dashed: the Pareto front of the causal criteria. ✕: the current threshold.")
