@@ -67,8 +67,10 @@ if x is None:
     st.stop()
 
 ax = robustness.axis(name)
-kind = st.selectbox("Corruption", ["none", *ax.kinds])
-severity = st.slider("Severity", int(ax.levels[0]), int(ax.levels[-1]), 0, disabled=kind == "none")
+k1, k2 = st.columns(2)
+kind = choice.linked_select("Corruption", ["none", *ax.kinds], "corruption", where=k1)
+severity = choice.linked_select("Severity", [int(v) for v in ax.levels], "severity", int(ax.levels[0]), k2,
+                                widget="select_slider", disabled=kind == "none")
 seen = with_corruption(name, x, kind, severity)
 
 p = run(name, seen, crit, thr)

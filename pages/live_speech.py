@@ -75,8 +75,8 @@ samples, warnings = audio
 
 ax = robustness.axis(name)
 n1, n2 = st.columns(2)
-kind = n1.selectbox("Noise", ax.kinds)
-snr = n2.select_slider(ax.label, ax.levels, value=ax.levels[0])
+kind = choice.linked_select("Noise", list(ax.kinds), "noise", where=n1)
+snr = choice.linked_select(ax.label, list(ax.levels), "snr", ax.levels[0], n2, widget="select_slider")
 heard = noisy(samples, kind, snr)
 st.audio(to_wav_bytes(heard), format="audio/wav")
 

@@ -258,8 +258,9 @@ def test_live_speech_makes_the_noise_once_per_input_whatever_the_threshold(monke
     monkeypatch.setattr(noise, "make_noise", lambda *a, **k: made.append(a) or real_noise(*a, **k))
     monkeypatch.setattr(predict, "read_all_exits", lambda *a, **k: whatif.append(1) or real_read(*a, **k))
     at = open_page("live_speech")
-    at.selectbox[-1].set_value("babble").run()  # the noise kind
-    at.select_slider[0].set_value(5).run()
+    at.selectbox(key="w.page.noise").set_value("babble").run()
+    at.select_slider(key="w.page.snr").set_value(5).run()
+    assert at.query_params["noise"] == "babble" and at.query_params["snr"] == "5"  # the link carries them
     before = len(made)
     assert before <= len(zoo.get("speech").noise.levels) - 1  # each noisy level made at most once
     what_ifs = len(whatif)
