@@ -252,7 +252,7 @@ def get(name: str) -> BuiltIn:
 def eval_sets(name: str) -> list[EvalSet]:
     """The model's test sets: the test split, other held-out splits, then every noisy set."""
     entry = get(name)
-    out = [EvalSet(entry.test_split, f"test ({entry.test_split}, clean)", entry.test_split)]
+    out = [EvalSet(entry.test_split, f"clean test set ({entry.test_split})", entry.test_split)]
     out += [EvalSet(split, label, split) for split, label in entry.extra_tests]
     if entry.noise:
         for kind in entry.noise.kinds:

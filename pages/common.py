@@ -110,12 +110,14 @@ def decoded(data: bytes | None, decode, what: str):
         return None
 
 
+def mark(answer: str, truth: str) -> str:
+    """Right or wrong, in a glyph every font has."""
+    return "✓ right" if str(answer) == str(truth) else "✗ wrong"
+
+
 def answer_line(answer: str, truth: str | None) -> str:
-    """The answer with the true label (or reference transcript) beside it, marked right or wrong."""
-    if truth is None:
-        return f"**{answer}**"
-    mark = "✅ right" if str(answer) == str(truth) else "❌ wrong"
-    return f"**{answer}** (true: {truth} — {mark})"
+    """The answer with the true label beside it, marked right or wrong."""
+    return f"**{answer}**" if truth is None else f"**{answer}** (true: {truth} — {mark(answer, truth)})"
 
 
 def cautions(prediction, warnings=()) -> None:

@@ -83,7 +83,7 @@ st.audio(to_wav_bytes(heard), format="audio/wav")
 p = analyse(name, heard, crit, float(thr))
 k = p.exit
 st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
-            + (f"Reference: “{truth}” — {'✅ right' if p.answer == truth else '❌ wrong'}.\n\n" if truth else "")
+            + (f"Reference: “{truth}” — {common.mark(p.answer, truth)}.\n\n" if truth else "")
             + f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
 common.cautions(p, warnings)
 table = pd.DataFrame({"layer": p.exit_names, "transcript": p.answers,

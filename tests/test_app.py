@@ -208,7 +208,7 @@ def test_live_image_warns_when_deeper_exits_disagree_and_shows_the_true_label():
     at = open_page("live_image", model="image", criterion="confidence", threshold="0")
     at.number_input[1].set_value(i).run()  # the test digit
     assert _decision(at).startswith("### Exit 1 of 6")
-    assert "true:" in _decision(at) and ("✅ right" in _decision(at) or "❌ wrong" in _decision(at))
+    assert "true:" in _decision(at) and ("✓ right" in _decision(at) or "✗ wrong" in _decision(at))
     assert any("Deeper exits disagree" in w.value and "overconfident" in w.value for w in at.warning)
     at.number_input[0].set_value(1.01).run()  # none can pass: the last exit, no disagreement left
     assert _decision(at).startswith("### Exit 6 of 6") and not any("Deeper" in w.value for w in at.warning)
