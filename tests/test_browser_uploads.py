@@ -30,8 +30,10 @@ def image_page(server, browser):
 
 
 def _upload(page, name: str, data: bytes, mime: str, expect_text: str) -> None:
-    """Upload a file and wait until the page shows `expect_text` (in an alert or the answer)."""
+    """Upload a file and wait until the page shows `expect_text` (in an alert or the answer).
+    The page must not show that text before (callers upload something else in between)."""
     page.locator("input[type=file]").set_input_files({"name": name, "mimeType": mime, "buffer": data})
+    expect(page.get_by_test_id("stFileChipName")).to_have_attribute("title", name, timeout=120_000)
     shown = page.locator("[data-testid='stAlert'], [data-testid='stMarkdownContainer']", has_text=expect_text)
     expect(shown.first).to_be_visible(timeout=120_000)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=120_000)
@@ -46,6 +48,8 @@ def test_bad_upload_shows_its_message_then_a_good_one_is_answered(image_page):
 
 
 def test_a_file_name_with_html_and_script_is_only_text(image_page):
+    svg = BY_ID["svg"]
+    _upload(image_page, svg.name, svg.data, svg.mime, "SVG drawing")  # no answer on the page now
     image_page.evaluate("window.pwned = undefined")
     _upload(image_page, HTML_NAME, GOOD_IMAGE(), "image/png", "Answer 7")
     assert image_page.evaluate("window.pwned") is None  # neither the script nor the onerror handler ran
