@@ -28,10 +28,11 @@ def card(name: str) -> None:
     if fig:
         q = entry.quality
         st.metric(f"{q.label}, full depth (test set)", f"{fig.full_quality:.2%}")
-        st.metric(f"Measured speedup at batch 1, {fig.criterion} at its recommended threshold",
+        st.metric("Measured speedup (batch 1, recommended τ)",
                   "noisy" if fig.noisy else f"{fig.measured_speedup_b1:.2f}×",
                   f"{q.change_pt(fig.drop_pt):+.2f} {q.label} points", delta_color="off",
-                  help=f"{DEFINITION} Ideal (MACs) here: {fig.ideal_speedup:.2f}×." +
+                  help=f"Criterion {fig.criterion} at its recommended threshold. {DEFINITION} Ideal (MACs) here: "
+                       f"{fig.ideal_speedup:.2f}×." +
                        (f" Not shown: {fig.noisy}." if fig.noisy else ""))
     for page in sorted(entry.pages & set(LIVE)):
         st.page_link(LIVE[page][0], label=LIVE[page][1], icon="➡️")
