@@ -76,7 +76,7 @@ def cmd_predict(args) -> int:
         elif "error" in out:
             print(f"{path}: error: {out['error']}")
         else:
-            print(f"{path}: {out['prediction']} (exit {out['exit'] + 1} of {out['exits_total']}, "
+            print(f"{path}: {out['prediction']} (exit {out['exit']} of {out['exits_total']}, "
                   f"{out['ms']:.1f} ms)")
     return status
 
@@ -85,8 +85,9 @@ def cmd_report(args) -> int:
     from .report import report_image, report_speech, save_report
 
     out = report_image() if args.what == "image" else report_speech()
-    save_report(args.what, out)
+    where = save_report(args.what, out, args.out, args.ship)
     print(json.dumps(out) if args.json else json.dumps(out, indent=1))
+    print(f"written to {where}", file=sys.stderr)
     return 0
 
 
@@ -198,6 +199,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("report", help="a model's figures: accuracy, exits, heads, recommended threshold")
     p.add_argument("what", choices=["image", "speech"])
     p.add_argument("--json", action="store_true")
+    p.add_argument("--out", default=None, help="where to write the report (default: the cache)")
+    p.add_argument("--ship", action="store_true", help="replace the shipped report in assets/reports")
     p.set_defaults(run=cmd_report)
 
     p = sub.add_parser("synth", help="synthesize the connected-digit speech corpus (needs `make speech-tools`)",

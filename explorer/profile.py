@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import quality
 from .costs import Costs, count_macs, measure_ms, read_heads
 from .criteria import Criterion, Evidence, first_exit
 from .engine import read_all_exits
@@ -87,11 +88,12 @@ class Profile:
     @property
     def quality_name(self) -> tuple[str, str]:
         """(column, words) of the quality people read: accuracy for classes, WER for speech."""
-        return ("accuracy", "Accuracy") if self.meta["task"] == "class" else ("wer", "WER")
+        q = quality.of(self.meta["task"])
+        return q.column, q.label
 
     def quality(self, error_rate: float) -> float:
         """An error rate as that quality: accuracy = 1 - error rate; WER is the error rate."""
-        return 1 - error_rate if self.meta["task"] == "class" else error_rate
+        return quality.of(self.meta["task"]).from_error(error_rate)
 
     def answer(self, i: int, k: int):
         return self.answers[int(self.cols["pred"][i, k])]

@@ -31,6 +31,12 @@ def _log_softmax(logits: torch.Tensor) -> np.ndarray:
     return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
+def probabilities(logits: torch.Tensor) -> np.ndarray:
+    """Class probabilities (float64 numpy) of a class head's logits: the same softmax
+    the scores are read with."""
+    return np.exp(_log_softmax(logits))
+
+
 def _entropy(logp: np.ndarray) -> np.ndarray:
     """Entropy (nats) of the distribution over the last axis."""
     return -(np.exp(logp) * logp).sum(-1)

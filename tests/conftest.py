@@ -39,10 +39,31 @@ def browser():
         b.close()
 
 
+def _shipped(name: str) -> bool:
+    from explorer import checkpoint, zoo
+
+    return checkpoint.exists(getattr(zoo, f"{name.upper()}_CHECKPOINT"))
+
+
+# Markers for tests that need a shipped checkpoint (assets/models): one definition here.
+needs_image = pytest.mark.skipif(not _shipped("image"), reason="no shipped image checkpoint")
+needs_speech = pytest.mark.skipif(not _shipped("speech"), reason="no shipped speech checkpoint")
+
+
+# ---- small models and profiles, built once per session and shared ---------------------------
 @pytest.fixture(scope="session")
-def small_toy():
-    """A small trained toy MLP (six exits) and its config: compression, memory and energy tests."""
+def toy_model():
+    """A small toy classifier (6 stages), trained once for every test file that needs one."""
     from explorer.models.toy import ToyConfig, train_toy
 
-    cfg = ToyConfig(width=32, hidden=64, num_stages=6)
-    return train_toy(cfg, steps=150, batch=128)
+    return train_toy(ToyConfig(width=32, hidden=32, num_stages=6), steps=100, batch=128)
+
+
+def quick_profile(model, batches, name: str):
+    """build_profile with per-part ms timed briefly (tests read MACs and decisions, not ms)."""
+    from explorer import profile
+    from explorer.costs import measure_ms
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(profile, "measure_ms", lambda m: measure_ms(m, min_run_time=0.001))
+        return profile.build_profile(model, batches, name, "test")

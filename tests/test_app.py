@@ -1,39 +1,48 @@
-"""The app's pages render and respond, under Streamlit's AppTest (through the router)."""
+"""The app's pages render and respond, under Streamlit's AppTest (through the router). One
+test per thing a user would notice; the numbered items of issue 11 are named."""
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import needs_image, needs_speech
 from input_corpus import GOOD_IMAGE
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoint, zoo
+from explorer import zoo
+from explorer.shipped import headline
 from explorer.thresholds import recommended
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def open_page(page: str | None = None, timeout: int = 60) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
+def open_page(page: str | None = None, timeout: int = 120, **link) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(link)
+    at.run()
     if page:
-        at.switch_page(page).run()
+        at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 
 
-def test_overview_renders():
-    at = open_page()
-    assert "Early-Exit Explorer" in at.title[0].value
+def _figures(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
-needs_image = pytest.mark.skipif(not checkpoint.exists(zoo.IMAGE_CHECKPOINT), reason="no shipped image checkpoint")
-needs_speech = pytest.mark.skipif(not checkpoint.exists(zoo.SPEECH_CHECKPOINT), reason="no shipped speech checkpoint")
+def _values(v) -> list:
+    """A trace's x or y as a list (plotly may store numbers as a base64 typed array)."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v or [])
 
 
 def _marker(at) -> tuple[float, float]:
     """(cost, quality) of the current-threshold marker in the tradeoff figure."""
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    trace = next(t for t in spec["data"] if t.get("name") == "current threshold")
+    trace = next(t for f in _figures(at) for t in f["data"] if t.get("name", "").startswith("current threshold"))
     return trace["x"][0], trace["y"][0]
 
 
@@ -41,89 +50,150 @@ def _metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _said(at) -> str:
+    return " ".join(e.value for kind in ("warning", "info", "caption", "markdown", "error") for e in at.get(kind))
+
+
+@needs_image
+@needs_speech
+def test_overview_shows_the_one_measured_speedup_that_the_readme_states():
+    """Item 2: one measured speedup, the same in the README and on the Overview."""
+    at = open_page()
+    assert "Early-Exit Explorer" in at.title[0].value
+    shown = [m.value for m in at.metric if "speedup" in m.label]
+    for name, value in zip(zoo.names("overview"), shown, strict=True):
+        figure = f"{headline(name).measured_speedup_b1:.2f}×"
+        assert value == figure and figure in README.read_text(), (name, value)
+
+
 @needs_image
 def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
-    at = open_page("pages/tradeoffs.py")
+    at = open_page("tradeoffs")
 
     def decision():
         return next(m.value for m in at.markdown if m.value.startswith("**Exit"))
 
-    assert at.selectbox[1].value == "confidence"  # the model's recommended criterion and threshold
     assert at.slider[0].value == pytest.approx(recommended("image", "confidence"))
-    assert decision()
+    assert "Measured-ms speedup" not in _metrics(at)  # item 2: no second "measured" figure from the profile
     slider = at.slider[0]
     slider.set_value(slider.max).run()  # max softmax >= more than 1: no one leaves early
-    assert not at.exception
     assert decision().startswith("**Exit 6 of 6")
-    late, late_metrics = _marker(at), _metrics(at)
-    assert late_metrics["Mean exit"] == "6.00 of 6"
+    late = _marker(at)
+    assert _metrics(at)["Mean exit"] == "6.00 of 6"
     slider.set_value(slider.min).run()  # everyone leaves at the first exit
-    assert decision().startswith("**Exit 1 of 6")
-    assert _metrics(at)["Mean exit"] == "1.00 of 6"
+    assert decision().startswith("**Exit 1 of 6") and _metrics(at)["Mean exit"] == "1.00 of 6"
     early = _marker(at)
     assert early[0] < late[0] and early[1] != late[1]  # cheaper and a different accuracy
     assert at.query_params["threshold"] == f"{slider.min:.10g}"  # the link follows the slider
 
 
 @needs_image
-def test_tradeoffs_apply_sets_the_recommended_threshold():
-    at = open_page("pages/tradeoffs.py")
-    at.selectbox[1].set_value("entropy").run()
-    at.slider[0].set_value(at.slider[0].min).run()
-    at.button(key="w.apply").click().run()
+def test_tradeoffs_offers_hard_sets_a_log_axis_intervals_and_says_when_adaptive_depth_buys_nothing():
+    """Item 3."""
+    at = open_page("tradeoffs")
+    fig = next(f for f in _figures(at) if any(t.get("name") == "Pareto front" for t in f["data"]))
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    current = next(t for t in fig["data"] if t["name"].startswith("current threshold"))
+    assert current["error_y"]["array"][0] > 0  # a bootstrap interval around the current point
+    clean = _metrics(at)
+    at.selectbox(key="w.page.eval").set_value("blur-5").run()
     assert not at.exception
-    assert at.slider[0].value == pytest.approx(recommended("image", "entropy"))  # ε = 0.2 points by default
-    at.number_input(key="w.eps.image").set_value(1.0).run()  # a looser target: a cheaper threshold
-    at.button(key="w.apply").click().run()
-    assert at.slider[0].value == pytest.approx(recommended("image", "entropy", 1.0))
-    at.button(key="w.apply_ltt").click().run()
-    assert not at.exception and "τ = " in next(m.value for m in at.markdown if "Learn-then-Test" in m.value)
+    assert any("blur" in label for label in _metrics(at)) and _metrics(at) != clean
+    at.selectbox(key="w.model").set_value("speech").run()
+    at.selectbox(key="w.page.eval").set_value("test_a").run()
+    assert "adaptive depth buys nothing" in _said(at)
+
+
+@needs_speech
+def test_ltt_is_explained_with_the_smallest_certifiable_eps_and_two_labelled_eps():
+    """Item 4: 300 calibration clips cannot certify ε below 0.76% at δ = 0.1."""
+    at = open_page("tradeoffs", model="speech")
+    labels = [n.label for n in at.number_input]
+    assert any("ε for the empirical choice" in label for label in labels)
+    assert any("ε for Learn-then-Test: share of inputs" in label for label in labels)
+    at.number_input(key="w.eps_ltt.speech").set_value(0.1).run()
+    said = _said(at)
+    assert "smallest ε any threshold can be certified at is 0.76%" in said
+    assert "(never exit early)" in said and "certifies nothing" in said
 
 
 @needs_image
-def test_a_link_sets_the_choice_for_every_page():
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(model="image", criterion="entropy", threshold="0.3")
-    at.run()
-    at.switch_page("pages/live_image.py").run()
-    assert (at.selectbox[0].value, at.number_input[0].value) == ("entropy", 0.3)
-    at.number_input[0].set_value(0.5).run()  # chosen on one page ...
-    at.switch_page("pages/tradeoffs.py").run()
-    assert (at.selectbox[1].value, at.slider[0].value) == ("entropy", 0.5)  # ... holds on the others
-    at.switch_page("pages/noise.py").run()
-    assert (at.selectbox[1].value, at.slider[0].value) == ("entropy", 0.5)
+def test_tradeoffs_apply_sets_the_recommended_threshold():
+    at = open_page("tradeoffs")
+    at.selectbox(key="w.criterion.image").set_value("entropy").run()
+    at.slider[0].set_value(at.slider[0].min).run()
+    at.button(key="w.apply").click().run()
+    assert at.slider[0].value == pytest.approx(recommended("image", "entropy"))
+    at.number_input(key="w.eps.image").set_value(1.0).run()  # a looser target: a cheaper threshold
+    at.button(key="w.apply").click().run()
+    assert at.slider[0].value == pytest.approx(recommended("image", "entropy", 1.0))
 
 
-def test_a_bad_link_is_said_in_words():
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(model="image", criterion="entropy", threshold="lots")
-    at.run()
-    assert not at.exception and any("not a number" in w.value for w in at.warning)
+@needs_image
+def test_exits_are_counted_from_one_everywhere():
+    """Item 5."""
+    at = open_page("noise")
+    for fig in _figures(at):
+        title = fig["layout"].get("yaxis", {}).get("title", {}).get("text", "")
+        if "exit" in title:
+            assert "1 = first" in title
+            assert min(v for t in fig["data"] for v in _values(t.get("y")) if v is not None) >= 1
 
 
 @needs_image
 @needs_speech
-def test_noise_page_draws_every_figure_for_both_models():
-    at = open_page("pages/noise.py")
-    assert len(at.get("plotly_chart")) == 5
-    at.slider[0].set_value(at.slider[0].min).run()
-    at.selectbox[0].set_value("speech").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 5
-    assert at.selectbox[1].value == "ctc_entropy"
+def test_every_chart_has_a_title_and_the_live_charts_a_key():
+    """Item 6."""
+    for page, link in (("tradeoffs", {}), ("noise", {}), ("live_image", {}), ("live_speech", {})):
+        at = open_page(page, **link)
+        figures = _figures(at)
+        assert figures and all(f["layout"].get("title", {}).get("text") for f in figures), page
+        if page == "live_image":
+            heat = next(f for f in figures if f["data"][0]["type"] == "heatmap")
+            assert heat["layout"]["xaxis"]["tickvals"] == [str(c) for c in range(10)]
+            per_exit = next(f for f in figures if any(t.get("name") == "exit taken" for t in f["data"]))
+            assert per_exit["layout"]["showlegend"] is True
+
+
+@needs_image
+def test_links_say_what_they_cannot_do():
+    """Item 9."""
+    at = open_page("tradeoffs", model="image", criterion="confidence", threshold="5")
+    assert "outside the range" in _said(at) and "nearest end" in _said(at)
+    at = open_page("live_image", model="image", criterion="confidence", threshold="1.5")
+    assert "no input leaves before the last exit" in _said(at)
+    at = open_page("noise", model="toy")
+    assert "is not shown on this page" in _said(at)
+    at = open_page(model="image", criterion="entropy", threshold="lots")
+    assert "not a number" in _said(at)
+    at = open_page("tradeoffs", model="image", eval="fog-9")
+    assert "evaluation set “fog-9” is not one of the choices" in _said(at)
+
+
+@needs_image
+def test_a_link_sets_the_choice_for_every_page():
+    at = open_page(model="image", criterion="entropy", threshold="0.3")
+    at.switch_page("pages/live_image.py").run()
+    assert (at.selectbox(key="w.criterion.image").value, at.number_input[0].value) == ("entropy", 0.3)
+    at.number_input[0].set_value(0.5).run()  # chosen on one page ...
+    at.switch_page("pages/tradeoffs.py").run()
+    assert (at.selectbox(key="w.criterion.image").value, at.slider[0].value) == ("entropy", 0.5)  # ... holds
+    at.switch_page("pages/noise.py").run()
+    assert at.slider[0].value == 0.5
 
 
 @needs_image
 def test_model_page_architecture_and_benchmark():
-    at = open_page("pages/model.py")
+    at = open_page("model")
     assert _metrics(at)["Parameters"] == f"{sum(p.numel() for p in zoo.model('image').parameters()):,}"
     assert any("shared exit" in h.value for h in at.subheader)
-    assert any("Run the benchmark" in i.value for i in at.info)  # says what to do
     at.number_input(key="w.limit.image").set_value(8).run()
     at.button(key="w.bench").click().run()
     assert not at.exception
     shown = _metrics(at)
     assert {"Batch 1: realized speedup", "Batch 64: realized speedup"} <= set(shown)
-    assert sum("of the ideal" in m.value for m in at.markdown) == 2
+    for label in ("Batch 1: realized speedup", "Batch 64: realized speedup"):  # a figure, or "noisy" and why
+        assert shown[label].endswith("×") or (shown[label] == "noisy" and "Noisy measurement" in _said(at))
 
 
 def _decision(at) -> str:
@@ -131,15 +201,22 @@ def _decision(at) -> str:
 
 
 @needs_image
-def test_live_image_example_threshold_and_uploads():
-    at = open_page("pages/live_image.py")
-    assert _decision(at)  # the default example is answered at once
-    at.selectbox[0].set_value("confidence").run()
-    at.number_input[0].set_value(0.0).run()  # any confidence passes: the first exit
+def test_live_image_warns_when_deeper_exits_disagree_and_shows_the_true_label():
+    """Item 1."""
+    prof = zoo.profile("image", "test")
+    i = int((prof.cols["pred"][:, 0] != prof.cols["pred"][:, -1]).nonzero()[0][0])
+    at = open_page("live_image", model="image", criterion="confidence", threshold="0")
+    at.number_input[1].set_value(i).run()  # the test digit
     assert _decision(at).startswith("### Exit 1 of 6")
-    at.number_input[0].set_value(1.01).run()  # none can: the last exit
-    assert _decision(at).startswith("### Exit 6 of 6")
+    assert "true:" in _decision(at) and ("✓ right" in _decision(at) or "✗ wrong" in _decision(at))
+    assert any("Deeper exits disagree" in w.value and "overconfident" in w.value for w in at.warning)
+    at.number_input[0].set_value(1.01).run()  # none can pass: the last exit, no disagreement left
+    assert _decision(at).startswith("### Exit 6 of 6") and not any("Deeper" in w.value for w in at.warning)
 
+
+@needs_image
+def test_live_image_uploads_go_to_the_decoder():
+    at = open_page("live_image")
     at.radio[0].set_value("Upload").run()
     assert any("upload a picture" in i.value for i in at.info)  # an empty state that says what to do
     at.file_uploader[0].upload("notes.png", b"just some text", "image/png").run()
@@ -150,20 +227,17 @@ def test_live_image_example_threshold_and_uploads():
 
 
 @needs_speech
-def test_live_speech_example_noise_and_uploads():
+def test_live_speech_example_reference_noise_and_uploads():
     import soundfile as sf
 
     from explorer.audio import to_wav_bytes
     from explorer.data.examples import EXAMPLES, load_index
 
-    at = open_page("pages/live_speech.py")
+    at = open_page("live_speech")
     first = _decision(at)
-    assert first.startswith("### Exit") and "“" in first  # the first example is transcribed at once
+    assert first.startswith("### Exit") and "Reference: “" in first  # the example's reference beside the answer
     at.number_input[0].set_value(10.0).run()  # any entropy passes: the first layer
     assert _decision(at).startswith("### Exit 1 of 6")
-    at.number_input[0].set_value(-1.0).run()  # none can: the last layer
-    assert _decision(at).startswith("### Exit 6 of 6")
-
     at.radio[0].set_value("Upload").run()
     at.file_uploader[0].upload("song.wav", b"RIFF....not really", "audio/wav").run()
     assert not at.exception and at.error  # a message in the page, no traceback
@@ -172,3 +246,25 @@ def test_live_speech_example_noise_and_uploads():
     at.file_uploader[0].upload("mine.wav", wav, "audio/wav").run()
     assert not at.exception and not at.error
     assert f"“{clip['text']}”" in _decision(at)
+
+
+@needs_speech
+def test_live_speech_makes_the_noise_once_per_input_whatever_the_threshold(monkeypatch):
+    """Item 10: moving the threshold regenerates no noise and re-runs no what-if pass."""
+    from explorer import noise, predict
+
+    made, whatif = [], []
+    real_noise, real_read = noise.make_noise, predict.read_all_exits
+    monkeypatch.setattr(noise, "make_noise", lambda *a, **k: made.append(a) or real_noise(*a, **k))
+    monkeypatch.setattr(predict, "read_all_exits", lambda *a, **k: whatif.append(1) or real_read(*a, **k))
+    at = open_page("live_speech")
+    at.selectbox(key="w.page.noise").set_value("babble").run()
+    at.select_slider(key="w.page.snr").set_value(5).run()
+    assert at.query_params["noise"] == "babble" and at.query_params["snr"] == "5"  # the link carries them
+    before = len(made)
+    assert before <= len(zoo.get("speech").noise.levels) - 1  # each noisy level made at most once
+    what_ifs = len(whatif)
+    for tau in (0.05, 0.2, 0.3):
+        at.number_input[0].set_value(tau).run()
+    assert len(made) == before  # the noise is not made again
+    assert len(whatif) - what_ifs <= 3  # one what-if pass per new threshold, none for the SNR curve

@@ -54,46 +54,46 @@ def _assert_exits_match_profile(model, inputs, targets, crit_name="confidence"):
 
 # ---- toy ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def toy_inputs(small_toy):
-    x, y, _ = toy_data(200, small_toy.config, seed=7)
+def toy_inputs(toy_model):
+    x, y, _ = toy_data(200, toy_model.config, seed=7)
     return list(x), y.tolist()
 
 
 @pytest.fixture(scope="module")
-def toy_int8(small_toy, toy_inputs):
+def toy_int8(toy_model, toy_inputs):
     calib = [(torch.stack(toy_inputs[0][:64]), None)]
-    return compress.quantize_int8(small_toy, calib)
+    return compress.quantize_int8(toy_model, calib)
 
 
-def test_int8_toy_keeps_every_exit_and_its_answers(small_toy, toy_int8, toy_inputs):
+def test_int8_toy_keeps_every_exit_and_its_answers(toy_model, toy_int8, toy_inputs):
     x = torch.stack(toy_inputs[0])
-    assert toy_int8.num_exits == small_toy.num_exits and toy_int8.heads == small_toy.heads
+    assert toy_int8.num_exits == toy_model.num_exits and toy_int8.heads == toy_model.heads
     assert not any(isinstance(m, nn.Linear) for m in toy_int8.modules()), "every Linear is int8"
-    a, b = _logits(small_toy, x), _logits(toy_int8, x)
+    a, b = _logits(toy_model, x), _logits(toy_int8, x)
     agree = (a.argmax(-1) == b.argmax(-1)).float().mean(1)  # per exit
     assert agree.min() >= 0.95, agree
-    assert next(small_toy.parameters()).dtype == torch.float32  # the original is untouched
-    assert any(isinstance(m, nn.Linear) for m in small_toy.modules())
+    assert next(toy_model.parameters()).dtype == torch.float32  # the original is untouched
+    assert any(isinstance(m, nn.Linear) for m in toy_model.modules())
 
 
 def test_int8_toy_real_exits_equal_its_profile(toy_int8, toy_inputs):
     _assert_exits_match_profile(toy_int8, *toy_inputs)
 
 
-def test_int8_counts_the_same_macs_and_weighs_less(small_toy, toy_int8):
-    assert count_macs(toy_int8).to_dict() == count_macs(small_toy).to_dict()
-    fp32, _ = weight_bytes(small_toy)
+def test_int8_counts_the_same_macs_and_weighs_less(toy_model, toy_int8):
+    assert count_macs(toy_int8).to_dict() == count_macs(toy_model).to_dict()
+    fp32, _ = weight_bytes(toy_model)
     int8, _ = weight_bytes(toy_int8)
     assert sum(int8.values()) < sum(fp32.values()) / 2.5  # LayerNorms and biases stay fp32
 
 
-def test_int8_without_calibration_is_dynamic_and_keeps_answers(small_toy, toy_inputs):
+def test_int8_without_calibration_is_dynamic_and_keeps_answers(toy_model, toy_inputs):
     import torch.ao.nn.quantized.dynamic as nnqd
 
-    q = compress.quantize_int8(small_toy)
+    q = compress.quantize_int8(toy_model)
     assert any(isinstance(m, nnqd.Linear) for m in q.modules())
     x = torch.stack(toy_inputs[0])
-    assert (_logits(small_toy, x).argmax(-1) == _logits(q, x).argmax(-1)).float().mean() >= 0.95
+    assert (_logits(toy_model, x).argmax(-1) == _logits(q, x).argmax(-1)).float().mean() >= 0.95
 
 
 def test_int8_toy_with_shared_head(toy_inputs):
@@ -115,9 +115,9 @@ def test_int8_saves_without_pickle_and_loads_identical(toy_int8, toy_inputs, tmp
     assert any(v.dtype == torch.int8 for v in sd.values())
 
 
-def test_pruning_needs_the_image_cnn(small_toy):
+def test_pruning_needs_the_image_cnn(toy_model):
     with pytest.raises(ValueError, match="image CNN"):
-        compress.prune_channels(small_toy, 0.5)
+        compress.prune_channels(toy_model, 0.5)
 
 
 def test_a_variant_may_only_name_explorer_classes(toy_int8, tmp_path):

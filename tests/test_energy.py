@@ -17,12 +17,12 @@ from explorer.profile import build_profile
 
 
 @pytest.fixture(scope="module")
-def toy_case(small_toy):
-    x, y, _ = toy_data(300, small_toy.config, seed=21)
+def toy_case(toy_model):
+    x, y, _ = toy_data(300, toy_model.config, seed=21)
     batches = [(x[i:i + 100], None, y[i:i + 100].tolist()) for i in range(0, 300, 100)]
-    macs = count_macs(small_toy)
-    prof = build_profile(small_toy, batches, "toy", "test", costs=(macs, macs))
-    return small_toy, x, prof
+    macs = count_macs(toy_model)
+    prof = build_profile(toy_model, batches, "toy", "test", costs=(macs, macs))
+    return toy_model, x, prof
 
 
 def _settings(prof, mean_mw: float = 1.0, period_s: float = 5.0) -> energy.EnergySettings:

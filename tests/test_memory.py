@@ -21,12 +21,12 @@ def test_image_weights_by_part_match_the_parameter_counts():
     assert upto_shared[0] > shared["shared"]  # the shared head is read whole at the first exit
 
 
-def test_int8_weighs_less_than_fp32_on_disk_and_in_memory(small_toy):
-    x, _, _ = toy_data(64, small_toy.config, seed=3)
-    q = compress.quantize_int8(small_toy, [(x, None)])
-    fp32, int8 = memory.weight_bytes(small_toy)[0], memory.weight_bytes(q)[0]
+def test_int8_weighs_less_than_fp32_on_disk_and_in_memory(toy_model):
+    x, _, _ = toy_data(64, toy_model.config, seed=3)
+    q = compress.quantize_int8(toy_model, [(x, None)])
+    fp32, int8 = memory.weight_bytes(toy_model)[0], memory.weight_bytes(q)[0]
     assert 0 < sum(int8.values()) < sum(fp32.values())
-    assert 0 < memory.checkpoint_bytes(q) < memory.checkpoint_bytes(small_toy)
+    assert 0 < memory.checkpoint_bytes(q) < memory.checkpoint_bytes(toy_model)
 
 
 def test_allocator_peak_per_exit_is_positive_reproducible_and_grows_with_the_network():
