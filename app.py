@@ -35,6 +35,7 @@ page = st.navigation([  # first, before anything slow: the navigation is the fir
     st.Page("pages/tradeoffs.py", title="Tradeoffs", icon="⚖️"),
     st.Page("pages/noise.py", title="Noise & robustness", icon="🌫️"),
     st.Page("pages/model.py", title="Model", icon="🧱"),
+    st.Page("pages/energy.py", title="Energy", icon="🔋"),
 ])
 from pages.choice import remember_link  # noqa: E402  (light: no torch, no model)
 

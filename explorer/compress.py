@@ -23,7 +23,7 @@ variant unchanged:
   on the frozen backbone, as the original was trained).
 
 Variants live in the cache (safetensors + JSON, never pickle) and are selectable models
-named `<base>-int8` / `<base>-prune<percent>` through `registered` (zoo's hook).
+named `<base>-int8` / `<base>-prune<percent>` through `explorer.variants` (the registry lists them).
 An int8 checkpoint holds the int8 weights themselves (int8 tensors, per-channel scales)
 and is rebuilt into torch's quantized modules when loaded: its size on disk is the
 compressed size.
@@ -43,11 +43,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.flop_counter import register_flop_formula
 
+from . import variants
 from .models.base import MultiExitModel
-from .paths import CACHE
 
 METHODS = ("int8", "prune")
-VARIANTS = CACHE / "variants"
 
 # torch.ao.quantization prints a deprecation notice (its eager API moves to torchao) on
 # every call; the kernels themselves are current, and the explorer has no other use for it.
@@ -431,7 +430,7 @@ def _class_path(cls) -> str:
 def save_variant(model: MultiExitModel, name: str, info: dict, directory: Path | None = None) -> Path:
     """`name`.safetensors (weights; int8 ones as int8) + `name`.json (config, classes, how
     it was made). info: at least "base" (the model it was made from) and "method"."""
-    path = Path(directory or VARIANTS) / name
+    path = Path(directory or variants.VARIANTS) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path.with_suffix(".safetensors")))
@@ -447,7 +446,7 @@ def load_variant(name: str, directory: Path | None = None) -> MultiExitModel:
     """Rebuild a saved variant: its class from the saved config (or, for a model without a
     config dataclass, a copy of its base model), int8 modules where the plan says, then
     the saved weights (safetensors: nothing is unpickled)."""
-    directory = Path(directory or VARIANTS)
+    directory = Path(directory or variants.VARIANTS)
     path = directory / name
     if not path.with_suffix(".json").exists():
         raise ValueError(f"no compressed model {name!r} in {directory}; make it with "
@@ -470,35 +469,6 @@ def load_variant(name: str, directory: Path | None = None) -> MultiExitModel:
         model = _as_int8(model, plan)
     model.load_state_dict(load_file(str(path.with_suffix(".safetensors"))))
     return model.eval().requires_grad_(False)
-
-
-def variant_info(name: str, directory: Path | None = None) -> dict | None:
-    path = (Path(directory or VARIANTS) / name).with_suffix(".json")
-    return json.loads(path.read_text())["variant"] if path.exists() else None
-
-
-def registered(name: str):
-    """zoo's hook: the registry entry of a compressed variant saved in the cache, or None.
-    It shares its base model's data, splits and decoder; its profiles go to the cache."""
-    from . import zoo
-
-    info = variant_info(name)
-    if info is None:
-        return None
-    base = zoo.get(info["base"])
-    what = "int8 weights" if info["method"] == "int8" else f"{round(100 * info['ratio'])}% of channels pruned"
-    return zoo.BuiltIn(name, f"{base.title}, {what}", lambda: load_variant(name), base.data,
-                       base.calib_split, base.test_split, CACHE / "profiles", base.decode, base.report)
-
-
-def variants() -> list[str]:
-    """Names of every compressed variant in the cache."""
-    return sorted(p.stem for p in Path(VARIANTS).glob("*.json"))
-
-
-def variants_of(base: str) -> list[str]:
-    """The compressed variants made from `base` (for overlaying them on its tradeoff)."""
-    return [n for n in variants() if (variant_info(n) or {}).get("base") == base]
 
 
 def calibration_inputs(base: str, n: int = 256, batch: int = 32) -> list:

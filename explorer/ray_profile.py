@@ -115,7 +115,7 @@ class DataSpec:
         inputs, targets, skipped = [], [], []
         for path, target in zip(self.files[start:stop], self.targets[start:stop], strict=True):
             try:
-                inputs.append(decode(Path(path).read_bytes()))
+                inputs.append(decode(Path(path).read_bytes()).x)
             except Exception as err:  # any decoder's failure: this file's fault, not the run's
                 skipped.append((str(path), str(err) or type(err).__name__))
                 continue

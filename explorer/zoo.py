@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # torch is imported only when a model or its data is used
     from .profile import Profile, Progress
 
 # The pages an entry can name (the app's page files without ".py"; "overview": a headline card).
-PAGES = ("overview", "live_image", "live_speech", "tradeoffs", "noise", "model")
+PAGES = ("overview", "live_image", "live_speech", "tradeoffs", "noise", "model", "energy")
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,12 @@ class BuiltIn:
     quality: Quality = ACCURACY
     summary: str = ""  # one or two sentences on what the model is (Overview, page captions)
     input_note: str = ""  # what its per-input figures assume ("for a 2 s clip")
-    pages: frozenset = frozenset({"tradeoffs", "model"})
+    pages: frozenset = frozenset({"tradeoffs", "model", "energy"})
     noise: NoiseAxis | None = None
     extra_tests: tuple[tuple[str, str], ...] = ()  # other held-out splits: (split, label)
     head_views: tuple[tuple[str, str], ...] = ()  # (label, model name): views of one backbone to compare
     start_criterion: str = ""  # where pages start; "" = the report's recommended one
+    group: str = "built-in"  # how model menus group it: "built-in", "compressed", "imported"
 
 
 # ---- toy: trained on first use (seconds) and cached ------------------------------------
@@ -239,17 +240,30 @@ def register(entry: BuiltIn) -> BuiltIn:
 def names(page: str | None = None) -> list[str]:
     """The registered models, or those shown on `page` (one of PAGES), in registration
     order (a page starts with the first)."""
-    return [n for n, e in BUILT_INS.items() if page is None or page in e.pages]
+    entries = [*BUILT_INS.values(), *(_made_here(n) for n in _made_here_names())]
+    return [e.name for e in entries if page is None or page in e.pages]
+
+
+def _made_here_names() -> list[str]:
+    """Models made on this machine (compressed variants in the cache), found afresh on
+    every call from their small JSON files: no torch, nothing stale."""
+    from . import variants
+
+    return [n for n in variants.names() if n not in BUILT_INS]
+
+
+def _made_here(name: str) -> BuiltIn | None:
+    from . import variants
+
+    return variants.entry(name)
 
 
 def get(name: str) -> BuiltIn:
     try:
         return BUILT_INS[name]
     except KeyError:
-        from .compress import registered  # hook: compressed variants made in the cache (issue 17)
-
-        if (variant := registered(name)) is not None:
-            return variant
+        if (made := _made_here(name)) is not None:
+            return made
         raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)}") from None
 
 
@@ -281,7 +295,8 @@ def _builtins() -> None:
     for entry in [
         BuiltIn("image", "MNIST ResNet, one head per exit", _image_loader("exit"), _mnist_data,
                 profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
-                pages=frozenset({"overview", "live_image", "tradeoffs", "noise", "model"}), noise=_image_noise(),
+                pages=frozenset({"overview", "live_image", "tradeoffs", "noise", "model", "energy"}),
+                noise=_image_noise(),
                 head_views=IMAGE_VIEWS),
         BuiltIn("image-shared", "MNIST ResNet, FreeML shared exit", _image_loader("shared"), _mnist_data,
                 profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
@@ -291,7 +306,8 @@ def _builtins() -> None:
                 quality=WER, input_note="for a 2 s clip",
                 summary="A 6-layer HuBERT-style encoder trained here on synthesized voices: CTC exit branches "
                         "(HuBERT-EE) and self-supervised DAISY exits.",
-                pages=frozenset({"overview", "live_speech", "tradeoffs", "noise", "model"}), noise=_speech_noise(),
+                pages=frozenset({"overview", "live_speech", "tradeoffs", "noise", "model", "energy"}),
+                noise=_speech_noise(),
                 extra_tests=(("test_b", "unseen voices (test_b)"),), start_criterion="ctc_entropy"),
         BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
                 summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),

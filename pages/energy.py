@@ -4,8 +4,8 @@ criterion decides how deep it goes. Computed from the model's profile: instant."
 
 import streamlit as st
 
-from explorer import compress, energy, energy_plots, zoo
-from pages import common
+from explorer import energy, energy_plots
+from pages import choice, common
 
 st.title("Energy: anytime inference under harvested power")
 st.caption("FreeML's batteryless setting. Inputs arrive at a fixed period; each may spend the energy stored when "
@@ -13,7 +13,7 @@ st.caption("FreeML's batteryless setting. Inputs arrive at a fixed period; each 
            "only when the whole network fits and misses the input otherwise. Only MACs cost energy; inference is "
            "instantaneous next to the input period.")
 
-name = common.model_select(sorted({*zoo.BUILT_INS, *compress.variants()}))
+name = choice.model_select("energy")
 prof = common.test_profile(name)
 
 c1, c2, c3 = st.columns(3)

@@ -50,7 +50,7 @@ source = st.radio("Input", ["Example from the test set", "Upload", "Camera"], ho
 x, shown, truth, warnings = None, None, None, ()
 if source == "Upload":
     # any file type goes to the decoder, which names what it got and says what to do
-    up = st.file_uploader(f"A photo or scan of one handwritten digit (PNG, JPEG, WebP, GIF or BMP, up to "
+    up = st.file_uploader(f"A photo or scan of one handwritten digit (PNG, JPEG, HEIC, WebP, GIF or BMP, up to "
                           f"{common.MAX_UPLOAD_MB} MB)", max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Camera":

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from explorer import criteria, plots, robustness, zoo
-from explorer.audio import RATE, to_wav_bytes
+from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.noise import make_noise, mix_at_snr
 from explorer.predict import exit_taken, logmel, predict_input
@@ -55,7 +55,7 @@ source = st.radio("Input", ["Example", "Upload", "Record"], horizontal=True)
 data, truth = None, None
 if source == "Upload":
     # any file type goes to the decoder, which names what it got and says what to do
-    up = st.file_uploader(f"WAV, FLAC, OGG or MP3, up to {common.MAX_UPLOAD_MB} MB (only the first "
+    up = st.file_uploader(f"{FORMATS_HINT}, up to {common.MAX_UPLOAD_MB} MB (only the first "
                           f"{zoo.MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Record":

@@ -14,14 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explorer import compress, energy, memory, zoo  # noqa: E402
+from explorer import energy, memory, variants, zoo  # noqa: E402
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--rss", action="store_true", help="also resident growth in a fresh process (slow)")
     args = p.parse_args()
-    names = ["image", "image-shared", "speech", *compress.variants()]
+    names = ["image", "image-shared", "speech", *variants.names()]
     out: dict = {"memory": {}}
     for name in names:
         m = memory.measure(name, zoo.model(name), repeats=5, rss=args.rss)

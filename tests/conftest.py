@@ -14,6 +14,17 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_variants_made_on_this_machine(tmp_path_factory):
+    """Compressed variants someone made in the cache would join every model menu: tests
+    see only the ones they make."""
+    from explorer import variants
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(variants, "VARIANTS", tmp_path_factory.mktemp("variants"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def server():
     """`streamlit run app.py` on 127.0.0.1 for the whole session; yields its URL."""

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import compress, criteria, zoo
+from explorer import compress, criteria, variants, zoo
 from explorer.__main__ import main
 from explorer.costs import count_macs
 from explorer.engine import read_all_exits, run_stream, run_with_exits
@@ -254,12 +254,13 @@ def test_int8_on_a_tiny_hugging_face_model():
 
 # ---- registry and command line ---------------------------------------------------------------
 def test_a_saved_variant_is_a_selectable_model(image_int8, image_inputs, tmp_path, monkeypatch):
-    monkeypatch.setattr(compress, "VARIANTS", tmp_path)
+    monkeypatch.setattr(variants, "VARIANTS", tmp_path)
     compress.save_variant(image_int8, "image-int8", {"base": "image", "method": "int8"})
-    assert compress.variants() == compress.variants_of("image") == ["image-int8"]
-    assert compress.variants_of("speech") == []
+    assert variants.names() == variants.of("image") == ["image-int8"]
+    assert variants.of("speech") == []
     entry = zoo.get("image-int8")
-    assert "int8" in entry.title and entry.test_split == "test"
+    assert "int8" in entry.title and entry.test_split == "test" and entry.group == "compressed"
+    assert "image-int8" in zoo.names("tradeoffs") and "image-int8" not in zoo.names("noise")
     x = torch.stack(image_inputs[0][:10])
     assert torch.equal(_logits(entry.load(), x), _logits(image_int8, x))
 
