@@ -227,3 +227,17 @@ def cost_breakdown(rows: list[dict], unit: str = "MACs") -> go.Figure:
         fig.add_trace(go.Bar(x=where, y=[values.get(w, 0.0) for w in where], name=part))
     fig.update_layout(barmode="stack", yaxis_title=unit, height=340, legend={"orientation": "h", "y": -0.25})
     return _titled(fig, f"{unit} of every part at each exit point")
+
+
+def memory_per_exit(weights_to_exit: list[int], peak: list[float], spread: list[float],
+                    exit_names: list[str]) -> go.Figure:
+    """Bytes of weights an inference leaving at each exit reads, and the measured peak the
+    allocator held for it (median, the bar's whisker: the spread over the repeats), in KB."""
+    fig = go.Figure([
+        go.Bar(x=exit_names, y=np.asarray(weights_to_exit) / 1024, name="weights read up to the exit"),
+        go.Bar(x=exit_names, y=np.asarray(peak) / 1024, name="peak working memory (measured median)",
+               error_y={"type": "data", "array": np.asarray(spread) / 2048, "visible": True}),
+    ])
+    fig.update_layout(barmode="group", yaxis_title="KB", xaxis_title="exit taken (batch 1)", height=340,
+                      legend={"orientation": "h", "y": -0.3})
+    return _titled(fig, "Memory of one inference leaving at each exit")

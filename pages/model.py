@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import streamlit as st
 
-from explorer import anatomy, criteria, plots, zoo
+from explorer import anatomy, criteria, memory, plots, zoo
 from explorer.bench import bench
 from explorer.speedup import DEFINITION, REPEATS, WARMUP
 from pages import choice, common
@@ -55,6 +55,46 @@ def shared_exit_ui(views: dict[str, str]) -> None:
     st.caption("Same backbone, same checkpoint. The shared exit reads every exit point's pooled features (zero for "
                "blocks not yet run) with one linear classifier: fewer parameters, a little more per read, and "
                "weaker early exits.")
+
+
+@st.cache_resource(show_spinner="Measuring memory: one batch-1 inference per exit, 5 times each…")
+def measured_memory(name: str) -> memory.Memory:
+    return memory.measure(name, common.load_model(name))
+
+
+def _kb(n: float) -> str:
+    return f"{n / 1024:,.1f} KB"
+
+
+def memory_ui(name: str) -> None:
+    st.subheader("Memory: weights, checkpoint and peak per exit (measured)")
+    mem, prof = measured_memory(name), common.test_profile(name)
+    m = st.columns(3)
+    m[0].metric("Weights (every part)", _kb(mem.weights_total))
+    m[1].metric("Checkpoint on disk", _kb(mem.checkpoint_bytes))
+    m[2].metric("Peak working memory, full depth", _kb(mem.peak_bytes[-1]),
+                f"± {_kb(mem.peak_spread[-1] / 2)}", delta_color="off")
+    st.plotly_chart(plots.memory_per_exit(mem.weights_to_exit, mem.peak_bytes, mem.peak_spread,
+                                          prof.meta["exit_names"]))
+    parts = pd.DataFrame({"part": list(mem.weights), "bytes": list(mem.weights.values())})
+    st.dataframe(parts[parts["bytes"] > 0], hide_index=True, column_config={"bytes": FORMATS["parameters"]})
+    st.caption(f"Weights: bytes of every tensor, by the part that reads it ({mem.repeats} repeats per exit for the "
+               "peak: torch's CPU allocator, the extra bytes it held during one batch-1 inference that really "
+               "left at that exit). Measured once per server start, when this section was first shown.")
+
+
+def shared_exit_memory_ui(views: dict[str, str]) -> None:
+    """FreeML's claim in measured bytes: one shared exit against one head per exit."""
+    rows = []
+    for label, n in views.items():
+        model = common.load_model(n)
+        rows.append({"heads": label, "bytes of the exit heads": measured_memory(n).weights[model.task_head]})
+    per_exit, shared = rows[0]["bytes of the exit heads"], rows[-1]["bytes of the exit heads"]  # head_views' order
+    st.dataframe(pd.DataFrame(rows), hide_index=True,
+                 column_config={"bytes of the exit heads": FORMATS["parameters"]})
+    if shared:
+        st.caption(f"Measured weight bytes: the exit heads take {per_exit / shared:.2f}× the memory of the one "
+                   "shared exit.")
 
 
 def estimate_seconds(name: str, crit: str, thr: float, limit: int, batch: int) -> float:
@@ -126,4 +166,6 @@ name = choice.model_select("model")
 architecture_ui(name)
 if zoo.get(name).head_views:
     shared_exit_ui(dict(zoo.get(name).head_views))
+    shared_exit_memory_ui(dict(zoo.get(name).head_views))
+memory_ui(name)
 benchmark_ui(name)

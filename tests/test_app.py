@@ -187,6 +187,10 @@ def test_model_page_architecture_and_benchmark():
     at = open_page("model")
     assert _metrics(at)["Parameters"] == f"{sum(p.numel() for p in zoo.model('image').parameters()):,}"
     assert any("shared exit" in h.value for h in at.subheader)
+    m = _metrics(at)  # memory, measured: weights, file on disk, peak of one inference
+    assert m["Weights (every part)"].endswith("KB") and m["Checkpoint on disk"].endswith("KB")
+    assert "the exit heads take 2.8" in _said(at)  # FreeML: 43,580 vs 15,370 parameters, as bytes
+    assert any(f["layout"]["title"]["text"] == "Memory of one inference leaving at each exit" for f in _figures(at))
     at.number_input(key="w.limit.image").set_value(8).run()
     at.button(key="w.bench").click().run()
     assert not at.exception
