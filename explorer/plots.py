@@ -25,7 +25,7 @@ def _cost(values, cost: str):
     return values + 1 if cost == "mean_exit" else values
 
 
-def _titled(fig: go.Figure, title: str) -> go.Figure:
+def titled(fig: go.Figure, title: str) -> go.Figure:
     """Every figure carries its title (exported PNGs need their context)."""
     fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}})
     fig.update_layout(margin={"t": 50})
@@ -81,7 +81,7 @@ def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = N
                       yaxis_tickformat=".1%", height=500, legend={"orientation": "h", "y": -0.25})
     if log_x:
         fig.update_xaxes(type="log")
-    return _titled(fig, title or f"{name} against {COST_AXES.get(cost, cost)}, every criterion")
+    return titled(fig, title or f"{name} against {COST_AXES.get(cost, cost)}, every criterion")
 
 
 def per_exit(scores: np.ndarray, exit_names: list[str], threshold: float | None, taken: int,
@@ -100,7 +100,7 @@ def per_exit(scores: np.ndarray, exit_names: list[str], threshold: float | None,
                              marker={"size": 16, "color": "crimson", "symbol": "diamond"}))
     fig.update_layout(yaxis_title=score_label, height=340, showlegend=True,
                       legend={"orientation": "h", "y": -0.3})
-    return _titled(fig, f"{score_label} at each exit (exit taken: {exit_names[taken]})")
+    return titled(fig, f"{score_label} at each exit (exit taken: {exit_names[taken]})")
 
 
 def exit_histogram(row: pd.Series, exit_names: list[str]) -> go.Figure:
@@ -108,7 +108,7 @@ def exit_histogram(row: pd.Series, exit_names: list[str]) -> go.Figure:
     shares = [row[f"exit_{j}"] for j in range(len(exit_names))]
     fig = go.Figure(go.Bar(x=exit_names, y=shares, text=[f"{v:.1%}" for v in shares], textposition="outside"))
     fig.update_layout(yaxis_title="share of inputs", yaxis_tickformat=".0%", yaxis_range=[0, 1.1], height=300)
-    return _titled(fig, f"Where inputs leave at τ = {row['threshold']:.4g}")
+    return titled(fig, f"Where inputs leave at τ = {row['threshold']:.4g}")
 
 
 def exit_heatmap(probs: np.ndarray, exit_names: list[str], taken: int) -> go.Figure:
@@ -120,7 +120,7 @@ def exit_heatmap(probs: np.ndarray, exit_names: list[str], taken: int) -> go.Fig
                   line={"color": "crimson", "width": 3})
     fig.update_layout(xaxis_title="class", xaxis_type="category", xaxis_tickvals=classes, yaxis_autorange="reversed",
                       height=320)
-    return _titled(fig, f"Class probabilities at every exit (outlined: the exit taken, {exit_names[taken]})")
+    return titled(fig, f"Class probabilities at every exit (outlined: the exit taken, {exit_names[taken]})")
 
 
 def depth_curve(levels: list, exits: list[int], exit_names: list[str], xlabel: str) -> go.Figure:
@@ -129,7 +129,7 @@ def depth_curve(levels: list, exits: list[int], exit_names: list[str], xlabel: s
     fig = go.Figure(go.Scatter(x=[str(v) for v in levels], y=[e + 1 for e in exits], mode="lines+markers"))
     fig.update_layout(xaxis_title=xlabel, xaxis_type="category", yaxis_title="exit taken (1 = first)",
                       yaxis_range=[0.5, len(exit_names) + 0.5], yaxis_dtick=1, height=300)
-    return _titled(fig, f"Exit this input takes as the {xlabel} changes")
+    return titled(fig, f"Exit this input takes as the {xlabel} changes")
 
 
 def waveform(samples: np.ndarray, rate: int) -> go.Figure:
@@ -138,7 +138,7 @@ def waveform(samples: np.ndarray, rate: int) -> go.Figure:
     t = np.arange(0, len(samples), step) / rate
     fig = go.Figure(go.Scatter(x=t, y=samples[::step], mode="lines", line={"width": 1}))
     fig.update_layout(xaxis_title="seconds", yaxis_title="amplitude", height=230)
-    return _titled(fig, "Waveform (what the model hears)")
+    return titled(fig, "Waveform (what the model hears)")
 
 
 def spectrogram(logmel: np.ndarray, hop_seconds: float) -> go.Figure:
@@ -146,7 +146,7 @@ def spectrogram(logmel: np.ndarray, hop_seconds: float) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=logmel.T, x=np.arange(logmel.shape[0]) * hop_seconds, colorscale="Viridis",
                                colorbar={"title": "log energy"}))
     fig.update_layout(xaxis_title="seconds", yaxis_title="mel band", height=250)
-    return _titled(fig, "Log-mel spectrogram (the model's front-end features)")
+    return titled(fig, "Log-mel spectrogram (the model's front-end features)")
 
 
 def quality_per_exit(rows: list[dict]) -> go.Figure:
@@ -161,7 +161,7 @@ def quality_per_exit(rows: list[dict]) -> go.Figure:
     base = max(0.0, lo - pad)  # a baseline just under the lowest bar, said in the title, so differences show
     fig.update_layout(yaxis_title=f"{name} if all leave here", yaxis_tickformat=".1%",
                       yaxis_range=[base, top], height=300)
-    return _titled(fig, f"{name} of each exit alone" + (f" (axis starts at {base:.0%})" if base > 0 else ""))
+    return titled(fig, f"{name} of each exit alone" + (f" (axis starts at {base:.0%})" if base > 0 else ""))
 
 
 def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
@@ -187,7 +187,7 @@ def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
                       legend={"orientation": "h", "y": -0.3})
     if y in ("accuracy", "wer", "full_depth"):
         fig.update_layout(yaxis_tickformat=".1%")
-    return _titled(fig, title or f"{ylabel} against {xlabel}")
+    return titled(fig, title or f"{ylabel} against {xlabel}")
 
 
 def exit_distributions(shares: dict[str, list[float]], exit_names: list[str]) -> go.Figure:
@@ -197,7 +197,7 @@ def exit_distributions(shares: dict[str, list[float]], exit_names: list[str]) ->
                      for i, (label, s) in enumerate(shares.items())])
     fig.update_layout(barmode="overlay", yaxis_title="share of inputs", yaxis_tickformat=".0%", height=320,
                       legend={"orientation": "h", "y": -0.25})
-    return _titled(fig, "Where inputs leave: clean against noisy")
+    return titled(fig, "Where inputs leave: clean against noisy")
 
 
 def speedup_bars(results: list[dict]) -> go.Figure:
@@ -213,7 +213,7 @@ def speedup_bars(results: list[dict]) -> go.Figure:
     ])
     fig.add_hline(y=1, line_dash="dot", annotation_text="no speedup")
     fig.update_layout(barmode="group", yaxis_title="speedup over the full model", height=340)
-    return _titled(fig, "Ideal against measured speedup")
+    return titled(fig, "Ideal against measured speedup")
 
 
 def cost_breakdown(rows: list[dict], unit: str = "MACs") -> go.Figure:
@@ -226,7 +226,7 @@ def cost_breakdown(rows: list[dict], unit: str = "MACs") -> go.Figure:
         values = {r["exit"]: r[unit] for r in rows if r["part"] == part}
         fig.add_trace(go.Bar(x=where, y=[values.get(w, 0.0) for w in where], name=part))
     fig.update_layout(barmode="stack", yaxis_title=unit, height=340, legend={"orientation": "h", "y": -0.25})
-    return _titled(fig, f"{unit} of every part at each exit point")
+    return titled(fig, f"{unit} of every part at each exit point")
 
 
 def memory_per_exit(weights_to_exit: list[int], peak: list[float], spread: list[float],
@@ -240,4 +240,4 @@ def memory_per_exit(weights_to_exit: list[int], peak: list[float], spread: list[
     ])
     fig.update_layout(barmode="group", yaxis_title="KB", xaxis_title="exit taken (batch 1)", height=340,
                       legend={"orientation": "h", "y": -0.3})
-    return _titled(fig, "Memory of one inference leaving at each exit")
+    return titled(fig, "Memory of one inference leaving at each exit")

@@ -124,3 +124,11 @@ def cautions(prediction, warnings=()) -> None:
     """The decoder's warnings and the prediction's cautions, each in its own box."""
     for text in [*warnings, *prediction.cautions()]:
         st.warning(text)
+
+
+@st.cache_resource(show_spinner="Measuring memory: one batch-1 inference per exit, 5 times each…")
+def measured_memory(name: str):
+    """explorer.memory's figures of a model, measured once per server start."""
+    from explorer import memory
+
+    return memory.measure(name, load_model(name))

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import streamlit as st
 
-from explorer import anatomy, criteria, memory, plots, zoo
+from explorer import anatomy, criteria, plots, zoo
 from explorer.bench import bench
 from explorer.speedup import DEFINITION, REPEATS, WARMUP
 from pages import choice, common
@@ -57,18 +57,13 @@ def shared_exit_ui(views: dict[str, str]) -> None:
                "weaker early exits.")
 
 
-@st.cache_resource(show_spinner="Measuring memory: one batch-1 inference per exit, 5 times each…")
-def measured_memory(name: str) -> memory.Memory:
-    return memory.measure(name, common.load_model(name))
-
-
 def _kb(n: float) -> str:
     return f"{n / 1024:,.1f} KB"
 
 
 def memory_ui(name: str) -> None:
     st.subheader("Memory: weights, checkpoint and peak per exit (measured)")
-    mem, prof = measured_memory(name), common.test_profile(name)
+    mem, prof = common.measured_memory(name), common.test_profile(name)
     m = st.columns(3)
     m[0].metric("Weights (every part)", _kb(mem.weights_total))
     m[1].metric("Checkpoint on disk", _kb(mem.checkpoint_bytes))
@@ -88,7 +83,7 @@ def shared_exit_memory_ui(views: dict[str, str]) -> None:
     rows = []
     for label, n in views.items():
         model = common.load_model(n)
-        rows.append({"heads": label, "bytes of the exit heads": measured_memory(n).weights[model.task_head]})
+        rows.append({"heads": label, "bytes of the exit heads": common.measured_memory(n).weights[model.task_head]})
     per_exit, shared = rows[0]["bytes of the exit heads"], rows[-1]["bytes of the exit heads"]  # head_views' order
     st.dataframe(pd.DataFrame(rows), hide_index=True,
                  column_config={"bytes of the exit heads": FORMATS["parameters"]})

@@ -5,7 +5,7 @@ recommended, and one input of that set really exiting at it."""
 import numpy as np
 import streamlit as st
 
-from explorer import criteria, plots, tradeoff, zoo
+from explorer import compare, criteria, plots, tradeoff, variants, zoo
 from explorer.predict import predict_input
 from explorer.report import exits_table
 from explorer.shipped import headline
@@ -144,6 +144,28 @@ def explore(name: str, crit: str, key: str) -> None:
     one_input_ui(name, crit, thr, key)
 
 
+def variants_ui(name: str, crit: str) -> None:
+    """The model beside its compressed variants (FreeML's other half)."""
+    st.subheader("Compressing the backbone against exiting early")
+    made = variants.of(name)
+    if not made:
+        st.info(f"No compressed variant of this model yet. Make one with `python -m explorer compress {name} "
+                "--method int8` (or `--method prune --ratio 0.5` for the image model): it then appears here, "
+                "and in every model menu.")
+        return
+    names = [name, *made]
+    c1, c2 = st.columns([3, 1])
+    cost = choice.linked_select("Cost axis ", list(compare.COSTS), "vcost", "mean_ms", c1, widget="radio",
+                                format_func=compare.COSTS.get, horizontal=True)
+    log_x = choice.linked_toggle("Log scale ", "vlog", True, c2)
+    memory = {n: common.measured_memory(n) for n in names} if cost == "memory_kb" else None
+    df = compare.curves({n: common.test_profile(n) for n in names}, criteria.get(crit), memory)
+    st.plotly_chart(compare.figure(df, cost, {n: zoo.get(n).title for n in names}, log_x))
+    st.caption(f"{criteria.get(crit).label}, every threshold, on each model's own clean test profile. A variant's "
+               "curve left of the model's at the same height: compressing beats exiting earlier there; the "
+               "variant's curve reaching further left than either: the two add up.")
+
+
 st.title("Tradeoffs: what each criterion and threshold costs and saves")
 c1, c2, c3 = st.columns(3)
 name = choice.model_select("tradeoffs", c1)
@@ -158,3 +180,4 @@ common.sweep_all(name, key)
 st.download_button("Download the sweep as CSV (every criterion × threshold on this evaluation set)",
                    sweep_csv(name, key), f"sweep-{name}-{key}.csv", "text/csv", on_click="ignore")
 explore(name, crit, key)
+variants_ui(name, crit)

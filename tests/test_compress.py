@@ -4,6 +4,8 @@ the registry reach them."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -270,3 +272,23 @@ def test_compress_command_says_what_is_wrong(capsys):
     assert "unknown model 'nope'" in capsys.readouterr().err
     assert main(["compress", "image", "--method", "prune", "--ratio", "1.5"]) == 2
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_tradeoffs_overlays_the_model_and_its_variants(image_int8, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    def tradeoffs() -> AppTest:
+        at = AppTest.from_file("../app.py", default_timeout=300)
+        at.query_params.update(model="image")
+        at.run()
+        at.switch_page("pages/tradeoffs.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    monkeypatch.setattr(variants, "VARIANTS", tmp_path)
+    assert any("No compressed variant of this model yet" in i.value for i in tradeoffs().info)
+    compress.save_variant(image_int8, "image-int8", {"base": "image", "method": "int8"})
+    at = tradeoffs()
+    figure = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                  if "compressed variants" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    assert [t["name"] for t in figure["data"]] == [zoo.get("image").title, zoo.get("image-int8").title]
