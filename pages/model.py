@@ -71,7 +71,8 @@ def memory_ui(name: str) -> None:
                 f"± {_kb(mem.peak_spread[-1] / 2)}", delta_color="off")
     st.plotly_chart(plots.memory_per_exit(mem.weights_to_exit, mem.peak_bytes, mem.peak_spread,
                                           prof.meta["exit_names"]))
-    parts = pd.DataFrame({"part": list(mem.weights), "bytes": list(mem.weights.values())})
+    parts = pd.DataFrame({"part": [p if p != "unused" else "in the checkpoint, never read by these exits"
+                                   for p in mem.weights], "bytes": list(mem.weights.values())})
     st.dataframe(parts[parts["bytes"] > 0], hide_index=True, column_config={"bytes": FORMATS["parameters"]})
     st.caption(f"Weights: bytes of every tensor, by the part that reads it ({mem.repeats} repeats per exit for the "
                "peak: torch's CPU allocator, the extra bytes it held during one batch-1 inference that really "
