@@ -130,10 +130,15 @@ BUILT_INS = {
 
 
 def get(name: str) -> BuiltIn:
-    try:
+    if name in BUILT_INS:
         return BUILT_INS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)}") from None
+    from .workspace import lookup  # imported models and `file.py:build` (the one hook into the workspace)
+
+    entry = lookup(name)
+    if entry is None:
+        raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)} "
+                         "(imported ones: `python -m explorer models`)")
+    return entry
 
 
 @cache

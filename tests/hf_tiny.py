@@ -76,3 +76,34 @@ def waves(n: int, seed: int = 0, low: int = 3000, high: int = 9000) -> list[np.n
     """n random waveforms of different lengths (16 kHz)."""
     rng = np.random.default_rng(seed)
     return [(0.1 * rng.standard_normal(int(rng.integers(low, high)))).astype(np.float32) for _ in range(n)]
+
+
+def image_folder(root: Path, labels=DIGIT_WORDS[:3], per_class: int = 8, seed: int = 0) -> Path:
+    """An ImageFolder: one subfolder per class of small PNGs whose brightness says the class
+    (so a trained head has something to learn)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for c, name in enumerate(labels):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            level = 40 + 80 * c
+            arr = np.clip(level + 30 * rng.standard_normal((32, 32, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(root / name / f"{i}.png")
+    return root
+
+
+def librispeech_folder(root: Path, n: int = 12, seed: int = 0, words=("ONE", "TWO", "FIVE", "SIX")) -> Path:
+    """A LibriSpeech-style tree: speaker/chapter/ID.flac beside speaker-chapter.trans.txt."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    chapter = root / "19" / "198"
+    chapter.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, w in enumerate(waves(n, seed)):
+        uid = f"19-198-{i:04d}"
+        sf.write(chapter / f"{uid}.flac", w, 16_000)
+        lines.append(f"{uid} " + " ".join(rng.choice(words, int(rng.integers(1, 3)))))
+    (chapter / "19-198.trans.txt").write_text("\n".join(lines) + "\n")
+    return root
