@@ -242,7 +242,10 @@ def decode_picture(data: bytes):
 
     from .image_input import _decode
 
-    arr = _decode(data, 40_000_000)  # [H, W, 3] in [0, 1]
+    try:
+        arr = _decode(data, 40_000_000)  # [H, W, 3] in [0, 1]
+    except InputError as err:  # the upload's words, without its advice about digits and uploads
+        raise InputError(str(err).split(" Please")[0]) from None
     return Image.fromarray(np.round(arr * 255).astype(np.uint8))
 
 

@@ -124,7 +124,8 @@ def lookup(name: str, where: str | Path | None = None):
                              f"python -m explorer import {name} --data DIR --name NAME")
 
         return BuiltIn(name, f"your model {name}", lambda: user_model.build(name), data or no_data,
-                       calib_split="calib", test_split="test", profile_dir=CACHE / "profiles" / "user")
+                       calib_split="calib", test_split="test",  # keyed by the file's content: an edit rebuilds
+                       profile_dir=CACHE / "profiles" / "user" / user_model.content_hash(name)[:12])
     where = root(where)
     found = _manifest(name, where)
     if found is None:

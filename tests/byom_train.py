@@ -54,7 +54,8 @@ def train_vit(out: Path, epochs: int, seed: int = 0) -> dict:
             sched.step()
             step += 1
             if step % 50 == 0:
-                print(f"epoch {epoch} step {step}/{steps} loss {loss.item():.3f} {time.time() - start:.0f}s", flush=True)
+                print(f"epoch {epoch} step {step}/{steps} loss {loss.item():.3f} {time.time() - start:.0f}s",
+                      flush=True)
     model.eval()
     xv, yv = load_mnist("val")
     with torch.inference_mode():
