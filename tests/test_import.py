@@ -21,7 +21,7 @@ def env(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("EXPLORER_WORKSPACE", str(root / "ws"))
     yield {"root": root, "vit": tiny_image("vit", root / "vit"), "resnet": tiny_image("resnet", root / "resnet"),
-           "speech": tiny_speech("wav2vec2-stable", root / "w2v"), "images": image_folder(root / "images"),
+           "speech": tiny_speech("hubert", root / "w2v"), "images": image_folder(root / "images"),
            "audio": librispeech_folder(root / "audio")}
     mp.undo()
 
