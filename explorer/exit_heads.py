@@ -31,11 +31,37 @@ from torch.nn import functional as F
 MAX_FEATURE_BYTES = 4 * 2**30  # kept in memory below this; above, ask for --limit
 
 
-class Branch(nn.Sequential):
-    """LayerNorm + linear: HuBERT-EE's light CTC exit, and a pooled image exit."""
+class Branch(nn.Module):
+    """LayerNorm + linear: HuBERT-EE's light CTC exit, and a pooled image exit. With
+    parts=2 the input is two features side by side (ViT: CLS ⊕ mean patch token), each
+    normalised on its own."""
 
-    def __init__(self, width: int, out: int):
-        super().__init__(nn.LayerNorm(width), nn.Linear(width, out))
+    def __init__(self, width: int, out: int, parts: int = 1):
+        super().__init__()
+        self.parts = parts
+        self.norms = nn.ModuleList(nn.LayerNorm(width // parts) for _ in range(parts))
+        self.linear = nn.Linear(width, out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., width] -> [..., out]
+        if self.parts == 1:
+            return self.linear(self.norms[0](x))
+        return self.linear(torch.cat([n(c) for n, c in zip(self.norms, x.chunk(self.parts, -1), strict=True)], -1))
+
+    @torch.no_grad()
+    def warm_start(self, own: tuple | None) -> None:
+        """Start from the model's own head (norm or None, weight [out, D], bias [out]) read on
+        the first part, the other parts at zero: before training, the branch IS the final-head
+        exit, and training only has to improve on it."""
+        if own is None:
+            return
+        norm, weight, bias = own
+        if weight.shape[1] != self.norms[0].normalized_shape[0] or weight.shape[0] != self.linear.out_features:
+            return
+        if norm is not None:
+            self.norms[0].load_state_dict(norm.state_dict())
+        self.linear.weight.zero_()
+        self.linear.weight[:, : weight.shape[1]] = weight
+        self.linear.bias.copy_(bias)
 
 
 @dataclass
@@ -56,7 +82,7 @@ class Features:
 
 
 @torch.inference_mode()
-def extract(model, inputs: list[torch.Tensor], batch: int = 16, progress=None) -> Features:
+def extract(model, inputs: list[torch.Tensor], batch: int = 64, progress=None) -> Features:
     """One pass of the frozen backbone over `inputs`, every exit point's features in fp16."""
     start, K = time.perf_counter(), model.num_exits
     per: list[list[torch.Tensor]] = [[] for _ in range(K)]
@@ -134,7 +160,9 @@ def train_image_branches(model, feats: Features, targets: list[int] | None, epoc
     K, C = model.num_exits, len(model.labels)
     log = TrainLog("trained" if targets is not None else "distilled", seed, epochs)
     start = time.perf_counter()
-    branches = nn.ModuleList(Branch(model.widths[k], C) for k in range(K - 1))
+    branches = nn.ModuleList(Branch(model.widths[k], C, getattr(model, "branch_parts", 1)) for k in range(K - 1))
+    for b in branches:
+        b.warm_start(getattr(model, "own_head", lambda: None)())
     y = torch.tensor(targets) if targets is not None else None
     soft = feats.teacher.float().log_softmax(-1)
     for k, branch in enumerate(branches):
@@ -202,6 +230,8 @@ def train_ctc_branches(model, feats: Features, transcripts: list[str] | None, ep
     teacher = teacher.log_softmax(-1)
     targets = [torch.tensor(model.encode(t)) for t in transcripts] if transcripts is not None else None
     branches = nn.ModuleList(Branch(D, V) for _ in range(K - 1))
+    for b in branches:
+        b.warm_start(getattr(model, "own_head", lambda: None)())
     n = len(feats.offsets) - 1
     log = TrainLog("trained" if transcripts is not None else "distilled", seed, epochs)
     start = time.perf_counter()

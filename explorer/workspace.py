@@ -89,7 +89,8 @@ def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
             exit_heads.load_heads(heads_path, {"branches": branches, "ssl": ssl})
         return model.attach(exits, branches, ssl)
     C = len(model.labels)
-    branches = (nn.ModuleList(exit_heads.Branch(model.widths[k], C) for k in range(K - 1))
+    parts = getattr(model, "branch_parts", 1)
+    branches = (nn.ModuleList(exit_heads.Branch(model.widths[k], C, parts) for k in range(K - 1))
                 if exits != "final-head" else None)
     shared = nn.Linear(K * model.slot, C) if view == "shared" else None
     if branches is not None or shared is not None:

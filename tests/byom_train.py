@@ -23,7 +23,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-def train_vit(out: Path, epochs: int, seed: int = 0) -> dict:
+def train_vit(out: Path, epochs: int, seed: int = 0, resume: bool = False, lr: float = 5e-4) -> dict:
     import transformers
 
     from explorer.data.mnist import load_mnist
@@ -35,12 +35,16 @@ def train_vit(out: Path, epochs: int, seed: int = 0) -> dict:
                                  attention_probs_dropout_prob=0.0, id2label=dict(enumerate(labels)),
                                  label2id={v: i for i, v in enumerate(labels)})
     model = transformers.ViTForImageClassification(cfg)
+    before = {}
+    if resume:  # more epochs on a saved checkpoint
+        model = transformers.ViTForImageClassification.from_pretrained(out)
+        before = json.loads((out / "training.json").read_text())
     x, y = load_mnist("train")
     x = (torch.from_numpy(x)[:, None] - MNIST_MEAN) / MNIST_STD  # what the image processor below does
     y = torch.from_numpy(y)
     steps = epochs * math.ceil(len(x) / 128)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.05)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 5e-4, total_steps=steps, pct_start=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps, pct_start=0.1)
     start, step = time.time(), 0
     model.train()
     for epoch in range(epochs):
@@ -68,7 +72,8 @@ def train_vit(out: Path, epochs: int, seed: int = 0) -> dict:
     model.save_pretrained(out)
     transformers.ViTImageProcessorPil(size={"height": 28, "width": 28}, image_mean=[MNIST_MEAN],
                                       image_std=[MNIST_STD]).save_pretrained(out)
-    info = {"val_accuracy": acc, "train_seconds": time.time() - start, "epochs": epochs, "steps": steps}
+    info = {"val_accuracy": acc, "train_seconds": time.time() - start + before.get("train_seconds", 0),
+            "epochs": epochs + before.get("epochs", 0), "steps": steps + before.get("steps", 0)}
     (out / "training.json").write_text(json.dumps(info))
     print(json.dumps(info))
     return info
@@ -89,11 +94,11 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0) -> dict
     fe = transformers.Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16_000, padding_value=0.0,
                                                do_normalize=True, return_attention_mask=True)
     cfg = transformers.Wav2Vec2Config(
-        hidden_size=144, num_hidden_layers=6, num_attention_heads=4, intermediate_size=576,
-        conv_dim=(64, 64, 64, 64, 64), conv_stride=(5, 4, 2, 2, 2), conv_kernel=(10, 8, 4, 4, 4),
+        hidden_size=128, num_hidden_layers=6, num_attention_heads=4, intermediate_size=384,
+        conv_dim=(32, 32, 32, 32, 32), conv_stride=(5, 4, 2, 2, 2), conv_kernel=(10, 8, 4, 4, 4),
         feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=32,
         num_conv_pos_embedding_groups=8, vocab_size=len(vocab), pad_token_id=0, layerdrop=0.0,
-        mask_time_prob=0.05, mask_time_length=4, hidden_dropout=0.05, ctc_loss_reduction="mean",
+        mask_time_prob=0.0, hidden_dropout=0.0, ctc_loss_reduction="mean",
         ctc_zero_infinity=True)
     model = transformers.Wav2Vec2ForCTC(cfg)
     clips = load_split("train", corpus)
@@ -105,7 +110,7 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0) -> dict
             ids += ([vocab["|"]] if j else []) + [vocab[w]]
         targets.append(ids)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
-    start, step, batch = time.time(), 0, 16
+    start, step, batch = time.time(), 0, 8
     order = np.argsort([len(w) for w in waves])  # length-bucketed batches: little padding
     buckets = [order[i:i + batch] for i in range(0, len(order), batch)]
     model.train()
@@ -117,9 +122,9 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0) -> dict
                                                   batch_first=True)
             labels = torch.nn.utils.rnn.pad_sequence([torch.tensor(targets[i]) for i in idx], batch_first=True,
                                                      padding_value=-100)
-            warm = min(1.0, (step + 1) / 300)
+            warm = min(1.0, (step + 1) / 150)
             for g in opt.param_groups:
-                g["lr"] = 1e-3 * warm
+                g["lr"] = 2e-3 * warm
             loss = model(xb, attention_mask=att, labels=labels).loss
             opt.zero_grad()
             loss.backward()
@@ -147,9 +152,11 @@ def main() -> None:
     p.add_argument("corpus", nargs="?")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--minutes", type=float, default=20)
+    p.add_argument("--resume", action="store_true", help="vit: more epochs on the saved checkpoint")
+    p.add_argument("--lr", type=float, default=5e-4)
     a = p.parse_args()
     if a.what == "vit":
-        train_vit(Path(a.out), a.epochs)
+        train_vit(Path(a.out), a.epochs, resume=a.resume, lr=a.lr)
     else:
         train_speech(Path(a.out), Path(a.corpus), a.minutes)
 

@@ -50,6 +50,16 @@ class HFImageClassifier(MultiExitModel):
         return self.vit
 
     @property
+    def branch_parts(self) -> int:
+        return 2 if self.vit else 1  # ViT branches read CLS ⊕ mean patch token, each normalised
+
+    def own_head(self):
+        """(norm, weight, bias) of the model's own head, to start trained branches from."""
+        if not self.vit:
+            return None
+        return self.model.vit.layernorm, self.model.classifier.weight, self.model.classifier.bias
+
+    @property
     def slot(self) -> int:
         return max(self.widths)
 

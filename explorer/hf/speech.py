@@ -135,6 +135,14 @@ class HFSpeechCTC(MultiExitModel):
         h = out[0] if isinstance(out, tuple) else out  # [B, T, D]
         return State(h, mask=mask)
 
+    def own_head(self):
+        """(norm, weight, bias) of the model's own head in our vocabulary order, to start
+        trained branches from (post-LN models have no norm before the head)."""
+        w, b = self.model.lm_head.weight, self.model.lm_head.bias
+        if self.order is not None:
+            w, b = w[self.order], b[self.order]
+        return (self.encoder.layer_norm if self.stable else None), w, b
+
     def final_logits(self, h: torch.Tensor) -> torch.Tensor:
         """The model's own head on features h [B, T, D] -> [B, T, V] (its vocabulary order)."""
         return self.model.lm_head(self.encoder.layer_norm(h) if self.stable else h)
