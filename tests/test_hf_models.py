@@ -135,3 +135,13 @@ def test_unsupported_and_missing_sources_get_a_sentence(tmp_path, monkeypatch):
     (tmp_path / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}')
     with pytest.raises(ValueError, match="supported"):
         hf.load(str(tmp_path))
+
+
+def test_built_ins_never_import_transformers():
+    import subprocess
+    import sys
+
+    code = ("import sys; from explorer import zoo, report, predict, bench, workspace; zoo.get('image'); "
+            "print('transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
