@@ -79,7 +79,8 @@ def train_vit(out: Path, epochs: int, seed: int = 0, resume: bool = False, lr: f
     return info
 
 
-def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0) -> dict:
+def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0, resume: bool = False,
+                 lr: float = 2e-3) -> dict:
     """A small Wav2Vec2ForCTC with a word vocabulary (one token per digit word), CTC from scratch."""
     import transformers
 
@@ -101,6 +102,10 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0) -> dict
         mask_time_prob=0.0, hidden_dropout=0.0, ctc_loss_reduction="mean",
         ctc_zero_infinity=True)
     model = transformers.Wav2Vec2ForCTC(cfg)
+    before = {}
+    if resume:  # more minutes on a saved checkpoint
+        model = transformers.Wav2Vec2ForCTC.from_pretrained(out)
+        before = json.loads((out / "training.json").read_text())
     clips = load_split("train", corpus)
     waves = [fe(c.samples, sampling_rate=16_000, return_tensors="np")["input_values"][0] for c in clips]
     targets = []
@@ -109,7 +114,7 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0) -> dict
         for j, w in enumerate(c.text.split()):
             ids += ([vocab["|"]] if j else []) + [vocab[w]]
         targets.append(ids)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     start, step, batch = time.time(), 0, 8
     order = np.argsort([len(w) for w in waves])  # length-bucketed batches: little padding
     buckets = [order[i:i + batch] for i in range(0, len(order), batch)]
@@ -124,7 +129,7 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0) -> dict
                                                      padding_value=-100)
             warm = min(1.0, (step + 1) / 150)
             for g in opt.param_groups:
-                g["lr"] = 2e-3 * warm
+                g["lr"] = lr * (1.0 if resume else warm)
             loss = model(xb, attention_mask=att, labels=labels).loss
             opt.zero_grad()
             loss.backward()
@@ -139,7 +144,8 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0) -> dict
     model.save_pretrained(out)
     tok.save_pretrained(out)
     fe.save_pretrained(out)
-    info = {"train_seconds": time.time() - start, "steps": step, "clips": len(clips)}
+    info = {"train_seconds": time.time() - start + before.get("train_seconds", 0),
+            "steps": step + before.get("steps", 0), "clips": len(clips)}
     (out / "training.json").write_text(json.dumps(info))
     print(json.dumps(info))
     return info
@@ -158,7 +164,7 @@ def main() -> None:
     if a.what == "vit":
         train_vit(Path(a.out), a.epochs, resume=a.resume, lr=a.lr)
     else:
-        train_speech(Path(a.out), Path(a.corpus), a.minutes)
+        train_speech(Path(a.out), Path(a.corpus), a.minutes, resume=a.resume, lr=a.lr)
 
 
 if __name__ == "__main__":
