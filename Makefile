@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test lint bench bench-app bench-scale load screenshots data speech-tools browser clean debian-base
+.PHONY: run test lint bench bench-app bench-scale byom-demo load screenshots data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime data
 	$(PY) app.py  # = streamlit run app.py, router from the first request (see app.py)
@@ -53,6 +53,15 @@ bench-scale: $(VENV)/.dev data
 # session's own and the server must stay up. Prints p50/p95 seconds per upload.
 load: $(VENV)/.dev data browser
 	$(PY) tests/load_test.py
+
+# Bring your own model, end to end (not part of `make test`; tens of minutes on 2 cores): a ViT trained
+# here on MNIST and a Wav2Vec2ForCTC trained on the digit corpus (built first if missing), imported with
+# every exit kind; then the cost of HuBERT-base and ViT-Base sized models. Figures: $(BYOM_OUT)/byom-*.json
+BYOM_OUT ?= $(HOME)/.cache/early-exit-explorer/byom-demo
+byom-demo: $(VENV)/.runtime data speech-tools
+	[ -f $(BYOM_OUT)/corpus/corpus.json ] || $(PY) -m explorer synth speech --train 3000 --val 200 \
+		--test-a 50 --test-b 50 --out $(BYOM_OUT)/corpus
+	BYOM_OUT=$(BYOM_OUT) $(PY) tests/byom_demo.py all
 
 # The README's screenshots, one per page, taken by the browser tests.
 screenshots: $(VENV)/.dev data browser

@@ -84,10 +84,59 @@ def cmd_predict(args) -> int:
 def cmd_report(args) -> int:
     from .report import report_image, report_speech, save_report
 
-    out = report_image() if args.what == "image" else report_speech()
-    where = save_report(args.what, out, args.out, args.ship)
+    if args.model:  # an imported model: its workspace report (rebuilt here if missing)
+        from .workspace import imported_report
+
+        out = imported_report(args.model, _progress_bar(f"report {args.model}"))
+        where = "its workspace"
+    elif args.what is None:
+        raise ValueError("name a built-in report (image or speech) or an imported model (--model NAME)")
+    else:
+        out = report_image() if args.what == "image" else report_speech()
+        where = save_report(args.what, out, args.out, args.ship)
     print(json.dumps(out) if args.json else json.dumps(out, indent=1))
     print(f"written to {where}", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .workspace import ImportOptions, import_model
+
+    opts = ImportOptions(exits=args.exits, daisy=args.daisy, shared_exit=args.shared_exit, epochs=args.epochs,
+                         limit=args.limit, seed=args.seed, train_fraction=args.train_fraction,
+                         calib_fraction=args.calib_fraction, device=args.device)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    out = import_model(args.source, args.data, args.name, opts, args.workspace,
+                       _progress_bar(f"importing {args.name}"), say)
+    print(json.dumps(out) if args.json else json.dumps(_summary(out), indent=1))
+    return 0
+
+
+def _summary(report: dict) -> dict:
+    keep = ("model", "architecture", "exits_kind", "samples", "final_accuracy", "final_wer", "recommended")
+    out = {k: report[k] for k in keep if k in report}
+    q = "accuracy" if "final_accuracy" in report else "wer"
+    out["per_exit_" + q] = [round(r[q], 4) for r in report["exits"]]
+    for view in ("calibration", "test"):
+        out.get("recommended", {}).pop(view, None)
+    return out
+
+
+def cmd_models(args) -> int:
+    from . import zoo
+    from .workspace import list_models
+
+    rows = [{"name": n, "kind": "built-in", "title": e.title} for n, e in zoo.BUILT_INS.items()]
+    rows += [dict(r, kind="imported") for r in list_models(args.workspace)]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            what = r.get("title") or f"{r['architecture']} ({r['exits']} exits) from {r['source']} on {r['data']}"
+            print(f"{r['name']:24s} {r['kind']:9s} {what}")
     return 0
 
 
@@ -197,11 +246,35 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("report", help="a model's figures: accuracy, exits, heads, recommended threshold")
-    p.add_argument("what", choices=["image", "speech"])
+    p.add_argument("what", nargs="?", choices=["image", "speech"])
+    p.add_argument("--model", help="an imported model (instead of image or speech)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", default=None, help="where to write the report (default: the cache)")
     p.add_argument("--ship", action="store_true", help="replace the shipped report in assets/reports")
     p.set_defaults(run=cmd_report)
+
+    p = sub.add_parser("import", help="bring your own model: exits on a Hugging Face checkpoint or file.py:build, "
+                                      "profiled on your labelled folder")
+    p.add_argument("source", help="a save_pretrained folder, a hub id, or path/to/file.py:build")
+    p.add_argument("--data", required=True, help="labelled folder (ImageFolder, LibriSpeech-style or metadata.csv)")
+    p.add_argument("--name", required=True, help="the name the other commands use (--model NAME)")
+    p.add_argument("--exits", default="final-head", choices=["final-head", "trained", "distilled"])
+    p.add_argument("--daisy", action="store_true", help="speech: DAISY cluster heads (k-means, no labels)")
+    p.add_argument("--shared-exit", action="store_true", help="images: FreeML's shared exit (view NAME-shared)")
+    p.add_argument("--epochs", type=int, default=5, help="epochs of exit-head training")
+    p.add_argument("--limit", type=int, default=0, help="only N files of the folder (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-fraction", type=float, default=0.4, help="share of files exit heads learn on")
+    p.add_argument("--calib-fraction", type=float, default=0.3, help="share of files thresholds are chosen on")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where exit heads are trained")
+    p.add_argument("--workspace", help="default: $EXPLORER_WORKSPACE or ~/.cache/early-exit-explorer/workspace")
+    p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("models", help="list built-in and imported models")
+    p.add_argument("--workspace")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_models)
 
     p = sub.add_parser("synth", help="synthesize the connected-digit speech corpus (needs `make speech-tools`)",
                        add_help=False)

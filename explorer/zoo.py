@@ -259,12 +259,16 @@ def _made_here(name: str) -> BuiltIn | None:
 
 
 def get(name: str) -> BuiltIn:
-    try:
+    if name in BUILT_INS:
         return BUILT_INS[name]
-    except KeyError:
-        if (made := _made_here(name)) is not None:
-            return made
-        raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)}") from None
+    if (made := _made_here(name)) is not None:
+        return made
+    from .workspace import lookup  # imported models and `file.py:build` (the one hook into the workspace)
+
+    if (entry := lookup(name)) is not None:
+        return entry
+    raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)} "
+                     "(imported ones: `python -m explorer models`)")
 
 
 def eval_sets(name: str) -> list[EvalSet]:

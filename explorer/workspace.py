@@ -1,0 +1,378 @@
+"""Imported models: `python -m explorer import SOURCE --data DIR --name NAME`.
+
+An import writes one folder, WORKSPACE/NAME/ (WORKSPACE: --workspace, else
+$EXPLORER_WORKSPACE, else ~/.cache/early-exit-explorer/workspace):
+  manifest.json        source and its content hash, exit kind, labels, data folder, split, key
+  heads.safetensors    trained exit heads (+ heads.json: shapes, seed, per-exit training log)
+  profiles/            calibration and test profiles (measured ms on this machine)
+  report.json          the same shape as `report image|speech`
+The key hashes the source's content, the data folder's listing (paths, sizes, times,
+labels) and every option: the same key again is instant; anything changed rebuilds.
+Imported models are then reachable by name from every command through `lookup`, which
+`zoo.get` falls back to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+import torch
+
+from . import exit_heads, folders, user_model
+from .paths import CACHE
+
+log = logging.getLogger(__name__)
+EXIT_KINDS = ("final-head", "trained", "distilled")
+MANIFEST_VERSION = 1
+
+
+def root(override: str | Path | None = None) -> Path:
+    return Path(override or os.environ.get("EXPLORER_WORKSPACE") or CACHE / "workspace").expanduser()
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    exits: str = "final-head"  # final-head | trained | distilled
+    daisy: bool = False  # speech: DAISY cluster heads
+    shared_exit: bool = False  # images: FreeML's shared exit (a second view, NAME-shared)
+    epochs: int = 5
+    limit: int = 0
+    seed: int = 0
+    train_fraction: float = 0.4  # exit heads learn on this part of the folder
+    calib_fraction: float = 0.3  # thresholds are chosen here; the rest is the test split
+    device: str = "cpu"  # where the frozen backbone's features are read and heads trained
+
+
+# ---- the model behind a source --------------------------------------------------------------
+def load_source(source: str):
+    if user_model.is_user_source(source):
+        return user_model.build(source)
+    from . import hf
+
+    return hf.load(source)
+
+
+def source_hash(source: str) -> str:
+    """Content hash of a checkpoint folder (every file) or of a model file."""
+    if user_model.is_user_source(source):
+        return user_model.content_hash(source)
+    from . import hf
+
+    folder = hf.resolve(source)
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(folder)).encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
+    """Put the imported heads on a freshly loaded model."""
+    from torch import nn
+
+    exits, K = manifest["exits"], model.num_exits
+    if model.family == "speech":
+        branches = (nn.ModuleList(exit_heads.Branch(model.hidden_size, model.vocab_size) for _ in range(K - 1))
+                    if exits != "final-head" else None)
+        ssl = (nn.ModuleList(nn.Linear(model.hidden_size, manifest["daisy"]["clusters"]) for _ in range(K))
+               if manifest.get("daisy") else None)
+        if branches is not None or ssl is not None:
+            exit_heads.load_heads(heads_path, {"branches": branches, "ssl": ssl})
+        return model.attach(exits, branches, ssl)
+    C = len(model.labels)
+    parts = getattr(model, "branch_parts", 1)
+    branches = (nn.ModuleList(exit_heads.Branch(model.widths[k], C, parts) for k in range(K - 1))
+                if exits != "final-head" else None)
+    shared = nn.Linear(K * model.slot, C) if view == "shared" else None
+    if branches is not None or shared is not None:
+        exit_heads.load_heads(heads_path, {"branches": branches, "shared": shared})
+    return model.attach("shared" if view == "shared" else exits, branches, shared)
+
+
+# ---- lookup: imported models as zoo entries ---------------------------------------------------
+def _manifest(name: str, where: Path) -> tuple[dict, str] | None:
+    """(manifest, view) of an imported model's name (NAME or NAME-shared)."""
+    path = where / name / "manifest.json"
+    if path.is_file():
+        return json.loads(path.read_text()), "main"
+    if name.endswith("-shared"):
+        path = where / name[: -len("-shared")] / "manifest.json"
+        if path.is_file():
+            m = json.loads(path.read_text())
+            if m.get("shared_exit"):
+                return m, "shared"
+    return None
+
+
+def lookup(name: str, where: str | Path | None = None):
+    """The zoo entry (zoo.BuiltIn) of an imported model or of `file.py:build`, or None."""
+    from .quality import ACCURACY, WER
+    from .zoo import BuiltIn
+
+    if user_model.is_user_source(name):
+        data = user_model.data_function(name)
+
+        def no_data(split):
+            raise ValueError(f"{name} defines no data(split); import it with a data folder: "
+                             f"python -m explorer import {name} --data DIR --name NAME")
+
+        return BuiltIn(name, f"your model {name}", lambda: user_model.build(name), data or no_data,
+                       calib_split="calib", test_split="test",  # keyed by the file's content: an edit rebuilds
+                       profile_dir=CACHE / "profiles" / "user" / user_model.content_hash(name)[:12])
+    where = root(where)
+    found = _manifest(name, where)
+    if found is None:
+        return None
+    manifest, view = found
+    folder = where / manifest["name"]
+    return BuiltIn(name, f"{manifest['architecture']} from {manifest['source']} ({manifest['exits']} exits)",
+                   lambda: _attach(load_source(manifest["source"]), manifest, folder / "heads", view),
+                   _data_loader(name, manifest), calib_split="calib", test_split="test",
+                   profile_dir=folder / "profiles", decode=_decoder(name), group="imported",
+                   quality=WER if manifest["task"] == "ctc" else ACCURACY)
+
+
+def _data_loader(name: str, manifest: dict):
+    def data(split: str, limit: int = 0):
+        inputs, targets = _loaded(name, json.dumps(manifest["data"], sort_keys=True), split)
+        return (inputs[:limit], targets[:limit]) if limit else (inputs, targets)
+    return data
+
+
+@cache
+def _loaded(name: str, data_json: str, split: str):
+    from . import zoo
+
+    d = json.loads(data_json)
+    if split not in ("train", "calib", "test"):
+        raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
+    model = zoo.model(name)
+    folder = folders.scan(d["folder"], model.family, d["train_fraction"], d["calib_fraction"], d["limit"])
+    got = folders.load_part(folder, split, model.prepare, getattr(model, "labels", None),
+                            getattr(model, "rate", 16_000))
+    return got.inputs, got.targets
+
+
+def _decoder(name: str):
+    def decode(data: bytes):
+        from . import zoo
+
+        model = zoo.model(name)
+        if model.family == "image":
+            return zoo.Decoded(model.prepare(folders.decode_picture(data)))
+        return zoo.Decoded(model.prepare(folders.decode_audio(data, model.rate)))
+    return decode
+
+
+def list_models(where: str | Path | None = None) -> list[dict]:
+    where = root(where)
+    out = []
+    for path in sorted(where.glob("*/manifest.json")):
+        m = json.loads(path.read_text())
+        out.append({"name": m["name"], "architecture": m["architecture"], "exits": m["exits"],
+                    "source": m["source"], "data": m["data"]["folder"], "task": m["task"]})
+        if m.get("shared_exit"):
+            out.append(dict(out[-1], name=m["name"] + "-shared", exits="shared"))
+    return out
+
+
+def _forget(name: str) -> None:
+    """Drop what this process cached about `name` (it is being rebuilt)."""
+    from . import thresholds, zoo
+
+    zoo.model.cache_clear()
+    _loaded.cache_clear()
+    thresholds.recommended.cache_clear()
+    for key in [k for k in zoo._PROFILES if k[0] in (name, name + "-shared")]:
+        del zoo._PROFILES[key]
+
+
+# ---- import ----------------------------------------------------------------------------------
+def import_model(source: str, data: str | Path, name: str, opts: ImportOptions = ImportOptions(),
+                 where: str | Path | None = None, progress=None, say=print) -> dict:
+    """Import `source` with exits of `opts.exits` on the labelled folder `data`; returns the report."""
+    if not name or "/" in name or name.startswith(".") or name.endswith("-shared"):
+        raise ValueError(f"{name!r} cannot be a model name: use letters, digits, '-' and '_' "
+                         "(and not the ending -shared, which names the shared-exit view)")
+    from .zoo import BUILT_INS
+
+    if name in BUILT_INS:
+        raise ValueError(f"{name} is a built-in model's name: choose another --name")
+    if opts.exits not in EXIT_KINDS:
+        raise ValueError(f"unknown exit kind {opts.exits!r}; choose one of {', '.join(EXIT_KINDS)}")
+    where = root(where)
+    folder_out = where / name
+    model = load_source(source)
+    family = getattr(model, "family", None)
+    if family not in ("image", "speech") or not hasattr(model, "prepare"):
+        raise ValueError(f"{source} does not say how to read files (a `family` of image or speech and a "
+                         "`prepare` method): it cannot import a data folder")
+    if opts.daisy and family != "speech":
+        raise ValueError("DAISY cluster heads are for speech models (--daisy)")
+    if opts.shared_exit and family != "image":
+        raise ValueError("FreeML's shared exit is for image models (--shared-exit)")
+    if opts.exits == "final-head" and family == "image" and not model.final_head_works:
+        raise ValueError("this model's own classifier cannot read its earlier exits (a ResNet's earlier stages "
+                         "have other channel counts): import it with --exits trained (labels) or "
+                         "--exits distilled (no labels)")
+    folder = folders.scan(data, family, opts.train_fraction, opts.calib_fraction, opts.limit)
+    data_info = {"folder": str(Path(data).expanduser().resolve()), "layout": folder.layout,
+                 "train_fraction": opts.train_fraction, "calib_fraction": opts.calib_fraction,
+                 "limit": opts.limit, "files": {s: folder.split.count(s) for s in ("train", "calib", "test")},
+                 "missing": len(folder.missing)}
+    key = hashlib.sha256(json.dumps([MANIFEST_VERSION, source_hash(source), folder.content_hash(),
+                                     asdict(opts)], sort_keys=True).encode()).hexdigest()
+    old = folder_out / "manifest.json"
+    if old.is_file() and (folder_out / "report.json").is_file():
+        m = json.loads(old.read_text())
+        if m.get("key") == key:
+            say(f"{name}: nothing changed since the last import; the report is current")
+            return json.loads((folder_out / "report.json").read_text())
+    _forget(name)
+    labels = list(getattr(model, "labels", []))
+    if family == "image":
+        folders.match_labels(folder.targets, labels)  # a mismatch stops here, before any work
+    manifest = {"name": name, "version": MANIFEST_VERSION, "source": source, "source_hash": source_hash(source),
+                "architecture": type(getattr(model, "model", model)).__name__, "family": family,
+                "task": model.task, "exits": opts.exits, "options": asdict(opts), "labels": labels,
+                "data": data_info, "daisy": None, "shared_exit": opts.shared_exit, "key": None,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    folder_out.mkdir(parents=True, exist_ok=True)
+    heads_meta: dict = {"seed": opts.seed, "logs": []}
+    modules: dict = {}
+    needs_training = opts.exits != "final-head" or opts.daisy or opts.shared_exit
+    if needs_training:
+        modules, heads_meta = _train_heads(model, folder, opts, labels, progress, say)
+        manifest["daisy"] = heads_meta.get("daisy")
+        exit_heads.save_heads(folder_out / "heads", modules, heads_meta)
+    manifest["training"] = heads_meta
+    (folder_out / "manifest.json").write_text(json.dumps(manifest, indent=1))  # key still None: not done
+    report = build_report(name, where, progress, say)
+    if opts.shared_exit:
+        report["shared_exit"] = build_report(name + "-shared", where, progress, say, shared_only=True)
+    manifest["key"] = key
+    (folder_out / "report.json").write_text(json.dumps(report, indent=1))
+    (folder_out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return report
+
+
+def _train_heads(model, folder, opts: ImportOptions, labels, progress, say) -> tuple[dict, dict]:
+    """Read the frozen backbone once over the training split and train every head asked for."""
+    need_labels = opts.exits == "trained" or (opts.shared_exit and opts.exits != "distilled")
+    loaded = folders.load_part(folder, "train", model.prepare, labels or None, getattr(model, "rate", 16_000))
+    if loaded.skipped:
+        say(f"skipped {len(loaded.skipped)} unreadable training files (first: {loaded.skipped[0][0]}: "
+            f"{loaded.skipped[0][1]})")
+    device = torch.device(opts.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device here; use --device cpu")
+    model.to(device)
+    inputs = [x.to(device) for x in loaded.inputs]
+    feats = exit_heads.extract(model, inputs, progress=progress)
+    model.to("cpu")
+    feats = exit_heads.Features([p.cpu() for p in feats.per], feats.teacher.cpu(), feats.offsets, feats.seconds)
+    say(f"read the frozen backbone's features of {len(inputs)} training inputs in {feats.seconds:.1f} s")
+    meta = {"seed": opts.seed, "feature_seconds": feats.seconds, "train_inputs": len(inputs), "logs": []}
+    modules: dict = {}
+    targets = loaded.targets if need_labels else None
+    if opts.exits != "final-head":
+        train = exit_heads.train_image_branches if model.family == "image" else exit_heads.train_ctc_branches
+        modules["branches"], tlog = train(model, feats, targets if opts.exits == "trained" else None,
+                                          opts.epochs, opts.seed, progress=progress)
+        meta["logs"].append(tlog.to_dict())
+        for e in tlog.per_exit:
+            say(f"  exit {e['exit'] + 1}: {tlog.kind} loss {e['loss'][0]:.3f} -> {e['loss'][-1]:.3f}")
+    if opts.daisy:
+        modules["ssl"], dlog, info = exit_heads.train_daisy(model, feats, epochs=opts.epochs, seed=opts.seed)
+        meta["daisy"] = info
+        meta["logs"].append(dlog.to_dict())
+        say(f"  DAISY: {info['clusters']} clusters on layer {info['layer'] + 1}; cluster-head loss "
+            + ", ".join(f"{e['loss'][0]:.2f}->{e['loss'][-1]:.2f}" for e in dlog.per_exit))
+    if opts.shared_exit:
+        modules["shared"], slog = exit_heads.train_shared_exit(model, feats, targets, opts.epochs, opts.seed)
+        meta["logs"].append(slog.to_dict())
+        say(f"  shared exit: loss {slog.per_exit[0]['loss'][0]:.3f} -> {slog.per_exit[0]['loss'][-1]:.3f}")
+    meta["train_seconds"] = sum(lg["seconds"] for lg in meta["logs"])
+    return modules, meta
+
+
+# ---- the report: the same shape as `report image|speech` --------------------------------------
+def build_report(name: str, where: Path, progress=None, say=print, shared_only: bool = False) -> dict:
+    from . import criteria, tradeoff, zoo
+    from .bench import bench
+    from .report import EPS_PT, best_recommendation, exits_table
+
+    model = zoo.model(name)
+    calib = zoo.profile(name, "calib", progress)
+    test = zoo.profile(name, "test", progress)
+    eps = EPS_PT[model.task]
+    manifest, _ = _manifest(name, root(where))
+    out = {"model": name, "source": manifest["source"], "architecture": manifest["architecture"],
+           "exits_kind": "shared" if shared_only else manifest["exits"],
+           "samples": {"calib": calib.n, "test": test.n}, "exits": exits_table(test)}
+    if model.task == "class":
+        rec = best_recommendation(calib, test, eps)
+        out["final_accuracy"] = test.quality(test.exit_error(-1))
+        if shared_only:
+            out["recommended"] = {"criterion": rec.criterion, "threshold": rec.threshold, "test": rec.test}
+            return out
+        b1 = bench(name, rec.criterion, rec.threshold, 1, "test", repeats=3)
+        b64 = bench(name, rec.criterion, rec.threshold, 64, "test", repeats=3)
+        ltt = tradeoff.recommend_ltt(calib, test, criteria.get(rec.criterion), eps=eps / 100, delta=0.1)
+        out["recommended"] = {
+            "criterion": rec.criterion, "threshold": rec.threshold, "eps_pt": eps,
+            "accuracy_drop_pt": rec.test["drop_pt"], "mac_speedup": rec.test["mac_speedup"],
+            "measured_speedup_b1": b1["realized_speedup"], "measured_speedup_b64": b64["realized_speedup"],
+            "ideal_speedup": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
+            "profile_agreement_b1": b1["profile_agreement"], "profile_agreement_b64": b64["profile_agreement"],
+            "calibration": rec.calibration, "test": rec.test}
+        out["recommended_ltt"] = {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps / 100,
+                                  "delta": 0.1, "test": ltt.test}
+    else:
+        out["final_wer"] = test.exit_error(-1)
+        names = [c for c in ("ctc_entropy", "daisy", "patience")
+                 if c in {x.name for x in criteria.applicable(calib.cols)}]
+        out["recommended"] = {}
+        for cname in names:
+            rec = tradeoff.recommend(calib, test, criteria.get(cname), eps)
+            b1 = bench(name, cname, rec.threshold, 1, "test", repeats=3)
+            out["recommended"][cname] = {
+                "threshold": rec.threshold, "wer_increase_pt": rec.test["drop_pt"], "wer": rec.test["error_rate"],
+                "mac_speedup": rec.test["mac_speedup"], "measured_speedup_b1": b1["realized_speedup"],
+                "ideal_speedup_b1": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
+                "profile_agreement_b1": b1["profile_agreement"]}
+        first = out["recommended"]["ctc_entropy"]
+        b16 = bench(name, "ctc_entropy", first["threshold"], 16, "test", repeats=3)
+        first["measured_speedup_b16"] = b16["realized_speedup"]
+        first["profile_agreement_b16"] = b16["profile_agreement"]
+        path = test.path(criteria.get("ctc_entropy"))
+        out["front_end_cap"] = float(test.full() / path[0])
+        out["front_end_share"] = float(test.macs.front / test.full())
+        out["front_end_share_ms"] = float(test.ms.front / test.full("ms"))
+    out["per_layer_ms"] = [float(v) for v in test.ms.stage]
+    out["front_end_ms"] = float(test.ms.front)
+    out["training"] = manifest.get("training", {})
+    out["threads"] = torch.get_num_threads()
+    return out
+
+
+def imported_report(name: str, progress=None) -> dict:
+    """The report of an imported model: the workspace's copy, else built now."""
+    found = _manifest(name, root())
+    if found is None:
+        raise ValueError(f"{name} is not an imported model (see `python -m explorer models`)")
+    manifest, view = found
+    path = root() / manifest["name"] / "report.json"
+    if path.is_file():
+        report = json.loads(path.read_text())
+        return report.get("shared_exit", report) if view == "shared" else report
+    return build_report(name, root(), progress, shared_only=view == "shared")

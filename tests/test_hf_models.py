@@ -1,0 +1,147 @@
+"""Hugging Face adapters: the last exit is the model's own forward pass, alone and in a
+padded batch, for every supported architecture and variant; exits really stop."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from hf_tiny import SPEECH_VARIANTS, tiny_image, tiny_speech, waves
+from PIL import Image
+
+from explorer import criteria, hf
+from explorer.engine import run_with_exits
+
+TOL = 1e-4
+
+
+def _last(adapter, x, lengths=None):
+    """The adapter's last exit, every stage run, in the checkpoint's own vocabulary order."""
+    with torch.inference_mode():
+        state = adapter.embed(x, lengths)
+        for k in range(adapter.num_exits):
+            state = adapter.stage(k, state)
+        logits = adapter.head(adapter.num_exits - 1, state, adapter.task_head)
+    if getattr(adapter, "order", None) is not None:
+        back = torch.empty_like(adapter.order)
+        back[adapter.order] = torch.arange(len(adapter.order))
+        logits = logits[..., back]
+    return logits, state.mask
+
+
+@pytest.fixture(scope="module")
+def speech_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hf_speech")
+    out = {kind: hf.load(str(tiny_speech(kind, root / kind))) for kind in SPEECH_VARIANTS}
+    out["blank-last"] = hf.load(str(tiny_speech("wav2vec2-stable", root / "blank-last", blank_last=True)))
+    return out
+
+
+@pytest.mark.parametrize("kind", [*SPEECH_VARIANTS, "blank-last"])
+def test_speech_last_exit_is_the_models_own_forward(speech_models, kind):
+    adapter = speech_models[kind]
+    model = adapter.model
+    inputs = [adapter.prepare(w) for w in waves(3, seed=1)]
+    worst = 0.0
+    alone = []
+    with torch.inference_mode():
+        for x in inputs:  # batch 1
+            ref = model(x[None]).logits
+            got, _ = _last(adapter, x[None])
+            assert got.shape == ref.shape
+            worst = max(worst, float((got - ref).abs().max()))
+            alone.append(ref[0])
+        x, lengths = adapter.collate(inputs)  # a padded batch: each sample as if alone
+        got, mask = _last(adapter, x, lengths)
+        for i, ref in enumerate(alone):
+            n = int(mask[i].sum())
+            assert n == ref.shape[0]
+            worst = max(worst, float((got[i, :n] - ref).abs().max()))
+        if not adapter.group_norm:  # layer-norm front ends: the model's own padded forward, too
+            att = (torch.arange(x.shape[1])[None] < lengths[:, None]).long()
+            ref = model(x, attention_mask=att).logits
+            worst = max(worst, float(((got - ref).abs() * mask[..., None]).max()))
+    assert worst <= TOL, f"{kind}: max |dlogit| {worst:.2e}"
+
+
+def test_speech_transcripts_use_the_checkpoints_tokenizer(speech_models):
+    adapter = speech_models["blank-last"]
+    assert adapter.order is not None and int(adapter.order[0]) == adapter.model.config.pad_token_id
+    ids = adapter.encode("one two")
+    assert 0 not in ids  # the blank is never a target
+    assert adapter.describe(tuple(ids)) == "ONE TWO"
+    assert adapter.errors(tuple(ids), "one two") == (0, 2)
+    assert adapter.errors(tuple(adapter.encode("one")), "One, two!") == (1, 2)
+
+
+@pytest.fixture(scope="module")
+def image_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hf_image")
+    return {kind: hf.load(str(tiny_image(kind, root / kind))) for kind in ("vit", "resnet")}
+
+
+def _pictures(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [Image.fromarray((rng.random((28 + i, 30, 3)) * 255).astype(np.uint8)) for i in range(n)]
+
+
+@pytest.mark.parametrize("kind", ["vit", "resnet"])
+def test_image_last_exit_is_the_models_own_forward(image_models, kind):
+    adapter = image_models[kind]
+    inputs = [adapter.prepare(p) for p in _pictures(5)]
+    x, _ = adapter.collate(inputs)
+    with torch.inference_mode():
+        worst = max(float((_last(adapter, x[i:i + 1])[0] - adapter.model(x[i:i + 1]).logits).abs().max())
+                    for i in range(len(inputs)))
+        worst = max(worst, float((_last(adapter, x)[0] - adapter.model(x).logits).abs().max()))
+    assert worst <= TOL, f"{kind}: max |dlogit| {worst:.2e}"
+
+
+def test_resnet_final_head_exits_say_what_to_do(image_models):
+    adapter = image_models["resnet"]
+    x, _ = adapter.collate([adapter.prepare(p) for p in _pictures(1)])
+    with pytest.raises(ValueError, match="trained"):
+        run_with_exits(adapter, x, criteria.get("confidence"), 0.0)
+
+
+def test_nothing_runs_after_an_exit(speech_models):
+    """Hooks on the real transformer layers count rows: after a sample leaves, no layer
+    sees it again (static exits at 1..K send samples to every depth)."""
+    adapter = speech_models["wavlm"]
+    rows: Counter = Counter()
+    hooks = [layer.register_forward_pre_hook(lambda m, args, kw, k=k: rows.update({k: args[0].shape[0]}),
+                                             with_kwargs=True)
+             for k, layer in enumerate(adapter.encoder.layers)]
+    try:
+        inputs = [adapter.prepare(w) for w in waves(4, seed=2)]
+        x, lengths = adapter.collate(inputs)
+        thr = np.array([0, 1, 2, 3], float)  # static: sample i leaves at exit i
+        r = run_with_exits(adapter, x, criteria.get("static"), thr, lengths=lengths)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert r.exit.tolist() == [0, 1, 2, 3]
+    assert [rows[k] for k in range(4)] == [4, 3, 2, 1]
+
+
+def test_unsupported_and_missing_sources_get_a_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match="download it first"):
+        hf.load("facebook/hubert-large-ls960-ft")
+    with pytest.raises(ValueError, match="config.json"):
+        hf.load(str(tmp_path))
+    (tmp_path / "config.json").write_text('{"architectures": ["BertForMaskedLM"]}')
+    with pytest.raises(ValueError, match="supported"):
+        hf.load(str(tmp_path))
+
+
+def test_built_ins_never_import_transformers():
+    import subprocess
+    import sys
+
+    code = ("import sys; from explorer import zoo, report, predict, bench, workspace; zoo.get('image'); "
+            "print('transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

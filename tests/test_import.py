@@ -1,0 +1,139 @@
+"""`python -m explorer import`: tiny checkpoints saved as real ones are, imported from a
+folder a user would make; every exit kind trains; the workspace is reused or rebuilt;
+imported models answer to --model NAME on every command; real exits == profile."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hf_tiny import image_folder, librispeech_folder, tiny_image, tiny_speech
+from test_engine import _assert_matches_profile, _run, _thresholds
+
+from explorer import criteria, zoo
+from explorer.__main__ import main
+from explorer.workspace import ImportOptions, import_model, list_models
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("byom")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EXPLORER_WORKSPACE", str(root / "ws"))
+    yield {"root": root, "vit": tiny_image("vit", root / "vit"), "resnet": tiny_image("resnet", root / "resnet"),
+           "speech": tiny_speech("hubert", root / "w2v"), "images": image_folder(root / "images"),
+           "audio": librispeech_folder(root / "audio")}
+    mp.undo()
+
+
+def _quiet(_line):
+    pass
+
+
+def _import(env, source, data, name, **opts):
+    return import_model(str(env[source]), env[data], name, ImportOptions(**opts), say=_quiet)
+
+
+def _losses_fall(report):
+    for lg in report["training"]["logs"]:
+        for e in lg["per_exit"]:
+            assert e["loss"][-1] < e["loss"][0], f"{lg['kind']} exit {e['exit']}: {e['loss']}"
+
+
+def test_vit_final_head_and_trained_exits(env):
+    final = _import(env, "vit", "images", "tiny-vit")
+    assert len(final["exits"]) == 4 and 0 <= final["final_accuracy"] <= 1
+    assert final["recommended"]["profile_agreement_b1"] == 1.0
+    assert final["recommended"]["profile_agreement_b64"] == 1.0
+    trained = _import(env, "vit", "images", "tiny-vit-trained", exits="trained", epochs=8, shared_exit=True)
+    _losses_fall(trained)
+    assert trained["recommended"]["profile_agreement_b1"] == 1.0
+    assert "shared_exit" in trained and len(trained["shared_exit"]["exits"]) == 4
+    # the final exit is the model's own head either way
+    assert trained["exits"][-1]["accuracy"] == final["exits"][-1]["accuracy"]
+    names = {m["name"] for m in list_models()}
+    assert {"tiny-vit", "tiny-vit-trained", "tiny-vit-trained-shared"} <= names
+
+
+def test_resnet_needs_trained_exits_and_distills_without_labels(env):
+    with pytest.raises(ValueError, match="--exits trained"):
+        _import(env, "resnet", "images", "tiny-resnet")
+    report = _import(env, "resnet", "images", "tiny-resnet", exits="distilled", epochs=8)
+    _losses_fall(report)
+    assert report["exits_kind"] == "distilled"
+
+
+def test_speech_trained_ctc_and_daisy(env):
+    report = _import(env, "speech", "audio", "tiny-w2v", exits="trained", daisy=True, epochs=6)
+    _losses_fall(report)
+    assert set(report["recommended"]) == {"ctc_entropy", "daisy", "patience"}
+    for rec in report["recommended"].values():
+        assert rec["profile_agreement_b1"] == 1.0
+    assert 0 < report["front_end_share"] < 1
+
+
+@pytest.mark.parametrize("name", ["tiny-vit-trained", "tiny-w2v"])
+def test_real_exits_equal_the_profile_for_every_causal_criterion(env, name):
+    model = zoo.model(name)
+    prof = zoo.profile(name, "test")
+    inputs, _ = zoo.get(name).data("test")
+    crits = [c for c in criteria.applicable(prof.cols) if c.causal]
+    assert {c.name for c in crits} >= ({"ctc_entropy", "daisy"} if model.task == "ctc" else {"confidence"})
+    for crit in crits:
+        for thr in _thresholds(prof, crit, count=3):
+            for schedule in ("single", "batch", "stream7"):
+                exits, preds = _run(model, inputs, schedule, crit, thr, prof.path(crit))
+                _assert_matches_profile(prof, crit, thr, exits, preds, f"{name} {crit.name} {thr} {schedule}")
+
+
+def test_reimport_is_instant_and_changes_rebuild(env, capsys):
+    said = []
+    import_model(str(env["vit"]), env["images"], "tiny-vit", ImportOptions(), say=said.append)
+    assert said and "nothing changed" in said[0]
+    manifest = json.loads((env["root"] / "ws" / "tiny-vit" / "manifest.json").read_text())
+    # a changed data folder rebuilds
+    extra = env["images"] / "two" / "extra.png"
+    (env["images"] / "two" / "0.png").rename(extra)
+    said.clear()
+    import_model(str(env["vit"]), env["images"], "tiny-vit", ImportOptions(), say=said.append)
+    assert not any("nothing changed" in s for s in said)
+    assert json.loads((env["root"] / "ws" / "tiny-vit" / "manifest.json").read_text())["key"] != manifest["key"]
+    extra.rename(env["images"] / "two" / "0.png")
+    # a changed model rebuilds
+    tiny_image("vit", env["vit"], seed=1)
+    said.clear()
+    import_model(str(env["vit"]), env["images"], "tiny-vit", ImportOptions(), say=said.append)
+    assert not any("nothing changed" in s for s in said)
+
+
+def test_every_command_takes_an_imported_model(env, capsys, tmp_path):
+    assert main(["profile", "--model", "tiny-w2v", "--split", "calib"]) == 0
+    assert json.loads(capsys.readouterr().out)["exits"] == 4
+    assert main(["sweep", "--model", "tiny-w2v", "--criterion", "ctc_entropy", "--out", str(tmp_path / "s.csv")]) == 0
+    assert (tmp_path / "s.csv").read_text().startswith("criterion,")
+    assert main(["bench", "--model", "tiny-w2v", "--criterion", "ctc_entropy", "--limit", "3", "--repeats", "1",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["profile_agreement"] == 1.0
+    assert main(["report", "--model", "tiny-w2v", "--json"]) == 0
+    assert "final_wer" in json.loads(capsys.readouterr().out)
+    clip = next((env["audio"]).rglob("*.flac"))
+    assert main(["predict", "--model", "tiny-w2v", str(clip), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0 <= out["exit"] < 4 and isinstance(out["prediction"], str)
+    assert main(["models", "--json"]) == 0
+    assert {"image", "tiny-w2v"} <= {r["name"] for r in json.loads(capsys.readouterr().out)}
+
+
+def test_cli_import_and_bad_sources_get_sentences(env, capsys, monkeypatch):
+    assert main(["import", str(env["vit"]), "--data", str(env["images"]), "--name", "tiny-vit", "--json"]) == 0
+    assert "exits" in json.loads(capsys.readouterr().out)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["import", "google/vit-base-patch16-224", "--data", str(env["images"]), "--name", "x"]) == 2
+    assert "download it first" in capsys.readouterr().err
+    assert main(["import", str(env["vit"]), "--data", str(env["root"] / "nowhere"), "--name", "x"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["import", str(env["vit"]), "--data", str(env["images"]), "--name", "image"]) == 2
+    assert "built-in" in capsys.readouterr().err
+    assert main(["profile", "--model", "no-such-model"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+
