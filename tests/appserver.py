@@ -70,7 +70,7 @@ new MutationObserver(() => {
   if (items.length && window.__nav[window.__nav.length - 1] !== key) window.__nav.push(key);
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
-PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model")
+PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model", "Energy")
 
 
 def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s: float = 60) -> dict:
