@@ -1,11 +1,13 @@
 """Noise & robustness: exit depth and quality against corruption severity (image) or
 SNR (speech), from the profiles of the noisy test sets."""
 
-import pandas as pd
 import streamlit as st
 
-from explorer import plots, robustness
+from explorer import criteria, plots, robustness
+from explorer import threshold_view as threshold_views
+from explorer.threshold_view import ThresholdView
 from pages import common
+from pages.components.threshold_explorer import threshold_explorer
 
 MODELS = ["image", "speech"]
 
@@ -25,19 +27,35 @@ def every_criterion(name: str):
                                                   for c in common.causal_criteria(name)})
 
 
+@st.cache_resource(show_spinner="Every noisy test set at every threshold…", max_entries=16)
+def noise_table(name: str, crit: str, pinned: float | None):
+    c = criteria.get(crit)
+    return threshold_views.noise_table(noisy_profiles(name), c, threshold_views.positions(common.test_profile(name),
+                                                                                          c, pinned))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def threshold_view(name: str, crit: str, kind: str, level: str, pinned: float | None) -> ThresholdView:
+    """Everything the threshold moves, at every slider position (and at `pinned`, a
+    threshold between two of them); the browser looks it up while the slider moves."""
+    return threshold_views.noise_view(noise_table(name, crit, pinned), robustness.axis(name),
+                                      common.test_profile(name), criteria.get(crit), kind, level, pinned)
+
+
 @st.fragment
 def explore(name: str, crit: str) -> None:
-    """Everything the threshold and the noise pickers move: re-runs alone."""
-    ax, prof = robustness.axis(name), common.test_profile(name)
+    """Everything the threshold and the noise pickers move: re-runs alone, and only when the
+    slider is let go (the browser moves the figures meanwhile)."""
+    ax, prof, c = robustness.axis(name), common.test_profile(name), criteria.get(crit)
     col, words = prof.quality_name
-    thr = common.threshold_slider(name, crit)
-    df = robustness.table(noisy_profiles(name), {crit: thr})
-    lines = pd.concat([df, robustness.mean_over_kinds(df)])  # each kind and their mean
-    c1, c2 = st.columns(2)
-    c1.markdown(f"**Mean exit against noise: {crit} at τ = {thr:.4g}**")
-    c1.plotly_chart(plots.noise_curves(lines, "mean_exit", "kind", ax.label, "mean exit (0 = first)"))
-    c2.markdown(f"**{words} against noise** (dotted: the full model)")
-    c2.plotly_chart(plots.noise_curves(lines, col, "kind", ax.label, words, dashed="full_depth"))
+    d1, d2 = st.columns(2)  # which noisy set "where inputs leave" compares with the clean one
+    noisy_kind = d1.selectbox("Noise kind (where inputs leave)", ax.kinds, key=f"w.dist_kind.{name}")
+    level = d2.select_slider(ax.label, [str(v) for v in ax.levels[1:]], value=str(ax.levels[-1]),
+                             key=f"w.dist_level.{name}")
+    thr = threshold_explorer(
+        lambda t: threshold_view(name, crit, noisy_kind, level, None if threshold_views.on_grid(prof, c, t) else t),
+        common.current_threshold(name, crit), key=f"w.explorer.{name}.{crit}")
+    common._chosen(name, crit, thr)  # the shared choice and the link hold the threshold shown
 
     st.subheader("Every criterion, each at its recommended threshold")
     kinds = ["mean of all", *ax.kinds]
@@ -50,18 +68,6 @@ def explore(name: str, crit: str) -> None:
     e1, e2 = st.columns(2)
     e1.plotly_chart(plots.noise_curves(table, "mean_exit", "criterion", ax.label, "mean exit (0 = first)"))
     e2.plotly_chart(plots.noise_curves(table, col, "criterion", ax.label, words))
-
-    st.subheader("Where inputs leave: clean against noisy")
-    d1, d2 = st.columns(2)
-    noisy_kind = d1.selectbox("Noise kind", ax.kinds, key=f"w.dist_kind.{name}")
-    level = d2.select_slider(ax.label, [str(v) for v in ax.levels[1:]], value=str(ax.levels[-1]),
-                             key=f"w.dist_level.{name}")
-    rows = df[df.kind == noisy_kind].set_index("level")
-    exit_cols = [f"exit_{j}" for j in range(prof.k)]
-    st.plotly_chart(plots.exit_distributions({
-        f"clean (mean exit {rows.loc[str(ax.levels[0]), 'mean_exit']:.2f})": rows.loc[str(ax.levels[0]), exit_cols],
-        f"{noisy_kind} at {level} (mean exit {rows.loc[level, 'mean_exit']:.2f})": rows.loc[level, exit_cols],
-    }, prof.meta["exit_names"]))
 
 
 st.title("Noise & robustness: does exit depth follow difficulty?")

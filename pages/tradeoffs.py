@@ -4,10 +4,13 @@ recommended, and one test input really exiting at it."""
 import streamlit as st
 
 from explorer import criteria, plots, tradeoff, zoo
+from explorer import threshold_view as threshold_views
 from explorer.engine import run_with_exits
 from explorer.report import exits_table
+from explorer.threshold_view import ThresholdView
 from explorer.thresholds import default_eps_pt
 from pages import common
+from pages.components.threshold_explorer import threshold_explorer
 
 MODELS = ["image", "image-shared", "speech", "toy"]
 
@@ -79,31 +82,28 @@ def one_input_ui(name: str, crit: str, thr: float) -> None:
                                        thr, k, score_col))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def threshold_view(name: str, crit: str, cost: str, pinned: float | None) -> ThresholdView:
+    """Everything the threshold moves, at every slider position (and at `pinned`, a
+    threshold between two of them); the browser looks it up while the slider moves."""
+    prof = common.test_profile(name)
+    return threshold_views.tradeoff_view(prof, criteria.get(crit), common.sweep_all(name), cost, per_exit_rows(name),
+                                         pinned)
+
+
 @st.fragment
 def explore(name: str, crit: str) -> None:
-    """Everything that only the threshold and the cost axis move: re-runs alone."""
-    prof, everything = common.test_profile(name), common.sweep_all(name)
+    """Everything that only the threshold and the cost axis move: re-runs alone, and only
+    when the slider is let go (the browser moves the figures meanwhile)."""
+    prof = common.test_profile(name)
     col, words = prof.quality_name
-    thr = common.threshold_slider(name, crit)
-    point = tradeoff.sweep(prof, criteria.get(crit), [thr]).iloc[0].to_dict()
-    m = st.columns(4)
-    change = -point["drop_pt"] if col == "accuracy" else point["drop_pt"]
-    m[0].metric(f"{words} (test)", f"{point[col]:.2%}", f"{change:+.2f} points",
-                delta_color="normal" if col == "accuracy" else "inverse", help="Against the full model.")
-    m[1].metric("Mean exit", f"{point['mean_exit'] + 1:.2f} of {prof.k}")
-    m[2].metric("MAC speedup", f"{point['mac_speedup']:.2f}×")
-    m[3].metric("Measured-ms speedup", f"{point['ms_speedup']:.2f}×")
     cost = st.radio("Cost axis", list(plots.COST_AXES), index=1, format_func=plots.COST_AXES.get,
                     horizontal=True, key="w.cost")
-    st.plotly_chart(plots.tradeoff(everything, cost, point, tradeoff.pareto(everything, cost)))
-    st.caption("Lines: each criterion over its thresholds. Stars: the oracles (earliest correct exit, earliest "
-               "exit agreeing with the full model) — bounds no causal rule can beat. Static truncation is the "
-               "baseline; dashed: the Pareto front of the causal criteria. ✕: the current threshold.")
-    h1, h2 = st.columns(2)
-    h1.markdown(f"**Where inputs leave at τ = {thr:.4g}**")
-    h1.plotly_chart(plots.exit_histogram(point, prof.meta["exit_names"]))
-    h2.markdown(f"**{words} of each exit alone**")
-    h2.plotly_chart(plots.quality_per_exit(per_exit_rows(name)))
+    c = criteria.get(crit)
+    thr = threshold_explorer(
+        lambda t: threshold_view(name, crit, cost, None if threshold_views.on_grid(prof, c, t) else t),
+        common.current_threshold(name, crit), key=f"w.explorer.{name}.{crit}")
+    common._chosen(name, crit, thr)  # the shared choice and the link hold the threshold shown
     recommendation_ui(name, crit, col, words)
     one_input_ui(name, crit, thr)
 
