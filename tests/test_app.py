@@ -30,11 +30,23 @@ needs_image = pytest.mark.skipif(not checkpoint.exists(zoo.IMAGE_CHECKPOINT), re
 needs_speech = pytest.mark.skipif(not checkpoint.exists(zoo.SPEECH_CHECKPOINT), reason="no shipped speech checkpoint")
 
 
-def _marker(at) -> tuple[float, float]:
-    """(cost, quality) of the current-threshold marker in the tradeoff figure."""
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    trace = next(t for t in spec["data"] if t.get("name") == "current threshold")
-    return trace["x"][0], trace["y"][0]
+def _explorer(at) -> dict:
+    """What the threshold explorer draws in the browser: {view, value, nonce}."""
+    return json.loads(at.get("component_instance")[0].proto.json_args)
+
+
+def _release(at, value: float) -> AppTest:
+    """What the browser sends when the slider is let go at `value`."""
+    key = at.get("component_instance")[0].proto.id.split("-", 2)[2]  # $$ID-<hash>-<key>
+    at.session_state[key] = {"value": value, "seq": f"test-{value}"}
+    return at.run()
+
+
+def _shown(view: dict, value: float) -> tuple[dict, tuple]:
+    """The metrics and the current-threshold marker the browser shows at `value`."""
+    i = view["thresholds"].index(value)
+    marker = view["rows"][0][0]["moves"][0]
+    return {m["label"]: m["values"][i] for m in view["metrics"]}, (marker["x"][i], marker["y"][i])
 
 
 def _metrics(at) -> dict[str, str]:
@@ -49,33 +61,38 @@ def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
         return next(m.value for m in at.markdown if m.value.startswith("**Exit"))
 
     assert at.selectbox[1].value == "confidence"  # the model's recommended criterion and threshold
-    assert at.slider[0].value == pytest.approx(recommended("image", "confidence"))
+    view = _explorer(at)["view"]
+    assert _explorer(at)["value"] == pytest.approx(recommended("image", "confidence"))
     assert decision()
-    slider = at.slider[0]
-    slider.set_value(slider.max).run()  # max softmax >= more than 1: no one leaves early
+    lo, hi = view["thresholds"][0], view["thresholds"][-1]
+    _release(at, hi)  # max softmax >= more than 1: no one leaves early
     assert not at.exception
     assert decision().startswith("**Exit 6 of 6")
-    late, late_metrics = _marker(at), _metrics(at)
+    assert at.query_params["threshold"] == f"{hi:.10g}"  # the link holds the released threshold
+    late_metrics, late = _shown(view, hi)
     assert late_metrics["Mean exit"] == "6.00 of 6"
-    slider.set_value(slider.min).run()  # everyone leaves at the first exit
+    _release(at, lo)  # everyone leaves at the first exit
     assert decision().startswith("**Exit 1 of 6")
-    assert _metrics(at)["Mean exit"] == "1.00 of 6"
-    early = _marker(at)
+    early_metrics, early = _shown(view, lo)
+    assert early_metrics["Mean exit"] == "1.00 of 6"
     assert early[0] < late[0] and early[1] != late[1]  # cheaper and a different accuracy
-    assert at.query_params["threshold"] == f"{slider.min:.10g}"  # the link follows the slider
+    assert at.query_params["threshold"] == f"{lo:.10g}"  # the link follows the slider
+    assert _explorer(at)["view"]["id"] == view["id"]  # releasing never sends the view again
 
 
 @needs_image
 def test_tradeoffs_apply_sets_the_recommended_threshold():
     at = open_page("pages/tradeoffs.py")
     at.selectbox[1].set_value("entropy").run()
-    at.slider[0].set_value(at.slider[0].min).run()
+    _release(at, _explorer(at)["view"]["thresholds"][0])
     at.button(key="w.apply").click().run()
     assert not at.exception
-    assert at.slider[0].value == pytest.approx(recommended("image", "entropy"))  # ε = 0.2 points by default
+    assert _explorer(at)["value"] == pytest.approx(recommended("image", "entropy"))  # ε = 0.2 points by default
     at.number_input(key="w.eps.image").set_value(1.0).run()  # a looser target: a cheaper threshold
     at.button(key="w.apply").click().run()
-    assert at.slider[0].value == pytest.approx(recommended("image", "entropy", 1.0))
+    shown = _explorer(at)
+    assert shown["value"] == pytest.approx(recommended("image", "entropy", 1.0))
+    assert shown["value"] in shown["view"]["thresholds"]  # the browser can show it exactly
     at.button(key="w.apply_ltt").click().run()
     assert not at.exception and "τ = " in next(m.value for m in at.markdown if "Learn-then-Test" in m.value)
 
@@ -89,9 +106,13 @@ def test_a_link_sets_the_choice_for_every_page():
     assert (at.selectbox[0].value, at.number_input[0].value) == ("entropy", 0.3)
     at.number_input[0].set_value(0.5).run()  # chosen on one page ...
     at.switch_page("pages/tradeoffs.py").run()
-    assert (at.selectbox[1].value, at.slider[0].value) == ("entropy", 0.5)  # ... holds on the others
+    assert (at.selectbox[1].value, _explorer(at)["value"]) == ("entropy", 0.5)  # ... holds on the others
+    released = _explorer(at)["view"]["thresholds"][40]
+    _release(at, released)  # let go in the browser on this page ...
     at.switch_page("pages/noise.py").run()
-    assert (at.selectbox[1].value, at.slider[0].value) == ("entropy", 0.5)
+    assert (at.selectbox[1].value, _explorer(at)["value"]) == ("entropy", released)  # ... holds on the next
+    at.switch_page("pages/live_image.py").run()
+    assert at.number_input[0].value == pytest.approx(released)
 
 
 def test_a_bad_link_is_said_in_words():
@@ -105,10 +126,16 @@ def test_a_bad_link_is_said_in_words():
 @needs_speech
 def test_noise_page_draws_every_figure_for_both_models():
     at = open_page("pages/noise.py")
-    assert len(at.get("plotly_chart")) == 5
-    at.slider[0].set_value(at.slider[0].min).run()
+
+    def figures():  # in the page, and in the browser's threshold explorer
+        return len(at.get("plotly_chart")) + sum(len(row) for row in _explorer(at)["view"]["rows"])
+
+    assert figures() == 5
+    _release(at, _explorer(at)["view"]["thresholds"][0])
+    at.selectbox[2].set_value(at.selectbox[2].options[-1]).run()  # another noise kind for "where inputs leave"
+    assert not at.exception and "salt_pepper" in _explorer(at)["view"]["rows"][1][0]["title"]
     at.selectbox[0].set_value("speech").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 5
+    assert not at.exception and figures() == 5
     assert at.selectbox[1].value == "ctc_entropy"
 
 

@@ -39,9 +39,10 @@ def threshold_explorer(view_at: Callable[[float], ThresholdView], value: float, 
     last let go of in the browser (new since the last run), else `value`, as the nearest
     slider position (a value out of range: the nearest end).
 
-    The arguments sent to the browser change only when the view does or when the server
-    moves the threshold (Apply, a link, another page): after a release they are the same
-    as before, so Streamlit sends a reference to them, not the view again.
+    The arguments sent to the browser change only when the view does (another cost axis)
+    or when the server moves the threshold (Apply, a link, another page): after a release
+    they stay as they were (the view keeps the position it was drawn with), so Streamlit
+    sends a reference to them, not the view again.
     """
     explorer, plotly_js = _components()
     report = st.session_state.get(key)  # {"value", "seq"}: the browser's last release, or None
@@ -50,13 +51,15 @@ def threshold_explorer(view_at: Callable[[float], ThresholdView], value: float, 
     if released:
         st.session_state[seen] = report["seq"]
         value = float(report["value"])
-    view = view_at(value)
-    value = view.thresholds[view.index(value)]
-    pushed = st.session_state.get(pushed_key)  # {"value", "nonce"} the browser was last told
+    pushed = st.session_state.get(pushed_key)  # {"value", "nonce"}: what the browser was last told
     browser_shows = isinstance(report, dict) and report.get("value") == value
-    if pushed is None or (pushed["value"] != value and not browser_shows):
-        pushed = {"value": value, "nonce": (pushed or {"nonce": 0})["nonce"] + 1}
-        st.session_state[pushed_key] = pushed
+    view = view_at(pushed["value"]) if pushed and browser_shows else None  # the view the browser has
+    if view is None or value not in view.thresholds:
+        view = view_at(value)
+        value = view.thresholds[view.index(value)]
+        if pushed is None or pushed["value"] != value:
+            pushed = {"value": value, "nonce": (pushed or {"nonce": 0})["nonce"] + 1}
+            st.session_state[pushed_key] = pushed
     explorer(view=view.payload, value=pushed["value"], nonce=pushed["nonce"],
              plotly=f"../{plotly_js.name}/plotly.min.js", key=key, default=None)
     return value
