@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from appserver import CHROMIUM, ROOT, settle, start, stop
+from playwright.sync_api import expect
+from threshold_probe import explorer_frame, slider
 
 SHOTS = ROOT / os.environ.get("SCREENSHOTS", Path(tempfile.gettempdir()) / "early-exit-explorer-screenshots")
 
@@ -56,18 +58,15 @@ def test_overview(server, page):
 
 def test_tradeoffs_keyboard_threshold_moves_the_decision_and_metrics(server, page):
     decision = visit(page, server + "/tradeoffs", "p:has-text('of 6 (')")
-    accuracy = page.locator("[data-testid='stMetricValue']").first
-    slider = page.get_by_role("slider").first
-    slider.focus()
+    accuracy = explorer_frame(page).locator("[data-testid='metric'] .value").first
+    slider(page).focus()
     page.keyboard.press("End")  # max softmax >= the largest threshold: no one leaves early
-    settle(page)
-    assert decision.inner_text().startswith("Exit 6 of 6")
+    expect(decision).to_contain_text("Exit 6 of 6", timeout=60_000)  # once the keys rest
     full = accuracy.inner_text()
     assert "threshold=" in page.url  # the choice is in the link
-    slider.focus()
+    slider(page).focus()
     page.keyboard.press("Home")  # the smallest: everyone leaves at the first exit
-    settle(page)
-    assert decision.inner_text().startswith("Exit 1 of 6")
+    expect(decision).to_contain_text("Exit 1 of 6", timeout=60_000)
     assert accuracy.inner_text() != full
     page.get_by_role("button", name="Apply", exact=True).click()  # back to the recommended threshold
     settle(page)
@@ -76,8 +75,10 @@ def test_tradeoffs_keyboard_threshold_moves_the_decision_and_metrics(server, pag
 
 
 def test_noise_page_draws_depth_against_noise(server, page):
-    visit(page, server + "/noise", "text=Mean exit against noise")
-    assert page.locator("[data-testid='stPlotlyChart']").count() >= 5
+    visit(page, server + "/noise", "text=Every criterion, each at its recommended threshold")
+    frame = explorer_frame(page)
+    expect(frame.locator("text=Mean exit against noise")).to_be_visible()
+    assert page.locator("[data-testid='stPlotlyChart']").count() + frame.locator(".js-plotly-plot").count() >= 5
     no_exception(page)
     shoot(page, "noise", 1950)
 
@@ -101,7 +102,7 @@ def test_a_shared_link_sets_criterion_and_threshold_on_every_page(server, page):
     page.get_by_role("link", name="Tradeoffs").click()  # the same session, another page
     page.locator("p", has_text="of 6 (").first.wait_for(timeout=90_000)
     settle(page)
-    assert page.get_by_role("slider").first.get_attribute("aria-valuetext") == "0.3"
+    expect(slider(page)).to_have_attribute("aria-valuetext", "0.3", timeout=60_000)
     assert "criterion=entropy" in page.url
     no_exception(page)
 
@@ -112,8 +113,8 @@ def test_a_shared_link_as_the_first_request_of_a_fresh_server_gets_the_whole_app
     try:
         visit(page, url + "/tradeoffs?model=image&criterion=entropy&threshold=0.3", "p:has-text('of 6 (')")
         nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-        assert "Noise & robustness" in nav and "common" not in nav, nav
-        assert page.get_by_role("slider").first.get_attribute("aria-valuetext") == "0.3"
+        assert "Noise & robustness" in nav and "common" not in nav and "threshold_explorer" not in nav, nav
+        expect(slider(page)).to_have_attribute("aria-valuetext", "0.3", timeout=60_000)
         no_exception(page)
     finally:
         stop(proc)

@@ -82,7 +82,7 @@ def test_noise_view_at_every_position_is_the_noise_table_at_that_threshold(name)
     for i in [0, 50, len(pos) - 1]:
         table = robustness.table(profiles, {c.name: pos[i]})  # the page's table before: one threshold
         lines = pd.concat([table, robustness.mean_over_kinds(table)])
-        for panel, y in zip(view.rows[0], ["mean_exit", col]):
+        for panel, y in zip(view.rows[0], ["mean_exit", col], strict=True):
             for m in panel.moves:
                 trace = panel.figure["data"][m.trace]["name"]
                 assert m.y[i] == pytest.approx(lines[lines.kind == trace][y].tolist(), abs=1e-5), (trace, y)
