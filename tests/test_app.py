@@ -93,6 +93,10 @@ def test_tradeoffs_apply_sets_the_recommended_threshold():
     shown = _explorer(at)
     assert shown["value"] == pytest.approx(recommended("image", "entropy", 1.0))
     assert shown["value"] in shown["view"]["thresholds"]  # the browser can show it exactly
+    told = _explorer(at)["nonce"]
+    _release(at, shown["view"]["thresholds"][-1])
+    at.button(key="w.apply").click().run()  # the same recommended threshold, after a move in the browser
+    assert (_explorer(at)["value"], _explorer(at)["nonce"]) == (shown["value"], told + 1)  # the browser is told again
     at.button(key="w.apply_ltt").click().run()
     assert not at.exception and "τ = " in next(m.value for m in at.markdown if "Learn-then-Test" in m.value)
 

@@ -45,20 +45,23 @@ def threshold_explorer(view_at: Callable[[float], ThresholdView], value: float, 
     sends a reference to them, not the view again.
     """
     explorer, plotly_js = _components()
-    report = st.session_state.get(key)  # {"value", "seq"}: the browser's last release, or None
+    report = st.session_state.get(key)  # {"value", "seq"}: the browser's last release
+    report = report if isinstance(report, dict) else None
     seen, pushed_key = f"{key}.seen", f"{key}.pushed"
-    released = isinstance(report, dict) and report.get("seq") != st.session_state.get(seen)
-    if released:
+    if report and report["seq"] != st.session_state.get(seen):  # a new release
         st.session_state[seen] = report["seq"]
         value = float(report["value"])
-    pushed = st.session_state.get(pushed_key)  # {"value", "nonce"}: what the browser was last told
-    browser_shows = isinstance(report, dict) and report.get("value") == value
-    view = view_at(pushed["value"]) if pushed and browser_shows else None  # the view the browser has
+    pushed = st.session_state.get(pushed_key)  # {"value", "nonce", "after"}: what the browser was last told
+    # what the browser shows: its own release since then, else what it was told
+    shows = report["value"] if report and (pushed is None or report["seq"] != pushed["after"]) else (
+        pushed["value"] if pushed else None)
+    view = view_at(pushed["value"]) if pushed and shows == value else None  # the view the browser has
     if view is None or value not in view.thresholds:
         view = view_at(value)
         value = view.thresholds[view.index(value)]
-        if pushed is None or pushed["value"] != value:
-            pushed = {"value": value, "nonce": (pushed or {"nonce": 0})["nonce"] + 1}
+        if pushed is None or shows != value or pushed["value"] != value:
+            pushed = {"value": value, "nonce": (pushed or {"nonce": 0})["nonce"] + 1,
+                      "after": report["seq"] if report else None}
             st.session_state[pushed_key] = pushed
     explorer(view=view.payload, value=pushed["value"], nonce=pushed["nonce"],
              plotly=f"../{plotly_js.name}/plotly.min.js", key=key, default=None)
