@@ -17,13 +17,6 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.g
                                 reason="chromium missing (make test installs it)")
 
 
-@pytest.fixture(scope="module")
-def page(server, browser):
-    pg = browser.new_page(viewport={"width": 1280, "height": 1000})
-    yield pg
-    pg.close()
-
-
 def no_exception(page) -> None:
     assert not page.locator("[data-testid='stException']").count()
 

@@ -19,13 +19,6 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.g
                                 reason="chromium missing (make test installs it)")
 
 
-@pytest.fixture(scope="module")
-def page(server, browser):
-    pg = browser.new_page(viewport={"width": 1280, "height": 1000})
-    yield pg
-    pg.close()
-
-
 def expected(prof, crit: str, thr: float) -> dict:
     """What the page must show at `thr`, from the plain decisions (not the sweep)."""
     c = criteria.get(crit)
@@ -55,9 +48,13 @@ def check_shown(frame, prof, crit: str) -> dict:
     return state
 
 
-def check_settled(frame, prof, crit: str) -> None:
-    """Once the slider rests, Plotly's own data (hover labels) is at the threshold shown."""
-    frame.wait_for_function("() => settleTimer === null && plots.every((p) => !p.dirty)", timeout=30_000)
+def check_settled(page, frame, prof, crit: str) -> None:
+    """Once the pointer enters the figures (to read hover labels), Plotly's own data is at the
+    threshold shown."""
+    figures = page.frame_locator("iframe[title*='threshold_explorer']").locator(".figure")
+    figures.nth(0).hover()
+    figures.nth(1).hover()
+    frame.wait_for_function("() => plots.every((p) => !p.dirty)", timeout=30_000)
     state = frame.evaluate(STATE)
     want = expected(prof, crit, state["threshold"])
     (marker,), (bars,) = state["plotly"][0], state["plotly"][1]
@@ -92,7 +89,7 @@ def test_keys_move_every_figure_in_the_browser_and_the_server_hears_the_rest(ser
     assert end["metrics"]["Mean exit"][0] == "6.00 of 6"
     expect(decision(page)).to_contain_text("Exit 6 of 6", timeout=60_000)  # the server ran the model at rest
     expect(page).to_have_url(link_has(end["threshold"]))
-    check_settled(frame, prof, "confidence")
+    check_settled(page, frame, prof, "confidence")
     press(page, frame, "Home")  # everyone leaves at the first exit
     assert check_shown(frame, prof, "confidence")["metrics"]["Mean exit"][0] == "1.00 of 6"
     expect(decision(page)).to_contain_text("Exit 1 of 6", timeout=60_000)
@@ -100,7 +97,7 @@ def test_keys_move_every_figure_in_the_browser_and_the_server_hears_the_rest(ser
         press(page, frame, "ArrowRight")
         state = check_shown(frame, prof, "confidence")
     assert state["index"] == 3
-    check_settled(frame, prof, "confidence")
+    check_settled(page, frame, prof, "confidence")
     expect(page).to_have_url(link_has(state["threshold"]))
 
 
@@ -125,7 +122,7 @@ def test_a_drag_moves_the_figures_and_the_released_value_is_the_shared_choice(se
     page.mouse.up()
     released = check_shown(frame, prof, "entropy")["threshold"]
     expect(page).to_have_url(link_has(released), timeout=30_000)
-    check_settled(frame, prof, "entropy")
+    check_settled(page, frame, prof, "entropy")
     settle(page)
     page.get_by_role("link", name="Live: image").click()  # the shared choice holds it on another page
     page.get_by_text("Answer").first.wait_for(timeout=90_000)
@@ -147,5 +144,5 @@ def test_apply_moves_the_slider_and_the_figures_to_the_recommended_threshold(ser
     want = recommended("image", "entropy")
     frame.wait_for_function(f"() => view.thresholds[idx] === {want!r}", timeout=60_000)
     check_shown(frame, prof, "entropy")
-    check_settled(frame, prof, "entropy")
+    check_settled(page, frame, prof, "entropy")
     expect(page).to_have_url(link_has(want), timeout=30_000)

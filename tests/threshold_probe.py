@@ -7,7 +7,7 @@ Plotly's own axes, and what Plotly's data holds once the slider rests."""
 STATE = """() => {
   const out = {label: document.body.dataset.shown, threshold: view.thresholds[idx], index: idx,
                valuetext: document.getElementById('tau').getAttribute('aria-valuetext'),
-               metrics: {}, drawn: [], plotly: [], settled: settleTimer === null};
+               metrics: {}, drawn: [], plotly: []};
   for (const box of document.querySelectorAll('[data-testid=metric]')) {
     out.metrics[box.querySelector('.label').textContent] =
       [box.querySelector('.value').textContent, box.querySelector('.delta').textContent];
