@@ -81,6 +81,23 @@ def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
 
 
 @needs_image
+@needs_speech
+def test_tradeoffs_explorer_for_the_other_built_in_models():
+    at = open_page("pages/tradeoffs.py")
+    for name, quality in [("image-shared", "Accuracy (test)"), ("speech", "WER (test)")]:
+        at.selectbox[0].set_value(name).run()
+        view = _explorer(at)["view"]
+        assert not at.exception and view["metrics"][0]["label"] == quality
+        assert view["metrics"][0]["delta_good"] == ("up" if quality.startswith("Acc") else "down")
+        ends = {_shown(view, view["thresholds"][i])[0]["Mean exit"]: i for i in (0, -1)}
+        assert set(ends) == {"1.00 of 6", "6.00 of 6"}  # everyone at the first exit ... no one early
+        assert view["metrics"][0]["deltas"][ends["6.00 of 6"]] in ("+0.00 points", "-0.00 points")
+        _release(at, view["thresholds"][ends["6.00 of 6"]])
+        assert not at.exception and at.query_params["model"] == name
+        assert next(m.value for m in at.markdown if m.value.startswith("**Exit")).startswith("**Exit 6 of 6")
+
+
+@needs_image
 def test_tradeoffs_apply_sets_the_recommended_threshold():
     at = open_page("pages/tradeoffs.py")
     at.selectbox[1].set_value("entropy").run()
