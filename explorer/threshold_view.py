@@ -102,8 +102,9 @@ class ThresholdView:
     help: str = ""
 
     def index(self, value: float) -> int:
-        """The position shown for `value`: itself, or the nearest one."""
-        return int(np.argmin(np.abs(np.asarray(self.thresholds) - value)))
+        """The position shown for `value`: itself, or the nearest one (±inf: an end)."""
+        t = np.asarray(self.thresholds)
+        return int(np.argmin(np.abs(t - np.clip(value, t[0], t[-1]))))
 
     @cached_property
     def payload(self) -> dict:
@@ -145,7 +146,7 @@ def _trace(fig: go.Figure, name: str) -> int:
 
 
 def _start(pos: np.ndarray, value: float | None) -> int:
-    return int(np.argmin(np.abs(pos - value))) if value is not None else 0
+    return int(np.argmin(np.abs(pos - np.clip(value, pos[0], pos[-1])))) if value is not None else 0
 
 
 def _label(t: float) -> str:

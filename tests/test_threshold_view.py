@@ -35,6 +35,8 @@ def test_slider_positions_cover_the_criterions_range_and_hold_a_pinned_value(nam
     assert not tv.on_grid(prof, c, pinned) and pinned in tv.positions(prof, c, pinned)
     assert tv.on_grid(prof, c, pos[2])
     assert tv.positions(prof, c, 1e9)[-1] == pos[-1]  # out of range: the nearest end
+    view = tv.tradeoff_view(prof, c, tradeoff.sweep_all(prof, [crit]), "mean_exit", exits_table(prof), np.inf)
+    assert (view.start, view.index(np.inf), view.index(-np.inf)) == (len(pos) - 1, len(pos) - 1, 0)
 
 
 @needs_models
