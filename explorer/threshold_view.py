@@ -55,9 +55,10 @@ def positions(profile: Profile, criterion: Criterion, value: float | None = None
     return pos
 
 
-def on_grid(profile: Profile, criterion: Criterion, value: float) -> bool:
-    """Whether `value` is one of the plain positions (then a view needs no extra one)."""
-    return bool(np.isin(value, positions(profile, criterion)))
+def pinned(profile: Profile, criterion: Criterion, value: float) -> float | None:
+    """`value` where it falls between the plain positions (a view needs it as an extra one),
+    else None: one view (and one cache entry) serves every plain position."""
+    return None if np.isin(value, positions(profile, criterion)) else value
 
 
 def _r(values) -> list:

@@ -53,7 +53,7 @@ def explore(name: str, crit: str) -> None:
     level = d2.select_slider(ax.label, [str(v) for v in ax.levels[1:]], value=str(ax.levels[-1]),
                              key=f"w.dist_level.{name}")
     thr = threshold_explorer(
-        lambda t: threshold_view(name, crit, noisy_kind, level, None if threshold_views.on_grid(prof, c, t) else t),
+        lambda t: threshold_view(name, crit, noisy_kind, level, threshold_views.pinned(prof, c, t)),
         common.current_threshold(name, crit), key=f"w.explorer.{name}.{crit}")
     common._chosen(name, crit, thr)  # the shared choice and the link hold the threshold shown
 

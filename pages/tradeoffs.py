@@ -101,7 +101,7 @@ def explore(name: str, crit: str) -> None:
                     horizontal=True, key="w.cost")
     c = criteria.get(crit)
     thr = threshold_explorer(
-        lambda t: threshold_view(name, crit, cost, None if threshold_views.on_grid(prof, c, t) else t),
+        lambda t: threshold_view(name, crit, cost, threshold_views.pinned(prof, c, t)),
         common.current_threshold(name, crit), key=f"w.explorer.{name}.{crit}")
     common._chosen(name, crit, thr)  # the shared choice and the link hold the threshold shown
     recommendation_ui(name, crit, col, words)

@@ -32,8 +32,8 @@ def test_slider_positions_cover_the_criterions_range_and_hold_a_pinned_value(nam
     assert np.all(np.diff(pos) > 0)
     assert len(pos) == (tv.STEPS + 1 if c.grid is not criteria.CRITERIA["patience"].grid else len(grid))
     pinned = (pos[1] + pos[2]) / 2  # a recommended threshold between two steps
-    assert not tv.on_grid(prof, c, pinned) and pinned in tv.positions(prof, c, pinned)
-    assert tv.on_grid(prof, c, pos[2])
+    assert tv.pinned(prof, c, pinned) == pinned and pinned in tv.positions(prof, c, pinned)
+    assert tv.pinned(prof, c, pos[2]) is None
     assert tv.positions(prof, c, 1e9)[-1] == pos[-1]  # out of range: the nearest end
     view = tv.tradeoff_view(prof, c, tradeoff.sweep_all(prof, [crit]), "mean_exit", exits_table(prof), np.inf)
     assert (view.start, view.index(np.inf), view.index(-np.inf)) == (len(pos) - 1, len(pos) - 1, 0)
