@@ -6,10 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test lint bench bench-app load screenshots data speech-tools browser clean debian-base
+.PHONY: run test lint bench bench-app bench-scale load screenshots data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime data
-	$(PY) -m streamlit run app.py
+	$(PY) app.py  # = streamlit run app.py, router from the first request (see app.py)
 
 test: $(VENV)/.dev data speech-tools browser
 	$(PY) -m ruff check .
@@ -44,6 +44,12 @@ bench: $(VENV)/.runtime
 bench-app: $(VENV)/.dev data browser
 	$(PY) tests/bench_app.py
 
+# The Ray profiling pass against one process on this machine (not part of `make test`; minutes):
+# samples/s with 1 and 2 workers, Ray's per-task overhead, a HuBERT-base-sized model, and the
+# expected wall clock of LibriSpeech test-clean on 1, 8 and 64 workers.
+bench-scale: $(VENV)/.dev data
+	$(PY) tests/bench_scale.py
+
 # Bounded load test (not part of `make test`; a few minutes): 8 browser sessions at once upload
 # a digit picture and a spoken-digit WAV to both live pages, 3 rounds; every answer must be the
 # session's own and the server must stay up. Prints p50/p95 seconds per upload.
@@ -64,7 +70,7 @@ $(VENV)/.runtime: requirements.txt | debian-base
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+$(VENV)/.dev: requirements-dev.txt requirements-ray.txt $(VENV)/.runtime
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 

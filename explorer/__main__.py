@@ -32,9 +32,23 @@ def cmd_bench(args) -> int:
 def cmd_profile(args) -> int:
     from . import zoo
 
-    prof = zoo.profile(args.model, args.split, _progress_bar(f"profiling {args.model}"))
-    print(json.dumps({"model": args.model, "split": args.split, "samples": prof.n, "exits": prof.k,
-                      "fingerprint": prof.meta["fingerprint"][:12]}))
+    bar = _progress_bar(f"profiling {args.model}")
+    if args.ray is not None:  # only here is Ray imported
+        from .ray_profile import profile_built_in
+
+        profs = profile_built_in(args.model, args.split, args.noisy, args.ray, args.workers, args.device, bar)
+    elif args.workers != 1 or args.device != "cpu":
+        raise ValueError("--workers and --device need --ray (one process runs on this machine's CPU)")
+    elif args.noisy:
+        from .robustness import load_all
+
+        profs = list(load_all(args.model, bar).values())
+    else:
+        profs = [zoo.profile(args.model, args.split, bar)]
+    for prof in profs:
+        print(json.dumps({"model": args.model, **({} if args.noisy else {"split": args.split}),
+                          "dataset": prof.meta["dataset"], "samples": prof.n, "exits": prof.k,
+                          "fingerprint": prof.meta["fingerprint"][:12], "skipped": len(prof.meta.get("skipped", []))}))
     return 0
 
 
@@ -62,7 +76,7 @@ def cmd_predict(args) -> int:
         elif "error" in out:
             print(f"{path}: error: {out['error']}")
         else:
-            print(f"{path}: {out['prediction']} (exit {out['exit'] + 1} of {out['exits_total']}, "
+            print(f"{path}: {out['prediction']} (exit {out['exit']} of {out['exits_total']}, "
                   f"{out['ms']:.1f} ms)")
     return status
 
@@ -71,8 +85,9 @@ def cmd_report(args) -> int:
     from .report import report_image, report_speech, save_report
 
     out = report_image() if args.what == "image" else report_speech()
-    save_report(args.what, out)
+    where = save_report(args.what, out, args.out, args.ship)
     print(json.dumps(out) if args.json else json.dumps(out, indent=1))
+    print(f"written to {where}", file=sys.stderr)
     return 0
 
 
@@ -111,6 +126,35 @@ def cmd_train(args) -> int:
     raise ValueError(f"no trainer for {args.what!r}")
 
 
+def cmd_compress(args) -> int:
+    from .compress import compress, variant_name
+
+    name = variant_name(args.model, args.method, args.ratio)
+    if not args.keep:
+        name, _ = compress(args.model, args.method, args.ratio, args.epochs, args.limit,
+                           log=lambda line: print(line, file=sys.stderr))
+    out = {"variant": name}
+    if args.json:
+        from .variant_report import compare
+
+        out.update(compare(args.model, name, _progress_bar(f"profiling {name}")))
+    print(json.dumps(out))
+    return 0
+
+
+def cmd_energy(args) -> int:
+    from . import energy, zoo
+
+    prof = zoo.profile(args.model, zoo.get(args.model).test_split, _progress_bar(f"profiling {args.model}"))
+    trace = energy.power_trace(energy.TraceConfig(shape=args.shape, seconds=args.seconds, mean_mw=args.mean_mw,
+                                                  seed=args.seed))
+    run = energy.simulate(prof, trace, energy.EnergySettings(nj_per_mac=args.nj_per_mac,
+                                                             capacitor_mj=args.capacitor_mj, period_s=args.period))
+    print(json.dumps({"model": args.model, **run.summary, "period_s": args.period, "capacitor_mj": args.capacitor_mj,
+                      "full_mj": run.full_macs * args.nj_per_mac * 1e-6}))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +173,12 @@ def main(argv=None) -> int:
     p = sub.add_parser("profile", help="build (or load) a model's profile on a split")
     p.add_argument("--model", default="toy")
     p.add_argument("--split", default="test")
+    p.add_argument("--noisy", action="store_true", help="every noisy test set the robustness figures need")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray: a cluster address, 'auto' (RAY_ADDRESS or the running cluster) "
+                        "or 'local' (the default: a Ray on this machine)")
+    p.add_argument("--workers", type=int, default=1, help="with --ray: actors, each loading the model once")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="with --ray: one GPU per worker")
     p.set_defaults(run=cmd_profile)
 
     p = sub.add_parser("sweep", help="sweep criteria over their threshold grids, as CSV")
@@ -149,6 +199,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("report", help="a model's figures: accuracy, exits, heads, recommended threshold")
     p.add_argument("what", choices=["image", "speech"])
     p.add_argument("--json", action="store_true")
+    p.add_argument("--out", default=None, help="where to write the report (default: the cache)")
+    p.add_argument("--ship", action="store_true", help="replace the shipped report in assets/reports")
     p.set_defaults(run=cmd_report)
 
     p = sub.add_parser("synth", help="synthesize the connected-digit speech corpus (needs `make speech-tools`)",
@@ -167,6 +219,27 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("compress", help="make an int8 or channel-pruned variant of a model (a new selectable model)")
+    p.add_argument("model")
+    p.add_argument("--method", required=True, choices=["int8", "prune"])
+    p.add_argument("--ratio", type=float, default=0.5, help="prune: share of channels removed")
+    p.add_argument("--epochs", type=int, default=3, help="prune: fine-tune epochs")
+    p.add_argument("--limit", type=int, default=0, help="prune: fine-tune on only this many images (0: all)")
+    p.add_argument("--keep", action="store_true", help="use the variant already in the cache (only report)")
+    p.add_argument("--json", action="store_true", help="also measure and print its figures against the model")
+    p.set_defaults(run=cmd_compress)
+
+    p = sub.add_parser("energy", help="anytime inference under a harvested-power trace: early exit vs the full model")
+    p.add_argument("--model", default="image")
+    p.add_argument("--shape", default="intermittent", choices=["steady", "solar", "intermittent"])
+    p.add_argument("--seconds", type=float, default=600)
+    p.add_argument("--mean-mw", type=float, default=2.0, help="average harvested power (mW)")
+    p.add_argument("--nj-per-mac", type=float, default=1.0, help="energy of one multiply-accumulate (nJ)")
+    p.add_argument("--capacitor-mj", type=float, default=25.0)
+    p.add_argument("--period", type=float, default=5.0, help="seconds between inputs")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_energy)
 
     args = parser.parse_args(argv)
     try:

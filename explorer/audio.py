@@ -1,8 +1,10 @@
 """Uploaded audio files to model input: 16 kHz mono float32.
 
-`load_audio` accepts the bytes of a WAV, FLAC, OGG (Vorbis, Opus) or MP3 file at
-any sample rate, bit depth and channel count, decodes it in memory (the upload is
-never written to disk), averages the channels and resamples to 16 kHz. Anything
+`load_audio` accepts the bytes of a WAV, FLAC, OGG (Vorbis, Opus) or MP3 file
+(libsndfile) or an M4A/AAC, MP4/MOV/3GP sound track, WebM, AMR or WMA file (ffmpeg,
+bundled in the PyAV wheel: phones record these) at any sample rate, bit depth and
+channel count, decodes it in memory (the upload is never written to disk), averages
+the channels and resamples to 16 kHz. Anything
 it cannot use - empty, not audio, damaged, too short, silent, invalid numbers,
 too long - raises `InputError` with a message meant for the person who uploaded
 it; no other exception type escapes, whatever the bytes. A recording that is usable
@@ -19,7 +21,7 @@ import soundfile as sf
 import soxr
 
 from explorer.errors import InputError
-from explorer.sniff import sniff
+from explorer.sniff import FFMPEG_DEMUXERS, Kind, sniff
 
 RATE = 16_000  # every recording is decoded to this rate, the speech model's own
 MIN_SECONDS = 0.1
@@ -28,7 +30,11 @@ CLIP_LEVEL, CLIP_FRACTION = 0.99, 0.001  # 0.1% of samples at full scale: the re
 MIN_RATE, MAX_RATE = 4_000, 384_000  # sample rates we resample from
 MAX_CHANNELS = 64
 _BLOCK_FRAMES = 16_384  # decode in blocks: a lying header cannot make us allocate a huge array
-FORMATS_HINT = "WAV, FLAC, OGG (Vorbis or Opus) or MP3"
+FORMATS_HINT = "WAV, FLAC, OGG (Vorbis or Opus), MP3 or M4A (AAC)"
+# What an upload widget should let through: every format decoded here (a browser's type
+# filter would otherwise hide this module's message about a file behind its own).
+UPLOAD_TYPES = ("wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aac", "mp4", "mov", "3gp", "webm",
+                "weba", "mka", "amr", "wma", "aif", "aiff", "caf")
 
 
 @dataclass(frozen=True)
@@ -99,26 +105,76 @@ def _decode(data: bytes, max_seconds: float) -> tuple[np.ndarray, int, int, bool
     Reads at most `max_seconds` (plus one block to tell that there is more), so a
     huge file is never decoded in full.
     """
+    kind = sniff(data)
+    demuxer = FFMPEG_DEMUXERS.get(kind) if kind is not None else None
     try:
+        if demuxer is not None:
+            return _from_blocks(_ffmpeg_blocks(data, demuxer, kind), max_seconds)
         with sf.SoundFile(_MemoryFile(data)) as f:
-            rate, channels = int(f.samplerate), int(f.channels)
-            _check_layout(rate, channels)
-            limit = int(max_seconds * rate)
-            blocks, total = [], 0
-            while total <= limit:
-                block = f.read(_BLOCK_FRAMES, dtype="float64", always_2d=True)
-                if len(block) == 0:
-                    break
-                with np.errstate(invalid="ignore", over="ignore"):  # inf/NaN are reported below
-                    blocks.append(block.mean(axis=1))  # mono: mean of the channels
-                total += len(block)
+            return _from_blocks(_sndfile_blocks(f), max_seconds)
     except InputError:
         raise
     except Exception as err:  # any decoder failure means "not a usable audio file"
         raise InputError(_not_audio_message(data)) from err
-    mono = np.concatenate(blocks) if blocks else np.zeros(0)
-    too_long = len(mono) > limit
-    return mono[:limit], rate, channels, too_long
+
+
+def _from_blocks(blocks, max_seconds: float) -> tuple[np.ndarray, int, int, bool]:
+    """Gather mono samples from (rate, channels, [frames, channels] block)s until past max_seconds."""
+    mono, total, limit = [], 0, None
+    for rate, channels, block in blocks:
+        if limit is None:
+            _check_layout(rate, channels)
+            limit = int(max_seconds * rate)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf/NaN are reported by the caller
+            mono.append(block.mean(axis=1))  # mono: mean of the channels
+        total += len(block)
+        if total > limit:
+            break
+    if limit is None:
+        raise ValueError("no sound in the file")  # reported as damaged by the caller
+    samples = np.concatenate(mono) if mono else np.zeros(0)
+    return samples[:limit], rate, channels, len(samples) > limit
+
+
+def _sndfile_blocks(f: sf.SoundFile):
+    rate, channels = int(f.samplerate), int(f.channels)
+    _check_layout(rate, channels)  # before reading: a lying header must not size the first block
+    while True:
+        block = f.read(_BLOCK_FRAMES, dtype="float64", always_2d=True)
+        yield rate, channels, block
+        if len(block) == 0:
+            return
+
+
+def _ffmpeg_blocks(data: bytes, demuxer: str, kind: Kind):
+    """The first sound track, decoded by the ffmpeg inside PyAV, as float64 [frames, channels] blocks.
+
+    The demuxer is named, never guessed: ffmpeg's probing could pick a playlist format
+    that opens other files or addresses named inside the upload.
+    """
+    try:
+        import av
+    except ImportError:  # an installation without PyAV: say what the file is and what to do
+        raise InputError(f"This file is {kind.name}, which this installation cannot decode (the PyAV package is "
+                         f"missing). Please convert it to WAV, FLAC or MP3 and upload that.") from None
+    with av.open(io.BytesIO(data), mode="r", format=demuxer) as container:
+        if not container.streams.audio:
+            raise InputError(f"This file is {kind.name} with no sound track. Please upload a recording.")
+        planar = av.AudioResampler(format="dblp")  # float64, one plane per channel; rate and layout kept
+        decoded = False
+        try:
+            for frame in container.decode(container.streams.audio[0]):
+                for out in planar.resample(frame):
+                    planes = out.to_ndarray()  # [channels, frames]
+                    decoded = True
+                    yield int(out.sample_rate), planes.shape[0], planes.T
+            for out in planar.resample(None):  # whatever the converter still holds
+                planes = out.to_ndarray()
+                yield int(out.sample_rate), planes.shape[0], planes.T
+        except av.error.FFmpegError:
+            if not decoded:
+                raise
+            # damaged further on: keep what was decoded, as libsndfile does with a cut file
 
 
 class _MemoryFile(io.BytesIO):
@@ -154,7 +210,7 @@ def _check_layout(rate: int, channels: int) -> None:
         raise InputError(f"The file has {channels} channels; at most {MAX_CHANNELS} are supported.")
 
 
-_SNIFFED_READABLE = ("WAV", "FLAC", "OGG", "MP3", "AIFF")  # as explorer.sniff names them
+_SNIFFED_READABLE = ("WAV", "FLAC", "OGG", "MP3", "AIFF", "M4A", "AAC", "MP4", "3GP", "WebM", "AMR", "WMA")
 
 
 def _not_audio_message(data: bytes) -> str:

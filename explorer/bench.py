@@ -1,4 +1,5 @@
-"""The speed benchmark: full depth vs real exits on the same inputs, same batch size."""
+"""The speed benchmark: full depth vs real exits on the same inputs, same batch size
+(the measured speedup as `speedup` defines it)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,14 @@ from . import criteria, tradeoff, zoo
 from .costs import Costs
 from .engine import run_full, run_stream, run_with_exits
 from .profile import Profile
-
-
-def _timed(fns: list, repeats: int) -> list[tuple[float, object]]:
-    """Best wall clock of `repeats` runs of each function, taking turns so that a busy
-    moment of the machine disturbs all of them alike (and the best run the least)."""
-    best, out = [float("inf")] * len(fns), [None] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            out[i] = fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return list(zip(best, out, strict=True))
+from .speedup import Speedup, time_calls
 
 
 def bench(model_name: str, criterion_name: str, threshold: float | None, batch: int,
           split: str | None = None, repeats: int = 5, progress=None, limit: int = 0) -> dict:
     """Time the plain model and real exits on the same inputs (the first `limit` of the
-    split, 0 = all) and check the exits against the profile's."""
+    split, 0 = all), `repeats` runs each after a warm-up (medians: `speedup`), and check
+    the exits against the profile's."""
     entry = zoo.get(model_name)
     split = split or entry.test_split
     crit = criteria.get(criterion_name)
@@ -60,8 +51,7 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
             r = run_stream(model, inputs, crit, threshold, costs, batch)
             return r.exit, r.pred
 
-    full(), early()  # warm up
-    (t_full, pred_full), (t_exit, (exits, pred_exit)) = _timed([full, early], repeats)
+    (t_full, t_exit), (pred_full, (exits, pred_exit)) = time_calls([full, early], repeats)
 
     expected = prof.exits(crit, threshold)[: len(inputs)]
     n_ref = prof.ref_len[: len(inputs)].sum()  # the profile was built on these very inputs
@@ -69,17 +59,19 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     def error_rate(preds):
         return sum(model.errors(p, t)[0] for p, t in zip(preds, targets, strict=False)) / n_ref
 
-    ideal = prof.full("macs") / costs[exits].mean()
+    sp = Speedup(t_full, t_exit, float(prof.full("macs") / costs[exits].mean()), batch, len(inputs))
     quality = prof.quality_name[0]
     return {
         "model": model_name, "criterion": crit.name, "threshold": float(threshold), "batch": batch,
         "samples": len(inputs), "threads": torch.get_num_threads(),
         "mean_exit": float(exits.mean()),
-        "ideal_speedup": float(ideal),
-        "realized_speedup": t_full / t_exit,
-        "realized_over_ideal": t_full / t_exit / ideal,
-        "ms_per_input_full": 1e3 * t_full / len(inputs),
-        "ms_per_input_exit": 1e3 * t_exit / len(inputs),
+        "ideal_speedup": sp.ideal,
+        "realized_speedup": sp.realized,  # see explorer.speedup: the one definition
+        "realized_over_ideal": sp.realized / sp.ideal,
+        "noisy": sp.noisy,  # why the measurement cannot be trusted ("" if it can)
+        "speedup": sp.to_dict(),
+        "ms_per_input_full": t_full.median / len(inputs),
+        "ms_per_input_exit": t_exit.median / len(inputs),
         f"{quality}_full": prof.quality(error_rate(pred_full)),
         f"{quality}_exit": prof.quality(error_rate(pred_exit)),
         "profile_agreement": float((exits == expected).mean()),

@@ -4,31 +4,40 @@ MNIST digits were made by taking the ink of a scanned digit, scaling it (keeping
 its aspect ratio, with anti-aliasing) to fit a 20x20 box, and pasting that into a
 28x28 field so that the ink's centre of mass sits in the middle. `prepare_digit`
 does the same to a user's picture, after first undoing what a phone photo adds:
-EXIF rotation, a light paper background (MNIST is white ink on black), uneven
-lighting, faint noise and stray specks. Pen strokes that are much thinner than
-MNIST's are thickened to MNIST's typical stroke width, or the digit would come out
-as faint hairlines.
+EXIF rotation, the desk around a sheet of paper (explorer.paper), a light paper
+background (MNIST is white ink on black), uneven lighting, faint noise and stray
+specks. Pen strokes that are much thinner than MNIST's are thickened to MNIST's
+typical stroke width, or the digit would come out as faint hairlines. When the
+result still does not look like a handwritten digit (explorer.digit_shape), the
+prepared digit carries warnings in words.
 
+iPhone photos (HEIC/HEIF) are read through pillow-heif, AVIF through Pillow itself.
 Every unusable upload (empty, not an image, too large, blank) raises InputError
 with a message for the user; no other exception escapes for any bytes.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import warnings
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+from scipy import ndimage
 
+from explorer.digit_shape import unlike_a_digit
 from explorer.errors import InputError
+from explorer.paper import block_means, find_sheet, paper_level
 from explorer.sniff import sniff
 
-ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
-ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp")
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "HEIF", "AVIF")  # Pillow's names
+ACCEPTED_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "heic", "heif", "avif")
+# What an upload widget should let through: every format read, and the ones refused here with a
+# message that says what to do (a browser's type filter would hide that message behind its own).
+UPLOAD_TYPES = (*ACCEPTED_EXTENSIONS, "jfif", "svg", "tif", "tiff", "psd", "ico", "pdf")
 
 DISPLAY_SIDE = 512  # longest side of DigitImage.original
 WORK_SIDE = 1024  # photos are shrunk to this first: plenty for a 20 px result, and fast
@@ -40,8 +49,8 @@ MIN_CONTRAST = 0.1  # ink must differ from the paper by 10% of the full grey ran
 NOISE_LEVEL = 0.25  # after scaling ink to [0, 1], fainter pixels are paper noise
 SPECK_FRACTION = 0.05  # separate blobs with less than 5% of the ink are dust / specks
 
-_FORMATS_TEXT = "PNG, JPEG, WebP, GIF or BMP"
-_SNIFFED_ACCEPTED = ("PNG", "JPEG", "WebP", "GIF", "BMP")  # as explorer.sniff names them
+_FORMATS_TEXT = "PNG, JPEG, HEIC, WebP, GIF or BMP"
+_SNIFFED_ACCEPTED = ("PNG", "JPEG", "WebP", "GIF", "BMP", "HEIC", "AVIF")  # as explorer.sniff names them
 _HIGH_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")  # 16/32-bit greyscale
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
@@ -53,20 +62,25 @@ class DigitImage:
     original: the picture as the user sees it (RGB, upright, at most 512 px a side)
     mnist:    float32 [28, 28] in [0, 1], white ink on black, MNIST-style
     inverted: True if a light background was detected and the ink was flipped
+    paper:    True if the digit was read from a sheet of paper found in the photo (the desk left out)
+    warnings: sentences for the user when `mnist` does not look like a handwritten digit
+              (a filled block, several digits, a scattered scene): the answer is then unreliable
     """
 
     original: Image.Image
     mnist: np.ndarray
     inverted: bool
+    paper: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 def prepare_digit(data: bytes, max_pixels: int = 40_000_000) -> DigitImage:
     """Decode an uploaded image and make it look like an MNIST digit.
 
-    Accepts PNG, JPEG, WebP, GIF (first frame) and BMP bytes. Raises InputError for
-    an empty file, anything that is not a readable image, an image with more than
-    `max_pixels` pixels (checked from the header, before decoding) and an image
-    with no ink.
+    Accepts PNG, JPEG, HEIC/HEIF, AVIF, WebP, GIF (first frame) and BMP bytes. Raises
+    InputError for an empty file, anything that is not a readable image, an image with
+    more than `max_pixels` pixels (checked from the header, before decoding) and an
+    image with no ink.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"prepare_digit expects the file's bytes, got {type(data).__name__}")
@@ -76,10 +90,25 @@ def prepare_digit(data: bytes, max_pixels: int = 40_000_000) -> DigitImage:
 
     rgb = _decode(data, max_pixels)
     gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma
+    sheet, paper = find_sheet(gray), False
+    try:
+        mnist, inverted = _mnist_like(sheet if sheet is not None else gray)
+        paper = sheet is not None
+    except InputError:
+        if sheet is None:
+            raise
+        # Nothing written on the "sheet": it was some other bright thing (a light bar on a
+        # dark ground, say). Read the whole picture instead.
+        mnist, inverted = _mnist_like(gray)
+    return DigitImage(original=_display_copy(rgb), mnist=mnist, inverted=inverted, paper=paper,
+                      warnings=unlike_a_digit(mnist))
+
+
+def _mnist_like(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Greyscale page -> (28x28 MNIST-style digit, inverted?); InputError if there is no ink."""
     ink, inverted = _extract_ink(gray)
-    ink = _drop_specks(ink)
-    box = _fit_into_box(_crop_to_ink(ink))
-    return DigitImage(original=_display_copy(rgb), mnist=_centre_in_field(box), inverted=inverted)
+    box = _fit_into_box(_crop_to_ink(_drop_specks(ink)))
+    return _centre_in_field(box), inverted
 
 
 def mnist_to_png(arr: np.ndarray, scale: int = 1) -> bytes:
@@ -109,6 +138,7 @@ def _decode(data: bytes, max_pixels: int) -> np.ndarray:
     SyntaxError, ValueError, EOFError, struct.error, IndexError, ...), so anything
     raised while Pillow decodes is reported as an unreadable file.
     """
+    _register_heif()
     try:
         with warnings.catch_warnings():
             # Pillow only *warns* about images a bit over its own pixel limit.
@@ -132,6 +162,17 @@ def _decode(data: bytes, max_pixels: int) -> np.ndarray:
         raise _unreadable(data) from err
 
 
+@functools.cache
+def _register_heif() -> bool:
+    """Teach Pillow to open HEIC/HEIF (iPhone photos), once; without pillow-heif they are named and refused."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    return True
+
+
 def _unreadable(data: bytes) -> InputError:
     kind = sniff(data)
     if kind is not None and kind.name == "an SVG drawing":
@@ -140,7 +181,8 @@ def _unreadable(data: bytes) -> InputError:
             f"as a {_FORMATS_TEXT} picture and upload that."
         )
     if kind is not None and kind.family == "image":
-        if any(name in kind.name for name in _SNIFFED_ACCEPTED):
+        readable = _SNIFFED_ACCEPTED if _register_heif() else tuple(n for n in _SNIFFED_ACCEPTED if n != "HEIC")
+        if any(name in kind.name for name in readable):
             return InputError(
                 f"This file could not be read as an image: it looks like {kind.name}, but it is damaged or "
                 f"incomplete. Please upload a complete copy ({_FORMATS_TEXT})."
@@ -250,33 +292,13 @@ def _extract_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     if inverted:
         gray = 1.0 - gray
 
-    ink = gray - _paper_level(gray, border)  # also removes a lighting gradient
+    ink = gray - paper_level(gray, border)  # also removes a lighting gradient
     contrast = float(np.quantile(ink, 0.9995))  # robust "ink max": ignores a few hot pixels
     if contrast < MIN_CONTRAST:
         raise _no_ink()
     ink = np.clip(ink / contrast, 0.0, 1.0)
     ink[ink < NOISE_LEVEL] = 0.0
     return ink.astype(np.float32), inverted
-
-
-def _paper_level(gray: np.ndarray, border: np.ndarray) -> np.ndarray:
-    """Fit a plane to the border pixels: the paper's brightness under uneven light.
-
-    The fit is repeated without the pixels that fit badly, so ink touching the
-    edge of the picture does not pull the paper level up.
-    """
-    height, width = gray.shape
-    ys, xs = np.nonzero(border)
-    values = gray[ys, xs].astype(np.float64)
-    design = np.column_stack([np.ones_like(values), ys / height, xs / width])
-    keep = np.ones(values.shape, dtype=bool)
-    for _ in range(3):
-        coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
-        residual = np.abs(values - design @ coef)
-        keep = residual <= 2.5 * np.median(residual) + 1e-3
-    rows = (np.arange(height) / height)[:, None]
-    cols = (np.arange(width) / width)[None, :]
-    return (coef[0] + coef[1] * rows + coef[2] * cols).astype(np.float32)
 
 
 def _no_ink() -> InputError:
@@ -292,41 +314,17 @@ def _drop_specks(ink: np.ndarray) -> np.ndarray:
     Ink is grouped on a coarse grid (about 64 cells a side), so pieces of one
     digit with small gaps between them still count as one blob.
     """
+
     height, width = ink.shape
     cell = max(1, -(-max(height, width) // 64))
-    rows, cols = -(-height // cell), -(-width // cell)
-    padded = np.zeros((rows * cell, cols * cell), dtype=np.float32)
-    padded[:height, :width] = ink
-    mass = padded.reshape(rows, cell, cols, cell).sum(axis=(1, 3))
-
-    labels = _label_blobs(mass > 0)
+    mass = block_means(ink, cell)
+    labels, _ = ndimage.label(mass > 0, structure=np.ones((3, 3)))  # 8-connected
     blob_mass = np.bincount(labels.ravel(), weights=mass.ravel())
     blob_mass[0] = 0.0  # label 0 is empty paper
     keep_blob = blob_mass >= SPECK_FRACTION * blob_mass.sum()
     keep_cell = keep_blob[labels]
     keep_pixel = np.repeat(np.repeat(keep_cell, cell, axis=0), cell, axis=1)[:height, :width]
     return np.where(keep_pixel, ink, 0.0).astype(np.float32)
-
-
-def _label_blobs(mask: np.ndarray) -> np.ndarray:
-    """Label 8-connected groups of True cells 1, 2, ... (0 = False). Small grids only."""
-    labels = np.zeros(mask.shape, dtype=np.int64)
-    rows, cols = mask.shape
-    current = 0
-    for start in zip(*np.nonzero(mask), strict=True):
-        if labels[start]:
-            continue
-        current += 1
-        labels[start] = current
-        queue = deque([start])
-        while queue:
-            r, c = queue.popleft()
-            for nr in range(max(r - 1, 0), min(r + 2, rows)):
-                for nc in range(max(c - 1, 0), min(c + 2, cols)):
-                    if mask[nr, nc] and not labels[nr, nc]:
-                        labels[nr, nc] = current
-                        queue.append((nr, nc))
-    return labels
 
 
 def _crop_to_ink(ink: np.ndarray) -> np.ndarray:

@@ -9,9 +9,9 @@ import plotly.graph_objects as go
 from .criteria import CRITERIA
 
 COST_AXES = {
-    "mean_exit": "mean exit (0 = first)",
+    "mean_exit": "mean exit (1 = first)",
     "mean_macs": "mean MACs per input",
-    "mean_ms": "mean ms per input (measured, batch 1)",
+    "mean_ms": "mean ms per input (sum of per-part timings, batch 1)",
 }
 
 
@@ -20,30 +20,73 @@ def _quality(table) -> tuple[str, str]:
     return ("accuracy", "accuracy") if "accuracy" in table else ("wer", "WER")
 
 
+def as_shown(values, column: str):
+    """A column's values as people read them: exits counted from 1."""
+    return values + 1 if column == "mean_exit" else values
+
+
+def bar_text(shares) -> list[str]:
+    """The label on each bar of shares."""
+    return [f"{v:.1%}" for v in shares]
+
+
+def _titled(fig: go.Figure, title: str) -> go.Figure:
+    """Every figure carries its title (exported PNGs need their context)."""
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}})
+    fig.update_layout(margin={"t": 50})
+    return fig
+
+
+def same_curves(df: pd.DataFrame, cost: str) -> dict[str, str]:
+    """Criteria whose whole curve lies exactly under an earlier one's: {hidden: shown}."""
+    col, _ = _quality(df)
+    seen: dict[tuple, str] = {}
+    out = {}
+    for crit, part in df.groupby("criterion", sort=False):
+        key = tuple(sorted(zip(part[cost].round(9), part[col].round(9), strict=True)))
+        if key in seen:
+            out[crit] = seen[key]
+        else:
+            seen[key] = crit
+    return out
+
+
 def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = None,
-             front: pd.DataFrame | None = None) -> go.Figure:
+             front: pd.DataFrame | None = None, log_x: bool = False, title: str = "",
+             current_ci: tuple[float, float] | None = None) -> go.Figure:
     """Quality against cost, one curve per criterion; bounds as markers, the Pareto
-    front dashed, and the current threshold as a big marker."""
+    front dashed, and the current threshold as a big marker (with its bootstrap
+    interval, if given). A curve lying exactly under another says so in its key."""
     col, name = _quality(df)
+    hidden = same_curves(df, cost)
     fig = go.Figure()
     for crit, part in df.groupby("criterion", sort=False):
         c = CRITERIA[crit]
         part = part.sort_values(cost)
+        label = c.label + (f" (same curve as {CRITERIA[hidden[crit]].label}, drawn under it)" if crit in hidden else "")
         fig.add_trace(go.Scatter(
-            x=part[cost], y=part[col], name=c.label,
+            x=as_shown(part[cost], cost), y=part[col], name=label,
             mode="lines+markers" if c.causal else "markers",
             marker={"size": 6 if c.causal else 12, "symbol": "circle" if c.causal else "star"},
             customdata=part["threshold"],
-            hovertemplate=f"τ=%{{customdata:.4g}}<br>{name}=%{{y:.4f}}<extra>{crit}</extra>"))
+            hovertemplate=f"τ=%{{customdata:.4g}}<br>{name}=%{{y:.2%}}<extra>{crit}</extra>"))
     if front is not None and len(front):
-        fig.add_trace(go.Scatter(x=front[cost], y=front[col], name="Pareto front", mode="lines",
+        fig.add_trace(go.Scatter(x=as_shown(front[cost], cost), y=front[col], name="Pareto front", mode="lines",
                                  line={"dash": "dash", "color": "black"}))
     if current:
-        fig.add_trace(go.Scatter(x=[current[cost]], y=[current[col]], name="current threshold", mode="markers",
-                                 marker={"size": 18, "symbol": "x", "color": "crimson"}))
-    fig.update_layout(xaxis_title=COST_AXES.get(cost, cost), yaxis_title=name, height=460,
-                      legend={"orientation": "h", "y": -0.25}, margin={"t": 30})
-    return fig
+        error_y = None
+        if current_ci:
+            lo, hi = sorted(current_ci)
+            error_y = {"type": "data", "symmetric": False, "array": [hi - current[col]],
+                       "arrayminus": [current[col] - lo], "color": "crimson"}
+        fig.add_trace(go.Scatter(x=[as_shown(current[cost], cost)], y=[current[col]], error_y=error_y,
+                                 name="current threshold" + (" (95% bootstrap interval)" if current_ci else ""),
+                                 mode="markers", marker={"size": 18, "symbol": "x", "color": "crimson"}))
+    fig.update_layout(xaxis_title=COST_AXES.get(cost, cost) + (" — log scale" if log_x else ""), yaxis_title=name,
+                      yaxis_tickformat=".1%", height=500, legend={"orientation": "h", "y": -0.25})
+    if log_x:
+        fig.update_xaxes(type="log")
+    return _titled(fig, title or f"{name} against {COST_AXES.get(cost, cost)}, every criterion")
 
 
 def per_exit(scores: np.ndarray, exit_names: list[str], threshold: float | None, taken: int,
@@ -60,35 +103,38 @@ def per_exit(scores: np.ndarray, exit_names: list[str], threshold: float | None,
         fig.add_hline(y=threshold, line_dash="dash", annotation_text=f"threshold {threshold:.3g}")
     fig.add_trace(go.Scatter(x=[exit_names[taken]], y=[scores[taken]], mode="markers", name="exit taken",
                              marker={"size": 16, "color": "crimson", "symbol": "diamond"}))
-    fig.update_layout(yaxis_title=score_label, height=320, margin={"t": 30}, showlegend=False)
-    return fig
+    fig.update_layout(yaxis_title=score_label, height=340, showlegend=True,
+                      legend={"orientation": "h", "y": -0.3})
+    return _titled(fig, f"{score_label} at each exit (exit taken: {exit_names[taken]})")
 
 
-def exit_histogram(row: pd.Series, exit_names: list[str]) -> go.Figure:
+def exit_histogram(row: pd.Series, exit_names: list[str], title: str = "") -> go.Figure:
     """Share of inputs leaving at each exit, for one sweep row."""
     shares = [row[f"exit_{j}"] for j in range(len(exit_names))]
-    fig = go.Figure(go.Bar(x=exit_names, y=shares))
-    fig.update_layout(yaxis_title="share of inputs", yaxis_tickformat=".0%", height=280, margin={"t": 30})
-    return fig
+    fig = go.Figure(go.Bar(x=exit_names, y=shares, text=bar_text(shares), textposition="outside"))
+    fig.update_layout(yaxis_title="share of inputs", yaxis_tickformat=".0%", yaxis_range=[0, 1.1], height=300)
+    return _titled(fig, title or f"Where inputs leave at τ = {row['threshold']:.4g}")
 
 
 def exit_heatmap(probs: np.ndarray, exit_names: list[str], taken: int) -> go.Figure:
     """Class probabilities at every exit (rows) with the exit taken outlined."""
-    fig = go.Figure(go.Heatmap(z=probs, x=[str(c) for c in range(probs.shape[1])], y=exit_names,
-                               colorscale="Blues", zmin=0, zmax=1, colorbar={"title": "p"}))
+    classes = [str(c) for c in range(probs.shape[1])]
+    fig = go.Figure(go.Heatmap(z=probs, x=classes, y=exit_names, colorscale="Blues", zmin=0, zmax=1,
+                               colorbar={"title": "p", "tickformat": ".0%"}))
     fig.add_shape(type="rect", x0=-0.5, x1=probs.shape[1] - 0.5, y0=taken - 0.5, y1=taken + 0.5,
                   line={"color": "crimson", "width": 3})
-    fig.update_layout(xaxis_title="class", yaxis_autorange="reversed", height=300, margin={"t": 30})
-    return fig
+    fig.update_layout(xaxis_title="class", xaxis_type="category", xaxis_tickvals=classes, yaxis_autorange="reversed",
+                      height=320)
+    return _titled(fig, f"Class probabilities at every exit (outlined: the exit taken, {exit_names[taken]})")
 
 
 def depth_curve(levels: list, exits: list[int], exit_names: list[str], xlabel: str) -> go.Figure:
     """Exit taken by one input as a corruption or noise level grows (levels in the order
     given, e.g. "clean", 20, 10 dB: a category axis, so plotly neither sorts nor drops them)."""
     fig = go.Figure(go.Scatter(x=[str(v) for v in levels], y=[e + 1 for e in exits], mode="lines+markers"))
-    fig.update_layout(xaxis_title=xlabel, xaxis_type="category", yaxis_title="exit taken",
-                      yaxis_range=[0.5, len(exit_names) + 0.5], yaxis_dtick=1, height=280, margin={"t": 30})
-    return fig
+    fig.update_layout(xaxis_title=xlabel, xaxis_type="category", yaxis_title="exit taken (1 = first)",
+                      yaxis_range=[0.5, len(exit_names) + 0.5], yaxis_dtick=1, height=300)
+    return _titled(fig, f"Exit this input takes as the {xlabel} changes")
 
 
 def waveform(samples: np.ndarray, rate: int) -> go.Figure:
@@ -96,16 +142,16 @@ def waveform(samples: np.ndarray, rate: int) -> go.Figure:
     step = max(1, len(samples) // 4000)
     t = np.arange(0, len(samples), step) / rate
     fig = go.Figure(go.Scatter(x=t, y=samples[::step], mode="lines", line={"width": 1}))
-    fig.update_layout(xaxis_title="seconds", yaxis_title="amplitude", height=200, margin={"t": 20})
-    return fig
+    fig.update_layout(xaxis_title="seconds", yaxis_title="amplitude", height=230)
+    return _titled(fig, "Waveform (what the model hears)")
 
 
 def spectrogram(logmel: np.ndarray, hop_seconds: float) -> go.Figure:
     """Log-mel spectrogram [frames, mels] as the model's front end computes it."""
     fig = go.Figure(go.Heatmap(z=logmel.T, x=np.arange(logmel.shape[0]) * hop_seconds, colorscale="Viridis",
-                               showscale=False))
-    fig.update_layout(xaxis_title="seconds", yaxis_title="mel band", height=220, margin={"t": 20})
-    return fig
+                               colorbar={"title": "log energy"}))
+    fig.update_layout(xaxis_title="seconds", yaxis_title="mel band", height=250)
+    return _titled(fig, "Log-mel spectrogram (the model's front-end features)")
 
 
 def quality_per_exit(rows: list[dict]) -> go.Figure:
@@ -117,13 +163,14 @@ def quality_per_exit(rows: list[dict]) -> go.Figure:
     lo, hi = min(values), max(values)
     pad = max(0.01, (hi - lo) * 0.3)
     top = min(1.0, hi + pad) if col == "accuracy" else hi + pad
+    base = max(0.0, lo - pad)  # a baseline just under the lowest bar, said in the title, so differences show
     fig.update_layout(yaxis_title=f"{name} if all leave here", yaxis_tickformat=".1%",
-                      yaxis_range=[max(0.0, lo - pad), top], height=280, margin={"t": 30})
-    return fig
+                      yaxis_range=[base, top], height=300)
+    return _titled(fig, f"{name} of each exit alone" + (f" (axis starts at {base:.0%})" if base > 0 else ""))
 
 
 def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
-                 dashed: str | None = None) -> go.Figure:
+                 dashed: str | None = None, title: str = "") -> go.Figure:
     """`y` against the noise level (column "level", in the order given), one line per
     value of `by`; `dashed`: a second column drawn dashed in the same colour (full depth)."""
     fig = go.Figure()
@@ -131,16 +178,20 @@ def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
     for i, (key, part) in enumerate(df.groupby(by, sort=False)):
         colour = "black" if key == "mean of all" else palette[i % len(palette)]
         label = CRITERIA[key].label if by == "criterion" and key in CRITERIA else str(key)
-        fig.add_trace(go.Scatter(x=part["level"], y=part[y], mode="lines+markers", name=label,
+        fig.add_trace(go.Scatter(x=part["level"], y=as_shown(part[y], y), mode="lines+markers", name=label,
                                  line={"color": colour, "width": 3 if key == "mean of all" else 2}))
         if dashed:
             fig.add_trace(go.Scatter(x=part["level"], y=part[dashed], mode="lines", name=f"{label}, full depth",
                                      line={"color": colour, "dash": "dot"}, showlegend=False))
-    fig.update_layout(xaxis_title=xlabel, xaxis_type="category", yaxis_title=ylabel, height=340,
-                      legend={"orientation": "h", "y": -0.3}, margin={"t": 30})
-    if y in ("accuracy", "wer"):
-        fig.update_layout(yaxis_tickformat=".0%")
-    return fig
+    if dashed:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="dotted: the full model",
+                                 line={"color": "grey", "dash": "dot"}))
+    fig.update_layout(xaxis_title=xlabel, xaxis_type="category",
+                      yaxis_title="mean exit (1 = first)" if y == "mean_exit" else ylabel, height=360,
+                      legend={"orientation": "h", "y": -0.3})
+    if y in ("accuracy", "wer", "full_depth"):
+        fig.update_layout(yaxis_tickformat=".1%")
+    return _titled(fig, title or f"{ylabel} against {xlabel}")
 
 
 def exit_distributions(shares: dict[str, list[float]], exit_names: list[str]) -> go.Figure:
@@ -148,23 +199,25 @@ def exit_distributions(shares: dict[str, list[float]], exit_names: list[str]) ->
     colours = ["#636efa", "#ef553b", "#00cc96"]
     fig = go.Figure([go.Bar(x=exit_names, y=s, name=label, opacity=0.6, marker_color=colours[i % 3])
                      for i, (label, s) in enumerate(shares.items())])
-    fig.update_layout(barmode="overlay", yaxis_title="share of inputs", yaxis_tickformat=".0%", height=300,
-                      legend={"orientation": "h", "y": -0.25}, margin={"t": 30})
-    return fig
+    fig.update_layout(barmode="overlay", yaxis_title="share of inputs", yaxis_tickformat=".0%", height=320,
+                      legend={"orientation": "h", "y": -0.25})
+    return _titled(fig, "Where inputs leave: clean against noisy")
 
 
 def speedup_bars(results: list[dict]) -> go.Figure:
-    """Ideal (MAC) against realized (wall-clock) speedup, one group per batch size."""
+    """Ideal (MAC) against realized (wall-clock) speedup, one group per batch size; a
+    noisy measurement (see explorer.speedup) is drawn hatched and labelled so."""
     x = [f"batch {r['batch']}" for r in results]
     fig = go.Figure([
         go.Bar(x=x, y=[r["ideal_speedup"] for r in results], name="ideal (MACs)",
                text=[f"{r['ideal_speedup']:.2f}×" for r in results], textposition="outside"),
-        go.Bar(x=x, y=[r["realized_speedup"] for r in results], name="realized (measured)",
-               text=[f"{r['realized_speedup']:.2f}×" for r in results], textposition="outside"),
+        go.Bar(x=x, y=[r["realized_speedup"] for r in results], name="realized (measured median)",
+               text=[f"{r['realized_speedup']:.2f}×" + (" noisy" if r.get("noisy") else "") for r in results],
+               marker_pattern_shape=["/" if r.get("noisy") else "" for r in results], textposition="outside"),
     ])
     fig.add_hline(y=1, line_dash="dot", annotation_text="no speedup")
-    fig.update_layout(barmode="group", yaxis_title="speedup over the full model", height=320, margin={"t": 30})
-    return fig
+    fig.update_layout(barmode="group", yaxis_title="speedup over the full model", height=340)
+    return _titled(fig, "Ideal against measured speedup")
 
 
 def cost_breakdown(rows: list[dict], unit: str = "MACs") -> go.Figure:
@@ -176,6 +229,5 @@ def cost_breakdown(rows: list[dict], unit: str = "MACs") -> go.Figure:
     for part in parts:
         values = {r["exit"]: r[unit] for r in rows if r["part"] == part}
         fig.add_trace(go.Bar(x=where, y=[values.get(w, 0.0) for w in where], name=part))
-    fig.update_layout(barmode="stack", yaxis_title=unit, height=320, legend={"orientation": "h", "y": -0.25},
-                      margin={"t": 30})
-    return fig
+    fig.update_layout(barmode="stack", yaxis_title=unit, height=340, legend={"orientation": "h", "y": -0.25})
+    return _titled(fig, f"{unit} of every part at each exit point")

@@ -1,20 +1,27 @@
 """Predict on files: `python -m explorer predict --model MODEL FILE... --json`.
 
-One JSON object per file: the exit really taken (computation stopped there), the
-answer, the milliseconds the real early-exit run took, and every exit's answer and
-scores (and class probabilities) from a separate all-exits pass, for display. A file
-that cannot be used gives {"file": ..., "error": "..."} instead.
+One JSON object per file (`Prediction.to_json`): the exit really taken (computation
+stopped there, counted from 1), the answer, the median milliseconds of the real
+early-exit run and of the plain model on the same input (see `speedup`), cautions when
+the early answer may be wrong, and every exit's answer and scores from a separate
+all-exits pass, for display. A file that cannot be used gives {"file": ..., "error": "..."}.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from . import criteria, zoo
-from .engine import read_all_exits, run_with_exits
+from .engine import read_all_exits, run_full, run_with_exits
 from .errors import InputError
+from .quality import Quality
+from .readout import probabilities
+from .speedup import Speedup, time_calls
 from .thresholds import default_criterion, recommended
 
 MAX_FILE_BYTES = 50 * 2**20
@@ -38,28 +45,124 @@ def read_file(path: str) -> bytes:
     return data
 
 
-def predict_input(model_name: str, x, criterion_name: str, threshold: float) -> dict:
-    """Run one decoded input with real exits and describe every exit."""
+@dataclass(frozen=True)
+class Prediction:
+    """One input through a model with real exits: what the pages and `predict` show."""
+
+    model: str
+    criterion: str
+    threshold: float
+    exit: int  # index of the exit taken (0 = the first); people read `exit_number`
+    answer: str  # at the exit taken
+    exit_names: tuple[str, ...]
+    answers: tuple[str, ...]  # every exit's answer, from a separate all-exits pass (what-if)
+    scores: dict[str, np.ndarray]  # score column -> [K] at every exit (what-if pass)
+    probabilities: np.ndarray | None  # [K, classes] for classifiers, else None
+    mac_share: float  # MACs spent / the plain model's MACs
+    speedup: Speedup | None  # this input: the plain model against the real exits, timed together (None: untimed)
+    measured_at: float  # when the timing was taken (epoch seconds)
+    quality: Quality
+
+    @property
+    def exits_total(self) -> int:
+        return len(self.exit_names)
+
+    @property
+    def exit_number(self) -> int:
+        """The exit taken, counted from 1 as people count."""
+        return self.exit + 1
+
+    @property
+    def final_answer(self) -> str:
+        return self.answers[-1]
+
+    def confidence(self, k: int | None = None) -> float | None:
+        """Max-softmax confidence at exit k (default: the one taken), for classifiers."""
+        col = self.scores.get("confidence")
+        return None if col is None else float(col[self.exit if k is None else k])
+
+    def cautions(self) -> list[str]:
+        """Why this early answer may be wrong, in words (empty: nothing to warn about)."""
+        out = []
+        if self.exit < self.exits_total - 1 and self.answer != self.final_answer:
+            out.append(f"{DISAGREE}: the final exit would answer “{self.final_answer}”, not "
+                       f"“{self.answer}”. Shallow exits are often overconfident (the known weakness of early "
+                       "exit), so this early answer may well be wrong.")
+        final = self.confidence(-1)
+        if final is not None and final < LOW_FINAL_CONFIDENCE:
+            out.append(f"{UNSURE} ({final:.0%} confidence): the input probably looks unlike "
+                       "the training data, and no exit's answer is to be trusted.")
+        elif final is not None and self.confidence() - final > CONFIDENCE_FALL:
+            out.append(f"{FALLS} at deeper exits ({self.confidence():.0%} at exit {self.exit_number}, "
+                       f"{final:.0%} at the last): the early confidence overstates how sure the model is.")
+        return out
+
+    def timing_text(self) -> str:
+        """When and how this input was timed, and the measured speedup (or why it is noise)."""
+        if self.speedup is None:
+            return "Not timed here (the live pages and the Model page time real exits)."
+        when = datetime.fromtimestamp(self.measured_at, UTC).strftime("%H:%M:%S UTC")
+        return (f"Timed at {when} on this input: {self.speedup.exit.text()} with exits, "
+                f"{self.speedup.full.text()} for the plain model — {self.speedup.text()}.")
+
+    def to_json(self) -> dict:
+        """Plain JSON for `predict` (exits counted from 1)."""
+        return {"model": self.model, "criterion": self.criterion, "threshold": self.threshold,
+                "exit": self.exit_number, "exits_total": self.exits_total, "prediction": self.answer,
+                "ms": self.speedup.exit.median if self.speedup else None,
+                "ms_full": self.speedup.full.median if self.speedup else None,
+                "speedup": self.speedup.to_dict() if self.speedup else None, "mac_share": self.mac_share,
+                "cautions": self.cautions(),
+                "per_exit": [{"exit": j + 1, "name": name, "prediction": self.answers[j],
+                              **{c: float(v[j]) for c, v in self.scores.items()}}
+                             for j, name in enumerate(self.exit_names)]}
+
+
+DISAGREE, UNSURE, FALLS = "Deeper exits disagree", "Even the final exit is unsure", "Confidence falls"
+CAUTION_STARTS = (DISAGREE, UNSURE, FALLS)  # how each of Prediction.cautions() begins
+LOW_FINAL_CONFIDENCE = 0.6  # below this at the last exit: the input looks unlike the training data
+CONFIDENCE_FALL = 0.25  # confidence this much lower at the last exit than at the one taken: a warning
+TIMING_BUDGET_S = 1.0  # live timing stops repeating after this (at least MIN_REPEATS runs)
+
+
+def predict_input(model_name: str, x, criterion_name: str, threshold: float, timed: bool = True) -> Prediction:
+    """Run one decoded input with real exits, timed against the plain model on the same
+    input (see `speedup`; `timed=False`: one untimed run), and read every exit in a
+    separate pass for display."""
     model = zoo.model(model_name)
     crit = criteria.get(criterion_name)
     prof = zoo.profile(model_name, zoo.get(model_name).test_split)  # for the cost of each exit
-    prof_costs = prof.path(crit)
+    path = prof.path(crit)
     xb, lengths = model.collate([x])
-    result = run_with_exits(model, xb, crit, threshold, prof_costs, lengths)
+    def early():
+        return run_with_exits(model, xb, crit, threshold, path, lengths)
+
+    if timed:
+        (t_full, t_exit), (_, result) = time_calls([lambda: run_full(model, xb, lengths), early],
+                                                   budget_s=TIMING_BUDGET_S)
+    else:
+        result = early()
     logits: list = []
     cols, answers = read_all_exits(model, xb, lengths, logits)
     k = int(result.exit[0])
-    per_exit = []
-    for j in range(model.num_exits):
-        row = {"exit": j, "name": model.exit_names[j], "prediction": model.describe(_plain(answers[j][0]))}
-        row.update({c: float(v[0, j]) for c, v in cols.items()})
-        if model.task == "class":  # the class probabilities, for the heatmap
-            row["probabilities"] = logits[j][0].double().softmax(-1).tolist()
-        per_exit.append(row)
-    return {"criterion": crit.name, "threshold": threshold, "exit": k, "exits_total": model.num_exits,
-            "prediction": model.describe(result.pred[0]), "ms": result.seconds * 1e3,
-            "mac_share": float(prof_costs[k] / prof.full()),
-            "per_exit": per_exit}
+    probs = np.stack([probabilities(z[0]) for z in logits]) if model.task == "class" else None
+    return Prediction(
+        model=model_name, criterion=crit.name, threshold=float(threshold), exit=k,
+        answer=model.describe(result.pred[0]), exit_names=tuple(model.exit_names),
+        answers=tuple(model.describe(_plain(a[0])) for a in answers),
+        scores={c: np.asarray(v[0], np.float64) for c, v in cols.items()}, probabilities=probs,
+        mac_share=float(path[k] / prof.full()),
+        speedup=Speedup(t_full, t_exit, float(prof.full() / path[k])) if timed else None,
+        measured_at=time.time(), quality=zoo.get(model_name).quality)
+
+
+def exit_taken(model_name: str, x, criterion_name: str, threshold: float) -> int:
+    """Only the exit one input takes (one real early-exit run: no timing, no what-if pass),
+    for curves of the exit against a noise level."""
+    model, crit = zoo.model(model_name), criteria.get(criterion_name)
+    path = zoo.profile(model_name, zoo.get(model_name).test_split).path(crit)
+    xb, lengths = model.collate([x])
+    return int(run_with_exits(model, xb, crit, threshold, path, lengths).exit[0])
 
 
 def logmel(model_name: str, samples: np.ndarray) -> np.ndarray:
@@ -81,5 +184,6 @@ def predict_file(model_name: str, path: str, criterion_name: str | None, thresho
         raise InputError(f"model {model_name} takes no files")
     crit = criterion_name or default_criterion(model_name)
     threshold = recommended(model_name, crit) if threshold is None else threshold
-    x = entry.decode(read_file(path))
-    return {"file": path, **predict_input(model_name, x, crit, threshold)}
+    decoded = entry.decode(read_file(path))
+    out = predict_input(model_name, decoded.x, crit, threshold).to_json()
+    return {"file": path, **out, "cautions": [*decoded.warnings, *out["cautions"]]}

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import quality
 from .costs import Costs, count_macs, measure_ms, read_heads
 from .criteria import Criterion, Evidence, first_exit
 from .engine import read_all_exits
@@ -87,11 +88,12 @@ class Profile:
     @property
     def quality_name(self) -> tuple[str, str]:
         """(column, words) of the quality people read: accuracy for classes, WER for speech."""
-        return ("accuracy", "Accuracy") if self.meta["task"] == "class" else ("wer", "WER")
+        q = quality.of(self.meta["task"])
+        return q.column, q.label
 
     def quality(self, error_rate: float) -> float:
         """An error rate as that quality: accuracy = 1 - error rate; WER is the error rate."""
-        return 1 - error_rate if self.meta["task"] == "class" else error_rate
+        return quality.of(self.meta["task"]).from_error(error_rate)
 
     def answer(self, i: int, k: int):
         return self.answers[int(self.cols["pred"][i, k])]
@@ -119,6 +121,52 @@ class Profile:
         return cls(meta, cols, ref_len, macs, ms, answers)
 
 
+@dataclass
+class Rows:
+    """Per-sample results of one batch, in input order: what a worker sends back.
+
+    cols: name -> [B, K] scores; answers: per exit, the B raw predictions (class ids
+    [B], or token tuples); errors [B, K] and ref_len [B] against the targets."""
+
+    cols: dict[str, np.ndarray]
+    answers: list
+    errors: np.ndarray
+    ref_len: np.ndarray
+
+
+def profile_batch(model: MultiExitModel, x: torch.Tensor, lengths, targets) -> Rows:
+    """Every stage and every head of `model` on one batch, scored against `targets`."""
+    cols, answers = read_all_exits(model, x, lengths)
+    err = np.zeros((len(targets), model.num_exits))
+    ref_len = np.zeros(len(targets))
+    for k, exit_answers in enumerate(answers):
+        for i, target in enumerate(targets):
+            a = exit_answers[i]
+            err[i, k], ref_len[i] = model.errors(a.item() if isinstance(a, np.generic) else a, target)
+    return Rows(cols, answers, err, ref_len)
+
+
+def merge_rows(model: MultiExitModel, rows: Iterable[Rows], model_name: str, dataset: str,
+               costs: tuple[Costs, Costs], meta: dict | None = None) -> Profile:
+    """Rows of consecutive batches, in dataset order -> the profile. Answers are interned
+    batch by batch, exit by exit, so the same batches give the same ids however they
+    were computed (one process or many workers)."""
+    intern = Interner()
+    parts: dict[str, list] = {}
+    for r in rows:
+        ids = np.stack([intern(a) for a in r.answers], 1)  # [B, K]
+        for c, v in dict(r.cols, pred=ids, errors=r.errors).items():
+            parts.setdefault(c, []).append(v)
+        parts.setdefault("ref_len", []).append(r.ref_len)
+    macs, ms = costs
+    meta = {"model": model_name, "dataset": dataset, "fingerprint": fingerprint(model),
+            "task": model.task, "heads": dict(model.heads), "exit_names": list(model.exit_names),
+            "threads": torch.get_num_threads(), **(meta or {})}
+    ref_len = np.concatenate(parts.pop("ref_len")).astype(np.float64)
+    answers = intern.values if intern.values else list(range(int(max(p.max() for p in parts["pred"])) + 1))
+    return Profile(meta, {c: np.concatenate(v) for c, v in parts.items()}, ref_len, macs, ms, answers)
+
+
 def build_profile(
     model: MultiExitModel,
     batches: Iterable,
@@ -132,36 +180,18 @@ def build_profile(
     costs: (MACs, ms) already measured for this model, to skip measuring again."""
     batches = list(batches)
     model.eval()
-    intern = Interner()
-    parts: dict[str, list] = {}
-    ref_len: list[int] = []
-    done = 0
+    rows: list[Rows] = []
     for x, lengths, targets in batches:
-        cols, answers = read_all_exits(model, x, lengths)
-        ids = np.stack([intern(a) for a in answers], 1)  # [B, K]
-        err = np.zeros(ids.shape)
-        for i, target in enumerate(targets):
-            for k in range(model.num_exits):
-                err[i, k], n_ref = model.errors(intern.value(ids[i, k]), target)
-            ref_len.append(n_ref)
-        for c, v in dict(cols, pred=ids, errors=err).items():
-            parts.setdefault(c, []).append(v)
-        done += 1
+        rows.append(profile_batch(model, x, lengths, targets))
         if progress:
-            progress(0.8 * done / len(batches), f"profiled {len(ref_len)} inputs")
+            progress(0.8 * len(rows) / len(batches), f"profiled {sum(len(r.ref_len) for r in rows)} inputs")
     if costs is None:
         if progress:
             progress(0.8, "counting MACs and timing each stage and head")
         costs = count_macs(model), measure_ms(model)
-    macs, ms = costs
     if progress:
         progress(1.0, "profile ready")
-    meta = {"model": model_name, "dataset": dataset, "fingerprint": fingerprint(model),
-            "task": model.task, "heads": dict(model.heads), "exit_names": list(model.exit_names),
-            "threads": torch.get_num_threads()}
-    answers = intern.values if intern.values else list(range(int(max(p.max() for p in parts["pred"])) + 1))
-    return Profile(meta, {c: np.concatenate(v) for c, v in parts.items()},
-                   np.asarray(ref_len, np.float64), macs, ms, answers)
+    return merge_rows(model, rows, model_name, dataset, costs)
 
 
 def profile_path(directory: Path, model_name: str, dataset: str, fp: str) -> Path:

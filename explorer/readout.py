@@ -26,9 +26,15 @@ def _log_softmax(logits: torch.Tensor) -> np.ndarray:
 
     Heads are tiny, so numpy on their logits is faster than a chain of torch ops
     (each torch call costs microseconds of dispatch, which an exit pays every time)."""
-    z = logits.detach().double().numpy()
+    z = logits.detach().double().cpu().numpy()  # .cpu(): a GPU profile reads its heads here too
     z = z - z.max(-1, keepdims=True)
     return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def probabilities(logits: torch.Tensor) -> np.ndarray:
+    """Class probabilities (float64 numpy) of a class head's logits: the same softmax
+    the scores are read with."""
+    return np.exp(_log_softmax(logits))
 
 
 def _entropy(logp: np.ndarray) -> np.ndarray:
@@ -40,7 +46,7 @@ def _frame_mean(x: np.ndarray, mask: torch.Tensor | None) -> np.ndarray:
     """[B, T] -> [B]: mean over real frames only (padding must not count)."""
     if mask is None:
         return x.mean(1)
-    m = mask.numpy()
+    m = mask.cpu().numpy()
     return (x * m).sum(1) / np.maximum(m.sum(1), 1)
 
 

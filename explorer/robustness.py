@@ -8,49 +8,42 @@ whose profiles are missing builds them once (minutes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from . import criteria, zoo
-from .corruptions import CORRUPTIONS, MAX_SEVERITY
-from .noise import NOISE_TYPES
 from .profile import Profile, Progress
 
-IMAGE_LIMIT = 2000  # corrupted test digits per profile (the report's figure)
-
-
-@dataclass(frozen=True)
-class NoiseAxis:
-    kinds: tuple[str, ...]  # corruption or noise types
-    levels: tuple  # from clean to the worst
-    label: str  # the level axis, for plots
-
-
-AXES = {
-    "image": NoiseAxis(CORRUPTIONS, tuple(range(MAX_SEVERITY + 1)), "corruption severity (0 = clean)"),
-    "speech": NoiseAxis(NOISE_TYPES, ("clean", 20, 10, 5, 0), "SNR (dB)"),
-}
+IMAGE_LIMIT = zoo.IMAGE_LIMIT  # corrupted test digits per profile (the report's figure)
+NoiseAxis = zoo.NoiseAxis
 
 
 def axis(model_name: str) -> NoiseAxis:
-    try:
-        return AXES[model_name]
-    except KeyError:
-        raise ValueError(f"no noisy test sets for model {model_name!r}; choose one of {', '.join(AXES)}") from None
+    """The model's noisy test sets (its registry entry says which)."""
+    ax = zoo.get(model_name).noise
+    if ax is None:
+        with_noise = [n for n, e in zoo.BUILT_INS.items() if e.noise]
+        raise ValueError(f"no noisy test sets for model {model_name!r}; choose one of {', '.join(with_noise)}")
+    return ax
 
 
 def variant(model_name: str, kind: str, level) -> Profile:
-    """The profile of one noisy test set (level 0 / "clean": the same inputs, clean, one
+    """The profile of one noisy test set (the clean level: the same inputs, clean, one
     profile shared by every kind)."""
-    if model_name == "image":
-        if not int(level):
-            return zoo.profile("image", "test", limit=IMAGE_LIMIT)
-        return zoo.profile("image", "test", corruption=kind, severity=int(level), limit=IMAGE_LIMIT)
-    if level == "clean":
-        return zoo.profile(model_name, zoo.get(model_name).test_split)
-    return zoo.profile(model_name, zoo.get(model_name).test_split, noise=kind, snr=int(level))
+    split, args = variant_args(model_name, kind, level)
+    return zoo.profile(model_name, split, **args)
+
+
+def variant_args(model_name: str, kind: str, level) -> tuple[str, dict]:
+    """(split, data-function arguments) of one noisy test set."""
+    return zoo.get(model_name).test_split, axis(model_name).variant(kind, level)
+
+
+def all_variant_args(model_name: str) -> list[tuple[str, dict]]:
+    """Every noisy test set the robustness figures need, each once (clean is shared)."""
+    ax = axis(model_name)
+    out = [variant_args(model_name, kind, level) for kind in ax.kinds for level in ax.levels]
+    return [a for i, a in enumerate(out) if a not in out[:i]]
 
 
 def load_all(model_name: str, progress: Progress | None = None) -> dict[tuple[str, object], Profile]:

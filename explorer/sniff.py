@@ -1,7 +1,9 @@
-"""What kind of file some bytes are, from their first bytes: for messages, never for decoding.
+"""What kind of file some bytes are, from their first bytes: for messages, and to name ffmpeg's demuxer.
 
 When an upload cannot be decoded, saying "this is a PDF document" or "this is an
 M4A recording" tells the person what to do far better than "could not be read".
+For the formats that explorer.audio hands to ffmpeg, `FFMPEG_DEMUXERS` names the one
+demuxer to use, so that ffmpeg never guesses a format from the upload's contents.
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ class Kind:
     family: str  # "image", "audio" or "other"
 
 
+M4A = Kind("an M4A (AAC) recording", "audio")
+PHONE_3GP = Kind("a 3GP recording (from a phone)", "audio")
+MP4_VIDEO = Kind("an MP4/MOV video", "other")
+AAC = Kind("an AAC recording", "audio")
+AMR = Kind("an AMR recording (from a phone)", "audio")
+WMA = Kind("a WMA/WMV (Windows Media) file", "audio")
+WEBM = Kind("a WebM/Matroska file", "audio")
+# the kinds explorer.audio decodes with ffmpeg (its sound track), and ffmpeg's demuxer for each
+FFMPEG_DEMUXERS = {M4A: "mov", PHONE_3GP: "mov", MP4_VIDEO: "mov", AAC: "aac", AMR: "amr", WMA: "asf",
+                   WEBM: "matroska"}
+
+
 def _iso_media(data: bytes) -> Kind | None:
     """MP4-family files: 'ftyp' at offset 4, then a brand saying which."""
     if data[4:8] != b"ftyp":
@@ -26,8 +40,10 @@ def _iso_media(data: bytes) -> Kind | None:
     if brand == b"avif":
         return Kind("an AVIF picture", "image")
     if brand in (b"M4A ", b"M4B ", b"M4P "):
-        return Kind("an M4A (AAC) recording", "audio")
-    return Kind("an MP4/MOV video", "other")
+        return M4A
+    if brand.startswith((b"3gp", b"3g2")):
+        return PHONE_3GP
+    return MP4_VIDEO
 
 
 _RIFF = {b"WAVE": Kind("a WAV recording", "audio"), b"WEBP": Kind("a WebP picture", "image"),
@@ -47,11 +63,11 @@ _MAGIC = [  # (prefix, kind)
     (b"ID3", Kind("an MP3 recording", "audio")),
     (b"\xff\xfb", Kind("an MP3 recording", "audio")),
     (b"\xff\xf3", Kind("an MP3 recording", "audio")),
-    (b"\xff\xf1", Kind("an AAC recording", "audio")),
-    (b"\xff\xf9", Kind("an AAC recording", "audio")),
-    (b"#!AMR", Kind("an AMR recording (from a phone)", "audio")),
-    (b"0&\xb2u\x8ef\xcf\x11", Kind("a WMA/WMV (Windows Media) file", "audio")),
-    (b"\x1aE\xdf\xa3", Kind("a WebM/Matroska file", "audio")),
+    (b"\xff\xf1", AAC),
+    (b"\xff\xf9", AAC),
+    (b"#!AMR", AMR),
+    (b"0&\xb2u\x8ef\xcf\x11", WMA),
+    (b"\x1aE\xdf\xa3", WEBM),
     (b"FORM", Kind("an AIFF recording", "audio")),
     (b"%PDF", Kind("a PDF document", "other")),
     (b"PK\x03\x04", Kind("a ZIP archive (or an Office document)", "other")),

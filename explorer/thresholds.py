@@ -1,18 +1,19 @@
-"""Where the built-in models start: the recommended criterion (the model's report says
-which) and each criterion's recommended threshold, chosen on the calibration split with
-the reports' ε (never on the test split). The pages and `predict` both start here."""
+"""Where a model starts: the recommended criterion (its registry entry or its shipped
+report says which) and each criterion's recommended threshold, chosen on the calibration
+split with the model's default ε (never on the test split). The pages and `predict` both
+start here. Depends on the registry and the sweeps only, not on reports or benchmarks."""
 
 from __future__ import annotations
 
 from functools import cache
 
 from . import criteria, tradeoff, zoo
-from .report import EPS_PT, load_report
+from .shipped import load_report
 
 
 def default_eps_pt(model_name: str) -> float:
-    """The ε the model's report chose its thresholds with."""
-    return EPS_PT[zoo.model(model_name).task]
+    """The ε (quality points) the model's thresholds are recommended with."""
+    return zoo.get(model_name).quality.eps_pt
 
 
 @cache
@@ -26,10 +27,12 @@ def recommended(model_name: str, criterion_name: str, eps_pt: float | None = Non
 
 
 def default_criterion(model_name: str) -> str:
-    """The criterion to start with: the report's recommended one (else entropy, or CTC
-    entropy for speech)."""
+    """The criterion to start with: the entry's, else its report's recommended one, else
+    the first causal criterion its quality suggests (entropy, or CTC entropy for speech)."""
     entry = zoo.get(model_name)
+    if entry.start_criterion:
+        return entry.start_criterion
     rec = (load_report(entry.report) or {}).get("recommended") if entry.report else None
-    if rec:  # one best criterion (image), or one entry per criterion with the model's own first (speech)
-        return rec["criterion"] if "criterion" in rec else next(iter(rec))
-    return "entropy" if zoo.model(model_name).task == "class" else "ctc_entropy"
+    if rec and "criterion" in rec:
+        return rec["criterion"]
+    return "entropy" if entry.quality.higher_is_better else "ctc_entropy"

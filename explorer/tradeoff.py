@@ -125,6 +125,7 @@ class Recommendation:
     calibration: dict  # metrics on the calibration split
     test: dict  # the same threshold, measured on the disjoint test split
     method: str  # "empirical" or "ltt"
+    certified: bool = True  # False: nothing met the target, the threshold keeps every input to the last exit
 
 
 def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float) -> Recommendation:
@@ -133,11 +134,11 @@ def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float
     df = sweep(calib, criterion)
     ok = df[df["drop_pt"] <= eps_pt + 1e-9]
     if ok.empty:  # nothing qualifies: never exit early
-        thr = _never_exit(criterion, df)
+        thr = never_exit(criterion, df)
     else:
         thr = float(ok.sort_values(["mean_macs", "error_rate"]).iloc[0]["threshold"])
     return Recommendation(criterion.name, thr, _report(calib, criterion, thr), _report(test, criterion, thr),
-                          "empirical")
+                          "empirical", not ok.empty)
 
 
 def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: float,
@@ -156,18 +157,18 @@ def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: floa
     grid = criterion.grid(scores, calib.path(criterion))
     grid = np.sort(grid) if criterion.rule == "le" else np.sort(grid)[::-1]  # safest first
     final = calib.cols["pred"][:, -1]
-    chosen = _never_exit(criterion, pd.DataFrame({"threshold": grid}))
+    chosen, certified = never_exit(criterion, pd.DataFrame({"threshold": grid})), False
     for thr in grid:
         exits = calib.exits(criterion, thr)
         disagree = int((calib.cols["pred"][np.arange(calib.n), exits] != final).sum())
         if binom.cdf(disagree, calib.n, eps) > delta:  # cannot reject "risk > eps"
             break
-        chosen = float(thr)
+        chosen, certified = float(thr), True
     return Recommendation(criterion.name, chosen, _report(calib, criterion, chosen),
-                          _report(test, criterion, chosen), "ltt")
+                          _report(test, criterion, chosen), "ltt", certified)
 
 
-def _never_exit(criterion: Criterion, df: pd.DataFrame) -> float:
+def never_exit(criterion: Criterion, df: pd.DataFrame) -> float:
     """The threshold that keeps every input to the final exit."""
     t = df["threshold"]
     return float(t.min() if criterion.rule == "le" else t.max())
@@ -180,3 +181,80 @@ def _report(profile: Profile, criterion: Criterion, thr: float) -> dict:
     out["drop_pt"] = 100 * (out["error_rate"] - profile.exit_error(-1))
     out["disagreement"] = float((profile.cols["pred"][np.arange(profile.n), exits] != final).mean())
     return out
+
+
+# ---- what a threshold, a recommendation and a curve mean, in words ------------------------
+THRESHOLD_UNITS = {"budget": "MACs", "static": "exit index, 0 = exit 1", "patience": "exits in a row"}
+
+
+def threshold_effect(profile: Profile, criterion: Criterion, thr: float) -> str:
+    """A sentence when τ lies outside every score the inputs reach (so it acts as "all
+    leave at the first exit" or "none leave early"), else ""."""
+    if criterion.name in ("budget", "static", "patience"):
+        return ""
+    s = profile.scores(criterion)[:, :-1]  # the last exit always passes
+    s = s[np.isfinite(s)]
+    if not len(s):
+        return ""
+    lo, hi = float(s.min()), float(s.max())
+    passes_all = thr <= lo if criterion.rule == "ge" else thr >= hi
+    passes_none = thr > hi if criterion.rule == "ge" else thr < lo
+    where = f"the scores of these inputs lie in {lo:.3g}–{hi:.3g}"
+    if passes_none:
+        return f"τ = {thr:.4g} is beyond every score ({where}): no input leaves before the last exit."
+    if passes_all:
+        return f"τ = {thr:.4g} passes every score ({where}): every input leaves at the first exit."
+    return ""
+
+
+def smallest_certifiable_eps(n: int, delta: float) -> float:
+    """The smallest ε Learn-then-Test can certify with `n` calibration inputs at level
+    δ, reached only with zero disagreements: (1 - ε)^n <= δ."""
+    return 1 - delta ** (1 / n)
+
+
+def bootstrap_ci(profile: Profile, exits: np.ndarray, level: float = 0.95, draws: int = 2000,
+                 seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of the error rate at these exits (inputs resampled with
+    replacement; for WER a clip's errors and reference words move together). Inputs
+    with the same (errors, words) are interchangeable, so each draw is a multinomial
+    over those few kinds: the same distribution as resampling inputs, at a tiny cost."""
+    rng = np.random.default_rng(seed)
+    err = profile.cols["errors"][np.arange(profile.n), exits]
+    kinds, counts = np.unique(np.stack([err, profile.ref_len], 1), axis=0, return_counts=True)
+    draws_counts = rng.multinomial(profile.n, counts / counts.sum(), size=draws)  # [draws, kinds]
+    rates = (draws_counts @ kinds[:, 0]) / np.maximum(draws_counts @ kinds[:, 1], 1)
+    tail = (1 - level) / 2
+    return float(np.quantile(rates, tail)), float(np.quantile(rates, 1 - tail))
+
+
+def adaptive_verdict(df: pd.DataFrame, profile: Profile) -> str:
+    """A plain sentence when adaptive depth buys nothing on this evaluation set: no causal
+    adaptive criterion beats static truncation at the same or lower cost by more than
+    the bootstrap uncertainty of the full model; or a fixed cut is as good as the full
+    model. "" when adaptive depth does buy something."""
+    lo, hi = bootstrap_ci(profile, np.full(profile.n, profile.k - 1))
+    margin = (hi - lo) / 2
+    static = df[df.criterion == "static"].sort_values("mean_macs")
+    adaptive = df[df.criterion.map(lambda c: CRITERIA[c].causal and c not in ("static", "budget"))]
+    if static.empty or adaptive.empty:
+        return ""
+    gains = []
+    for _, cut in static.iterrows():
+        cheaper = adaptive[adaptive.mean_macs <= cut.mean_macs * 1.0001]
+        if len(cheaper):
+            gains.append(cut.error_rate - cheaper.error_rate.min())
+    quality = profile.quality_name[1]
+    final = profile.exit_error(-1)
+    early = static[static.error_rate <= final + 1e-12]
+    cut_note = ""
+    if len(early) and int(early.iloc[0].threshold) < profile.k - 1:
+        k = int(early.iloc[0].threshold)
+        cut_note = (f" A fixed cut at exit {k + 1} of {profile.k} is already as good as the full model "
+                    f"({quality} {profile.quality(early.iloc[0].error_rate):.2%} against "
+                    f"{profile.quality(final):.2%}).")
+    if not gains or max(gains) <= margin:
+        return ("On this evaluation set adaptive depth buys nothing over a fixed cut: at every cost, static "
+                f"truncation is within the uncertainty (±{100 * margin:.2f} points) of the best adaptive "
+                f"criterion.{cut_note}")
+    return cut_note.strip()

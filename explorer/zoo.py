@@ -1,17 +1,65 @@
-"""The built-in models: how to load each, its evaluation data and its profiles."""
+"""The model registry: every fact about a model lives in its entry, so that pages,
+`predict`, reports and benchmarks never branch on a model's name.
+
+An entry (`BuiltIn`) says how to load the model and its evaluation data, which split
+chooses thresholds and which reports them, its noisy / hard evaluation sets (`noise`,
+`extra_tests`), how an uploaded file becomes one input (`decode`, shared by the live
+pages and `predict`), what to say about its inputs, which quality it is judged by
+(accuracy or WER, see `quality`) and which pages show it (`pages`).
+
+Other code adds models with `register(entry)` (an imported Hugging Face model, a
+compressed variant of a built-in one): from then on every page that the entry's
+`pages` names lists it, and `get(name)` finds it. `names(page)` lists the models a
+page offers, in registration order.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from . import checkpoint
-from .models.base import MultiExitModel
 from .paths import ASSETS, CACHE
-from .profile import Profile, Progress, cached_profile
+from .quality import ACCURACY, WER, Quality
+
+if TYPE_CHECKING:  # torch is imported only when a model or its data is used
+
+    from .models.base import MultiExitModel
+    from .profile import Profile, Progress
+
+# The pages an entry can name (the app's page files without ".py"; "overview": a headline card).
+PAGES = ("overview", "live_image", "live_speech", "tradeoffs", "noise", "model", "energy")
+
+
+@dataclass(frozen=True)
+class NoiseAxis:
+    """A model's noisy test sets: each kind at each level, from clean to the worst."""
+
+    kinds: tuple[str, ...]  # corruption or noise types
+    levels: tuple  # levels[0] is clean
+    label: str  # the level axis, for plots ("corruption severity (0 = clean)")
+    variant: Callable[[str, Any], dict]  # (kind, level) -> the data function's keyword arguments
+    note: str = ""  # what the noisy sets are, in a sentence
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """One evaluation set of a model: a split and the data function's keyword arguments."""
+
+    key: str  # for links: "test", "test_b", "blur-3", "babble-5"
+    label: str  # for people
+    split: str
+    variant: tuple = ()  # (keyword, value) pairs, in the order the profile names them
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An uploaded file as one model input, with what to show and to warn about."""
+
+    x: Any  # torch.Tensor: one input as the model's collate takes it
+    shown: Any = None  # a picture of the original upload (H×W or H×W×3), if any
+    warnings: tuple[str, ...] = ()  # said above the answer (clipped recording, cut to a minute, ...)
 
 
 @dataclass(frozen=True)
@@ -19,12 +67,21 @@ class BuiltIn:
     name: str
     title: str
     load: Callable[[], MultiExitModel]
-    data: Callable[[str], tuple[list[torch.Tensor], list]]  # split -> (inputs, targets)
+    data: Callable[..., tuple[list, list]]  # (split, **variant) -> (inputs, targets)
     calib_split: str = "val"  # thresholds are chosen here
     test_split: str = "test"  # and reported here, never chosen on
     profile_dir: object = CACHE / "profiles"
-    decode: Callable[[bytes], torch.Tensor] | None = None  # an uploaded file -> one input
+    decode: Callable[[bytes], Decoded] | None = None  # an uploaded file -> one input (page and `predict`)
     report: str = ""  # name of its report in assets/reports (recommended thresholds etc.)
+    quality: Quality = ACCURACY
+    summary: str = ""  # one or two sentences on what the model is (Overview, page captions)
+    input_note: str = ""  # what its per-input figures assume ("for a 2 s clip")
+    pages: frozenset = frozenset({"tradeoffs", "model", "energy"})
+    noise: NoiseAxis | None = None
+    extra_tests: tuple[tuple[str, str], ...] = ()  # other held-out splits: (split, label)
+    head_views: tuple[tuple[str, str], ...] = ()  # (label, model name): views of one backbone to compare
+    start_criterion: str = ""  # where pages start; "" = the report's recommended one
+    group: str = "built-in"  # how model menus group it: "built-in", "compressed", "imported"
 
 
 # ---- toy: trained on first use (seconds) and cached ------------------------------------
@@ -37,6 +94,7 @@ def _toy_config():
 
 
 def _load_toy() -> MultiExitModel:
+    from . import checkpoint
     from .models.toy import ToyConfig, ToyMLP, train_toy
 
     cfg = _toy_config()
@@ -59,6 +117,7 @@ IMAGE_CHECKPOINT = ASSETS / "models" / "image"
 
 def _image_loader(head: str):
     def load() -> MultiExitModel:
+        from . import checkpoint
         from .models.image import ImageConfig, MnistResNet
 
         if not checkpoint.exists(IMAGE_CHECKPOINT):
@@ -70,6 +129,8 @@ def _image_loader(head: str):
 
 
 def _mnist_data(split: str, corruption: str | None = None, severity: int = 0, limit: int = 0):
+    import torch
+
     from .corruptions import corrupt
     from .data.mnist import load_mnist
 
@@ -81,10 +142,28 @@ def _mnist_data(split: str, corruption: str | None = None, severity: int = 0, li
     return list(torch.tensor(x)[:, None]), y.tolist()
 
 
-def _decode_digit(data: bytes) -> torch.Tensor:
+def _decode_digit(data: bytes) -> Decoded:
+    import torch
+
     from .image_input import prepare_digit
 
-    return torch.tensor(prepare_digit(data).mnist)[None]  # [1, 28, 28]
+    digit = prepare_digit(data)
+    return Decoded(torch.tensor(digit.mnist)[None], digit.original,  # x: [1, 28, 28]
+                   tuple(getattr(digit, "warnings", ())))
+
+
+IMAGE_LIMIT = 2000  # corrupted test digits per noisy profile (the report's figure)
+
+
+def _image_noise() -> NoiseAxis:
+    from .corruptions import CORRUPTIONS, MAX_SEVERITY
+
+    def variant(kind: str, level) -> dict:  # severity 0: the same digits, clean, one profile for every kind
+        return {"limit": IMAGE_LIMIT} if not int(level) else \
+            {"corruption": kind, "severity": int(level), "limit": IMAGE_LIMIT}
+
+    return NoiseAxis(CORRUPTIONS, tuple(range(MAX_SEVERITY + 1)), "corruption severity (0 = clean)", variant,
+                     f"the first {IMAGE_LIMIT:,} test digits under each corruption at severities 1–5")
 
 
 # ---- speech: the shipped checkpoint and compact held-out-voice evaluation set -------------
@@ -92,6 +171,7 @@ SPEECH_CHECKPOINT = ASSETS / "models" / "speech"
 
 
 def _load_speech() -> MultiExitModel:
+    from . import checkpoint
     from .models.speech import SpeechConfig, SpeechEncoder
 
     if not checkpoint.exists(SPEECH_CHECKPOINT):
@@ -101,6 +181,8 @@ def _load_speech() -> MultiExitModel:
 
 
 def _speech_data(split: str, noise: str | None = None, snr: int | None = None, limit: int = 0):
+    import torch
+
     from .data.speech_eval import load_eval
 
     clips, texts, _ = load_eval(split, noise, snr)
@@ -109,31 +191,128 @@ def _speech_data(split: str, noise: str | None = None, snr: int | None = None, l
     return [torch.from_numpy(c) for c in clips], texts
 
 
-def _decode_audio(data: bytes) -> torch.Tensor:
+MAX_SECONDS = 60  # longer recordings: only the first minute is used
+
+
+def _decode_audio(data: bytes) -> Decoded:
+    import torch
+
     from .audio import load_audio
 
-    return torch.from_numpy(load_audio(data).samples)
+    audio = load_audio(data, max_seconds=MAX_SECONDS, trim=True)
+    warnings = []
+    if audio.trimmed:
+        warnings.append(f"The recording is longer than {MAX_SECONDS} s: only its first {MAX_SECONDS} s are used.")
+    if audio.clipped:
+        warnings.append("The recording is clipped (recorded too loud, so the peaks are cut off); the transcript "
+                        "may be less reliable. Record a little further from the microphone.")
+    return Decoded(torch.from_numpy(audio.samples), None, tuple(warnings))
 
 
-BUILT_INS = {
-    m.name: m
-    for m in [
-        BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data),
-        BuiltIn("image", "MNIST ResNet, one head per exit", _image_loader("exit"), _mnist_data,
-                profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image"),
-        BuiltIn("image-shared", "MNIST ResNet, FreeML shared exit", _image_loader("shared"), _mnist_data,
-                profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image"),
-        BuiltIn("speech", "Digits ASR, HuBERT-style encoder with CTC and DAISY exits", _load_speech, _speech_data,
-                test_split="test_a", profile_dir=ASSETS / "profiles", decode=_decode_audio, report="speech"),
-    ]
-}
+def _speech_noise() -> NoiseAxis:
+    from .noise import NOISE_TYPES
+
+    def variant(kind: str, level) -> dict:
+        return {} if level == "clean" else {"noise": kind, "snr": int(level)}
+
+    return NoiseAxis(NOISE_TYPES, ("clean", 20, 10, 5, 0), "SNR (dB)", variant,
+                     "the test clips mixed with white, pink and babble noise at 20 to 0 dB SNR")
+
+
+IMAGE_SUMMARY = "A 6-exit ResNet-style CNN trained here on MNIST, with per-exit heads and a FreeML shared exit."
+IMAGE_VIEWS = (("one head per exit", "image"), ("one shared exit", "image-shared"))
+BUILT_INS: dict[str, BuiltIn] = {}  # the registry: name -> entry, in registration order
+
+
+def register(entry: BuiltIn) -> BuiltIn:
+    """Add (or replace) a model in the registry; returns the entry."""
+    unknown = set(entry.pages) - set(PAGES)
+    if unknown:
+        raise ValueError(f"entry {entry.name!r} names unknown pages {sorted(unknown)}; pages: {', '.join(PAGES)}")
+    if "noise" in entry.pages and entry.noise is None:
+        raise ValueError(f"entry {entry.name!r} is on the noise page but has no noisy test sets")
+    BUILT_INS[entry.name] = entry
+    for key in [k for k in _PROFILES if k[0] == entry.name]:  # a replaced entry's profiles are stale
+        del _PROFILES[key]
+    return entry
+
+
+def names(page: str | None = None) -> list[str]:
+    """The registered models, or those shown on `page` (one of PAGES), in registration
+    order (a page starts with the first)."""
+    entries = [*BUILT_INS.values(), *(_made_here(n) for n in _made_here_names())]
+    return [e.name for e in entries if page is None or page in e.pages]
+
+
+def _made_here_names() -> list[str]:
+    """Models made on this machine (compressed variants in the cache), found afresh on
+    every call from their small JSON files: no torch, nothing stale."""
+    from . import variants
+
+    return [n for n in variants.names() if n not in BUILT_INS]
+
+
+def _made_here(name: str) -> BuiltIn | None:
+    from . import variants
+
+    return variants.entry(name)
 
 
 def get(name: str) -> BuiltIn:
     try:
         return BUILT_INS[name]
     except KeyError:
+        if (made := _made_here(name)) is not None:
+            return made
         raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)}") from None
+
+
+def eval_sets(name: str) -> list[EvalSet]:
+    """The model's test sets: the test split, other held-out splits, then every noisy set."""
+    entry = get(name)
+    out = [EvalSet(entry.test_split, f"clean test set ({entry.test_split})", entry.test_split)]
+    out += [EvalSet(split, label, split) for split, label in entry.extra_tests]
+    if entry.noise:
+        for kind in entry.noise.kinds:
+            for level in entry.noise.levels[1:]:
+                out.append(EvalSet(f"{kind}-{level}", f"{kind}, {entry.noise.label.split(' (')[0]} {level}",
+                                   entry.test_split, tuple(entry.noise.variant(kind, level).items())))
+    return out
+
+
+def eval_set(name: str, key: str) -> EvalSet:
+    sets = {s.key: s for s in eval_sets(name)}
+    try:
+        return sets[key]
+    except KeyError:
+        raise ValueError(f"model {name} has no evaluation set {key!r}") from None
+
+
+_PROFILES: dict[tuple[str, str], Profile] = {}
+
+
+def _builtins() -> None:
+    for entry in [
+        BuiltIn("image", "MNIST ResNet, one head per exit", _image_loader("exit"), _mnist_data,
+                profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
+                pages=frozenset({"overview", "live_image", "tradeoffs", "noise", "model", "energy"}),
+                noise=_image_noise(),
+                head_views=IMAGE_VIEWS),
+        BuiltIn("image-shared", "MNIST ResNet, FreeML shared exit", _image_loader("shared"), _mnist_data,
+                profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
+                head_views=IMAGE_VIEWS),
+        BuiltIn("speech", "Digits ASR, HuBERT-style encoder with CTC and DAISY exits", _load_speech, _speech_data,
+                test_split="test_a", profile_dir=ASSETS / "profiles", decode=_decode_audio, report="speech",
+                quality=WER, input_note="for a 2 s clip",
+                summary="A 6-layer HuBERT-style encoder trained here on synthesized voices: CTC exit branches "
+                        "(HuBERT-EE) and self-supervised DAISY exits.",
+                pages=frozenset({"overview", "live_speech", "tradeoffs", "noise", "model", "energy"}),
+                noise=_speech_noise(),
+                extra_tests=(("test_b", "unseen voices (test_b)"),), start_criterion="ctc_entropy"),
+        BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
+                summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),
+    ]:
+        register(entry)
 
 
 @cache
@@ -148,14 +327,20 @@ def batches(model: MultiExitModel, inputs: list, targets: list, size: int):
         yield x, lengths, targets[i:i + size]
 
 
-_PROFILES: dict[tuple[str, str], Profile] = {}
+def _dataset(split: str, variant: dict) -> str:
+    return "-".join([split] + [str(v) for v in variant.values()])
+
+
+def loaded(name: str, split: str, **variant) -> bool:
+    """Whether `profile(name, split, **variant)` is in memory already (answers at once)."""
+    return (name, _dataset(split, variant)) in _PROFILES
 
 
 def profile(name: str, split: str, progress: Progress | None = None, **variant) -> Profile:
     """The profile of a built-in model on one split (`variant`: e.g. corruption and
     severity, passed to its data function): loaded if current, else built. Kept in
     memory once loaded (a model's weights never change while the process runs)."""
-    dataset = "-".join([split] + [str(v) for v in variant.values()])
+    dataset = _dataset(split, variant)
     if (name, dataset) not in _PROFILES:
         _PROFILES[name, dataset] = _load_or_build(name, split, dataset, progress, variant)
     return _PROFILES[name, dataset]
@@ -172,4 +357,9 @@ def _load_or_build(name: str, split: str, dataset: str, progress, variant: dict)
     if variant:  # same model, other data (noise, corruptions): reuse the clean split's measured costs
         clean = profile(name, split)
         costs = clean.macs, clean.ms
+    from .profile import cached_profile
+
     return cached_profile(m, name, dataset, make_batches, entry.profile_dir, progress, costs)
+
+
+_builtins()

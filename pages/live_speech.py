@@ -1,58 +1,62 @@
-"""Live: speech — a recording, an upload or an example, really exiting layer by layer."""
+"""Live: speech — a recording, an upload or an example, really exiting layer by layer.
+Each piece of work happens once per input: decoding, the noise mix, the analysis at a
+threshold, and the exit at each SNR (a real run only, no what-if pass)."""
+
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
-from explorer import criteria, plots, robustness
-from explorer.audio import RATE, load_audio, to_wav_bytes
+from explorer import criteria, plots, robustness, zoo
+from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.noise import make_noise, mix_at_snr
-from explorer.predict import logmel, predict_input
-from pages import common
-
-MODEL = "speech"
-MAX_SECONDS = 60  # longer recordings: only the first minute is used
-NOISE = robustness.axis(MODEL)  # the noise kinds and SNRs of the Noise & robustness page
+from explorer.predict import exit_taken, logmel, predict_input
+from pages import choice, common
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def decode(data: bytes) -> tuple[np.ndarray, bool, bool]:
-    audio = load_audio(data, max_seconds=MAX_SECONDS, trim=True)
-    return audio.samples, audio.trimmed, audio.clipped
+def decode_upload(name: str, data: bytes) -> tuple[np.ndarray, tuple[str, ...]]:
+    d = zoo.get(name).decode(data)
+    return d.x.numpy(), d.warnings
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def analyse(samples: np.ndarray, crit: str, thr: float) -> dict:
-    return predict_input(MODEL, torch.from_numpy(samples), crit, thr)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def spectrogram(samples: np.ndarray) -> np.ndarray:
-    return logmel(MODEL, samples)
-
-
+@st.cache_data(show_spinner="Mixing in the noise…", max_entries=64)
 def noisy(samples: np.ndarray, kind: str, snr) -> np.ndarray:
     if snr == "clean":
         return samples
-    noise = make_noise(kind, len(samples), np.random.default_rng(0))
-    return mix_at_snr(samples, noise, float(snr))
+    return mix_at_snr(samples, make_noise(kind, len(samples), np.random.default_rng(0)), float(snr))
+
+
+@st.cache_data(show_spinner="Running the model…", max_entries=256)
+def analyse(name: str, samples: np.ndarray, crit: str, thr: float):
+    return predict_input(name, torch.from_numpy(samples), crit, thr)
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def exit_at(name: str, samples: np.ndarray, crit: str, thr: float, kind: str, snr) -> int:
+    return exit_taken(name, torch.from_numpy(noisy(samples, kind, snr)), crit, thr)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def spectrogram(name: str, samples: np.ndarray) -> np.ndarray:
+    return logmel(name, samples)
 
 
 st.title("Live: speech")
-st.caption("A small HuBERT-style encoder for spoken digits (zero, oh, one … nine), trained here on "
-           "synthesized voices. CTC exit branches after every layer (HuBERT-EE) and DAISY's "
-           "self-supervised cluster heads.")
+name = choice.model_select("live_speech")
+st.caption(zoo.get(name).summary)
 c1, c2 = st.columns(2)  # shared with every page (and the link)
-crit = common.criterion_select(MODEL, common.causal_criteria(MODEL, exclude=("budget",)), c1)
-thr = common.threshold_number(MODEL, crit, c2)
+crit = choice.criterion_select(name, common.causal_criteria(name, exclude=("budget",)), c1)
+thr = choice.threshold_widget(name, crit, c2, style="number")
 
 source = st.radio("Input", ["Example", "Upload", "Record"], horizontal=True)
-data = None
+data, truth = None, None
 if source == "Upload":
-    up = st.file_uploader(f"WAV, FLAC, OGG or MP3, up to {common.MAX_UPLOAD_MB} MB (only the first {MAX_SECONDS} s "
-                          "are used)", type=["wav", "flac", "ogg", "mp3"], max_upload_size=common.MAX_UPLOAD_MB)
+    # any file type goes to the decoder, which names what it got and says what to do
+    up = st.file_uploader(f"{FORMATS_HINT}, up to {common.MAX_UPLOAD_MB} MB (only the first "
+                          f"{zoo.MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Record":
     rec = st.audio_input("Say a few digits, e.g. a phone number")
@@ -61,44 +65,38 @@ else:
     examples = load_index()["speech"]
     pick = st.selectbox("Example", examples, format_func=lambda e: f"“{e['text']}” — {e['voice']} ({e['note']})")
     data = (EXAMPLES / pick["file"]).read_bytes() if pick else None
+    truth = pick["text"] if pick else None
 
-audio = common.decoded(data, decode, "recording")
-samples = None
-if audio is not None:
-    samples, trimmed, clipped = audio
-    if trimmed:
-        st.warning(f"The recording is longer than {MAX_SECONDS} s: only its first {MAX_SECONDS} s are used.")
-    if clipped:
-        st.warning("The recording is clipped (recorded too loud, so the peaks are cut off); "
-                   "the transcript may be less reliable. Record a little further from the microphone.")
-if samples is None:
+audio = common.decoded(data, lambda b: decode_upload(name, b), "recording")
+if audio is None:
     st.info("Pick an example, upload a recording or record yourself saying some digits.")
     st.stop()
+samples, warnings = audio
 
+ax = robustness.axis(name)
 n1, n2 = st.columns(2)
-kind = n1.selectbox("Noise", NOISE.kinds)
-snr = n2.select_slider("SNR (dB)", NOISE.levels, value="clean")
+kind = choice.linked_select("Noise", list(ax.kinds), "noise", where=n1)
+snr = choice.linked_select(ax.label, list(ax.levels), "snr", ax.levels[0], n2, widget="select_slider")
 heard = noisy(samples, kind, snr)
 st.audio(to_wav_bytes(heard), format="audio/wav")
 
-out = analyse(heard, crit, float(thr))
-k, K = out["exit"], out["exits_total"]
-st.markdown(f"### Exit {k + 1} of {K}: “{out['prediction']}”\n"
-            f"{out['mac_share']:.0%} of the full model's MACs, {out['ms']:.1f} ms "
-            f"(the full depth takes about {common.test_profile(MODEL).full('ms'):.1f} ms for a 2 s clip here).")
-table = pd.DataFrame([{"layer": r["name"], "transcript": r["prediction"], "CTC entropy": r["ctc_entropy"],
-                       "DAISY entropy": r["ssl_entropy"],
-                       "real run": "◀ exit" if r["exit"] == k else "not run (what-if)" if r["exit"] > k else "run"}
-                      for r in out["per_exit"]])
+p = analyse(name, heard, crit, float(thr))
+k = p.exit
+st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
+            + (f"Reference: “{truth}” — {common.mark(p.answer, truth)}.\n\n" if truth else "")
+            + f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
+common.cautions(p, warnings)
+table = pd.DataFrame({"layer": p.exit_names, "transcript": p.answers,
+                      **{c: p.scores[c] for c in ("ctc_entropy", "ssl_entropy") if c in p.scores},
+                      "real run": ["◀ exit" if j == k else "not run (what-if)" if j > k else "run"
+                                   for j in range(p.exits_total)]})
 st.dataframe(table, hide_index=True)
 st.caption("Layers after the exit were never computed by the real run; a separate pass shows what they would say.")
 own = criteria.get(crit).score_column
 score, line = (own, thr) if own else ("ctc_entropy", None)  # no score of its own: show CTC entropy, no line
-st.plotly_chart(plots.per_exit(np.array([r[score] for r in out["per_exit"]]), [r["name"] for r in out["per_exit"]],
-                               line, k, score))
+st.plotly_chart(plots.per_exit(p.scores[score], list(p.exit_names), line, k, score))
 w1, w2 = st.columns(2)
 w1.plotly_chart(plots.waveform(heard, RATE))
-w2.plotly_chart(plots.spectrogram(spectrogram(heard), 0.01))
-exits = [analyse(noisy(samples, kind, s), crit, float(thr))["exit"] for s in NOISE.levels]
-st.plotly_chart(plots.depth_curve(list(NOISE.levels), exits, [r["name"] for r in out["per_exit"]],
-                                  f"{kind} noise SNR (dB)"))
+w2.plotly_chart(plots.spectrogram(spectrogram(name, heard), 0.01))
+exits = [exit_at(name, samples, crit, float(thr), kind, s) for s in ax.levels]
+st.plotly_chart(plots.depth_curve(list(ax.levels), exits, list(p.exit_names), f"{kind} noise SNR (dB)"))

@@ -7,12 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import streamlit as st
 
-from explorer import anatomy, criteria, plots
+from explorer import anatomy, criteria, plots, zoo
 from explorer.bench import bench
-from pages import common
+from explorer.speedup import DEFINITION, REPEATS, WARMUP
+from pages import choice, common
 
-MODELS = ["image", "image-shared", "speech", "toy"]
-REPEATS = 2  # timed runs of each way (after one warm-up); the best counts
 BATCHES = (1, 64)
 FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),
            "MACs": st.column_config.NumberColumn(format="compact"),
@@ -37,14 +36,14 @@ def architecture_ui(name: str) -> None:
     st.plotly_chart(plots.cost_breakdown(rows, unit))
     table = anatomy.by_exit(rows)
     st.dataframe(table, hide_index=True, column_config={c: FORMATS[c.rsplit(" ", 1)[-1]] for c in table.columns[1:]})
-    st.caption(f"MACs counted by torch at batch 1{' for a 2 s clip' if name == 'speech' else ''}; ms measured on "
+    note = zoo.get(name).input_note
+    st.caption(f"MACs counted by torch at batch 1{' ' + note if note else ''}; ms measured on "
                f"this machine ({prof.meta.get('threads', '?')} threads) when the profile was made. Parameters: those "
                "each part really runs; the total also counts parameters used only in training.")
 
 
-def shared_exit_ui() -> None:
+def shared_exit_ui(views: dict[str, str]) -> None:
     st.subheader("One head per exit against one shared exit (FreeML)")
-    views = {"one head per exit": "image", "one shared exit": "image-shared"}
     rows = anatomy.head_overhead({label: (parameters(n), common.test_profile(n)) for label, n in views.items()})
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
         "parameters": FORMATS["parameters"], "MACs per read": FORMATS["MACs"],
@@ -62,7 +61,7 @@ def estimate_seconds(name: str, crit: str, thr: float, limit: int, batch: int) -
     """A guess from the profile's measured ms at batch 1 (batches run about 3× faster)."""
     prof, c = common.test_profile(name), criteria.get(crit)
     per_input = prof.full("ms") + float(prof.path(c, "ms")[prof.exits(c, thr)[:limit]].mean())
-    return 0.5 + (REPEATS + 1) * limit * per_input / 1e3 / (1 if batch == 1 else 3)
+    return 0.5 + (REPEATS + WARMUP) * limit * per_input / 1e3 / (1 if batch == 1 else 3)
 
 
 def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[dict]:
@@ -78,7 +77,7 @@ def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[dict]:
             while not job.done():
                 done = min((time.perf_counter() - start) / estimate, 0.95)
                 bar.progress((i + done) / len(BATCHES), f"Batch {batch}: timing the full model and the real exits "
-                             f"on {limit} inputs ({REPEATS + 1} runs each)…")
+                             f"on {limit} inputs ({WARMUP} warm-up and {REPEATS} timed runs each, in turns)…")
                 time.sleep(0.2)
             results.append(job.result())
     bar.empty()
@@ -88,12 +87,12 @@ def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[dict]:
 def benchmark_ui(name: str) -> None:
     st.subheader("Real exits, timed")
     st.caption("The plain model against real early exits on the same test inputs, at batch 1 (each input alone) "
-               "and batch 64 (exited inputs leave the batch). Ideal speedup: MACs saved; realized: wall clock.")
+               f"and batch 64 (exited inputs leave the batch). {DEFINITION}")
     prof = common.test_profile(name)
     c1, c2, c3 = st.columns([2, 3, 1])
-    crit = common.criterion_select(name, common.causal_criteria(name), c1)
-    thr = common.threshold_slider(name, crit, c2)
-    limit = int(c3.number_input("Inputs", 1, prof.n, min(prof.n, 100 if name == "speech" else 500),
+    crit = choice.criterion_select(name, common.causal_criteria(name), c1)
+    thr = choice.threshold_widget(name, crit, c2)
+    limit = int(c3.number_input("Inputs", 1, prof.n, min(prof.n, 100),
                                 key=f"w.limit.{name}", help="The first N test inputs (more: steadier, slower)."))
     key = (name, crit, thr, limit)
     if st.button("Run the benchmark", type="primary", key="w.bench"):
@@ -110,17 +109,21 @@ def benchmark_ui(name: str) -> None:
     results = stored[1]
     cols = st.columns(len(results))
     for col, r in zip(cols, results, strict=True):
-        col.metric(f"Batch {r['batch']}: realized speedup", f"{r['realized_speedup']:.2f}×")
+        if r["noisy"]:
+            col.metric(f"Batch {r['batch']}: realized speedup", "noisy")
+            col.warning(f"Noisy measurement, not a result: {r['noisy']}.")
+        else:
+            col.metric(f"Batch {r['batch']}: realized speedup", f"{r['realized_speedup']:.2f}×")
         col.markdown(f"**{r['realized_over_ideal']:.2f} of the ideal {r['ideal_speedup']:.2f}×** (MACs). "
-                     f"{r['ms_per_input_full']:.3f} → {r['ms_per_input_exit']:.3f} ms per input; mean exit "
-                     f"{r['mean_exit'] + 1:.2f}; the real exits equal the profile's on "
+                     f"Median {r['ms_per_input_full']:.3f} → {r['ms_per_input_exit']:.3f} ms per input; mean exit "
+                     f"{r['mean_exit'] + 1:.2f} (1 = first); the real exits equal the profile's on "
                      f"{r['profile_agreement']:.1%} of {r['samples']} inputs.")
     st.plotly_chart(plots.speedup_bars(results))
 
 
 st.title("Model: part by part, and timed")
-name = common.model_select(MODELS)
+name = choice.model_select("model")
 architecture_ui(name)
-if name.startswith("image"):
-    shared_exit_ui()
+if zoo.get(name).head_views:
+    shared_exit_ui(dict(zoo.get(name).head_views))
 benchmark_ui(name)

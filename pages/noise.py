@@ -1,15 +1,12 @@
-"""Noise & robustness: exit depth and quality against corruption severity (image) or
-SNR (speech), from the profiles of the noisy test sets."""
+"""Noise & robustness: exit depth and quality against each noise or corruption level,
+from the profiles of the model's noisy test sets (its registry entry says which)."""
 
 import streamlit as st
 
-from explorer import criteria, plots, robustness
+from explorer import criteria, plots, robustness, zoo
 from explorer import threshold_view as threshold_views
 from explorer.threshold_view import ThresholdView
-from pages import common
-from pages.components.threshold_explorer import threshold_explorer
-
-MODELS = ["image", "speech"]
+from pages import choice, common
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,7 +28,8 @@ def every_criterion(name: str):
 def noise_table(name: str, crit: str, pinned: float | None):
     c = criteria.get(crit)
     return threshold_views.noise_table(noisy_profiles(name), c, threshold_views.positions(common.test_profile(name),
-                                                                                          c, pinned))
+                                                                                          c, pinned),
+                                       zoo.get(name).quality)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -39,43 +37,42 @@ def threshold_view(name: str, crit: str, kind: str, level: str, pinned: float | 
     """Everything the threshold moves, at every slider position (and at `pinned`, a
     threshold between two of them); the browser looks it up while the slider moves."""
     return threshold_views.noise_view(noise_table(name, crit, pinned), robustness.axis(name),
-                                      common.test_profile(name), criteria.get(crit), kind, level, pinned)
+                                      common.test_profile(name), criteria.get(crit), kind, level,
+                                      zoo.get(name).quality, pinned)
 
 
 @st.fragment
 def explore(name: str, crit: str) -> None:
     """Everything the threshold and the noise pickers move: re-runs alone, and only when the
     slider is let go (the browser moves the figures meanwhile)."""
-    ax, prof, c = robustness.axis(name), common.test_profile(name), criteria.get(crit)
-    col, words = prof.quality_name
+    ax, prof, c, q = robustness.axis(name), common.test_profile(name), criteria.get(crit), zoo.get(name).quality
     d1, d2 = st.columns(2)  # which noisy set "where inputs leave" compares with the clean one
-    noisy_kind = d1.selectbox("Noise kind (where inputs leave)", ax.kinds, key=f"w.dist_kind.{name}")
-    level = d2.select_slider(ax.label, [str(v) for v in ax.levels[1:]], value=str(ax.levels[-1]),
-                             key=f"w.dist_level.{name}")
-    thr = threshold_explorer(
-        lambda t: threshold_view(name, crit, noisy_kind, level, threshold_views.pinned(prof, c, t)),
-        common.current_threshold(name, crit), key=f"w.explorer.{name}.{crit}")
-    common._chosen(name, crit, thr)  # the shared choice and the link hold the threshold shown
+    noisy_kind = choice.linked_select("Noise kind to compare", list(ax.kinds), "dist_kind", where=d1,
+                                      help="Where inputs leave, below the curves: clean against this noise.")
+    level = choice.linked_select(ax.label, [str(v) for v in ax.levels[1:]], "level", str(ax.levels[-1]), d2,
+                                 widget="select_slider")
+    choice.threshold_explorer(
+        name, crit, lambda t: threshold_view(name, crit, noisy_kind, level, threshold_views.pinned(prof, c, t)))
 
     st.subheader("Every criterion, each at its recommended threshold")
-    kinds = ["mean of all", *ax.kinds]
-    kind = st.selectbox("Noise kind", kinds, key=f"w.noise_kind.{name}")
+    kind = choice.linked_select("Noise kind", ["mean of all", *ax.kinds], "noise")
     table = every_criterion(name)
     table = robustness.mean_over_kinds(table) if kind == "mean of all" else table[table.kind == kind]
     st.caption("Thresholds: " + ", ".join(f"{c} τ = {t:.4g}" for c, t in
                                           table.groupby("criterion", sort=False).threshold.first().items())
                + ". Adaptive criteria go deeper as noise grows; budget and static truncation cannot.")
     e1, e2 = st.columns(2)
-    e1.plotly_chart(plots.noise_curves(table, "mean_exit", "criterion", ax.label, "mean exit (0 = first)"))
-    e2.plotly_chart(plots.noise_curves(table, col, "criterion", ax.label, words))
+    e1.plotly_chart(plots.noise_curves(table, "mean_exit", "criterion", ax.label, "mean exit",
+                                       title=f"Mean exit against noise ({kind}), every criterion"))
+    e2.plotly_chart(plots.noise_curves(table, q.column, "criterion", ax.label, q.label,
+                                       title=f"{q.label} against noise ({kind}), every criterion"))
 
 
 st.title("Noise & robustness: does exit depth follow difficulty?")
-st.caption("Image: the first 2,000 test digits under each corruption at severities 1–5. Speech: the test clips "
-           "(unseen voices) mixed with white, pink and babble noise at 20 to 0 dB SNR. A well-behaved early-exit "
-           "model spends more layers on harder inputs.")
 c1, c2 = st.columns(2)
-name = common.model_select(MODELS, c1)
-crit = common.criterion_select(name, common.causal_criteria(name), c2)
+name = choice.model_select("noise", c1)
+st.caption(f"{zoo.get(name).title}: {robustness.axis(name).note}. A well-behaved early-exit model spends more "
+           "layers on harder inputs.")
+crit = choice.criterion_select(name, common.causal_criteria(name), c2)
 noisy_profiles(name)
 explore(name, crit)

@@ -1,118 +1,154 @@
-"""Tradeoffs: every criterion's quality against cost, the threshold and where it is
-recommended, and one test input really exiting at it."""
+"""Tradeoffs: every criterion's quality against cost on a chosen evaluation set (clean,
+unseen voices, each noise or corruption level), the threshold and where it is
+recommended, and one input of that set really exiting at it."""
 
+import numpy as np
 import streamlit as st
 
 from explorer import criteria, plots, tradeoff, zoo
 from explorer import threshold_view as threshold_views
-from explorer.engine import run_with_exits
+from explorer.predict import predict_input
 from explorer.report import exits_table
+from explorer.shipped import headline
 from explorer.threshold_view import ThresholdView
 from explorer.thresholds import default_eps_pt
-from pages import common
-from pages.components.threshold_explorer import threshold_explorer
-
-MODELS = ["image", "image-shared", "speech", "toy"]
+from pages import choice, common
 
 
-@st.cache_resource(show_spinner="Loading the test inputs…")
-def test_inputs(name: str):
-    return zoo.get(name).data(zoo.get(name).test_split)
+@st.cache_resource(show_spinner="Loading the evaluation inputs…")
+def eval_inputs(name: str, key: str):
+    s = zoo.eval_set(name, key)
+    return zoo.get(name).data(s.split, **dict(s.variant))
 
 
 @st.cache_resource(show_spinner=False)
-def sweep_csv(name: str) -> bytes:
-    return common.sweep_all(name).to_csv(index=False).encode()
+def sweep_csv(name: str, key: str) -> bytes:
+    return common.sweep_all(name, key).to_csv(index=False).encode()
 
 
 @st.cache_resource(show_spinner=False)
-def per_exit_rows(name: str) -> list[dict]:
-    return exits_table(common.test_profile(name))
+def per_exit_rows(name: str, key: str) -> list[dict]:
+    return exits_table(common.eval_profile(name, key))
+
+
+@st.cache_resource(show_spinner=False)
+def verdict(name: str, key: str) -> str:
+    return tradeoff.adaptive_verdict(common.sweep_all(name, key), common.eval_profile(name, key))
 
 
 @st.cache_resource(show_spinner="Finding the recommended thresholds on the calibration split…")
-def recommendations(name: str, crit: str, eps_pt: float, delta: float):
+def recommendations(name: str, crit: str, eps_pt: float, eps_ltt: float, delta: float):
     calib, test, c = common.calib_profile(name), common.test_profile(name), criteria.get(crit)
-    return tradeoff.recommend(calib, test, c, eps_pt), tradeoff.recommend_ltt(calib, test, c, eps_pt / 100, delta)
+    return tradeoff.recommend(calib, test, c, eps_pt), tradeoff.recommend_ltt(calib, test, c, eps_ltt, delta)
 
 
-def recommendation_ui(name: str, crit: str, col: str, words: str) -> None:
+def recommendation_ui(name: str, crit: str) -> None:
     st.subheader("Recommended threshold")
-    unit = "accuracy points lost" if col == "accuracy" else "WER points added"
-    e1, e2 = st.columns(2)
-    eps = e1.number_input(f"Target ε ({unit} at most, vs the full model)", 0.0, 100.0,
-                          default_eps_pt(name), 0.05, format="%.2f", key=f"w.eps.{name}")
-    delta = e2.number_input("Confidence δ (the LTT guarantee fails with probability at most δ)", 0.01, 0.5, 0.1,
+    q, calib_n = zoo.get(name).quality, common.calib_profile(name).n
+    e1, e2, e3 = st.columns(3)
+    eps = e1.number_input(f"ε for the empirical choice: {q.change_unit} at most", 0.0, 100.0,
+                          default_eps_pt(name), 0.05, format="%.2f", key=f"w.eps.{name}",
+                          help="Quality points against the full model, on the calibration split.")
+    eps_ltt = e2.number_input("ε for Learn-then-Test: share of inputs whose answer changes (%)", 0.0, 100.0,
+                              1.0, 0.1, format="%.2f", key=f"w.eps_ltt.{name}",
+                              help="A share of inputs, not quality points: the early answer may differ from the "
+                                   "full model's on at most this share of new inputs.")
+    delta = e3.number_input("δ: the LTT guarantee may fail with probability at most δ", 0.01, 0.5, 0.1,
                             0.01, key=f"w.delta.{name}")
-    rec, ltt = recommendations(name, crit, float(eps), float(delta))
-    calib_n = common.calib_profile(name).n
+    rec, ltt = recommendations(name, crit, float(eps), float(eps_ltt) / 100, float(delta))
 
     def on_test(r) -> str:
-        q = r.test["error_rate"]
-        q = 1 - q if col == "accuracy" else q
-        return (f"on the test split: {words} {q:.2%} ({r.test['drop_pt']:.2f} {unit}), "
-                f"{r.test['mac_speedup']:.2f}× fewer MACs, mean exit {r.test['mean_exit'] + 1:.2f}")
+        return (f"on the test split: {q.label} {q.from_error(r.test['error_rate']):.2%} "
+                f"({r.test['drop_pt']:.2f} {q.change_unit}), {r.test['mac_speedup']:.2f}× fewer MACs, "
+                f"mean exit {r.test['mean_exit'] + 1:.2f} (1 = first)")
 
     r1, r2 = st.columns(2)
-    r1.markdown(f"**Empirical: τ = {rec.threshold:.4g}** — the cheapest threshold within ε on the "
-                f"{calib_n} calibration inputs ({rec.calibration['drop_pt']:.2f} {unit} there); {on_test(rec)}.")
-    r1.button("Apply", key="w.apply", on_click=common.set_threshold, args=(name, crit, rec.threshold),
-              help="Move the threshold slider to the recommended threshold.")
-    r2.markdown(f"**Learn-then-Test: τ = {ltt.threshold:.4g}** — with probability ≥ {1 - delta:.0%}, the early "
-                f"answer differs from the full model's on at most {eps:.2f}% of inputs "
-                f"({ltt.calibration['disagreement']:.2%} on calibration); {on_test(ltt)}.")
-    r2.button("Apply the LTT threshold", key="w.apply_ltt", on_click=common.set_threshold,
+    r1.markdown(f"**Empirical: τ = {rec.threshold:.4g}** — the cheapest threshold within ε = {eps:.2f} "
+                f"{q.change_unit} on the {calib_n} calibration inputs ({rec.calibration['drop_pt']:.2f} there); "
+                f"{on_test(rec)}. No guarantee on new inputs.")
+    r1.button("Apply", key="w.apply", on_click=choice.set_threshold, args=(name, crit, rec.threshold),
+              help="Move the threshold to the recommended threshold.")
+    smallest = tradeoff.smallest_certifiable_eps(calib_n, float(delta))
+    certified = ltt.certified
+    r2.markdown(
+        f"**Learn-then-Test: τ = {ltt.threshold:.4g}**"
+        + (" (never exit early)" if not certified else "")
+        + f" — LTT tests thresholds from the safest down and keeps those for which, with probability ≥ "
+        f"{1 - delta:.0%} over the draw of the calibration set, the early answer differs from the full model's on "
+        f"at most ε = {eps_ltt:.2f}% of new inputs ({ltt.calibration['disagreement']:.2%} on calibration); "
+        f"{on_test(ltt)}.")
+    r2.caption(f"With {calib_n} calibration inputs and δ = {delta:g}, the smallest ε any threshold can be certified "
+               f"at is {smallest:.2%} (and only with no disagreement at all); "
+               + ("a smaller ε certifies nothing, so every input runs to the last exit."
+                  if not certified else "this ε is above it."))
+    r2.button("Apply the LTT threshold", key="w.apply_ltt", on_click=choice.set_threshold,
               args=(name, crit, ltt.threshold))
 
 
-def one_input_ui(name: str, crit: str, thr: float) -> None:
-    st.subheader("One test input, really exiting")
-    prof, model, c = common.test_profile(name), common.load_model(name), criteria.get(crit)
-    i = int(st.number_input("Test input #", 0, prof.n - 1, 0, key=f"w.input.{name}"))
-    inputs, targets = test_inputs(name)
-    x, lengths = model.collate([inputs[i]])
-    result = run_with_exits(model, x, c, thr, prof.path(c), lengths)
-    k = int(result.exit[0])
-    st.markdown(f"**Exit {k + 1} of {prof.k}** ({prof.meta['exit_names'][k]}): answer "
-                f"**{model.describe(result.pred[0])}** (true {targets[i]}), "
-                f"{prof.path(c)[k] / prof.full():.0%} of the full model's MACs, {result.seconds * 1e3:.2f} ms.")
-    score_col = c.score_column
+def one_input_ui(name: str, crit: str, thr: float, key: str) -> None:
+    st.subheader("One input of this evaluation set, really exiting")
+    prof = common.eval_profile(name, key)
+    i = int(st.number_input("Input #", 0, prof.n - 1, 0, key=f"w.input.{name}"))
+    inputs, targets = eval_inputs(name, key)
+    p = predict_input(name, inputs[i], crit, thr, timed=False)  # a slider move stays fast
+    st.markdown(f"**Exit {p.exit_number} of {p.exits_total}** ({p.exit_names[p.exit]}): answer "
+                f"{common.answer_line(p.answer, str(targets[i]))}, "
+                f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
+    common.cautions(p)
+    score_col = criteria.get(crit).score_column
     if score_col:
-        st.plotly_chart(plots.per_exit(result.scores[score_col][0][: k + 1], prof.meta["exit_names"],
-                                       thr, k, score_col))
+        st.plotly_chart(plots.per_exit(p.scores[score_col], list(p.exit_names), thr, p.exit, score_col))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def threshold_view(name: str, crit: str, cost: str, pinned: float | None) -> ThresholdView:
-    """Everything the threshold moves, at every slider position (and at `pinned`, a
-    threshold between two of them); the browser looks it up while the slider moves."""
-    prof = common.test_profile(name)
-    return threshold_views.tradeoff_view(prof, criteria.get(crit), common.sweep_all(name), cost, per_exit_rows(name),
-                                         pinned)
+def measured_note(name: str, crit: str, thr: float) -> str:
+    fig = headline(name)
+    if fig and fig.criterion == crit and np.isclose(thr, common.default_threshold_for(name, crit)):
+        return (f"Measured at this threshold (shipped report, batch 1): "
+                f"{'noisy — ' + fig.noisy if fig.noisy else f'{fig.measured_speedup_b1:.2f}×'}.")
+    return "Not measured at this threshold: the Model page times it (Run the benchmark)."
+
+
+@st.cache_resource(show_spinner="Every threshold of this criterion on this evaluation set…", max_entries=64)
+def threshold_view(name: str, crit: str, key: str, cost: str, log_x: bool, pinned: float | None) -> ThresholdView:
+    """Everything the threshold moves on this evaluation set, at every slider position (and
+    at `pinned`, a threshold between two of them); the browser looks it up while the slider
+    moves."""
+    c = criteria.get(crit)
+    return threshold_views.tradeoff_view(
+        common.eval_profile(name, key), c, common.sweep_all(name, key), cost, per_exit_rows(name, key),
+        zoo.get(name).quality, threshold_views.positions(common.test_profile(name), c, pinned), pinned, log_x,
+        zoo.eval_set(name, key).label, lambda t: measured_note(name, crit, t))
 
 
 @st.fragment
-def explore(name: str, crit: str) -> None:
+def explore(name: str, crit: str, key: str) -> None:
     """Everything that only the threshold and the cost axis move: re-runs alone, and only
-    when the slider is let go (the browser moves the figures meanwhile)."""
-    prof = common.test_profile(name)
-    col, words = prof.quality_name
-    cost = st.radio("Cost axis", list(plots.COST_AXES), index=1, format_func=plots.COST_AXES.get,
-                    horizontal=True, key="w.cost")
-    c = criteria.get(crit)
-    thr = threshold_explorer(
-        lambda t: threshold_view(name, crit, cost, threshold_views.pinned(prof, c, t)),
-        common.current_threshold(name, crit), key=f"w.explorer.{name}.{crit}")
-    common._chosen(name, crit, thr)  # the shared choice and the link hold the threshold shown
-    recommendation_ui(name, crit, col, words)
-    one_input_ui(name, crit, thr)
-
+    when the slider is let go (the browser moves the figures and metrics meanwhile)."""
+    c1, c2 = st.columns([3, 1])
+    cost = choice.linked_select("Cost axis", list(plots.COST_AXES), "cost", "mean_macs", c1, widget="radio",
+                                format_func=plots.COST_AXES.get, horizontal=True)
+    log_x = choice.linked_toggle("Log scale", "log", True, c2,
+                                 help="Spread out the cheap end, where most adaptive behaviour sits; drag on the "
+                                      "chart to zoom, double-click to reset.")
+    test, c = common.test_profile(name), criteria.get(crit)
+    thr = choice.threshold_explorer(
+        name, crit, lambda t: threshold_view(name, crit, key, cost, log_x, threshold_views.pinned(test, c, t)))
+    if verdict(name, key):
+        st.info(verdict(name, key))
+    recommendation_ui(name, crit)
+    one_input_ui(name, crit, thr, key)
 
 st.title("Tradeoffs: what each criterion and threshold costs and saves")
-c1, c2 = st.columns(2)
-name = common.model_select(MODELS, c1)
-crit = common.criterion_select(name, common.causal_criteria(name), c2)
-common.sweep_all(name)
-st.download_button("Download the sweep as CSV (every criterion × threshold on the test split)",
-                   sweep_csv(name), f"sweep-{name}.csv", "text/csv", on_click="ignore")
-explore(name, crit)
+c1, c2, c3 = st.columns(3)
+name = choice.model_select("tradeoffs", c1)
+crit = choice.criterion_select(name, common.causal_criteria(name), c2)
+sets = zoo.eval_sets(name)
+labels = {s.key: s.label for s in sets}
+key = choice.linked_select("Evaluation set", list(labels), "eval", where=c3, format_func=labels.get,
+                           help="Thresholds are always chosen on the calibration split; this picks where they "
+                                "are judged: the clean test set, unseen voices, or a noise or corruption level, "
+                                "where the tradeoffs are real.")
+common.sweep_all(name, key)
+st.download_button("Download the sweep as CSV (every criterion × threshold on this evaluation set)",
+                   sweep_csv(name, key), f"sweep-{name}-{key}.csv", "text/csv", on_click="ignore")
+explore(name, crit, key)

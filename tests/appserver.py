@@ -1,4 +1,4 @@
-"""`streamlit run app.py` on 127.0.0.1 and Debian's chromium, for the browser tests and
+"""`python app.py` (the app as `make run` starts it) on 127.0.0.1 and Debian's chromium, for the browser tests and
 the app timing benchmark (tests/bench_app.py)."""
 
 import shutil
@@ -28,7 +28,7 @@ def start(timeout: float = 60) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     begin = time.perf_counter()
     log = tempfile.TemporaryFile()  # a file, not a pipe: a pipe nobody reads would stall the server
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -58,8 +58,44 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def settle(page) -> None:
-    """Wait until the app's script has finished running (no 'Running…' status)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=90_000)
-    page.wait_for_timeout(300)
+# Every list of navigation links the page ever showed, recorded from the first paint on
+# (an init script runs before Streamlit's own code, so nothing is missed between polls).
+NAV_WATCH = """
+window.__nav = [];
+new MutationObserver(() => {
+  const nav = document.querySelector('[data-testid="stSidebarNav"]');
+  if (!nav) return;
+  const items = [...nav.querySelectorAll('a')].map(a => a.innerText.trim().split('\\n').pop().trim()).filter(Boolean);
+  const key = JSON.stringify(items);
+  if (items.length && window.__nav[window.__nav.length - 1] !== key) window.__nav.push(key);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model", "Energy")
+
+
+def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s: float = 60) -> dict:
+    """Open `url` in a new page and wait for the h1 `title`: {"seconds": from the request to
+    the drawn title, "navs": every navigation list shown meanwhile (lists of link texts)}."""
+    import json
+
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.add_init_script(NAV_WATCH)
+        begin = time.perf_counter()
+        page.goto(url)
+        expect(page.locator("h1", has_text=title)).to_be_visible(timeout=timeout_s * 1000)
+        seconds = time.perf_counter() - begin
+        expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("Noise & robustness")
+        return {"seconds": seconds, "navs": [json.loads(n) for n in page.evaluate("window.__nav")]}
+    finally:
+        page.close()
+
+
+def done(page, timeout_ms: float = 120_000) -> None:
+    """The script run is over (no 'Running…' status) and raised nothing."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout_ms)
+    expect(page.get_by_test_id("stException")).to_have_count(0)

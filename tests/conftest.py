@@ -14,6 +14,17 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_variants_made_on_this_machine(tmp_path_factory):
+    """Compressed variants someone made in the cache would join every model menu: tests
+    see only the ones they make."""
+    from explorer import variants
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(variants, "VARIANTS", tmp_path_factory.mktemp("variants"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def server():
     """`streamlit run app.py` on 127.0.0.1 for the whole session; yields its URL."""
@@ -45,3 +56,33 @@ def page(server, browser):
     pg = browser.new_page(viewport={"width": 1280, "height": 1000})
     yield pg
     pg.close()
+
+
+def _shipped(name: str) -> bool:
+    from explorer import checkpoint, zoo
+
+    return checkpoint.exists(getattr(zoo, f"{name.upper()}_CHECKPOINT"))
+
+
+# Markers for tests that need a shipped checkpoint (assets/models): one definition here.
+needs_image = pytest.mark.skipif(not _shipped("image"), reason="no shipped image checkpoint")
+needs_speech = pytest.mark.skipif(not _shipped("speech"), reason="no shipped speech checkpoint")
+
+
+# ---- small models and profiles, built once per session and shared ---------------------------
+@pytest.fixture(scope="session")
+def toy_model():
+    """A small toy classifier (6 stages), trained once for every test file that needs one."""
+    from explorer.models.toy import ToyConfig, train_toy
+
+    return train_toy(ToyConfig(width=32, hidden=32, num_stages=6), steps=100, batch=128)
+
+
+def quick_profile(model, batches, name: str):
+    """build_profile with per-part ms timed briefly (tests read MACs and decisions, not ms)."""
+    from explorer import profile
+    from explorer.costs import measure_ms
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(profile, "measure_ms", lambda m: measure_ms(m, min_run_time=0.001))
+        return profile.build_profile(model, batches, name, "test")

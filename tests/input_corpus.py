@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEECH_CLIP = ROOT / "assets" / "examples" / "speech-test_a-2.flac"
@@ -124,6 +124,29 @@ def _long_clip(seconds: float) -> Callable[[], bytes]:
     return make
 
 
+def encode_with_ffmpeg(x: np.ndarray, rate: int, container: str = "ipod", codec: str = "aac") -> bytes:
+    """Mono float samples as a phone would save them: AAC in an M4A file (PyAV's bundled ffmpeg)."""
+    from fractions import Fraction
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.asarray(x, np.float32)[None], format="flt", layout="mono")
+        # with a time stamp the file records the encoder's lead-in (an edit list), so it is cut on decoding
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buf.getvalue()
+
+
+@functools.cache
+def _m4a(rate: int = 48_000) -> bytes:
+    """An iPhone Voice Memo: AAC, 48 kHz mono, in an M4A file."""
+    return encode_with_ffmpeg(_resampled(rate), rate)
+
+
 def _lossy(fmt: str, subtype: str) -> Callable[[], bytes]:
     return lambda: encode_audio(_resampled(24_000) if subtype == "OPUS" else speech()[0],
                                 24_000 if subtype == "OPUS" else 16_000, fmt, subtype)
@@ -145,6 +168,82 @@ def encode_image(img: Image.Image, fmt: str = "PNG", **options) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format=fmt, **options)
     return buf.getvalue()
+
+
+def pen_stroke(points, steps: int = 10) -> list[tuple[float, float]]:
+    """A smooth pen line through the points (a Catmull-Rom spline)."""
+    p = np.array(points, float)
+    p = np.vstack([p[0], p, p[-1]])
+    t = np.linspace(0, 1, steps, endpoint=False)[:, None]
+    line = []
+    for p0, p1, p2, p3 in zip(p, p[1:], p[2:], p[3:], strict=False):
+        line += list(0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                            + (3 * p1 - p0 - 3 * p2 + p3) * t**3))
+    return [tuple(q) for q in line] + [tuple(p[-2])]
+
+
+HANDWRITTEN = {  # pen strokes of each digit in a 100 x 140 box (x right, y down)
+    "0": [[(50, 5), (15, 35), (10, 80), (30, 130), (70, 130), (90, 80), (85, 30), (50, 5)]],
+    "2": [[(15, 40), (30, 12), (60, 5), (85, 20), (85, 50), (60, 80), (30, 110), (8, 135), (50, 132), (95, 134)]],
+    "3": [[(15, 20), (50, 5), (85, 25), (70, 60), (45, 68), (80, 80), (88, 110), (55, 135), (15, 122)]],
+    "4": [[(60, 5), (10, 90), (95, 90)], [(70, 50), (70, 138)]],
+    "7": [[(10, 10), (90, 10), (60, 70), (40, 135)]],
+}
+
+
+def desk_photo(digit: str | None = "2", size=(3000, 4000), angle=6.0, pen=0.012, sheet=(0.6, 0.62),
+               shift=(0.05, -0.03), shade=0.45, desk=0.16, seed=0) -> Image.Image:
+    """A phone photo of a digit written on a sheet of paper lying on a dark wooden desk.
+
+    The sheet (a `sheet` share of the picture's width and height, moved by `shift`) is
+    tilted by `angle` degrees; the pen line is `pen` of the picture's height wide; the
+    light falls off by `shade` towards the right (and a third of that towards the
+    bottom); warm light, sensor noise. `desk`: the wood's mean grey. digit=None: a blank sheet.
+    """
+    rng = np.random.default_rng(seed)
+    width, height = size
+    sw, sh = width // 8, height // 8  # the desk's wavy grain, drawn small and enlarged
+    ys, xs = np.mgrid[0:sh, 0:sw]
+    grain = desk + 0.05 * np.sin(xs / 6.0 + 2.5 * np.sin(ys / 40.0)) + 0.03 * rng.standard_normal((sh, sw))
+    photo = Image.merge("RGB", [Image.fromarray(np.uint8(np.clip(grain * f, 0, 1) * 255)).resize(size)
+                                for f in (1.2, 0.85, 0.6)])
+    pw, ph = int(width * sheet[0]), int(height * sheet[1])
+    page = Image.new("L", (pw, ph), 237)
+    scale = min(pw, ph) * 0.4 / 140
+    left, top = pw / 2 - 50 * scale, ph / 2 - 70 * scale
+    draw = ImageDraw.Draw(page)
+    for stroke in HANDWRITTEN[digit] if digit else []:
+        draw.line(pen_stroke([(left + x * scale, top + y * scale) for x, y in stroke]), fill=30,
+                  width=max(2, round(pen * height)), joint="curve")
+    mask = Image.new("L", (pw, ph), 255).rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+    page = page.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+    page = Image.merge("RGB", [page.point(lambda v, f=f: v * f) for f in (1.0, 0.97, 0.9)])  # warm light
+    corner = ((width - page.width) // 2 + int(shift[0] * width), (height - page.height) // 2 + int(shift[1] * height))
+    photo.paste(page, corner, mask)
+    light = np.linspace(1.0, 1.0 - shade, 64)[None, :] - np.linspace(0, shade / 3, 64)[:, None]
+    light = Image.fromarray(np.uint8(light * 255)).resize(size, Image.Resampling.BILINEAR)
+    photo = ImageChops.multiply(photo, Image.merge("RGB", [light] * 3))
+    noise = Image.fromarray(np.uint8(rng.normal(128, 4, (height // 2, width // 2)).clip(0, 255))).resize(size)
+    return ImageChops.add(photo, Image.merge("RGB", [noise] * 3), offset=-128)
+
+
+@functools.cache
+def _phone_jpeg() -> bytes:
+    """The issue's photo: a 3000 x 4000 phone JPEG of a '2' on paper, dark desk around it."""
+    return encode_image(desk_photo("2"), "JPEG", quality=88)
+
+
+def encode_heic(img: Image.Image, **options) -> bytes:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return encode_image(img, "HEIF", **options)
+
+
+@functools.cache
+def _iphone_heic() -> bytes:
+    """An iPhone photo (HEIC) of a '7' on paper on a desk, smaller than a real one to keep tests quick."""
+    return encode_heic(desk_photo("7", size=(756, 1008)), quality=80)
 
 
 def _png(mode: str = "L") -> Callable[[], bytes]:
@@ -205,6 +304,20 @@ def damage(data: bytes, keep: float, edits: list[tuple[float, int]]) -> bytes:
     return bytes(out)
 
 
+def damaged_copies(valid: list[bytes], count: int, seed: int = 0):
+    """`count` damaged copies of the files in `valid`, in turn: every third cut short, the others with 1-5 bytes
+    overwritten at random places."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        data = bytearray(valid[i % len(valid)])
+        if i % 3 == 0:
+            data = data[: rng.integers(len(data))]
+        else:
+            for _ in range(rng.integers(1, 6)):
+                data[rng.integers(len(data))] = rng.integers(256)
+        yield bytes(data)
+
+
 def _iso(brand: bytes) -> bytes:
     """The start of an MP4-family file (HEIC photo, M4A recording) of the given brand."""
     return struct.pack(">I", 24) + b"ftyp" + brand + b"\x00\x00\x00\x00" + brand + b"mp42" + bytes(400)
@@ -229,10 +342,10 @@ CORPUS: list[Case] = [
          "PNG picture, not a recording"),
     Case("audio-random-bytes", "speech", "noise.wav", "audio/wav", lambda: np.random.default_rng(1).bytes(5000),
          NOT_AUDIO, NOT_AUDIO),
-    Case("m4a-as-wav", "speech", "memo.wav", "audio/wav", lambda: _iso(b"M4A "), "M4A .*does not read",
-         "M4A .*does not read"),
-    Case("webm-recording", "speech", "browser.ogg", "audio/ogg", lambda: b"\x1aE\xdf\xa3" + bytes(500),
-         "WebM.*does not read", "WebM.*does not read"),
+    Case("m4a-header-only", "speech", "memo.wav", "audio/wav", lambda: _iso(b"M4A "), "M4A .*damaged",
+         "M4A .*damaged"),
+    Case("webm-header-only", "speech", "browser.ogg", "audio/ogg", lambda: b"\x1aE\xdf\xa3" + bytes(500),
+         "WebM.*damaged", "WebM.*damaged"),
     # audio: damaged
     Case("wav-cut-in-header", "speech", "cut.wav", "audio/wav", lambda: _wav()()[:30], _DAMAGED, _DAMAGED),
     Case("wav-cut-in-data", "speech", "half.wav", "audio/wav", _truncated(_wav(), 0.5)),
@@ -259,12 +372,18 @@ CORPUS: list[Case] = [
     Case("wav-96-khz", "speech", "studio.wav", "audio/wav", _wav("PCM_24", rate=96_000), answer=SPEECH_TEXT),
     Case("wav-stereo", "speech", "stereo.wav", "audio/wav", _wav(channels=2), answer=SPEECH_TEXT),
     Case("wav-6-channel", "speech", "surround.wav", "audio/wav", _wav(channels=6), answer=SPEECH_TEXT),
-    Case("wav-5-minutes", "speech", "long.wav", "audio/wav", _long_clip(300), "too long.*60 s", None,
+    # one decoder for the page and `predict`: a long clip is cut to its first minute, and said
+    Case("wav-5-minutes", "speech", "long.wav", "audio/wav", _long_clip(300), None, None,
          page_warning="first 60 s"),
-    Case("wav-over-page-limit", "speech", "huge.wav", "audio/wav", _long_clip(11 * 60), "too long", _TOO_BIG),
+    Case("wav-over-page-limit", "speech", "huge.wav", "audio/wav", _long_clip(11 * 60), None, _TOO_BIG,
+         page_warning="first 60 s"),
     Case("mp3", "speech", "clip.mp3", "audio/mpeg", _lossy("MP3", "MPEG_LAYER_III"), answer=SPEECH_TEXT),
     Case("ogg-vorbis", "speech", "clip.ogg", "audio/ogg", _lossy("OGG", "VORBIS"), answer=SPEECH_TEXT),
     Case("ogg-opus", "speech", "clip.opus.ogg", "audio/ogg", _lossy("OGG", "OPUS"), answer=SPEECH_TEXT),
+    Case("m4a-iphone-memo", "speech", "New Recording 3.m4a", "audio/x-m4a", _m4a, answer=SPEECH_TEXT),
+    Case("aac-adts", "speech", "clip.aac", "audio/aac", lambda: encode_with_ffmpeg(speech()[0], 16_000, "adts"),
+         answer=SPEECH_TEXT),
+    Case("m4a-truncated", "speech", "cut.m4a", "audio/x-m4a", _truncated(_m4a, 0.5), "M4A.*damaged", "M4A.*damaged"),
     # images: not an image at all
     Case("image-empty", "image", "empty.png", "image/png", lambda: b"", "empty", "empty"),
     Case("image-text-as-png", "image", "notes.png", "image/png",
@@ -278,8 +397,10 @@ CORPUS: list[Case] = [
          "SVG drawing, which is not supported"),
     Case("tiff", "image", "scan.png", "image/png", lambda: encode_image(digit_image(), "TIFF"),
          "TIFF picture, a format this app does not read", "TIFF picture, a format this app does not read"),
-    Case("heic-as-jpeg", "image", "IMG_0001.jpg", "image/jpeg", lambda: _iso(b"heic"),
-         "HEIC/HEIF photo, a format", "HEIC/HEIF photo, a format"),
+    Case("heic-header-only", "image", "IMG_0001.jpg", "image/jpeg", lambda: _iso(b"heic"),
+         "HEIC/HEIF photo, but it is damaged", "HEIC/HEIF photo, but it is damaged"),
+    Case("heic-truncated", "image", "IMG_0002.HEIC", "image/heic", _truncated(_iphone_heic, 0.5),
+         "HEIC/HEIF photo, but it is damaged", "HEIC/HEIF photo, but it is damaged"),
     Case("pdf-as-png", "image", "scan.png", "image/png", lambda: b"%PDF-1.7\n" + bytes(300),
          "PDF document, not a picture", "PDF document, not a picture"),
     # images: damaged
@@ -303,6 +424,10 @@ CORPUS: list[Case] = [
     Case("gif-animated", "image", "anim.gif", "image/gif", _animated_gif, answer="7"),
     Case("jpeg-exif-rotated", "image", "phone.jpg", "image/jpeg", _exif_rotated, answer="7"),
     Case("png-rgba", "image", "alpha.png", "image/png", _png("RGBA"), answer="7"),
+    Case("heic-iphone-photo", "image", "IMG_0003.HEIC", "image/heic", _iphone_heic, answer="7"),
+    Case("avif", "image", "digit.avif", "image/avif", lambda: encode_image(digit_image().convert("RGB"), "AVIF"),
+         answer="7"),
+    Case("jpeg-paper-on-desk-3000x4000", "image", "IMG_0004.jpg", "image/jpeg", _phone_jpeg, answer="2"),
     Case("html-file-name", "image", HTML_NAME, "image/png", _png(), answer="7"),
 ]
 

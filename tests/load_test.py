@@ -53,7 +53,7 @@ def _every_exit_says(model: str, x, answer) -> bool:
 
     crit = "confidence" if model == "image" else "ctc_entropy"
     out = predict_input(model, x, crit, criteria.get(crit).default)
-    return all(row["prediction"] == answer for row in out["per_exit"])
+    return all(a == answer for a in out.answers)
 
 
 def digit_pictures(count: int) -> list[tuple[str, bytes]]:

@@ -1,33 +1,44 @@
-"""The app's pages render and respond, under Streamlit's AppTest (through the router)."""
+"""The app's pages render and respond, under Streamlit's AppTest (through the router). One
+test per thing a user would notice; the numbered items of issue 11 are named."""
 
+import base64
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import needs_image, needs_speech
 from input_corpus import GOOD_IMAGE
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoint, zoo
+from explorer import zoo
+from explorer.shipped import headline
 from explorer.thresholds import recommended
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def open_page(page: str | None = None, timeout: int = 60) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
+def open_page(page: str | None = None, timeout: int = 120, **link) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(link)
+    at.run()
     if page:
-        at.switch_page(page).run()
+        at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 
 
-def test_overview_renders():
-    at = open_page()
-    assert "Early-Exit Explorer" in at.title[0].value
+def _figures(at) -> list[dict]:
+    """Every figure of the page: its charts and those the threshold explorer draws."""
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")] + _explorer_figures(at)
 
 
-needs_image = pytest.mark.skipif(not checkpoint.exists(zoo.IMAGE_CHECKPOINT), reason="no shipped image checkpoint")
-needs_speech = pytest.mark.skipif(not checkpoint.exists(zoo.SPEECH_CHECKPOINT), reason="no shipped speech checkpoint")
+def _values(v) -> list:
+    """A trace's x or y as a list (plotly may store numbers as a base64 typed array)."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v or [])
 
 
 def _explorer(at) -> dict:
@@ -49,20 +60,44 @@ def _shown(view: dict, value: float) -> tuple[dict, tuple]:
     return {m["label"]: m["values"][i] for m in view["metrics"]}, (marker["x"][i], marker["y"][i])
 
 
+def _explorer_figures(at) -> list[dict]:
+    """The figures the threshold explorer draws in the browser (none on a page without it)."""
+    if not at.get("component_instance"):
+        return []
+    return [panel["figure"] for row in _explorer(at)["view"]["rows"] for panel in row]
+
+
 def _metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _said(at) -> str:
+    return " ".join(e.value for kind in ("warning", "info", "caption", "markdown", "error") for e in at.get(kind))
+
+
+@needs_image
+@needs_speech
+def test_overview_shows_the_one_measured_speedup_that_the_readme_states():
+    """Item 2: one measured speedup, the same in the README and on the Overview."""
+    at = open_page()
+    assert "Early-Exit Explorer" in at.title[0].value
+    shown = [m.value for m in at.metric if "speedup" in m.label]
+    for name, value in zip(zoo.names("overview"), shown, strict=True):
+        figure = f"{headline(name).measured_speedup_b1:.2f}×"
+        assert value == figure and figure in README.read_text(), (name, value)
+
+
 @needs_image
 def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
-    at = open_page("pages/tradeoffs.py")
+    at = open_page("tradeoffs")
 
     def decision():
         return next(m.value for m in at.markdown if m.value.startswith("**Exit"))
 
-    assert at.selectbox[1].value == "confidence"  # the model's recommended criterion and threshold
+    assert at.selectbox(key="w.criterion.image").value == "confidence"  # the recommended criterion and threshold
     view = _explorer(at)["view"]
     assert _explorer(at)["value"] == pytest.approx(recommended("image", "confidence"))
+    assert "Measured-ms speedup" not in _shown(view, view["thresholds"][0])[0]  # item 2: one measured speedup
     assert decision()
     lo, hi = view["thresholds"][0], view["thresholds"][-1]
     _release(at, hi)  # max softmax >= more than 1: no one leaves early
@@ -83,9 +118,10 @@ def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
 @needs_image
 @needs_speech
 def test_tradeoffs_explorer_for_the_other_built_in_models():
-    at = open_page("pages/tradeoffs.py")
-    for name, quality in [("image-shared", "Accuracy (test)"), ("speech", "WER (test)")]:
-        at.selectbox[0].set_value(name).run()
+    at = open_page("tradeoffs")
+    for name, quality in [("image-shared", "Accuracy (clean test set (test))"),
+                          ("speech", "WER (clean test set (test_a))")]:
+        at.selectbox(key="w.model").set_value(name).run()
         view = _explorer(at)["view"]
         assert not at.exception and view["metrics"][0]["label"] == quality
         assert view["metrics"][0]["delta_good"] == ("up" if quality.startswith("Acc") else "down")
@@ -99,8 +135,8 @@ def test_tradeoffs_explorer_for_the_other_built_in_models():
 
 @needs_image
 def test_tradeoffs_apply_sets_the_recommended_threshold():
-    at = open_page("pages/tradeoffs.py")
-    at.selectbox[1].set_value("entropy").run()
+    at = open_page("tradeoffs")
+    at.selectbox(key="w.criterion.image").set_value("entropy").run()
     _release(at, _explorer(at)["view"]["thresholds"][0])
     at.button(key="w.apply").click().run()
     assert not at.exception
@@ -119,59 +155,130 @@ def test_tradeoffs_apply_sets_the_recommended_threshold():
 
 
 @needs_image
-def test_a_link_sets_the_choice_for_every_page():
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(model="image", criterion="entropy", threshold="0.3")
-    at.run()
-    at.switch_page("pages/live_image.py").run()
-    assert (at.selectbox[0].value, at.number_input[0].value) == ("entropy", 0.3)
-    at.number_input[0].set_value(0.5).run()  # chosen on one page ...
-    at.switch_page("pages/tradeoffs.py").run()
-    assert (at.selectbox[1].value, _explorer(at)["value"]) == ("entropy", 0.5)  # ... holds on the others
-    released = _explorer(at)["view"]["thresholds"][40]
-    _release(at, released)  # let go in the browser on this page ...
-    at.switch_page("pages/noise.py").run()
-    assert (at.selectbox[1].value, _explorer(at)["value"]) == ("entropy", released)  # ... holds on the next
-    at.switch_page("pages/live_image.py").run()
-    assert at.number_input[0].value == pytest.approx(released)
+def test_tradeoffs_offers_hard_sets_a_log_axis_intervals_and_says_when_adaptive_depth_buys_nothing():
+    """Item 3, with the figures and metrics the threshold moves in the browser."""
+    at = open_page("tradeoffs")
+    view = _explorer(at)["view"]
+    fig = view["rows"][0][0]["figure"]
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    current = next(t for t in fig["data"] if t["name"].startswith("current threshold"))
+    assert current["error_y"]["array"][0] > 0  # a bootstrap interval around the current point ...
+    assert all(above >= 0 and below >= 0 for above, below in view["rows"][0][0]["moves"][0]["error"])  # ... moving
+    assert all("95% bootstrap interval" in note for note in view["notes"])
+    at.toggle(key="w.page.log").set_value(False).run()
+    assert _explorer(at)["view"]["rows"][0][0]["figure"]["layout"]["xaxis"].get("type") != "log"
+    assert at.query_params["log"] == "0"
+    clean = view["metrics"]
+    at.selectbox(key="w.page.eval").set_value("blur-5").run()
+    assert not at.exception and at.query_params["eval"] == "blur-5"
+    blur = _explorer(at)["view"]["metrics"]
+    assert "blur" in blur[0]["label"] and blur != clean  # the sweep of the chosen set, in the browser
+    at.selectbox(key="w.model").set_value("speech").run()
+    at.selectbox(key="w.page.eval").set_value("test_a").run()
+    assert "adaptive depth buys nothing" in _said(at)
 
 
-def test_a_bad_link_is_said_in_words():
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.query_params.update(model="image", criterion="entropy", threshold="lots")
-    at.run()
-    assert not at.exception and any("not a number" in w.value for w in at.warning)
+@needs_speech
+def test_ltt_is_explained_with_the_smallest_certifiable_eps_and_two_labelled_eps():
+    """Item 4: 300 calibration clips cannot certify ε below 0.76% at δ = 0.1."""
+    at = open_page("tradeoffs", model="speech")
+    labels = [n.label for n in at.number_input]
+    assert any("ε for the empirical choice" in label for label in labels)
+    assert any("ε for Learn-then-Test: share of inputs" in label for label in labels)
+    at.number_input(key="w.eps_ltt.speech").set_value(0.1).run()
+    said = _said(at)
+    assert "smallest ε any threshold can be certified at is 0.76%" in said
+    assert "(never exit early)" in said and "certifies nothing" in said
+
+
+@needs_image
+def test_exits_are_counted_from_one_everywhere():
+    """Item 5."""
+    at = open_page("noise")
+    for fig in _figures(at):
+        title = fig["layout"].get("yaxis", {}).get("title", {}).get("text", "")
+        if "exit" in title:
+            assert "1 = first" in title
+            assert min(v for t in fig["data"] for v in _values(t.get("y")) if v is not None) >= 1
 
 
 @needs_image
 @needs_speech
 def test_noise_page_draws_every_figure_for_both_models():
-    at = open_page("pages/noise.py")
+    at = open_page("noise")
 
     def figures():  # in the page, and in the browser's threshold explorer
-        return len(at.get("plotly_chart")) + sum(len(row) for row in _explorer(at)["view"]["rows"])
+        return len(at.get("plotly_chart")) + len(_explorer_figures(at))
 
     assert figures() == 5
     _release(at, _explorer(at)["view"]["thresholds"][0])
-    at.selectbox[2].set_value(at.selectbox[2].options[-1]).run()  # another noise kind for "where inputs leave"
-    assert not at.exception and "salt_pepper" in _explorer(at)["view"]["rows"][1][0]["title"]
-    at.selectbox[0].set_value("speech").run()
+    kinds = at.selectbox(key="w.page.dist_kind")
+    kinds.set_value(kinds.options[-1]).run()  # another noise kind for "where inputs leave"
+    assert not at.exception and at.query_params["dist_kind"] == "salt_pepper"
+    assert "salt_pepper at" in _explorer(at)["view"]["rows"][1][0]["moves"][1]["name"][0]
+    at.selectbox(key="w.model").set_value("speech").run()
     assert not at.exception and figures() == 5
-    assert at.selectbox[1].value == "ctc_entropy"
+    assert at.selectbox(key="w.criterion.speech").value == "ctc_entropy"
+
+
+@needs_image
+@needs_speech
+def test_every_chart_has_a_title_and_the_live_charts_a_key():
+    """Item 6 (the threshold explorer's figures too)."""
+    for page, link in (("tradeoffs", {}), ("noise", {}), ("live_image", {}), ("live_speech", {})):
+        at = open_page(page, **link)
+        figures = _figures(at)
+        assert figures and all(f["layout"].get("title", {}).get("text") for f in figures), page
+        if page == "live_image":
+            heat = next(f for f in figures if f["data"][0]["type"] == "heatmap")
+            assert heat["layout"]["xaxis"]["tickvals"] == [str(c) for c in range(10)]
+            per_exit = next(f for f in figures if any(t.get("name") == "exit taken" for t in f["data"]))
+            assert per_exit["layout"]["showlegend"] is True
+
+
+@needs_image
+def test_links_say_what_they_cannot_do():
+    """Item 9."""
+    at = open_page("tradeoffs", model="image", criterion="confidence", threshold="5")
+    assert "outside the range" in _said(at) and "nearest end" in _said(at)
+    at = open_page("live_image", model="image", criterion="confidence", threshold="1.5")
+    assert "no input leaves before the last exit" in _said(at)
+    at = open_page("noise", model="toy")
+    assert "is not shown on this page" in _said(at)
+    at = open_page(model="image", criterion="entropy", threshold="lots")
+    assert "not a number" in _said(at)
+    at = open_page("tradeoffs", model="image", eval="fog-9")
+    assert "evaluation set “fog-9” is not one of the choices" in _said(at)
+
+
+@needs_image
+def test_a_link_sets_the_choice_for_every_page():
+    at = open_page(model="image", criterion="entropy", threshold="0.3")
+    at.switch_page("pages/live_image.py").run()
+    assert (at.selectbox(key="w.criterion.image").value, at.number_input[0].value) == ("entropy", 0.3)
+    at.number_input[0].set_value(0.5).run()  # chosen on one page ...
+    at.switch_page("pages/tradeoffs.py").run()
+    assert (at.selectbox(key="w.criterion.image").value, _explorer(at)["value"]) == ("entropy", 0.5)  # ... holds
+    released = _explorer(at)["view"]["thresholds"][40]
+    _release(at, released)  # let go in the browser on this page ...
+    at.switch_page("pages/noise.py").run()
+    assert _explorer(at)["value"] == released  # ... holds on the next
+    at.switch_page("pages/live_image.py").run()
+    assert at.number_input[0].value == pytest.approx(released)
 
 
 @needs_image
 def test_model_page_architecture_and_benchmark():
-    at = open_page("pages/model.py")
+    at = open_page("model")
     assert _metrics(at)["Parameters"] == f"{sum(p.numel() for p in zoo.model('image').parameters()):,}"
     assert any("shared exit" in h.value for h in at.subheader)
-    assert any("Run the benchmark" in i.value for i in at.info)  # says what to do
     at.number_input(key="w.limit.image").set_value(8).run()
     at.button(key="w.bench").click().run()
     assert not at.exception
     shown = _metrics(at)
     assert {"Batch 1: realized speedup", "Batch 64: realized speedup"} <= set(shown)
-    assert sum("of the ideal" in m.value for m in at.markdown) == 2
+    for label in ("Batch 1: realized speedup", "Batch 64: realized speedup"):  # a figure, or "noisy" and why
+        assert shown[label].endswith("×") or (shown[label] == "noisy" and "Noisy measurement" in _said(at))
 
 
 def _decision(at) -> str:
@@ -179,15 +286,22 @@ def _decision(at) -> str:
 
 
 @needs_image
-def test_live_image_example_threshold_and_uploads():
-    at = open_page("pages/live_image.py")
-    assert _decision(at)  # the default example is answered at once
-    at.selectbox[0].set_value("confidence").run()
-    at.number_input[0].set_value(0.0).run()  # any confidence passes: the first exit
+def test_live_image_warns_when_deeper_exits_disagree_and_shows_the_true_label():
+    """Item 1."""
+    prof = zoo.profile("image", "test")
+    i = int((prof.cols["pred"][:, 0] != prof.cols["pred"][:, -1]).nonzero()[0][0])
+    at = open_page("live_image", model="image", criterion="confidence", threshold="0")
+    at.number_input[1].set_value(i).run()  # the test digit
     assert _decision(at).startswith("### Exit 1 of 6")
-    at.number_input[0].set_value(1.01).run()  # none can: the last exit
-    assert _decision(at).startswith("### Exit 6 of 6")
+    assert "true:" in _decision(at) and ("✓ right" in _decision(at) or "✗ wrong" in _decision(at))
+    assert any("Deeper exits disagree" in w.value and "overconfident" in w.value for w in at.warning)
+    at.number_input[0].set_value(1.01).run()  # none can pass: the last exit, no disagreement left
+    assert _decision(at).startswith("### Exit 6 of 6") and not any("Deeper" in w.value for w in at.warning)
 
+
+@needs_image
+def test_live_image_uploads_go_to_the_decoder():
+    at = open_page("live_image")
     at.radio[0].set_value("Upload").run()
     assert any("upload a picture" in i.value for i in at.info)  # an empty state that says what to do
     at.file_uploader[0].upload("notes.png", b"just some text", "image/png").run()
@@ -198,20 +312,17 @@ def test_live_image_example_threshold_and_uploads():
 
 
 @needs_speech
-def test_live_speech_example_noise_and_uploads():
+def test_live_speech_example_reference_noise_and_uploads():
     import soundfile as sf
 
     from explorer.audio import to_wav_bytes
     from explorer.data.examples import EXAMPLES, load_index
 
-    at = open_page("pages/live_speech.py")
+    at = open_page("live_speech")
     first = _decision(at)
-    assert first.startswith("### Exit") and "“" in first  # the first example is transcribed at once
+    assert first.startswith("### Exit") and "Reference: “" in first  # the example's reference beside the answer
     at.number_input[0].set_value(10.0).run()  # any entropy passes: the first layer
     assert _decision(at).startswith("### Exit 1 of 6")
-    at.number_input[0].set_value(-1.0).run()  # none can: the last layer
-    assert _decision(at).startswith("### Exit 6 of 6")
-
     at.radio[0].set_value("Upload").run()
     at.file_uploader[0].upload("song.wav", b"RIFF....not really", "audio/wav").run()
     assert not at.exception and at.error  # a message in the page, no traceback
@@ -220,3 +331,25 @@ def test_live_speech_example_noise_and_uploads():
     at.file_uploader[0].upload("mine.wav", wav, "audio/wav").run()
     assert not at.exception and not at.error
     assert f"“{clip['text']}”" in _decision(at)
+
+
+@needs_speech
+def test_live_speech_makes_the_noise_once_per_input_whatever_the_threshold(monkeypatch):
+    """Item 10: moving the threshold regenerates no noise and re-runs no what-if pass."""
+    from explorer import noise, predict
+
+    made, whatif = [], []
+    real_noise, real_read = noise.make_noise, predict.read_all_exits
+    monkeypatch.setattr(noise, "make_noise", lambda *a, **k: made.append(a) or real_noise(*a, **k))
+    monkeypatch.setattr(predict, "read_all_exits", lambda *a, **k: whatif.append(1) or real_read(*a, **k))
+    at = open_page("live_speech")
+    at.selectbox(key="w.page.noise").set_value("babble").run()
+    at.select_slider(key="w.page.snr").set_value(5).run()
+    assert at.query_params["noise"] == "babble" and at.query_params["snr"] == "5"  # the link carries them
+    before = len(made)
+    assert before <= len(zoo.get("speech").noise.levels) - 1  # each noisy level made at most once
+    what_ifs = len(whatif)
+    for tau in (0.05, 0.2, 0.3):
+        at.number_input[0].set_value(tau).run()
+    assert len(made) == before  # the noise is not made again
+    assert len(whatif) - what_ifs <= 3  # one what-if pass per new threshold, none for the SNR curve

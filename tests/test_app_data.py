@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from explorer import anatomy, checkpoint, criteria, plots, robustness, tradeoff, zoo
-from explorer.report import by_kind_and_level, by_level, load_report, noise_table
+from explorer.report import by_kind_and_level, by_level, noise_table
+from explorer.shipped import load_report
 from explorer.thresholds import default_criterion, recommended
 
 needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) and checkpoint.exists(
@@ -63,9 +64,10 @@ def test_pages_and_predict_start_at_the_reports_recommendation():
 
 
 def test_speedup_and_distribution_figures():
-    fig = plots.speedup_bars([{"batch": 1, "ideal_speedup": 4.0, "realized_speedup": 3.0},
-                              {"batch": 64, "ideal_speedup": 4.0, "realized_speedup": 2.5}])
-    assert [t.name for t in fig.data] == ["ideal (MACs)", "realized (measured)"]
+    fig = plots.speedup_bars([{"batch": 1, "ideal_speedup": 4.0, "realized_speedup": 3.0, "noisy": ""},
+                              {"batch": 64, "ideal_speedup": 4.0, "realized_speedup": 5.5, "noisy": "above"}])
+    assert [t.name for t in fig.data] == ["ideal (MACs)", "realized (measured median)"]
+    assert list(fig.data[1].text) == ["3.00×", "5.50× noisy"] and fig.layout.title.text
     fig = plots.exit_distributions({"clean": [0.9, 0.1], "noisy": [0.5, 0.5]}, ["a", "b"])
     assert fig.layout.barmode == "overlay" and len(fig.data) == 2
     fig = plots.quality_per_exit([{"name": "a", "accuracy": 0.9}, {"name": "b", "accuracy": 0.99}])

@@ -1,12 +1,14 @@
 """Uploads to 16 kHz mono: every common format decodes, every bad file gets a clear reason."""
 
 import io
+from fractions import Fraction
 
 import numpy as np
 import pytest
 import soundfile as sf
+from input_corpus import damaged_copies, encode_with_ffmpeg
 
-from explorer.audio import RATE, Audio, load_audio, to_wav_bytes
+from explorer.audio import RATE, UPLOAD_TYPES, Audio, load_audio, to_wav_bytes
 from explorer.errors import InputError
 
 TONE_HZ = 440.0
@@ -75,6 +77,74 @@ def test_compressed_files_decode(fmt, subtype, rate):
         pytest.skip(f"this libsndfile cannot write {fmt}/{subtype}")
     data = _encode(_tone(rate, 1.5), rate, fmt, subtype)
     _check(load_audio(data), 1.5, rate, 1, tolerance_s=0.1)
+
+
+PHONE = [("ipod", "aac", r) for r in (8000, 16000, 22050, 44100, 48000)] + [
+    ("adts", "aac", 44100), ("3gp", "aac", 16000), ("mp4", "aac", 48000), ("webm", "libopus", 48000),
+    ("matroska", "aac", 44100)]
+
+
+@pytest.mark.parametrize("container,codec,rate", PHONE)
+def test_phone_and_browser_formats_decode(container, codec, rate):
+    """iPhone memos (M4A/AAC), Android (3GP), browser recordings (WebM/Opus): through PyAV's ffmpeg."""
+    data = encode_with_ffmpeg(_tone(rate, 1.5), rate, container, codec)
+    _check(load_audio(data), 1.5, rate, 1, tolerance_s=0.1)
+
+
+def test_stereo_m4a_is_averaged_and_long_memos_are_trimmed():
+    import av
+
+    rate = 44100
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="ipod") as out:
+        stream = out.add_stream("aac", rate=rate, layout="stereo")
+        left = _tone(rate, 3.0).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.stack([left, np.zeros_like(left)]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = rate, 0, Fraction(1, rate)
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    audio = load_audio(buf.getvalue())
+    _check(audio, 3.0, rate, 2, tolerance_s=0.1)
+    middle = audio.samples[RATE : 2 * RATE]  # away from the onset, where AAC rings
+    assert np.sqrt(np.mean(middle**2)) == pytest.approx(0.25 / np.sqrt(2), rel=0.1)  # the mean of 0.5 and 0
+    trimmed = load_audio(buf.getvalue(), max_seconds=1.0, trim=True)
+    assert trimmed.trimmed and trimmed.seconds == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(InputError, match="too long"):
+        load_audio(buf.getvalue(), max_seconds=1.0)
+
+
+def test_silent_m4a_is_refused_as_silent():
+    with pytest.raises(InputError, match="silent"):
+        load_audio(encode_with_ffmpeg(np.zeros(16000), 16000))
+
+
+def test_video_without_sound_says_so():
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=5)
+        stream.width, stream.height = 32, 32
+        for _ in range(3):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with pytest.raises(InputError, match="no sound track"):
+        load_audio(buf.getvalue())
+
+
+def test_damaged_m4a_only_raises_input_error():
+    for data in damaged_copies([encode_with_ffmpeg(_tone(16000, 1.0), 16000)], 150):
+        try:
+            audio = load_audio(data)
+        except InputError as err:
+            assert str(err)[0].isupper() and str(err).endswith(".")
+        else:
+            assert audio.samples.dtype == np.float32 and np.all(np.isfinite(audio.samples))
+
+
+def test_upload_types_include_phone_formats():
+    assert {"wav", "flac", "ogg", "mp3", "m4a", "aac", "webm", "3gp"} <= set(UPLOAD_TYPES)
 
 
 def test_float_file_beyond_full_scale_is_scaled_back():

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from input_corpus import CORPUS, GOOD_IMAGE, GOOD_SPEECH, HTML_NAME, ROOT, SPEECH_TEXT, Case
+from input_corpus import BY_ID, CORPUS, GOOD_IMAGE, GOOD_SPEECH, HTML_NAME, ROOT, SPEECH_TEXT, Case
 from streamlit.testing.v1 import AppTest
 
-from explorer import checkpoint, zoo
+from explorer import audio, checkpoint, image_input, zoo
 from explorer.__main__ import main
+from explorer.predict import CAUTION_STARTS
 
 APP = str(ROOT / "app.py")
 HAVE = {"image": checkpoint.exists(zoo.IMAGE_CHECKPOINT), "speech": checkpoint.exists(zoo.SPEECH_CHECKPOINT)}
@@ -48,7 +49,9 @@ def _check_cli(case: Case, status: int, stdout: str, stderr: str) -> None:
     out = json.loads(lines[0])
     if case.cli is None:
         assert status == 0 and "error" not in out, out
-        assert 0 <= out["exit"] < out["exits_total"]
+        assert 1 <= out["exit"] <= out["exits_total"]
+        if case.page_warning:  # the decoder's warning, as on the page
+            assert any(re.search(case.page_warning, c) for c in out["cautions"]), out["cautions"]
         if case.answer is not None:
             assert out["prediction"] == case.answer
     else:
@@ -137,7 +140,7 @@ def _upload(at: AppTest, case_or_name, data: bytes | None = None, mime: str = ""
 
 def _check_page(at: AppTest, case: Case) -> None:
     errors = [e.value for e in at.error]
-    warnings = [w.value for w in at.warning]
+    warnings = [w.value for w in at.warning if not w.value.startswith(CAUTION_STARTS)]  # the decoder's only
     if case.page is not None:
         assert len(errors) == 1 and re.search(case.page, errors[0]), (case.id, errors)
         _reads_like_a_sentence(errors[0])
@@ -154,10 +157,18 @@ def _check_page(at: AppTest, case: Case) -> None:
         assert expected in decision, (case.id, decision)
 
 
+def _lets_through(at: AppTest, name: str) -> bool:
+    """Whether the page's upload widget accepts a file of this name (Streamlit refuses other extensions)."""
+    allowed = at.file_uploader[0].allowed_type
+    return not allowed or Path(name).suffix.lower() in allowed
+
+
 def _run_page_corpus(page: str, model: str, good: bytes, good_answer: str) -> None:
     at = _page(page)
     name, mime = ("good.png", "image/png") if model == "image" else ("good.wav", "audio/wav")
     for case in [c for c in CORPUS if c.model == model]:
+        if not _lets_through(at, case.name):  # test_pages_let_every_upload_type_through says so
+            continue
         _upload(at, case)
         _check_page(at, case)
         if case.page is not None:  # the page still works: the next good upload is answered
@@ -173,6 +184,23 @@ def test_live_image_page_handles_every_upload():
 @pytest.mark.skipif(not HAVE["speech"], reason="no shipped speech checkpoint")
 def test_live_speech_page_handles_every_upload():
     _run_page_corpus("pages/live_speech.py", "speech", GOOD_SPEECH(), f"“{SPEECH_TEXT}”")
+
+
+@pytest.mark.parametrize(("page", "types"), [
+    pytest.param("pages/live_image.py", image_input.UPLOAD_TYPES, marks=_needs_model(BY_ID["avif"])),
+    pytest.param("pages/live_speech.py", audio.UPLOAD_TYPES, marks=_needs_model(BY_ID["mp3"]))])
+def test_pages_let_every_upload_type_through(page, types):
+    """Streamlit's own refusal ("audio/x-m4a files are not allowed") must never hide the decoder's answer:
+    every extension the library reads or explains (HEIC photos, M4A memos, ...) gets to it."""
+    at = _page(page)
+    refused = [t for t in types if not _lets_through(at, f"file.{t}")]
+    assert not refused, f"{page} refuses {refused}: pass the library's UPLOAD_TYPES to st.file_uploader"
+
+
+def test_corpus_files_are_named_as_the_library_lets_them_through():
+    for case in CORPUS:
+        types = image_input.UPLOAD_TYPES if case.model == "image" else audio.UPLOAD_TYPES
+        assert Path(case.name).suffix.lower().lstrip(".") in types, case.id
 
 
 @pytest.mark.skipif(not HAVE["image"], reason="no shipped image checkpoint")

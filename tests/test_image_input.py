@@ -10,10 +10,15 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
+from input_corpus import HANDWRITTEN, damaged_copies, desk_photo, encode_heic, pen_stroke
 from PIL import Image, ImageDraw
 
+from explorer import checkpoint, zoo
+from explorer.digit_shape import measure, unlike_a_digit
+from explorer.engine import read_all_exits
 from explorer.errors import InputError
-from explorer.image_input import DigitImage, mnist_to_png, prepare_digit
+from explorer.image_input import ACCEPTED_EXTENSIONS, UPLOAD_TYPES, DigitImage, mnist_to_png, prepare_digit
 
 SEVEN = [(90, 80), (250, 80), (150, 330)]
 ONE = [(170, 60), (170, 340)]
@@ -55,11 +60,12 @@ def _assert_mnist_like(result: DigitImage) -> None:
     assert result.original.mode == "RGB" and max(result.original.size) <= 512
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "BMP"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "BMP", "AVIF"])
 def test_formats(fmt):
     result = prepare_digit(_encode(_draw(mode="RGB"), fmt))
     _assert_mnist_like(result)
     assert result.inverted  # dark ink on white paper was flipped to MNIST's white on black
+    assert not result.paper and not result.warnings  # a scan: all page, no desk; a plain digit
 
 
 @pytest.mark.parametrize(
@@ -90,6 +96,17 @@ def test_light_and_dark_backgrounds_agree():
     on_black = prepare_digit(_encode(_draw(paper=0, ink=255)))
     assert on_paper.inverted and not on_black.inverted
     assert np.abs(on_paper.mnist - on_black.mnist).mean() < 0.02
+    assert not on_black.paper  # light strokes on black are not a sheet of paper
+
+
+def test_a_light_bar_on_black_is_read_as_a_digit_not_as_a_blank_sheet():
+    """A thick light '1' is bright, solid and surrounded by dark, like a sheet: it has nothing written on it,
+    so the whole picture is read instead."""
+    bar = _draw(points=ONE, paper=0, ink=255, width=70)
+    result = prepare_digit(_encode(bar))
+    assert not result.paper and not result.inverted
+    height, width = _ink_box(result.mnist)
+    assert height == 20 and width < 10
 
 
 def _exif_jpeg(image: Image.Image, orientation: int) -> bytes:
@@ -130,6 +147,7 @@ def test_phone_photo_with_uneven_light_noise_and_a_speck():
     photo = Image.fromarray(np.clip(gray * 255, 0, 255).astype(np.uint8)).convert("RGB")
     result = prepare_digit(_encode(photo, "JPEG", quality=80))
     _assert_mnist_like(result)
+    assert not result.paper  # a shadow across one page is not a page on a desk
     clean = prepare_digit(_encode(_draw(seven, (width, height), width=6)))
     assert np.abs(result.mnist - clean.mnist).mean() < 0.05
 
@@ -219,19 +237,11 @@ def test_max_pixels_is_respected():
 
 def test_damaged_files_only_raise_input_error():
     """Random damage to real files never lets another exception type escape."""
-    rng = np.random.default_rng(0)
     image = _draw(size=(64, 64), points=[(32, 8), (32, 56)], width=5)
     kinds = [("L", "PNG"), ("RGB", "JPEG"), ("P", "GIF"), ("RGB", "BMP")]
-    seeds = [_encode(image.convert(mode), fmt) for mode, fmt in kinds]
-    for i in range(400):
-        data = bytearray(seeds[i % len(seeds)])
-        if i % 3 == 0:
-            data = data[: rng.integers(len(data))]
-        else:
-            for _ in range(rng.integers(1, 6)):
-                data[rng.integers(len(data))] = rng.integers(256)
+    for data in damaged_copies([_encode(image.convert(mode), fmt) for mode, fmt in kinds], 400):
         with contextlib.suppress(InputError):
-            prepare_digit(bytes(data))
+            prepare_digit(data)
 
 
 def test_mnist_to_png_round_trip():
@@ -242,3 +252,154 @@ def test_mnist_to_png_round_trip():
     assert Image.open(io.BytesIO(mnist_to_png(arr, scale=4))).size == (112, 112)
     with pytest.raises(InputError):
         mnist_to_png(np.zeros((2, 28, 28)))
+
+
+# --- photos of paper on a desk ----------------------------------------------------------
+
+HAVE_MODEL = checkpoint.exists(zoo.IMAGE_CHECKPOINT)
+needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="no shipped image checkpoint")
+
+
+def _every_exit_reads(mnist: np.ndarray) -> list[str]:
+    model = zoo.model("image")
+    with torch.inference_mode():
+        _, answers = read_all_exits(model, torch.tensor(mnist)[None, None])
+    return [model.describe(a[0].item()) for a in answers]
+
+
+def _assert_digit_like(result: DigitImage) -> None:
+    """Pen strokes in MNIST's box: not a block, one digit, nothing for the user to be warned about."""
+    _assert_mnist_like(result)
+    shape = measure(result.mnist)
+    assert shape.solid < 0.2 and shape.frame_edge < 0.5 and shape.pieces <= 2, shape
+    assert result.warnings == ()
+
+
+def test_phone_photo_of_a_sheet_on_a_dark_desk():
+    """The issue's photo: a 3000x4000 phone JPEG of a '2' on paper, a dark wooden desk around it,
+    tilted, unevenly lit. The sheet, not the picture's border, is the background."""
+    result = prepare_digit(_encode(desk_photo("2"), "JPEG", quality=88))
+    assert result.paper and result.inverted
+    _assert_digit_like(result)
+    if HAVE_MODEL:
+        assert _every_exit_reads(result.mnist) == ["2"] * 6
+
+
+PHOTOS = {  # (digit, desk_photo options): tilts, light, pens, sheet sizes and places, both orientations
+    "2-upright": ("2", {"angle": 0}),
+    "2-tilted-left": ("2", {"angle": -12}),
+    "2-tilted-20": ("2", {"angle": 20}),
+    "2-deep-shadow": ("2", {"shade": 0.6}),
+    "2-ballpoint": ("2", {"pen": 0.004}),
+    "2-marker": ("2", {"pen": 0.02}),
+    "2-small-sheet": ("2", {"sheet": (0.35, 0.3)}),
+    "2-sheet-off-the-edge": ("2", {"sheet": (0.9, 0.8), "shift": (0.1, 0.15)}),
+    "2-landscape": ("2", {"size": (1600, 1200), "sheet": (0.5, 0.7)}),
+    "2-light-desk": ("2", {"desk": 0.4}),
+    "2-light-desk-deep-shadow": ("2", {"desk": 0.5, "shade": 0.6}),
+    "0": ("0", {}),
+    "3": ("3", {"angle": -5}),
+    "4": ("4", {"seed": 1}),
+    "7": ("7", {"angle": 10}),
+}
+
+
+@pytest.mark.parametrize("digit,options", list(PHOTOS.values()), ids=list(PHOTOS))
+def test_sheets_on_a_desk_become_digits_the_model_reads(digit, options):
+    photo = desk_photo(digit, **({"size": (1200, 1600)} | options))
+    result = prepare_digit(_encode(photo, "JPEG", quality=85))
+    assert result.paper
+    _assert_digit_like(result)
+    if HAVE_MODEL:
+        assert _every_exit_reads(result.mnist)[-1] == digit
+
+
+def test_a_blank_sheet_on_a_desk_is_flagged_as_a_block():
+    result = prepare_digit(_encode(desk_photo(None, size=(1200, 1600)), "JPEG"))
+    assert not result.paper  # nothing written on the sheet: the whole picture is read ...
+    assert len(result.warnings) == 1 and "block" in result.warnings[0]  # ... and it is no digit
+
+
+# --- does the prepared input look like a digit? -------------------------------------------
+
+
+def _field(draw) -> np.ndarray:
+    image = Image.new("L", (28, 28), 0)
+    draw(ImageDraw.Draw(image))
+    return np.asarray(image, dtype=np.float32) / 255
+
+
+def test_a_page_with_a_digit_on_it_is_flagged():
+    """What the app used to show for a photo of paper on a desk: a white rectangle with a dark '2'."""
+    def page(d):
+        d.rectangle((6, 4, 21, 23), fill=235)
+        d.line([(10, 9), (16, 9), (16, 13), (10, 19), (17, 19)], fill=60, width=2)
+
+    warnings = unlike_a_digit(_field(page))
+    assert len(warnings) == 1 and "filled or outlined block" in warnings[0]
+    outline = unlike_a_digit(_field(lambda d: d.rectangle((6, 4, 21, 23), outline=255, width=2)))
+    assert len(outline) == 1 and "block" in outline[0]
+
+
+def test_two_digits_side_by_side_are_flagged():
+    image = Image.new("L", (560, 300), 255)
+    draw = ImageDraw.Draw(image)
+    for digit, left in (("4", 60), ("7", 320)):
+        for stroke in HANDWRITTEN[digit]:
+            draw.line(pen_stroke([(left + x * 1.6, 40 + y * 1.6) for x, y in stroke]), fill=0, width=14, joint="curve")
+    warnings = prepare_digit(_encode(image)).warnings
+    assert len(warnings) == 1 and "more than one digit" in warnings[0]
+
+
+def test_scattered_marks_and_heavy_ink_are_flagged():
+    rng = np.random.default_rng(0)
+    specks = np.zeros((28, 28), np.float32)
+    for y, x in rng.integers(4, 22, (6, 2)):
+        specks[y : y + 2, x : x + 2] = 1.0
+    specks[4:24:6, 4:24:6] = 1.0  # a grid of separate marks
+    assert any("separate marks" in w for w in unlike_a_digit(specks))
+    mesh = np.zeros((28, 28), np.float32)  # a fine mesh: half the field lit, no solid part, one piece
+    mesh[4:26, 2:26:2] = 1.0
+    mesh[4:26:2, 2:26] = 1.0
+    assert [w for w in unlike_a_digit(mesh) if "mostly ink" in w]
+
+
+def test_mnist_digits_are_rarely_flagged():
+    """The warnings are for inputs unlike MNIST: on MNIST's own test digits they stay quiet."""
+    from explorer.data.mnist import load_mnist
+
+    images, _ = load_mnist("test")
+    flagged = sum(bool(unlike_a_digit(x)) for x in images)
+    assert flagged <= 0.003 * len(images), flagged
+    assert unlike_a_digit(np.zeros((28, 28), np.float32)) == ()
+
+
+# --- iPhone photos (HEIC) and the upload filter --------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_heic_photos_decode(mode):
+    result = prepare_digit(encode_heic(_draw(mode=mode), quality=90))
+    _assert_mnist_like(result)
+    assert result.inverted
+
+
+def test_heic_photo_of_a_sheet_on_a_desk():
+    result = prepare_digit(encode_heic(desk_photo("2", size=(600, 800)), quality=80))
+    assert result.paper
+    _assert_digit_like(result)
+    if HAVE_MODEL:
+        assert _every_exit_reads(result.mnist)[-1] == "2"
+
+
+def test_damaged_heic_only_raises_input_error():
+    valid = encode_heic(_draw(size=(64, 64), points=[(32, 8), (32, 56)], width=5), quality=80)
+    for data in damaged_copies([valid], 60):
+        with contextlib.suppress(InputError):
+            prepare_digit(data)
+
+
+def test_upload_types_cover_every_format_read_and_every_one_explained():
+    assert set(ACCEPTED_EXTENSIONS) <= set(UPLOAD_TYPES)
+    assert {"heic", "heif", "svg", "tif", "tiff"} <= set(UPLOAD_TYPES)
+    assert all(t == t.lower() and not t.startswith(".") for t in UPLOAD_TYPES)

@@ -88,7 +88,7 @@ def test_predict_cli_reads_a_drawn_seven_and_refuses_garbage(tmp_path):
     assert "Traceback" not in run.stderr
     first, second = (json.loads(line) for line in run.stdout.strip().splitlines())
     assert first["prediction"] == "7"
-    assert 0 <= first["exit"] < first["exits_total"] and len(first["per_exit"]) == first["exits_total"]
+    assert 1 <= first["exit"] <= first["exits_total"] and len(first["per_exit"]) == first["exits_total"]
     assert first["ms"] > 0 and {"prediction", "confidence", "entropy"} <= set(first["per_exit"][0])
     assert second["file"] == str(bad) and "not a picture" in second["error"]
 
@@ -98,7 +98,7 @@ def test_decode_digit_gives_the_model_input_shape():
     img = Image.new("L", (64, 64), 0)
     ImageDraw.Draw(img).line([(32, 8), (32, 56)], fill=255, width=6)
     img.save(buf, "PNG")
-    x = zoo.get("image").decode(buf.getvalue())
+    x = zoo.get("image").decode(buf.getvalue()).x
     assert x.shape == (1, 28, 28) and 0 <= float(x.min()) and float(x.max()) <= 1
 
 

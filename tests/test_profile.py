@@ -11,15 +11,16 @@ import torch
 
 from explorer import criteria, profile, tradeoff
 from explorer.costs import Costs, count_macs, measure_ms
-from explorer.models.toy import ToyConfig, ToyMLP, ToySeq, ToySeqConfig, toy_data, toy_seq_data, train_toy
+from explorer.models.toy import ToyConfig, ToyMLP, ToySeq, ToySeqConfig, toy_data, toy_seq_data
 from explorer.profile import Profile, build_profile, cached_profile, fingerprint, profile_path
 
 CFG = ToyConfig(width=32, hidden=32, num_stages=6)
 
 
 @pytest.fixture(scope="module")
-def toy():
-    return train_toy(CFG, steps=100, batch=128)
+def toy(toy_model):
+    assert toy_model.config == CFG
+    return toy_model
 
 
 @pytest.fixture(scope="module")

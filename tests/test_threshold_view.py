@@ -15,6 +15,16 @@ needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) a
     zoo.SPEECH_CHECKPOINT)), reason="no shipped checkpoints")
 
 
+def _view(name: str, c, cost: str = "mean_macs", value=None, key: str | None = None, **kw) -> tv.ThresholdView:
+    """The Tradeoffs view as the page builds it: positions from the test profile, the rest
+    from the evaluation set `key` (default: the test set)."""
+    test = zoo.profile(name, zoo.get(name).test_split)
+    s = zoo.eval_set(name, key or zoo.get(name).test_split)
+    prof = zoo.profile(name, s.split, **dict(s.variant))
+    return tv.tradeoff_view(prof, c, tradeoff.sweep_all(prof), cost, exits_table(prof), zoo.get(name).quality,
+                            tv.positions(test, c, value), value, set_label=s.label, **kw)
+
+
 def _shown_at(view: tv.ThresholdView, i: int) -> dict:
     """Every number the browser shows at position i: metric texts, moving traces' values."""
     return {"metrics": {m.label: (m.values[i], m.deltas[i] if m.deltas else None) for m in view.metrics},
@@ -35,21 +45,26 @@ def test_slider_positions_cover_the_criterions_range_and_hold_a_pinned_value(nam
     assert tv.pinned(prof, c, pinned) == pinned and pinned in tv.positions(prof, c, pinned)
     assert tv.pinned(prof, c, pos[2]) is None
     assert tv.positions(prof, c, 1e9)[-1] == pos[-1]  # out of range: the nearest end
-    view = tv.tradeoff_view(prof, c, tradeoff.sweep_all(prof, [crit]), "mean_exit", exits_table(prof), np.inf)
+    view = _view(name, c, "mean_exit", np.inf)
     assert (view.start, view.index(np.inf), view.index(-np.inf)) == (len(pos) - 1, len(pos) - 1, 0)
 
 
 @needs_models
-@pytest.mark.parametrize("name,crit", [("image", "entropy"), ("image-shared", "confidence"), ("speech", "ctc_entropy")])
-def test_tradeoff_view_at_every_position_is_the_decisions_at_that_threshold(name, crit):
-    prof, c = zoo.profile(name, zoo.get(name).test_split), criteria.get(crit)
-    everything = tradeoff.sweep_all(prof)
-    pinned = float(np.mean(tv.positions(prof, c)[10:12]))
-    view = tv.tradeoff_view(prof, c, everything, "mean_macs", exits_table(prof), pinned)
+@pytest.mark.parametrize("name,crit,key", [("image", "entropy", None), ("image-shared", "confidence", None),
+                                          ("speech", "ctc_entropy", None), ("image", "confidence", "blur-3"),
+                                          ("speech", "ctc_entropy", "test_b")])
+def test_tradeoff_view_at_every_position_is_the_decisions_at_that_threshold(name, crit, key):
+    """On the chosen evaluation set: the metrics, their bootstrap interval, the marker (with
+    its interval bar) and the histogram equal the plain decisions at each threshold."""
+    test, c, q = zoo.profile(name, zoo.get(name).test_split), criteria.get(crit), zoo.get(name).quality
+    s = zoo.eval_set(name, key or zoo.get(name).test_split)
+    prof = zoo.profile(name, s.split, **dict(s.variant))
+    pinned = float(np.mean(tv.positions(test, c)[10:12]))
+    view = _view(name, c, "mean_macs", pinned, key, measured=lambda t: f"measured at {t:.4g}")
     assert view.thresholds[view.start] == pinned  # drawn at the threshold it was asked for
-    col, words = prof.quality_name
+    col, words = q.column, q.label
     marker_fig = view.rows[0][0].figure
-    assert marker_fig["data"][view.rows[0][0].moves[0].trace]["name"] == "current threshold"
+    assert marker_fig["data"][view.rows[0][0].moves[0].trace]["name"].startswith("current threshold")
     for i in [0, 7, view.start, len(view.thresholds) // 2, len(view.thresholds) - 1]:
         thr = view.thresholds[i]
         exits = prof.exits(c, thr)  # the plain decisions, not the sweep
@@ -58,12 +73,15 @@ def test_tradeoff_view_at_every_position_is_the_decisions_at_that_threshold(name
         change = 100 * (point["error_rate"] - prof.exit_error(-1)) * (-1 if col == "accuracy" else 1)
         shown = _shown_at(view, i)
         assert shown["metrics"] == {
-            f"{words} (test)": (f"{quality:.2%}", f"{change:+.2f} points"),
+            f"{words} ({s.label})": (f"{quality:.2%}", f"{change:+.2f} points"),
             "Mean exit": (f"{exits.mean() + 1:.2f} of {prof.k}", None),
-            "MAC speedup": (f"{point['mac_speedup']:.2f}×", None),
-            "Measured-ms speedup": (f"{point['ms_speedup']:.2f}×", None)}
+            "Ideal speedup (MACs)": (f"{point['mac_speedup']:.2f}×", None),
+            "Measured speedup": (f"measured at {thr:.4g}", None)}
         (_, x, y, _), = shown["moves"][0]
         assert (x, y) == pytest.approx((point["mean_macs"], quality), rel=1e-5)
+        lo, hi = sorted(q.from_error(e) for e in tradeoff.bootstrap_ci(prof, exits))
+        assert f"95% bootstrap interval of {words} {lo:.2%}–{hi:.2%}" in view.notes[i]
+        assert view.rows[0][0].moves[0].error[i] == pytest.approx([hi - quality, quality - lo], abs=1e-5)
         (_, _, bars, _), = shown["moves"][1]
         assert bars == pytest.approx(np.bincount(exits, minlength=prof.k) / prof.n, abs=1e-6)
         assert view.labels[i] == f"{thr:.4g}"
@@ -79,34 +97,38 @@ def test_noise_view_at_every_position_is_the_noise_table_at_that_threshold(name)
     c = criteria.get("entropy" if name == "image" else "ctc_entropy")
     pos = tv.positions(prof, c)
     kind, level = ax.kinds[1], str(ax.levels[2])
-    view = tv.noise_view(tv.noise_table(profiles, c, pos), ax, prof, c, kind, level)
-    col = prof.quality_name[0]
+    q = zoo.get(name).quality
+    view = tv.noise_view(tv.noise_table(profiles, c, pos, q), ax, prof, c, kind, level, q)
+    col = q.column
     for i in [0, 50, len(pos) - 1]:
         table = robustness.table(profiles, {c.name: pos[i]})  # the page's table before: one threshold
         lines = pd.concat([table, robustness.mean_over_kinds(table)])
         for panel, y in zip(view.rows[0], ["mean_exit", col], strict=True):
             for m in panel.moves:
                 trace = panel.figure["data"][m.trace]["name"]
-                assert m.y[i] == pytest.approx(lines[lines.kind == trace][y].tolist(), abs=1e-5), (trace, y)
+                shown = lines[lines.kind == trace][y] + (y == "mean_exit")  # exits counted from 1
+                assert m.y[i] == pytest.approx(shown.tolist(), abs=1e-5), (trace, y)
         clean, noisy = (table[(table.kind == kind) & (table.level == lv)].iloc[0] for lv in (str(ax.levels[0]), level))
         (_, _, y0, name0), (_, _, y1, name1) = _shown_at(view, i)["moves"][2]
         exit_cols = [f"exit_{j}" for j in range(prof.k)]
         assert y0 == pytest.approx(clean[exit_cols].tolist(), abs=1e-6)
         assert y1 == pytest.approx(noisy[exit_cols].tolist(), abs=1e-6)
-        assert name1 == f"{kind} at {level} (mean exit {noisy['mean_exit']:.2f})" and name0.startswith("clean")
+        assert name1 == f"{kind} at {level} (mean exit {noisy['mean_exit'] + 1:.2f})" and name0.startswith("clean")
 
 
 @needs_models
 def test_the_payload_is_json_and_changes_only_with_the_view():
-    prof, c = zoo.profile("image", "test"), criteria.get("confidence")
-    everything, rows = tradeoff.sweep_all(prof), exits_table(prof)
+    c = criteria.get("confidence")
 
-    def payload(cost="mean_macs", value=None):
-        return tv.tradeoff_view(prof, c, everything, cost, rows, value).payload
+    def payload(cost="mean_macs", value=None, key=None, log_x=False):
+        return _view("image", c, cost, value, key, log_x=log_x).payload
 
     first = payload()
     assert json.loads(json.dumps(first)) == first
     assert payload()["id"] == first["id"]
     assert payload("mean_ms")["id"] != first["id"]
     assert payload(value=0.5123)["id"] != first["id"]
+    assert payload(key="blur-3")["id"] != first["id"]
+    log = payload(log_x=True)["rows"][0][0]["figure"]["layout"]["xaxis"]
+    assert log["type"] == "log" and log["range"][1] < 10  # a log axis' range is in decades
     assert "template" not in first["rows"][0][0]["figure"]["layout"]

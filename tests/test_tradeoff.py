@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import quick_profile
 from scipy.stats import binom
 
-from explorer import profile as profile_mod
 from explorer import tradeoff
-from explorer.costs import Costs, measure_ms
+from explorer.costs import Costs
 from explorer.criteria import CRITERIA, applicable
-from explorer.models.toy import ToyConfig, ToySeq, ToySeqConfig, toy_data, toy_seq_data, train_toy
+from explorer.models.toy import ToySeq, ToySeqConfig, toy_data, toy_seq_data
 from explorer.profile import Profile
 
 ALL = list(CRITERIA.values())
@@ -245,17 +245,39 @@ def seq_profile():
     model = ToySeq(ToySeqConfig()).eval()
     frames, refs = toy_seq_data(40, model.config, seed=3)
     x, lengths = model.collate(frames)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(profile_mod, "measure_ms", lambda m: measure_ms(m, min_run_time=0.001))
-        return profile_mod.build_profile(model, [(x, lengths, refs)], "seq", "test")
+    return quick_profile(model, [(x, lengths, refs)], "seq")
 
 
 @pytest.fixture(scope="module")
-def toy_profile():
-    """A profile of a small trained toy classifier."""
-    cfg = ToyConfig(width=32, hidden=32, num_stages=6)
-    model = train_toy(cfg, steps=100, batch=128)
-    x, y, _ = toy_data(400, cfg, seed=11)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(profile_mod, "measure_ms", lambda m: measure_ms(m, min_run_time=0.001))
-        return profile_mod.build_profile(model, [(x, None, list(y))], "toy", "test")
+def toy_profile(toy_model):
+    """A profile of the shared small trained toy classifier."""
+    x, y, _ = toy_data(400, toy_model.config, seed=11)
+    return quick_profile(toy_model, [(x, None, list(y))], "toy")
+
+
+# ---- what thresholds, recommendations and curves mean, in words -------------------------
+def test_a_threshold_beyond_every_score_says_what_it_does(toy_profile):
+    conf = CRITERIA["confidence"]
+    assert "no input leaves before the last exit" in tradeoff.threshold_effect(toy_profile, conf, 1.5)
+    assert "every input leaves at the first exit" in tradeoff.threshold_effect(toy_profile, conf, -1)
+    assert tradeoff.threshold_effect(toy_profile, conf, float(np.median(toy_profile.scores(conf)[:, 0]))) == ""
+
+
+def test_the_smallest_certifiable_eps_is_what_ltt_can_reach_with_zero_disagreements():
+    eps = tradeoff.smallest_certifiable_eps(300, 0.1)
+    assert eps == pytest.approx(0.007646, abs=1e-6)
+    assert binom.cdf(0, 300, eps * 1.001) <= 0.1 < binom.cdf(0, 300, eps * 0.999)
+
+
+def test_the_bootstrap_interval_holds_the_error_rate_and_narrows_with_more_inputs(toy_profile):
+    exits = np.full(toy_profile.n, 0)
+    lo, hi = tradeoff.bootstrap_ci(toy_profile, exits)
+    assert lo <= toy_profile.error_rate(exits) <= hi and lo < hi
+
+
+def test_adaptive_depth_that_buys_nothing_is_said(toy_profile):
+    df = tradeoff.sweep_all(toy_profile)
+    flat = df.copy()
+    best = flat[flat.criterion == "static"].error_rate.min()
+    flat.loc[flat.criterion != "static", "error_rate"] = best  # adaptive no better than the best fixed cut
+    assert "adaptive depth buys nothing" in tradeoff.adaptive_verdict(flat, toy_profile)

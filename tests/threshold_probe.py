@@ -25,11 +25,15 @@ STATE = """() => {
         });
         drawn.push({y: ys, tol: pixel.y});
       } else {
-        const pts = [...g.querySelectorAll('path.point')].map((path) => {
+        const px = [...g.querySelectorAll('path.point')].map((path) => {
           const t = path.getAttribute('transform').match(/translate\\(([-\\d.e]+),\\s*([-\\d.e]+)\\)/);
-          return [xa.p2c(Number(t[1])), ya.p2c(Number(t[2]))];
+          return [Number(t[1]), Number(t[2])];
         });
-        drawn.push({x: pts.map((q) => q[0]), y: pts.map((q) => q[1]), tol: pixel.y, xtol: pixel.x});
+        const pts = px.map(([x, y]) => [xa.p2c(x), ya.p2c(y)]);
+        const at = px[0] || [0, 0];  // one pixel's worth where the point is (a log axis' steps vary)
+        drawn.push({x: pts.map((q) => q[0]), y: pts.map((q) => q[1]),
+                    tol: Math.abs(ya.p2c(at[1] + 1) - ya.p2c(at[1])),
+                    xtol: Math.abs(xa.p2c(at[0] + 1) - xa.p2c(at[0]))});
       }
       data.push({x: trace.x, y: trace.y, name: trace.name});
     }

@@ -111,7 +111,7 @@ class SpeechEncoder(MultiExitModel):
         spec = torch.stft(wave, c.n_fft, c.hop, window=self.window, center=False, return_complex=True)
         logmel = torch.log(self.mel @ spec.abs().pow(2) + 1e-6).transpose(1, 2)  # [B, T, M]
         frames = torch.clamp((lengths - c.n_fft) // c.hop + 1, min=1)
-        mask = torch.arange(logmel.shape[1])[None] < frames[:, None]  # [B, T]
+        mask = torch.arange(logmel.shape[1], device=logmel.device)[None] < frames[:, None]  # [B, T]
         m = mask[..., None].float()
         mean = (logmel * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)
         std = (((logmel - mean) ** 2 * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)).sqrt()
@@ -129,7 +129,7 @@ class SpeechEncoder(MultiExitModel):
 
     def embed(self, x, lengths=None) -> State:  # x [B, N] waveform at 16 kHz
         if lengths is None:
-            lengths = torch.full((x.shape[0],), x.shape[1])
+            lengths = torch.full((x.shape[0],), x.shape[1], device=x.device)
         h, mask = self.subsample(*self.features(x, lengths))
         return State(self.add_positions(h, mask), mask=mask)
 

@@ -1,0 +1,37 @@
+"""What "quality" means for a model: accuracy for classifiers, word error rate (WER) for
+speech. One definition of its column, label, direction and the ε a recommended
+threshold may cost, used by sweeps, plots, pages and reports alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Quality:
+    column: str  # the column of sweep and noise tables ("accuracy", "wer")
+    label: str  # what people read ("Accuracy", "WER")
+    higher_is_better: bool
+    change_unit: str  # what one point of `drop_pt` means in words
+    eps_pt: float  # the loss (points) a recommended threshold may cost, by default
+
+    def from_error(self, error_rate):
+        """An error rate as this quality (accuracy = 1 - error rate; WER is the error rate)."""
+        return 1 - error_rate if self.higher_is_better else error_rate
+
+    def change_pt(self, drop_pt: float) -> float:
+        """`drop_pt` (error-rate points above the full model) as a signed change of this
+        quality: accuracy falls (negative), WER rises (positive)."""
+        return -drop_pt if self.higher_is_better else drop_pt
+
+
+ACCURACY = Quality("accuracy", "Accuracy", True, "accuracy points lost", 0.2)
+WER = Quality("wer", "WER", False, "WER points added", 0.3)
+BY_TASK = {"class": ACCURACY, "ctc": WER}  # a model's task (MultiExitModel.task) -> its quality
+
+
+def of(task: str) -> Quality:
+    try:
+        return BY_TASK[task]
+    except KeyError:
+        raise ValueError(f"no quality measure for task {task!r}; known: {', '.join(BY_TASK)}") from None

@@ -1,0 +1,191 @@
+"""The profiling pass on Ray: the same profile as one process, through faults.
+
+One local Ray for the whole module (`ray.init(num_cpus=2)` takes seconds); the actors
+take a share of a CPU, never every CPU (that starves Ray's other tasks and hangs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from explorer import ray_profile as rp
+from explorer import zoo
+from explorer.paths import ROOT
+from explorer.profile import Profile, build_profile, profile_path
+
+pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray(tmp_path_factory):
+    """One local Ray for the module. Its workers share a cache holding the built-in toy
+    model briefly trained (the real one trains for minutes on a busy machine)."""
+    from explorer.models import toy
+
+    train_toy = toy.train_toy
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXPLORER_CACHE", str(cache))  # for the workers
+        mp.setattr(zoo, "CACHE", cache)  # for this process
+        mp.setattr(toy, "train_toy", lambda cfg, steps: train_toy(cfg, steps=10))
+        zoo.model.cache_clear()
+        zoo.model("toy")  # trained (briefly) and saved where the workers load it
+        ray = rp.start_ray("local", num_cpus=2)
+        yield ray
+        ray.shutdown()
+        zoo.model.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def shards_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setattr(rp, "CACHE", tmp_path / "cache")
+
+
+def single_process(name: str, split: str, costs, **variant) -> Profile:
+    """The reference: what `zoo.profile` builds in one process on the same data."""
+    m = zoo.model(name)
+    inputs, targets = zoo.get(name).data(split, **variant)
+    dataset = "-".join([split] + [str(v) for v in variant.values()])
+    return build_profile(m, zoo.batches(m, inputs, targets, 64), name, dataset, costs=costs)
+
+
+def assert_same_profile(ray_prof: Profile, ref: Profile):
+    """Every sample's predictions, scores and errors identical (costs aside)."""
+    for key in ("model", "dataset", "fingerprint", "task", "heads", "exit_names"):
+        assert ray_prof.meta[key] == ref.meta[key], key
+    assert ray_prof.cols.keys() == ref.cols.keys()
+    for c in ref.cols:
+        assert ray_prof.cols[c].dtype == ref.cols[c].dtype, c
+        np.testing.assert_array_equal(ray_prof.cols[c], ref.cols[c], err_msg=c)
+    np.testing.assert_array_equal(ray_prof.ref_len, ref.ref_len)
+    assert ray_prof.answers == ref.answers
+
+
+def shipped_costs(name: str, split: str):
+    prof = zoo.profile(name, split)
+    return prof.macs, prof.ms
+
+
+def test_image_clean_and_corrupted_equal_single_process(tmp_path):
+    costs = shipped_costs("image", "test")
+    specs = [rp.DataSpec.built_in("image", "test", limit=200),
+             rp.DataSpec.built_in("image", "test", corruption="blur", severity=3, limit=200)]
+    got = rp.build_all(specs, workers=1, directory=tmp_path, costs=costs)
+    for prof, variant in zip(got, [{"limit": 200}, {"corruption": "blur", "severity": 3, "limit": 200}], strict=True):
+        assert prof.n == 200
+        assert_same_profile(prof, single_process("image", "test", costs, **variant))
+    # the same file and key as the single-process pass, so every page finds it
+    assert profile_path(tmp_path, "image", "test-blur-3-200", got[1].meta["fingerprint"]).exists()
+    assert not any((tmp_path / "cache").rglob("*.npz")), "shards are removed once merged"
+
+
+def test_toy_equal_and_costs_measured_on_one_worker(tmp_path):
+    prof = rp.build_on_ray(rp.DataSpec("toy", "test"), workers=1, directory=tmp_path)
+    assert_same_profile(prof, single_process("toy", "test", (prof.macs, prof.ms)))
+    where = prof.meta["measured_on"]
+    assert where["device"] == "cpu" and where["threads"] == 1 and "Ray worker" in where["by"]
+    assert (prof.ms.stage > 0).all() and (prof.macs.stage > 0).all()
+    # loading: a second call finds the saved profile and starts no worker
+    assert Profile.load(profile_path(tmp_path, "toy", "test", prof.meta["fingerprint"])).n == 1000
+
+
+def test_killed_worker_gives_the_identical_speech_profile(tmp_path):
+    """Speech, clean and noisy: the worker is killed (SIGKILL) once the first chunk is
+    back; Ray restarts it and re-runs its chunks; the profile is still exact."""
+    costs = shipped_costs("speech", "test_a")
+    specs = [rp.DataSpec.built_in("speech", "test_a", limit=130),
+             rp.DataSpec.built_in("speech", "test_a", noise="babble", snr=5, limit=130)]
+    killed = []
+
+    def kill_first_worker(frac, what):
+        shards = sorted((tmp_path / "cache").rglob("*.npz"))
+        if shards and not killed:
+            pid = int(rp._decode(shards[0].read_bytes())[2].split(":")[1])
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    got = rp.build_all(specs, workers=1, directory=tmp_path, progress=kill_first_worker, costs=costs)
+    assert killed, "the run ended before a worker could be killed"
+    workers = {w.split(":")[1] for p in got for w in p.meta["profiled_by"]}
+    assert str(killed[0]) in workers and len(workers) >= 2, "a new worker finished the run"
+    assert_same_profile(got[0], single_process("speech", "test_a", costs, limit=130))
+    assert_same_profile(got[1], single_process("speech", "test_a", costs, noise="babble", snr=5, limit=130))
+
+
+def test_interrupted_run_resumes_from_its_shards(tmp_path, caplog):
+    costs = shipped_costs("image", "test")
+    spec = rp.DataSpec.built_in("image", "test", limit=320)
+
+    def stop_after_first_chunk(frac, what):
+        if any((tmp_path / "cache").rglob("*.npz")):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rp.build_on_ray(spec, workers=1, directory=tmp_path, progress=stop_after_first_chunk, costs=costs)
+    kept = list((tmp_path / "cache").rglob("*.npz"))
+    assert 1 <= len(kept) < 5
+    with caplog.at_level(logging.WARNING, logger=rp.__name__):
+        prof = rp.build_on_ray(spec, workers=1, directory=tmp_path, costs=costs)
+    assert f"resuming, {len(kept)} of 5 chunks already profiled" in caplog.text
+    assert len(prof.meta["profiled_by"]) == 2, "the first run's shards were merged, not recomputed"
+    assert_same_profile(prof, single_process("image", "test", costs, limit=320))
+
+
+def test_undecodable_files_are_named_counted_and_skipped(tmp_path, caplog):
+    from PIL import Image
+
+    from explorer.data.mnist import load_mnist
+
+    x, y = load_mnist("test")
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    files, targets = [], []
+    for i in range(70):
+        path = folder / f"{i:03d}.png"
+        Image.fromarray((x[i] * 255).astype(np.uint8)).save(path)
+        files.append(str(path))
+        targets.append(int(y[i]))
+    for bad, data in [("012-broken.png", b"\x89PNG not really"), ("040-empty.png", b"")]:
+        (folder / bad).write_bytes(data)
+        at = int(bad[:3])
+        files.insert(at, str(folder / bad))
+        targets.insert(at, 0)
+    spec = rp.DataSpec("image", files=tuple(files), targets=tuple(targets), batch=32)  # 3 chunks
+    costs = shipped_costs("image", "test")
+    with caplog.at_level(logging.WARNING, logger=rp.__name__):
+        prof = rp.build_on_ray(spec, workers=1, directory=tmp_path, costs=costs)
+    assert prof.n == 70 and prof.meta["dataset"] == "digits"
+    assert [s["file"] for s in prof.meta["skipped"]] == [str(folder / "012-broken.png"), str(folder / "040-empty.png")]
+    assert "skipped 2 undecodable files" in caplog.text and "040-empty.png" in caplog.text
+    assert_same_profile(prof, rp.build_local(spec, costs))
+    acc = 1 - prof.exit_error(-1)
+    assert acc > 0.9, "the good files were read as digits"
+
+
+def test_without_ray_nothing_imports_it():
+    code = ("import pkgutil, importlib, sys, explorer\n"
+            "for m in pkgutil.walk_packages(explorer.__path__, 'explorer.'):\n"
+            "    if m.name != 'explorer.ray_profile' and not m.name.startswith('explorer.train'):\n"
+            "        importlib.import_module(m.name)\n"
+            "from explorer.__main__ import main\n"
+            "assert main(['profile', '--model', 'image', '--split', 'val']) == 0\n"
+            "assert 'ray' not in sys.modules, 'ray was imported'\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_bad_arguments_get_a_message(capsys):
+    from explorer.__main__ import main
+
+    assert main(["profile", "--model", "image", "--workers", "2"]) == 2
+    assert "need --ray" in capsys.readouterr().err
+    assert main(["profile", "--model", "image", "--ray", "--workers", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+

@@ -1,0 +1,65 @@
+"""The model registry: every fact about a model in its entry; other code can add models."""
+
+import subprocess
+import sys
+
+import pytest
+
+from explorer import quality, zoo
+
+
+def test_pages_list_models_from_their_entries_and_a_registered_model_joins_them():
+    assert zoo.names("live_image") == ["image"] and zoo.names("live_speech") == ["speech"]
+    assert zoo.names("noise") == ["image", "speech"]
+    toy = zoo.get("toy")
+    extra = zoo.register(zoo.BuiltIn("toy-copy", "A copy of the toy", toy.load, toy.data,
+                                     pages=frozenset({"tradeoffs"})))
+    try:
+        assert "toy-copy" in zoo.names("tradeoffs") and "toy-copy" not in zoo.names("model")
+        assert zoo.get("toy-copy") is extra
+    finally:
+        del zoo.BUILT_INS["toy-copy"]
+
+
+def test_an_entry_with_a_bad_page_or_a_noise_page_without_noise_is_refused():
+    toy = zoo.get("toy")
+    with pytest.raises(ValueError, match="unknown pages"):
+        zoo.register(zoo.BuiltIn("bad", "Bad", toy.load, toy.data, pages=frozenset({"tradeofs"})))
+    with pytest.raises(ValueError, match="no noisy test sets"):
+        zoo.register(zoo.BuiltIn("bad", "Bad", toy.load, toy.data, pages=frozenset({"noise"})))
+    assert "bad" not in zoo.BUILT_INS
+
+
+def test_evaluation_sets_include_unseen_voices_and_every_noise_level():
+    keys = [s.key for s in zoo.eval_sets("speech")]
+    assert keys[:2] == ["test_a", "test_b"] and "babble-0" in keys and len(keys) == 2 + 3 * 4
+    blur = zoo.eval_set("image", "blur-3")
+    assert dict(blur.variant) == {"corruption": "blur", "severity": 3, "limit": zoo.IMAGE_LIMIT}
+    with pytest.raises(ValueError, match="no evaluation set"):
+        zoo.eval_set("image", "fog-9")
+
+
+def test_one_quality_definition():
+    assert zoo.get("speech").quality is quality.WER and zoo.get("image").quality is quality.ACCURACY
+    assert quality.ACCURACY.from_error(0.25) == 0.75 and quality.WER.from_error(0.25) == 0.25
+    assert quality.ACCURACY.change_pt(0.5) == -0.5 and quality.WER.change_pt(0.5) == 0.5
+
+
+def _imported(module: str, watch: tuple[str, ...]) -> list[str]:
+    code = f"import sys, {module}; print(sorted(m for m in {watch!r} if m in sys.modules))"
+    return eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def test_the_registry_needs_no_torch_and_the_start_point_no_report_or_benchmark():
+    assert _imported("explorer.zoo", ("torch",)) == []  # the Overview draws before torch loads
+    assert _imported("explorer.thresholds", ("explorer.report", "explorer.bench")) == []
+
+
+def test_a_report_goes_to_the_cache_or_a_given_path_never_over_the_shipped_one(tmp_path, monkeypatch):
+    from explorer import report
+
+    monkeypatch.setattr(report, "CACHE", tmp_path / "cache")
+    shipped = (report.REPORTS / "image.json").read_bytes()
+    assert report.save_report("image", {"x": 1}) == tmp_path / "cache" / "reports" / "image.json"
+    assert report.save_report("image", {"x": 1}, tmp_path / "mine.json") == tmp_path / "mine.json"
+    assert (report.REPORTS / "image.json").read_bytes() == shipped
