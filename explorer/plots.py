@@ -26,8 +26,8 @@ def as_shown(values, column: str):
 
 
 def bar_text(shares) -> list[str]:
-    """The label on each bar of shares."""
-    return [f"{v:.1%}" for v in shares]
+    """The label on each bar of shares (never "-0.0%": a sweep's share of none can be -1e-17)."""
+    return [f"{max(v, 0.0) + 0.0:.1%}" for v in shares]  # + 0.0: -0.0 becomes 0.0
 
 
 def _titled(fig: go.Figure, title: str) -> go.Figure:

@@ -177,20 +177,26 @@ def _exit_columns(k: int) -> list[str]:
     return [f"exit_{j}" for j in range(k)]
 
 
+def quality_intervals(profile: Profile, criterion: Criterion, quality: Quality, pos: np.ndarray) -> np.ndarray:
+    """The 95% bootstrap interval of the quality at each position: [positions, (low, high)]."""
+    return np.array([sorted(quality.from_error(e) for e in tradeoff.bootstrap_ci(profile, profile.exits(criterion, t)))
+                     for t in pos]).reshape(-1, 2)
+
+
 def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFrame, cost: str,
                   per_exit: list[dict], quality: Quality, pos: np.ndarray, value: float | None = None,
                   log_x: bool = False, set_label: str = "test",
-                  measured: Callable[[float], str] | None = None) -> ThresholdView:
+                  measured: Callable[[float], str] | None = None, ci: np.ndarray | None = None) -> ThresholdView:
     """The Tradeoffs page's threshold on one evaluation set (`profile`, and `everything`:
     `tradeoff.sweep_all` of it): the metrics (quality, its change and bootstrap interval,
     mean exit, ideal speedup, and `measured(τ)`: the measured speedup in words), the
     current-threshold marker with its interval on the tradeoff figure, and where inputs
-    leave, at every slider position `pos`; each exit's own quality beside them."""
+    leave, at every slider position `pos`; each exit's own quality beside them. `ci`:
+    `quality_intervals` at `pos`, if the caller keeps them (they do not change with the axis)."""
     pos = np.asarray(pos, np.float64)
     rows = tradeoff.sweep(profile, criterion, pos)
     at = _start(pos, value)
-    ci = np.array([sorted(quality.from_error(e) for e in tradeoff.bootstrap_ci(profile, profile.exits(criterion, t)))
-                   for t in pos])  # [positions, (low, high)]
+    ci = quality_intervals(profile, criterion, quality, pos) if ci is None else ci
     q = rows[quality.column].to_numpy()
     metrics = [
         Metric(f"{quality.label} ({set_label})", [f"{v:.2%}" for v in q],

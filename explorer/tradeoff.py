@@ -221,7 +221,8 @@ def bootstrap_ci(profile: Profile, exits: np.ndarray, level: float = 0.95, draws
     over those few kinds: the same distribution as resampling inputs, at a tiny cost."""
     rng = np.random.default_rng(seed)
     err = profile.cols["errors"][np.arange(profile.n), exits]
-    kinds, counts = np.unique(np.stack([err, profile.ref_len], 1), axis=0, return_counts=True)
+    pairs, counts = np.unique(err + 1j * profile.ref_len, return_counts=True)  # sorted like (errors, words) rows
+    kinds = np.stack([pairs.real, pairs.imag], 1)
     draws_counts = rng.multinomial(profile.n, counts / counts.sum(), size=draws)  # [draws, kinds]
     rates = (draws_counts @ kinds[:, 0]) / np.maximum(draws_counts @ kinds[:, 1], 1)
     tail = (1 - level) / 2

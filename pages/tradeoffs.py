@@ -108,6 +108,13 @@ def measured_note(name: str, crit: str, thr: float) -> str:
     return "Not measured at this threshold: the Model page times it (Run the benchmark)."
 
 
+@st.cache_resource(show_spinner="Bootstrap intervals at every threshold…", max_entries=32)
+def intervals(name: str, crit: str, key: str, pinned: float | None):
+    c = criteria.get(crit)
+    return threshold_views.quality_intervals(common.eval_profile(name, key), c, zoo.get(name).quality,
+                                             threshold_views.positions(common.test_profile(name), c, pinned))
+
+
 @st.cache_resource(show_spinner="Every threshold of this criterion on this evaluation set…", max_entries=64)
 def threshold_view(name: str, crit: str, key: str, cost: str, log_x: bool, pinned: float | None) -> ThresholdView:
     """Everything the threshold moves on this evaluation set, at every slider position (and
@@ -117,7 +124,7 @@ def threshold_view(name: str, crit: str, key: str, cost: str, log_x: bool, pinne
     return threshold_views.tradeoff_view(
         common.eval_profile(name, key), c, common.sweep_all(name, key), cost, per_exit_rows(name, key),
         zoo.get(name).quality, threshold_views.positions(common.test_profile(name), c, pinned), pinned, log_x,
-        zoo.eval_set(name, key).label, lambda t: measured_note(name, crit, t))
+        zoo.eval_set(name, key).label, lambda t: measured_note(name, crit, t), intervals(name, crit, key, pinned))
 
 
 @st.fragment

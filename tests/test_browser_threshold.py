@@ -32,6 +32,7 @@ def expected(prof, crit: str, thr: float) -> dict:
     return {"metrics": {QUALITY: f"{accuracy:.2%}", "Mean exit": f"{exits.mean() + 1:.2f} of {prof.k}",
                         "Ideal speedup (MACs)": f"{point['mac_speedup']:.2f}×"},
             "change": f"{-drop:+.2f} points", "marker": (point["mean_macs"], accuracy),
+            "interval": sorted(1 - e for e in tradeoff.bootstrap_ci(prof, exits)),
             "shares": np.bincount(exits, minlength=prof.k) / prof.n}
 
 
@@ -49,6 +50,11 @@ def check_shown(frame, prof, crit: str) -> dict:
     assert marker["x"][0] == pytest.approx(want["marker"][0], abs=1.5 * marker["xtol"])  # within a pixel and a half
     assert marker["y"][0] == pytest.approx(want["marker"][1], abs=1.5 * marker["tol"])
     assert bars["y"] == pytest.approx(want["shares"], abs=1.5 * bars["tol"])
+    assert bars["labels"] == [f"{v:.1%}" for v in want["shares"]]  # the labels on the bars move too
+    lo, hi = want["interval"]
+    assert marker["error"] == pytest.approx([hi, lo], abs=1.5 * marker["tol"])  # the interval bar around the marker
+    assert f"interval of Accuracy {lo:.2%}–{hi:.2%}" in state["notes"]
+    assert state["titles"][1] == f"Where inputs leave at τ = {thr:.4g}"  # the figure's own title
     return state
 
 
@@ -63,7 +69,11 @@ def check_settled(page, frame, prof, crit: str) -> None:
     want = expected(prof, crit, state["threshold"])
     (marker,), (bars,) = state["plotly"][0], state["plotly"][1]
     assert (marker["x"][0], marker["y"][0]) == pytest.approx(want["marker"], rel=1e-5)
+    lo, hi = want["interval"]
+    assert [marker["error"][0][0], marker["error"][1][0]] == pytest.approx([hi - want["marker"][1],
+                                                                            want["marker"][1] - lo], abs=1e-5)
     assert bars["y"] == pytest.approx(want["shares"], abs=1e-6)
+    assert bars["text"] == [f"{v:.1%}" for v in want["shares"]]
 
 
 def press(page, frame, key: str) -> None:
