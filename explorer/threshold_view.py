@@ -226,7 +226,7 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
                         "truncation is the baseline; dashed: the Pareto front of the causal criteria. ✕: the "
                         "current threshold, with its 95% bootstrap interval.")],
          [Panel(_figure(hist, bars), bars), Panel(_figure(plots.quality_per_exit(per_exit)))]], at,
-        help=_help(criterion), notes=notes)
+        label=tradeoff.threshold_label(criterion.name), help=_help(criterion), notes=notes)
 
 
 def noise_table(profiles: dict[tuple[str, object], Profile], criterion: Criterion, thresholds: np.ndarray,
@@ -279,4 +279,4 @@ def noise_view(df: pd.DataFrame, axis: robustness.NoiseAxis, test: Profile, crit
           curves(quality.column, quality.label, f"{quality.label} against noise, early exit and the full model",
                  "full_depth")],
          [Panel(_figure(dist, bars), bars, "Exits are counted from 1 (exit 1 is the first).")]],
-        at, help=_help(criterion))
+        at, label=tradeoff.threshold_label(criterion.name), help=_help(criterion))

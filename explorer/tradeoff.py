@@ -187,6 +187,12 @@ def _report(profile: Profile, criterion: Criterion, thr: float) -> dict:
 THRESHOLD_UNITS = {"budget": "MACs", "static": "exit index, 0 = exit 1", "patience": "exits in a row"}
 
 
+def threshold_label(criterion: str) -> str:
+    """What a threshold control of this criterion is called, with its unit where it has one."""
+    unit = THRESHOLD_UNITS.get(criterion)
+    return f"Threshold τ ({unit})" if unit else "Threshold τ"
+
+
 def threshold_effect(profile: Profile, criterion: Criterion, thr: float) -> str:
     """A sentence when τ lies outside every score the inputs reach (so it acts as "all
     leave at the first exit" or "none leave early"), else ""."""

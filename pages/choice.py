@@ -158,8 +158,7 @@ def threshold_widget(model: str, crit: str, where=st, style: str = "slider") -> 
     from pages import common
 
     _linked_threshold(model, crit)
-    unit = tradeoff.THRESHOLD_UNITS.get(crit)
-    label = f"Threshold τ ({unit})" if unit else "Threshold τ"
+    label = tradeoff.threshold_label(crit)
     thr = current_threshold(model, crit)
     if style == "slider":
         lo, hi, step = common.threshold_range(model, crit)

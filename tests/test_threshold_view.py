@@ -47,6 +47,7 @@ def test_slider_positions_cover_the_criterions_range_and_hold_a_pinned_value(nam
     assert tv.positions(prof, c, 1e9)[-1] == pos[-1]  # out of range: the nearest end
     view = _view(name, c, "mean_exit", np.inf)
     assert (view.start, view.index(np.inf), view.index(-np.inf)) == (len(pos) - 1, len(pos) - 1, 0)
+    assert view.label == ("Threshold τ (exits in a row)" if crit == "patience" else "Threshold τ")  # its unit
 
 
 @needs_models
