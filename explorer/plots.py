@@ -20,9 +20,14 @@ def _quality(table) -> tuple[str, str]:
     return ("accuracy", "accuracy") if "accuracy" in table else ("wer", "WER")
 
 
-def _cost(values, cost: str):
-    """Cost values as people read them: exits counted from 1."""
-    return values + 1 if cost == "mean_exit" else values
+def as_shown(values, column: str):
+    """A column's values as people read them: exits counted from 1."""
+    return values + 1 if column == "mean_exit" else values
+
+
+def bar_text(shares) -> list[str]:
+    """The label on each bar of shares (never "-0.0%": a sweep's share of none can be -1e-17)."""
+    return [f"{max(v, 0.0) + 0.0:.1%}" for v in shares]  # + 0.0: -0.0 becomes 0.0
 
 
 def titled(fig: go.Figure, title: str) -> go.Figure:
@@ -60,13 +65,13 @@ def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = N
         part = part.sort_values(cost)
         label = c.label + (f" (same curve as {CRITERIA[hidden[crit]].label}, drawn under it)" if crit in hidden else "")
         fig.add_trace(go.Scatter(
-            x=_cost(part[cost], cost), y=part[col], name=label,
+            x=as_shown(part[cost], cost), y=part[col], name=label,
             mode="lines+markers" if c.causal else "markers",
             marker={"size": 6 if c.causal else 12, "symbol": "circle" if c.causal else "star"},
             customdata=part["threshold"],
             hovertemplate=f"τ=%{{customdata:.4g}}<br>{name}=%{{y:.2%}}<extra>{crit}</extra>"))
     if front is not None and len(front):
-        fig.add_trace(go.Scatter(x=_cost(front[cost], cost), y=front[col], name="Pareto front", mode="lines",
+        fig.add_trace(go.Scatter(x=as_shown(front[cost], cost), y=front[col], name="Pareto front", mode="lines",
                                  line={"dash": "dash", "color": "black"}))
     if current:
         error_y = None
@@ -74,7 +79,7 @@ def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = N
             lo, hi = sorted(current_ci)
             error_y = {"type": "data", "symmetric": False, "array": [hi - current[col]],
                        "arrayminus": [current[col] - lo], "color": "crimson"}
-        fig.add_trace(go.Scatter(x=[_cost(current[cost], cost)], y=[current[col]], error_y=error_y,
+        fig.add_trace(go.Scatter(x=[as_shown(current[cost], cost)], y=[current[col]], error_y=error_y,
                                  name="current threshold" + (" (95% bootstrap interval)" if current_ci else ""),
                                  mode="markers", marker={"size": 18, "symbol": "x", "color": "crimson"}))
     fig.update_layout(xaxis_title=COST_AXES.get(cost, cost) + (" — log scale" if log_x else ""), yaxis_title=name,
@@ -103,12 +108,12 @@ def per_exit(scores: np.ndarray, exit_names: list[str], threshold: float | None,
     return titled(fig, f"{score_label} at each exit (exit taken: {exit_names[taken]})")
 
 
-def exit_histogram(row: pd.Series, exit_names: list[str]) -> go.Figure:
+def exit_histogram(row: pd.Series, exit_names: list[str], title: str = "") -> go.Figure:
     """Share of inputs leaving at each exit, for one sweep row."""
     shares = [row[f"exit_{j}"] for j in range(len(exit_names))]
-    fig = go.Figure(go.Bar(x=exit_names, y=shares, text=[f"{v:.1%}" for v in shares], textposition="outside"))
+    fig = go.Figure(go.Bar(x=exit_names, y=shares, text=bar_text(shares), textposition="outside"))
     fig.update_layout(yaxis_title="share of inputs", yaxis_tickformat=".0%", yaxis_range=[0, 1.1], height=300)
-    return titled(fig, f"Where inputs leave at τ = {row['threshold']:.4g}")
+    return titled(fig, title or f"Where inputs leave at τ = {row['threshold']:.4g}")
 
 
 def exit_heatmap(probs: np.ndarray, exit_names: list[str], taken: int) -> go.Figure:
@@ -173,8 +178,7 @@ def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
     for i, (key, part) in enumerate(df.groupby(by, sort=False)):
         colour = "black" if key == "mean of all" else palette[i % len(palette)]
         label = CRITERIA[key].label if by == "criterion" and key in CRITERIA else str(key)
-        values = part[y] + 1 if y == "mean_exit" else part[y]  # exits counted from 1
-        fig.add_trace(go.Scatter(x=part["level"], y=values, mode="lines+markers", name=label,
+        fig.add_trace(go.Scatter(x=part["level"], y=as_shown(part[y], y), mode="lines+markers", name=label,
                                  line={"color": colour, "width": 3 if key == "mean of all" else 2}))
         if dashed:
             fig.add_trace(go.Scatter(x=part["level"], y=part[dashed], mode="lines", name=f"{label}, full depth",

@@ -78,8 +78,9 @@ def table(profiles: dict[tuple[str, object], Profile], thresholds: dict[str, flo
     return pd.DataFrame(rows)
 
 
-def mean_over_kinds(df: pd.DataFrame) -> pd.DataFrame:
-    """`table` rows averaged over the noise kinds (kind "mean of all"), level order kept."""
-    out = df.groupby(["criterion", "level"], sort=False).mean(numeric_only=True).reset_index()
+def mean_over_kinds(df: pd.DataFrame, keys=("criterion", "level")) -> pd.DataFrame:
+    """`table` rows averaged over the noise kinds (kind "mean of all"), level order kept;
+    `keys`: what stays apart (also the threshold's index, for a table at many thresholds)."""
+    out = df.groupby(list(keys), sort=False).mean(numeric_only=True).reset_index()
     out["kind"] = "mean of all"
     return out

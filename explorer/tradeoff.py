@@ -187,6 +187,12 @@ def _report(profile: Profile, criterion: Criterion, thr: float) -> dict:
 THRESHOLD_UNITS = {"budget": "MACs", "static": "exit index, 0 = exit 1", "patience": "exits in a row"}
 
 
+def threshold_label(criterion: str) -> str:
+    """What a threshold control of this criterion is called, with its unit where it has one."""
+    unit = THRESHOLD_UNITS.get(criterion)
+    return f"Threshold τ ({unit})" if unit else "Threshold τ"
+
+
 def threshold_effect(profile: Profile, criterion: Criterion, thr: float) -> str:
     """A sentence when τ lies outside every score the inputs reach (so it acts as "all
     leave at the first exit" or "none leave early"), else ""."""
@@ -221,7 +227,8 @@ def bootstrap_ci(profile: Profile, exits: np.ndarray, level: float = 0.95, draws
     over those few kinds: the same distribution as resampling inputs, at a tiny cost."""
     rng = np.random.default_rng(seed)
     err = profile.cols["errors"][np.arange(profile.n), exits]
-    kinds, counts = np.unique(np.stack([err, profile.ref_len], 1), axis=0, return_counts=True)
+    pairs, counts = np.unique(err + 1j * profile.ref_len, return_counts=True)  # sorted like (errors, words) rows
+    kinds = np.stack([pairs.real, pairs.imag], 1)
     draws_counts = rng.multinomial(profile.n, counts / counts.sum(), size=draws)  # [draws, kinds]
     rates = (draws_counts @ kinds[:, 0]) / np.maximum(draws_counts @ kinds[:, 1], 1)
     tail = (1 - level) / 2

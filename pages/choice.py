@@ -158,8 +158,7 @@ def threshold_widget(model: str, crit: str, where=st, style: str = "slider") -> 
     from pages import common
 
     _linked_threshold(model, crit)
-    unit = tradeoff.THRESHOLD_UNITS.get(crit)
-    label = f"Threshold τ ({unit})" if unit else "Threshold τ"
+    label = tradeoff.threshold_label(crit)
     thr = current_threshold(model, crit)
     if style == "slider":
         lo, hi, step = common.threshold_range(model, crit)
@@ -185,6 +184,27 @@ def threshold_widget(model: str, crit: str, where=st, style: str = "slider") -> 
     effect = tradeoff.threshold_effect(common.test_profile(model), criteria.get(crit), thr)
     if effect:
         where.caption(effect)
+    return thr
+
+
+def threshold_explorer(model: str, crit: str, view_at) -> float:
+    """The shared threshold τ of this model and criterion as a slider that moves its figures
+    and metrics in the browser (pages/components/threshold_explorer), with no round trip:
+    view_at(τ) is the page's `ThresholdView` holding τ among its positions. The server hears
+    the threshold the hand lets go of; it goes to the store and the link like any widget's.
+    A value outside the slider's range (from a link) is said in words, and what it does."""
+    from pages import common
+    from pages.components.threshold_explorer import threshold_explorer as component
+
+    _linked_threshold(model, crit)
+    thr = current_threshold(model, crit)
+    lo, hi, _ = common.threshold_range(model, crit)
+    if not lo <= thr <= hi:
+        _say_once(f"τ = {thr:.4g} is outside the range of {crit}'s thresholds here ({lo:.4g}–{hi:.4g}); the "
+                  f"slider shows the nearest end, {min(max(thr, lo), hi):.4g}.")
+    thr = float(component(view_at, thr, key=f"w.explorer.{model}.{crit}"))
+    _store()["threshold"].setdefault(model, {})[crit] = thr
+    _write_link(threshold=thr)
     return thr
 
 

@@ -5,7 +5,6 @@ widgets are in pages/choice.py."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -82,13 +81,10 @@ def default_threshold_for(name: str, crit: str) -> float:
 
 
 def threshold_range(model: str, crit: str) -> tuple[float, float, float]:
-    """(lowest, highest, step) of the criterion's threshold grid on the test profile."""
-    grid = sweep_all(model).query("criterion == @crit").threshold
-    lo, hi = float(grid.min()), float(grid.max())
-    if hi <= lo:
-        hi = lo + 1.0
-    steps = np.diff(np.sort(grid.to_numpy()))
-    return lo, hi, 1.0 if len(steps) and np.allclose(steps, 1.0) else (hi - lo) / 200  # exit counts step by one
+    """(lowest, highest, step) of the shared threshold's slider: the criterion's grid on the test profile."""
+    from explorer.threshold_view import slider_range
+
+    return slider_range(test_profile(model), criteria.get(crit))
 
 
 def causal_criteria(name: str, exclude=()) -> list[str]:

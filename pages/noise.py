@@ -1,10 +1,11 @@
 """Noise & robustness: exit depth and quality against each noise or corruption level,
 from the profiles of the model's noisy test sets (its registry entry says which)."""
 
-import pandas as pd
 import streamlit as st
 
-from explorer import plots, robustness, zoo
+from explorer import criteria, plots, robustness, zoo
+from explorer import threshold_view as threshold_views
+from explorer.threshold_view import ThresholdView
 from pages import choice, common
 
 
@@ -23,18 +24,35 @@ def every_criterion(name: str):
                                                   for c in common.causal_criteria(name)})
 
 
+@st.cache_resource(show_spinner="Every noisy test set at every threshold…", max_entries=16)
+def noise_table(name: str, crit: str, pinned: float | None):
+    c = criteria.get(crit)
+    return threshold_views.noise_table(noisy_profiles(name), c, threshold_views.positions(common.test_profile(name),
+                                                                                          c, pinned),
+                                       zoo.get(name).quality)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def threshold_view(name: str, crit: str, kind: str, level: str, pinned: float | None) -> ThresholdView:
+    """Everything the threshold moves, at every slider position (and at `pinned`, a
+    threshold between two of them); the browser looks it up while the slider moves."""
+    return threshold_views.noise_view(noise_table(name, crit, pinned), robustness.axis(name),
+                                      common.test_profile(name), criteria.get(crit), kind, level,
+                                      zoo.get(name).quality, pinned)
+
+
 @st.fragment
 def explore(name: str, crit: str) -> None:
-    """Everything the threshold and the noise pickers move: re-runs alone."""
-    ax, prof, q = robustness.axis(name), common.test_profile(name), zoo.get(name).quality
-    thr = choice.threshold_widget(name, crit)
-    df = robustness.table(noisy_profiles(name), {crit: thr})
-    lines = pd.concat([df, robustness.mean_over_kinds(df)])  # each kind and their mean
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(plots.noise_curves(lines, "mean_exit", "kind", ax.label, "mean exit",
-                                       title=f"Mean exit against noise: {crit} at τ = {thr:.4g}"))
-    c2.plotly_chart(plots.noise_curves(lines, q.column, "kind", ax.label, q.label, dashed="full_depth",
-                                       title=f"{q.label} against noise, early exit and the full model"))
+    """Everything the threshold and the noise pickers move: re-runs alone, and only when the
+    slider is let go (the browser moves the figures meanwhile)."""
+    ax, prof, c, q = robustness.axis(name), common.test_profile(name), criteria.get(crit), zoo.get(name).quality
+    d1, d2 = st.columns(2)  # which noisy set "where inputs leave" compares with the clean one
+    noisy_kind = choice.linked_select("Noise kind to compare", list(ax.kinds), "dist_kind", where=d1,
+                                      help="Where inputs leave, below the curves: clean against this noise.")
+    level = choice.linked_select(ax.label, [str(v) for v in ax.levels[1:]], "level", str(ax.levels[-1]), d2,
+                                 widget="select_slider")
+    choice.threshold_explorer(
+        name, crit, lambda t: threshold_view(name, crit, noisy_kind, level, threshold_views.pinned(prof, c, t)))
 
     st.subheader("Every criterion, each at its recommended threshold")
     kind = choice.linked_select("Noise kind", ["mean of all", *ax.kinds], "noise")
@@ -48,20 +66,6 @@ def explore(name: str, crit: str) -> None:
                                        title=f"Mean exit against noise ({kind}), every criterion"))
     e2.plotly_chart(plots.noise_curves(table, q.column, "criterion", ax.label, q.label,
                                        title=f"{q.label} against noise ({kind}), every criterion"))
-
-    st.subheader("Where inputs leave: clean against noisy")
-    d1, d2 = st.columns(2)
-    noisy_kind = choice.linked_select("Noise kind to compare", list(ax.kinds), "dist_kind", where=d1)
-    level = choice.linked_select(ax.label, [str(v) for v in ax.levels[1:]], "level", str(ax.levels[-1]), d2,
-                                 widget="select_slider")
-    rows = df[df.kind == noisy_kind].set_index("level")
-    clean = str(ax.levels[0])
-    exit_cols = [f"exit_{j}" for j in range(prof.k)]
-    st.plotly_chart(plots.exit_distributions({
-        f"clean (mean exit {rows.loc[clean, 'mean_exit'] + 1:.2f})": rows.loc[clean, exit_cols],
-        f"{noisy_kind} at {level} (mean exit {rows.loc[level, 'mean_exit'] + 1:.2f})": rows.loc[level, exit_cols],
-    }, prof.meta["exit_names"]))
-    st.caption("Exits are counted from 1 (exit 1 is the first).")
 
 
 st.title("Noise & robustness: does exit depth follow difficulty?")

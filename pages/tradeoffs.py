@@ -6,10 +6,11 @@ import numpy as np
 import streamlit as st
 
 from explorer import compare, criteria, plots, tradeoff, variants, zoo
+from explorer import threshold_view as threshold_views
 from explorer.predict import predict_input
 from explorer.report import exits_table
 from explorer.shipped import headline
-from explorer.speedup import DEFINITION
+from explorer.threshold_view import ThresholdView
 from explorer.thresholds import default_eps_pt
 from pages import choice, common
 
@@ -107,39 +108,40 @@ def measured_note(name: str, crit: str, thr: float) -> str:
     return "Not measured at this threshold: the Model page times it (Run the benchmark)."
 
 
+@st.cache_resource(show_spinner="Bootstrap intervals at every threshold…", max_entries=32)
+def intervals(name: str, crit: str, key: str, pinned: float | None):
+    c = criteria.get(crit)
+    return threshold_views.quality_intervals(common.eval_profile(name, key), c, zoo.get(name).quality,
+                                             threshold_views.positions(common.test_profile(name), c, pinned))
+
+
+@st.cache_resource(show_spinner="Every threshold of this criterion on this evaluation set…", max_entries=64)
+def threshold_view(name: str, crit: str, key: str, cost: str, log_x: bool, pinned: float | None) -> ThresholdView:
+    """Everything the threshold moves on this evaluation set, at every slider position (and
+    at `pinned`, a threshold between two of them); the browser looks it up while the slider
+    moves."""
+    c = criteria.get(crit)
+    return threshold_views.tradeoff_view(
+        common.eval_profile(name, key), c, common.sweep_all(name, key), cost, per_exit_rows(name, key),
+        zoo.get(name).quality, threshold_views.positions(common.test_profile(name), c, pinned), pinned, log_x,
+        zoo.eval_set(name, key).label, lambda t: measured_note(name, crit, t), intervals(name, crit, key, pinned))
+
+
 @st.fragment
 def explore(name: str, crit: str, key: str) -> None:
-    """Everything that only the threshold and the cost axis move: re-runs alone."""
-    prof, everything, q = common.eval_profile(name, key), common.sweep_all(name, key), zoo.get(name).quality
-    thr = choice.threshold_widget(name, crit)
-    point = tradeoff.sweep(prof, criteria.get(crit), [thr]).iloc[0].to_dict()
-    ci = tuple(sorted(q.from_error(e) for e in tradeoff.bootstrap_ci(prof, prof.exits(criteria.get(crit), thr))))
-    m = st.columns(4)
-    m[0].metric(f"{q.label} ({zoo.eval_set(name, key).label})", f"{point[q.column]:.2%}",
-                f"{q.change_pt(point['drop_pt']):+.2f} points",
-                delta_color="normal" if q.higher_is_better else "inverse",
-                help=f"Against the full model on the same inputs. 95% bootstrap interval: {ci[0]:.2%}–{ci[1]:.2%}.")
-    m[1].metric("Mean exit", f"{point['mean_exit'] + 1:.2f} of {prof.k}", help="Exits counted from 1.")
-    m[2].metric("Ideal speedup (MACs)", f"{point['mac_speedup']:.2f}×")
-    m[3].markdown(measured_note(name, crit, thr), help=DEFINITION)
-    st.caption(f"At τ = {thr:.4g}: 95% bootstrap interval of {q.label} {ci[0]:.2%}–{ci[1]:.2%} "
-               f"({prof.n:,} inputs).")
+    """Everything that only the threshold and the cost axis move: re-runs alone, and only
+    when the slider is let go (the browser moves the figures and metrics meanwhile)."""
     c1, c2 = st.columns([3, 1])
     cost = choice.linked_select("Cost axis", list(plots.COST_AXES), "cost", "mean_macs", c1, widget="radio",
                                 format_func=plots.COST_AXES.get, horizontal=True)
     log_x = choice.linked_toggle("Log scale", "log", True, c2,
                                  help="Spread out the cheap end, where most adaptive behaviour sits; drag on the "
                                       "chart to zoom, double-click to reset.")
-    st.plotly_chart(plots.tradeoff(everything, cost, point, tradeoff.pareto(everything, cost), log_x,
-                                   current_ci=ci))
+    test, c = common.test_profile(name), criteria.get(crit)
+    thr = choice.threshold_explorer(
+        name, crit, lambda t: threshold_view(name, crit, key, cost, log_x, threshold_views.pinned(test, c, t)))
     if verdict(name, key):
         st.info(verdict(name, key))
-    st.caption("Lines: each criterion over its thresholds. Stars: the oracles (earliest correct exit, earliest "
-               "exit agreeing with the full model) — bounds no causal rule can beat. Static truncation is the "
-               "baseline; dashed: the Pareto front of the causal criteria. ✕: the current threshold.")
-    h1, h2 = st.columns(2)
-    h1.plotly_chart(plots.exit_histogram(point, list(prof.meta["exit_names"])))
-    h2.plotly_chart(plots.quality_per_exit(per_exit_rows(name, key)))
     recommendation_ui(name, crit)
     one_input_ui(name, crit, thr, key)
 

@@ -91,3 +91,11 @@ def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s
         return {"seconds": seconds, "navs": [json.loads(n) for n in page.evaluate("window.__nav")]}
     finally:
         page.close()
+
+
+def done(page, timeout_ms: float = 120_000) -> None:
+    """The script run is over (no 'Running…' status) and raised nothing."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout_ms)
+    expect(page.get_by_test_id("stException")).to_have_count(0)

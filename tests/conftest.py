@@ -50,6 +50,14 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def page(server, browser):
+    """One chromium tab (1280×1000) for a test module, on the shared server."""
+    pg = browser.new_page(viewport={"width": 1280, "height": 1000})
+    yield pg
+    pg.close()
+
+
 def _shipped(name: str) -> bool:
     from explorer import checkpoint, zoo
 

@@ -30,7 +30,8 @@ def open_page(page: str | None = None, timeout: int = 120, **link) -> AppTest:
 
 
 def _figures(at) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    """Every figure of the page: its charts and those the threshold explorer draws."""
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")] + _explorer_figures(at)
 
 
 def _values(v) -> list:
@@ -40,10 +41,30 @@ def _values(v) -> list:
     return list(v or [])
 
 
-def _marker(at) -> tuple[float, float]:
-    """(cost, quality) of the current-threshold marker in the tradeoff figure."""
-    trace = next(t for f in _figures(at) for t in f["data"] if t.get("name", "").startswith("current threshold"))
-    return trace["x"][0], trace["y"][0]
+def _explorer(at) -> dict:
+    """What the threshold explorer draws in the browser: {view, value, nonce}."""
+    return json.loads(at.get("component_instance")[0].proto.json_args)
+
+
+def _release(at, value: float) -> AppTest:
+    """What the browser sends when the slider is let go at `value`."""
+    key = at.get("component_instance")[0].proto.id.split("-", 2)[2]  # $$ID-<hash>-<key>
+    at.session_state[key] = {"value": value, "seq": f"test-{value}"}
+    return at.run()
+
+
+def _shown(view: dict, value: float) -> tuple[dict, tuple]:
+    """The metrics and the current-threshold marker the browser shows at `value`."""
+    i = view["thresholds"].index(value)
+    marker = view["rows"][0][0]["moves"][0]
+    return {m["label"]: m["values"][i] for m in view["metrics"]}, (marker["x"][i], marker["y"][i])
+
+
+def _explorer_figures(at) -> list[dict]:
+    """The figures the threshold explorer draws in the browser (none on a page without it)."""
+    if not at.get("component_instance"):
+        return []
+    return [panel["figure"] for row in _explorer(at)["view"]["rows"] for panel in row]
 
 
 def _metrics(at) -> dict[str, str]:
@@ -73,32 +94,85 @@ def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
     def decision():
         return next(m.value for m in at.markdown if m.value.startswith("**Exit"))
 
-    assert at.slider[0].value == pytest.approx(recommended("image", "confidence"))
-    assert "Measured-ms speedup" not in _metrics(at)  # item 2: no second "measured" figure from the profile
-    slider = at.slider[0]
-    slider.set_value(slider.max).run()  # max softmax >= more than 1: no one leaves early
+    assert at.selectbox(key="w.criterion.image").value == "confidence"  # the recommended criterion and threshold
+    view = _explorer(at)["view"]
+    assert _explorer(at)["value"] == pytest.approx(recommended("image", "confidence"))
+    assert "Measured-ms speedup" not in _shown(view, view["thresholds"][0])[0]  # item 2: one measured speedup
+    assert decision()
+    lo, hi = view["thresholds"][0], view["thresholds"][-1]
+    _release(at, hi)  # max softmax >= more than 1: no one leaves early
+    assert not at.exception
     assert decision().startswith("**Exit 6 of 6")
-    late = _marker(at)
-    assert _metrics(at)["Mean exit"] == "6.00 of 6"
-    slider.set_value(slider.min).run()  # everyone leaves at the first exit
-    assert decision().startswith("**Exit 1 of 6") and _metrics(at)["Mean exit"] == "1.00 of 6"
-    early = _marker(at)
+    assert at.query_params["threshold"] == f"{hi:.10g}"  # the link holds the released threshold
+    late_metrics, late = _shown(view, hi)
+    assert late_metrics["Mean exit"] == "6.00 of 6"
+    _release(at, lo)  # everyone leaves at the first exit
+    assert decision().startswith("**Exit 1 of 6")
+    early_metrics, early = _shown(view, lo)
+    assert early_metrics["Mean exit"] == "1.00 of 6"
     assert early[0] < late[0] and early[1] != late[1]  # cheaper and a different accuracy
-    assert at.query_params["threshold"] == f"{slider.min:.10g}"  # the link follows the slider
+    assert at.query_params["threshold"] == f"{lo:.10g}"  # the link follows the slider
+    assert _explorer(at)["view"]["id"] == view["id"]  # releasing never sends the view again
+
+
+@needs_image
+@needs_speech
+def test_tradeoffs_explorer_for_the_other_built_in_models():
+    at = open_page("tradeoffs")
+    for name, quality in [("image-shared", "Accuracy (clean test set (test))"),
+                          ("speech", "WER (clean test set (test_a))")]:
+        at.selectbox(key="w.model").set_value(name).run()
+        view = _explorer(at)["view"]
+        assert not at.exception and view["metrics"][0]["label"] == quality
+        assert view["metrics"][0]["delta_good"] == ("up" if quality.startswith("Acc") else "down")
+        ends = {_shown(view, view["thresholds"][i])[0]["Mean exit"]: i for i in (0, -1)}
+        assert set(ends) == {"1.00 of 6", "6.00 of 6"}  # everyone at the first exit ... no one early
+        assert view["metrics"][0]["deltas"][ends["6.00 of 6"]] in ("+0.00 points", "-0.00 points")
+        _release(at, view["thresholds"][ends["6.00 of 6"]])
+        assert not at.exception and at.query_params["model"] == name
+        assert next(m.value for m in at.markdown if m.value.startswith("**Exit")).startswith("**Exit 6 of 6")
+
+
+@needs_image
+def test_tradeoffs_apply_sets_the_recommended_threshold():
+    at = open_page("tradeoffs")
+    at.selectbox(key="w.criterion.image").set_value("entropy").run()
+    _release(at, _explorer(at)["view"]["thresholds"][0])
+    at.button(key="w.apply").click().run()
+    assert not at.exception
+    assert _explorer(at)["value"] == pytest.approx(recommended("image", "entropy"))  # ε = 0.2 points by default
+    at.number_input(key="w.eps.image").set_value(1.0).run()  # a looser target: a cheaper threshold
+    at.button(key="w.apply").click().run()
+    shown = _explorer(at)
+    assert shown["value"] == pytest.approx(recommended("image", "entropy", 1.0))
+    assert shown["value"] in shown["view"]["thresholds"]  # the browser can show it exactly
+    told = _explorer(at)["nonce"]
+    _release(at, shown["view"]["thresholds"][-1])
+    at.button(key="w.apply").click().run()  # the same recommended threshold, after a move in the browser
+    assert (_explorer(at)["value"], _explorer(at)["nonce"]) == (shown["value"], told + 1)  # the browser is told again
+    at.button(key="w.apply_ltt").click().run()
+    assert not at.exception and "τ = " in next(m.value for m in at.markdown if "Learn-then-Test" in m.value)
 
 
 @needs_image
 def test_tradeoffs_offers_hard_sets_a_log_axis_intervals_and_says_when_adaptive_depth_buys_nothing():
-    """Item 3."""
+    """Item 3, with the figures and metrics the threshold moves in the browser."""
     at = open_page("tradeoffs")
-    fig = next(f for f in _figures(at) if any(t.get("name") == "Pareto front" for t in f["data"]))
+    view = _explorer(at)["view"]
+    fig = view["rows"][0][0]["figure"]
     assert fig["layout"]["xaxis"]["type"] == "log"
     current = next(t for t in fig["data"] if t["name"].startswith("current threshold"))
-    assert current["error_y"]["array"][0] > 0  # a bootstrap interval around the current point
-    clean = _metrics(at)
+    assert current["error_y"]["array"][0] > 0  # a bootstrap interval around the current point ...
+    assert all(above >= 0 and below >= 0 for above, below in view["rows"][0][0]["moves"][0]["error"])  # ... moving
+    assert all("95% bootstrap interval" in note for note in view["notes"])
+    at.toggle(key="w.page.log").set_value(False).run()
+    assert _explorer(at)["view"]["rows"][0][0]["figure"]["layout"]["xaxis"].get("type") != "log"
+    assert at.query_params["log"] == "0"
+    clean = view["metrics"]
     at.selectbox(key="w.page.eval").set_value("blur-5").run()
-    assert not at.exception
-    assert any("blur" in label for label in _metrics(at)) and _metrics(at) != clean
+    assert not at.exception and at.query_params["eval"] == "blur-5"
+    blur = _explorer(at)["view"]["metrics"]
+    assert "blur" in blur[0]["label"] and blur != clean  # the sweep of the chosen set, in the browser
     at.selectbox(key="w.model").set_value("speech").run()
     at.selectbox(key="w.page.eval").set_value("test_a").run()
     assert "adaptive depth buys nothing" in _said(at)
@@ -118,18 +192,6 @@ def test_ltt_is_explained_with_the_smallest_certifiable_eps_and_two_labelled_eps
 
 
 @needs_image
-def test_tradeoffs_apply_sets_the_recommended_threshold():
-    at = open_page("tradeoffs")
-    at.selectbox(key="w.criterion.image").set_value("entropy").run()
-    at.slider[0].set_value(at.slider[0].min).run()
-    at.button(key="w.apply").click().run()
-    assert at.slider[0].value == pytest.approx(recommended("image", "entropy"))
-    at.number_input(key="w.eps.image").set_value(1.0).run()  # a looser target: a cheaper threshold
-    at.button(key="w.apply").click().run()
-    assert at.slider[0].value == pytest.approx(recommended("image", "entropy", 1.0))
-
-
-@needs_image
 def test_exits_are_counted_from_one_everywhere():
     """Item 5."""
     at = open_page("noise")
@@ -142,8 +204,27 @@ def test_exits_are_counted_from_one_everywhere():
 
 @needs_image
 @needs_speech
+def test_noise_page_draws_every_figure_for_both_models():
+    at = open_page("noise")
+
+    def figures():  # in the page, and in the browser's threshold explorer
+        return len(at.get("plotly_chart")) + len(_explorer_figures(at))
+
+    assert figures() == 5
+    _release(at, _explorer(at)["view"]["thresholds"][0])
+    kinds = at.selectbox(key="w.page.dist_kind")
+    kinds.set_value(kinds.options[-1]).run()  # another noise kind for "where inputs leave"
+    assert not at.exception and at.query_params["dist_kind"] == "salt_pepper"
+    assert "salt_pepper at" in _explorer(at)["view"]["rows"][1][0]["moves"][1]["name"][0]
+    at.selectbox(key="w.model").set_value("speech").run()
+    assert not at.exception and figures() == 5
+    assert at.selectbox(key="w.criterion.speech").value == "ctc_entropy"
+
+
+@needs_image
+@needs_speech
 def test_every_chart_has_a_title_and_the_live_charts_a_key():
-    """Item 6."""
+    """Item 6 (the threshold explorer's figures too)."""
     for page, link in (("tradeoffs", {}), ("noise", {}), ("live_image", {}), ("live_speech", {})):
         at = open_page(page, **link)
         figures = _figures(at)
@@ -177,9 +258,13 @@ def test_a_link_sets_the_choice_for_every_page():
     assert (at.selectbox(key="w.criterion.image").value, at.number_input[0].value) == ("entropy", 0.3)
     at.number_input[0].set_value(0.5).run()  # chosen on one page ...
     at.switch_page("pages/tradeoffs.py").run()
-    assert (at.selectbox(key="w.criterion.image").value, at.slider[0].value) == ("entropy", 0.5)  # ... holds
+    assert (at.selectbox(key="w.criterion.image").value, _explorer(at)["value"]) == ("entropy", 0.5)  # ... holds
+    released = _explorer(at)["view"]["thresholds"][40]
+    _release(at, released)  # let go in the browser on this page ...
     at.switch_page("pages/noise.py").run()
-    assert at.slider[0].value == 0.5
+    assert _explorer(at)["value"] == released  # ... holds on the next
+    at.switch_page("pages/live_image.py").run()
+    assert at.number_input[0].value == pytest.approx(released)
 
 
 @needs_image

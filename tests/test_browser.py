@@ -10,28 +10,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from appserver import CHROMIUM, PAGE_TITLES, ROOT, first_paint, start, stop
+from appserver import CHROMIUM, PAGE_TITLES, ROOT, done, first_paint, start, stop
 from conftest import needs_image, needs_speech
 from playwright.sync_api import expect
+from threshold_probe import explorer_frame, slider
 
 SHOTS = ROOT / os.environ.get("SCREENSHOTS", Path(tempfile.gettempdir()) / "early-exit-explorer-screenshots")
 LONG = 120_000  # ms: the first visit of a page loads torch and the model on a busy machine
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                 reason="chromium missing (make test installs it)")
-
-
-@pytest.fixture(scope="module")
-def page(server, browser):
-    pg = browser.new_page(viewport={"width": 1280, "height": 1000})
-    yield pg
-    pg.close()
-
-
-def done(page) -> None:
-    """The script run is over (no 'Running…' status) and raised nothing."""
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=LONG)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
 def visit(page, url: str, ready: str, text: str = ""):
@@ -77,17 +65,18 @@ def test_overview(server, page):
 @needs_image
 def test_tradeoffs_keyboard_threshold_moves_the_decision_and_metrics(server, page):
     decision = visit(page, server + "/tradeoffs", "p:has-text('of 6 (')", "Exit")
-    mean_exit = page.get_by_test_id("stMetricValue").nth(1)
-    slider = page.get_by_role("slider").first
-    slider.focus()
+    frame = page.frame_locator("iframe[title*='threshold_explorer']")
+    mean_exit = frame.locator("[data-testid='metric']", has_text="Mean exit").locator(".value")
+    explorer_frame(page)
+    slider(page).focus()
     page.keyboard.press("End")  # max softmax >= the largest threshold: no one leaves early
-    expect(decision).to_contain_text("Exit 6 of 6", timeout=LONG)
-    expect(mean_exit).to_contain_text("6.00 of 6")
+    expect(mean_exit).to_contain_text("6.00 of 6")  # in the browser at once
+    expect(decision).to_contain_text("Exit 6 of 6", timeout=LONG)  # on the server once the keys rest
     expect(page).to_have_url(re.compile("^(?=.*threshold=)(?=.*eval=)(?=.*cost=)(?=.*log=)"))  # every setting
-    slider.focus()
+    slider(page).focus()
     page.keyboard.press("Home")  # the smallest: everyone leaves at the first exit
-    expect(decision).to_contain_text("Exit 1 of 6", timeout=LONG)
     expect(mean_exit).to_contain_text("1.00 of 6")
+    expect(decision).to_contain_text("Exit 1 of 6", timeout=LONG)
     page.get_by_role("button", name="Apply", exact=True).click()  # back to the recommended threshold
     expect(mean_exit).not_to_contain_text("1.00 of 6", timeout=LONG)
     done(page)
@@ -97,7 +86,10 @@ def test_tradeoffs_keyboard_threshold_moves_the_decision_and_metrics(server, pag
 @needs_image
 def test_noise_page_draws_depth_against_noise(server, page):
     visit(page, server + "/noise", "h1", "Noise & robustness")
-    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(5, timeout=LONG)
+    frame = page.frame_locator("iframe[title*='threshold_explorer']")
+    expect(frame.locator(".gtitle", has_text="Mean exit against noise")).to_be_visible(timeout=LONG)
+    expect(frame.locator(".js-plotly-plot")).to_have_count(3, timeout=LONG)  # the threshold moves these ...
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2, timeout=LONG)  # ... not every criterion's
     done(page)
     shoot(page, "noise", 2000)
 
@@ -121,7 +113,7 @@ def test_a_shared_link_sets_every_setting_on_every_page(server, page):
     expect(page.get_by_label("Threshold τ", exact=True)).to_have_value("0.3000")
     page.get_by_role("link", name="Tradeoffs").click()  # the same session, another page
     expect(page.locator("p", has_text="of 6 (").first).to_contain_text("Exit", timeout=LONG)
-    expect(page.get_by_role("slider").first).to_have_attribute("aria-valuetext", "0.3")
+    expect(slider(page)).to_have_attribute("aria-valuetext", "0.3", timeout=LONG)
     expect(page).to_have_url(re.compile("criterion=entropy"))
     done(page)
 
@@ -136,8 +128,10 @@ def test_a_shared_link_as_the_first_request_of_a_fresh_server_gets_the_whole_app
         nav = pg.get_by_test_id("stSidebarNav")
         expect(nav).to_contain_text("Noise & robustness")
         expect(nav).not_to_contain_text("common")
-        expect(pg.get_by_role("slider").first).to_have_attribute("aria-valuetext", "0.3")
-        expect(pg.get_by_test_id("stMetricLabel").first).to_contain_text("blur")  # the link's evaluation set
+        expect(nav).not_to_contain_text("threshold_explorer")
+        frame = pg.frame_locator("iframe[title*='threshold_explorer']")
+        expect(frame.locator("#tau")).to_have_attribute("aria-valuetext", "0.3", timeout=LONG)
+        expect(frame.locator("[data-testid='metric'] .label").first).to_contain_text("blur")  # the link's set
     finally:
         pg.close()
         stop(proc)
