@@ -20,6 +20,9 @@ COARSE = 128  # the search runs on a grid this many cells along the long side: s
 MIN_SHEET = 0.04  # the sheet covers at least 4% of the picture ...
 MIN_DESK = 0.02  # ... and the desk at least 2%: otherwise the picture is all page (a scan) or no page
 MIN_SOLID = 0.9  # rows and columns across a sheet are unbroken (pen strokes are not)
+MIN_CONVEX = 0.85  # a sheet is convex, tilted or cut by the frame alike; a digit's strokes are not
+MIN_PAPER = 0.8  # and most of it is paper: ink covers little of a sheet, while a light digit's
+#                  strokes on a dark ground ("0", "8": rings whose holes fill in) are mostly hole
 MIN_STEP = 0.1  # the sheet is brighter than the desk right next to it by 10% of the grey range ...
 STEP_QUANTILE = 0.1  # ... along 90% of its visible edge ...
 EDGE_CELLS = 2  # ... leaving out the edge itself (shadow, curl, blur) ...
@@ -33,6 +36,8 @@ def find_sheet(gray: np.ndarray) -> np.ndarray | None:
     page (a scan, a drawing), a light digit on a dark ground, or something else.
     """
     height, width = gray.shape
+    if max(height, width) < COARSE:  # a small picture is a scan or a crop; its pen strokes are as wide as
+        return None                  # the bands a sheet's edge is judged by, so strokes would pass for sheets
     cell = max(1, -(-max(height, width) // COARSE))
     coarse = block_means(gray, cell)
     if coarse.size < 16 or float(coarse.max() - coarse.min()) < MIN_STEP:
@@ -63,6 +68,8 @@ def _sheet_in(shown: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
     None if the largest bright region there is not a sheet on a darker surface in `coarse`."""
     sheet = _largest_bright_region(shown)
     if sheet is None or sheet.mean() < MIN_SHEET or (~sheet).mean() < MIN_DESK or _solidity(sheet) < MIN_SOLID:
+        return None
+    if _convexity(sheet) < MIN_CONVEX or (shown[sheet] > _otsu(shown)).mean() < MIN_PAPER:
         return None
     inner = ndimage.binary_erosion(sheet, iterations=EDGE_CELLS)
     # The sheet's edge must be a step down to what lies around it, nearly all along: the paper's
@@ -143,3 +150,12 @@ def _solidity(region: np.ndarray) -> float:
         return float(region.sum() / max(span, 1))
 
     return min(along(0), along(1))
+
+
+def _convexity(region: np.ndarray) -> float:
+    """The region's area over its convex hull's (cells as unit squares): 1.0 for any convex shape."""
+    from scipy.spatial import ConvexHull
+
+    cells = np.argwhere(region)
+    corners = (cells[:, None, :] + np.array([[0, 0], [0, 1], [1, 0], [1, 1]])[None]).reshape(-1, 2)
+    return float(region.sum() / ConvexHull(corners).volume)

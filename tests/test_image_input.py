@@ -374,6 +374,25 @@ def test_mnist_digits_are_rarely_flagged():
     assert unlike_a_digit(np.zeros((28, 28), np.float32)) == ()
 
 
+@needs_model
+@pytest.mark.parametrize("size", [28, 280])
+def test_light_digits_on_black_are_not_taken_for_a_sheet_of_paper(size):
+    """MNIST-style pictures (a light digit on black, as exported or scaled up): the sheet search must not
+    take a digit's strokes ("0", "8", "9": loops that fill in) for paper, and the model must still read them."""
+    from explorer.data.mnist import load_mnist
+
+    images, labels = load_mnist("test")
+    model, right, sheets = zoo.model("image"), 0, 0
+    for x, y in zip(images[:100], labels[:100], strict=True):
+        png = io.BytesIO()
+        Image.fromarray((x * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR).save(png, format="PNG")
+        digit = prepare_digit(png.getvalue())
+        sheets += digit.paper
+        _, answers = read_all_exits(model, torch.tensor(digit.mnist)[None, None])
+        right += int(answers[-1][0]) == y
+    assert right >= 99 and sheets <= (0 if size == 28 else 10), (right, sheets)
+
+
 # --- iPhone photos (HEIC) and the upload filter --------------------------------------------
 
 
