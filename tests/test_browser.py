@@ -95,6 +95,15 @@ def test_noise_page_draws_depth_against_noise(server, page):
 
 
 @needs_image
+def test_energy_page_counts_inputs_answered_under_a_harvested_power_trace(server, page):
+    visit(page, server + "/energy", "h1", "Energy: anytime inference under harvested power")
+    expect(page.get_by_test_id("stMetricLabel").first).to_contain_text("answered right, early exit", timeout=LONG)
+    expect(page.get_by_test_id("stMetricValue").first).to_contain_text(" / ", timeout=LONG)
+    expect(page.locator("[data-testid=stException]")).to_have_count(0)
+    shoot(page, "energy", 1500)
+
+
+@needs_image
 def test_model_page_runs_the_benchmark(server, page):
     visit(page, server + "/model", "h3:has-text('Architecture')", "Architecture: every stage and head")
     inputs = page.get_by_label("Inputs", exact=True)
