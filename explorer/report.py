@@ -57,21 +57,39 @@ def by_kind_and_level(rows, col: str) -> dict:
     return {kind: by_level(part, col) for kind, part in rows.groupby("kind", sort=False)}
 
 
+def class_recommendations(name: str, calib: Profile, test: Profile, eps_pt: float, split: str = "test",
+                          repeats_b64: int = 5) -> tuple[dict, dict]:
+    """(recommended, recommended_ltt) of a classifier, as every report writes them: the best
+    criterion within `eps_pt` on calibration, reported on test, with its measured speedup at
+    batch 1 and 64 on `split` (explorer.speedup), and the Learn-then-Test threshold."""
+    rec = best_recommendation(calib, test, eps_pt)
+    b1 = bench(name, rec.criterion, rec.threshold, 1, split, repeats=3)
+    b64 = bench(name, rec.criterion, rec.threshold, 64, split, repeats=repeats_b64)
+    ltt = tradeoff.recommend_ltt(calib, test, criteria.get(rec.criterion), eps=eps_pt / 100, delta=0.1)
+    recommended = {
+        "criterion": rec.criterion, "threshold": rec.threshold, "eps_pt": eps_pt,
+        "accuracy_drop_pt": rec.test["drop_pt"], "mac_speedup": rec.test["mac_speedup"],
+        "measured_speedup_b1": b1["realized_speedup"], "measured_speedup_b64": b64["realized_speedup"],
+        "ideal_speedup": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
+        "profile_agreement_b1": b1["profile_agreement"], "profile_agreement_b64": b64["profile_agreement"],
+        "noisy_b1": b1["noisy"], "noisy_b64": b64["noisy"],  # why a measured figure is not one (speedup)
+        "calibration": rec.calibration, "test": rec.test,
+    }
+    return recommended, {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps_pt / 100,
+                         "delta": 0.1, "test": ltt.test}
+
+
 def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
     model = zoo.model("image")
     val, test = zoo.profile("image", "val"), zoo.profile("image", "test")
     final = test.quality(test.exit_error(-1))
-    rec = best_recommendation(val, test, eps_pt)
-    crit = criteria.get(rec.criterion)
-    b1 = bench("image", rec.criterion, rec.threshold, 1, "test", repeats=3)
-    b64 = bench("image", rec.criterion, rec.threshold, 64, "test", repeats=5)
-    ltt = tradeoff.recommend_ltt(val, test, crit, eps=eps_pt / 100, delta=0.1)
+    recommended, recommended_ltt = class_recommendations("image", val, test, eps_pt)
 
     shared_val, shared_test = zoo.profile("image-shared", "val"), zoo.profile("image-shared", "test")
     shared_rec = best_recommendation(shared_val, shared_test, eps_pt)
 
     backbone_macs = float(test.macs.front + test.macs.stage.sum())
-    noisy, _ = noise_table("image", {rec.criterion: rec.threshold})
+    noisy, _ = noise_table("image", {recommended["criterion"]: recommended["threshold"]})
 
     return {
         "model": "image",
@@ -84,17 +102,8 @@ def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
                             "macs_per_exit": float(shared_test.macs.head["shared"][0]),
                             "macs": float(shared_test.macs.head["shared"].sum())},
         },
-        "recommended": {
-            "criterion": rec.criterion, "threshold": rec.threshold, "eps_pt": eps_pt,
-            "accuracy_drop_pt": rec.test["drop_pt"], "mac_speedup": rec.test["mac_speedup"],
-            "measured_speedup_b1": b1["realized_speedup"], "measured_speedup_b64": b64["realized_speedup"],
-            "ideal_speedup": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
-            "profile_agreement_b1": b1["profile_agreement"], "profile_agreement_b64": b64["profile_agreement"],
-            "noisy_b1": b1["noisy"], "noisy_b64": b64["noisy"],  # why a measured figure is not one (speedup)
-            "calibration": rec.calibration, "test": rec.test,
-        },
-        "recommended_ltt": {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps_pt / 100,
-                            "delta": 0.1, "test": ltt.test},
+        "recommended": recommended,
+        "recommended_ltt": recommended_ltt,
         "shared_exit": {
             "final_accuracy": shared_test.quality(shared_test.exit_error(-1)),
             "exits": exits_table(shared_test),

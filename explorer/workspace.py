@@ -309,7 +309,7 @@ def _train_heads(model, folder, opts: ImportOptions, labels, progress, say) -> t
 def build_report(name: str, where: Path, progress=None, say=print, shared_only: bool = False) -> dict:
     from . import criteria, tradeoff, zoo
     from .bench import bench
-    from .report import best_recommendation, exits_table
+    from .report import best_recommendation, class_recommendations, exits_table
 
     model = zoo.model(name)
     calib = zoo.profile(name, "calib", progress)
@@ -320,24 +320,12 @@ def build_report(name: str, where: Path, progress=None, say=print, shared_only: 
            "exits_kind": "shared" if shared_only else manifest["exits"],
            "samples": {"calib": calib.n, "test": test.n}, "exits": exits_table(test)}
     if model.task == "class":
-        rec = best_recommendation(calib, test, eps)
         out["final_accuracy"] = test.quality(test.exit_error(-1))
         if shared_only:
+            rec = best_recommendation(calib, test, eps)
             out["recommended"] = {"criterion": rec.criterion, "threshold": rec.threshold, "test": rec.test}
             return out
-        b1 = bench(name, rec.criterion, rec.threshold, 1, "test", repeats=3)
-        b64 = bench(name, rec.criterion, rec.threshold, 64, "test", repeats=3)
-        ltt = tradeoff.recommend_ltt(calib, test, criteria.get(rec.criterion), eps=eps / 100, delta=0.1)
-        out["recommended"] = {
-            "criterion": rec.criterion, "threshold": rec.threshold, "eps_pt": eps,
-            "accuracy_drop_pt": rec.test["drop_pt"], "mac_speedup": rec.test["mac_speedup"],
-            "measured_speedup_b1": b1["realized_speedup"], "measured_speedup_b64": b64["realized_speedup"],
-            "ideal_speedup": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
-            "profile_agreement_b1": b1["profile_agreement"], "profile_agreement_b64": b64["profile_agreement"],
-            "noisy_b1": b1["noisy"], "noisy_b64": b64["noisy"],  # why a measured figure is not one (speedup)
-            "calibration": rec.calibration, "test": rec.test}
-        out["recommended_ltt"] = {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps / 100,
-                                  "delta": 0.1, "test": ltt.test}
+        out["recommended"], out["recommended_ltt"] = class_recommendations(name, calib, test, eps, repeats_b64=3)
     else:
         out["final_wer"] = test.exit_error(-1)
         names = [c for c in ("ctc_entropy", "daisy", "patience")
