@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from html import escape
 
 import plotly.graph_objects as go
 
@@ -48,17 +49,23 @@ def export(figure: go.Figure | dict, fmt: str = "png", width: int = 1000, height
         raise ValueError(f"unknown figure format {fmt!r}; choose one of {', '.join(FORMATS)}")
     fig = figure if isinstance(figure, go.Figure) else go.Figure(figure)  # plotly's default template again
     if fmt == "html":
-        return Exported(fig.to_html(include_plotlyjs=True, full_html=True).encode(), "html")
+        return Exported(_html(fig), "html")
     if "BROWSER_PATH" not in os.environ and not shutil.which("chromium") and os.path.exists(CHROMIUM):
         os.environ["BROWSER_PATH"] = CHROMIUM
     try:
         data = fig.to_image(format=fmt, width=width, height=height or fig.layout.height or 500)
     except Exception as err:  # no kaleido, or no browser it can start: plotly's own HTML, said so
         why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return Exported(fig.to_html(include_plotlyjs=True, full_html=True).encode(), "html",
+        return Exported(_html(fig), "html",
                         f"{fmt.upper()} needs a browser that kaleido can start ({why}); this is the interactive "
                         "HTML page instead.")
     return Exported(data, fmt)
+
+
+def _html(fig: go.Figure) -> bytes:
+    """plotly's self-contained page, with the figure's title as the page's title too."""
+    page = fig.to_html(include_plotlyjs=True, full_html=True)
+    return page.replace("<head>", f"<head>\n    <title>{escape(title_of(fig))}</title>", 1).encode()
 
 
 def can_draw() -> bool:

@@ -50,12 +50,7 @@ def slider_range(profile: Profile, criterion: Criterion) -> tuple[float, float, 
 def positions(profile: Profile, criterion: Criterion, value: float | None = None) -> np.ndarray:
     """The slider's positions, ascending; `value` (a link's or a recommended threshold,
     clipped to the range) is one of them even where it falls between two steps."""
-    lo, hi, step = slider_range(profile, criterion)
-    pos = lo + step * np.arange(round((hi - lo) / step) + 1)
-    pos[-1] = hi
-    if value is not None and np.isfinite(value):
-        pos = np.union1d(pos, [min(max(float(value), lo), hi)])
-    return pos
+    return union_positions([profile], criterion, value)
 
 
 def pinned(profile: Profile, criterion: Criterion, value: float) -> float | None:
@@ -310,11 +305,6 @@ def union_positions(tests: list[Profile], criterion: Criterion, value: float | N
     if value is not None and np.isfinite(value):
         pos = np.union1d(pos, [min(max(float(value), lo), hi)])
     return pos
-
-
-def union_pinned(tests: list[Profile], criterion: Criterion, value: float) -> float | None:
-    """`pinned` for `union_positions`."""
-    return None if np.isin(value, union_positions(tests, criterion)) else value
 
 
 PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]

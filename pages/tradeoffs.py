@@ -146,8 +146,10 @@ def drilldown_ui(pick: drilldown.Pick | None, names: list[str], key: str) -> Non
     inputs, targets = eval_inputs(name, k)
     rows = drilldown.rows(prof, c, pick.threshold, idx[:SHOWN_INPUTS], common.load_model(name).describe, targets)
     live = next((p for p in ("live_image", "live_speech") if p in zoo.get(name).pages), None)
-    cols = st.columns(4)
+    cols = []
     for j, r in enumerate(rows):
+        if j % 4 == 0:  # row by row, in the set's order
+            cols = st.columns(4)
         col = cols[j % 4]
         kind, data = drilldown.media(inputs[r.index])
         if kind == "audio":
