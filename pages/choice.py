@@ -310,3 +310,8 @@ def linked_text(key: str, value: str | None = None, check=None) -> str | None:
     elif key in st.query_params:
         del st.query_params[key]
     return current
+
+
+def forget(key: str) -> None:
+    """Drop a page setting (its default applies again), e.g. a filter of a new selection."""
+    _store()["page"].pop(key, None)

@@ -146,6 +146,8 @@ def drilldown_ui(pick: drilldown.Pick | None, names: list[str], key: str) -> Non
     inputs, targets = eval_inputs(name, k)
     rows = drilldown.rows(prof, c, pick.threshold, idx[:SHOWN_INPUTS], common.load_model(name).describe, targets)
     live = next((p for p in ("live_image", "live_speech") if p in zoo.get(name).pages), None)
+    if not live:
+        st.caption(f"{zoo.get(name).title} has no live page: its inputs cannot be opened there.")
     cols = []
     for j, r in enumerate(rows):
         if j % 4 == 0:  # row by row, in the set's order
@@ -185,6 +187,7 @@ def explore(name: str, crit: str, key: str, others: list[str]) -> None:
         at = drilldown.Pick(click.get("model") or name, click.get("criterion") or crit, float(click["threshold"]),
                             int(click["point"]) if click["panel"] == "exits" else None)
         choice.linked_text("pick", at.link())
+        choice.forget("show")  # a new selection starts with its own filter
     common.figure_downloads(view_at(thr), thr, "tradeoffs")
     if not others:
         verdict = common.work(cached.verdict, common.eval_profile(name, key))
