@@ -8,6 +8,9 @@ once per profile object), arrays by their bytes, criteria by name, dataclasses b
 fields' keys. So a changed model or profile recomputes; the same one never does. Anything else
 is keyed by identity (the entry keeps it alive, so an id is never reused).
 
+A page may memoize its own small helpers the same way: a page script defines them again
+on every run, and the same file, name and code find the same cache.
+
 A `progress` keyword argument is never part of the key: on a miss the wrapper reports
 `progress(0.0, what)` before computing (a page's progress bar appears only when there
 is work) and passes `progress` on if the function takes one. Results are shared: treat
@@ -66,6 +69,8 @@ def key(value: Any, keep: list) -> Any:
     from .criteria import Criterion
     from .profile import Profile
 
+    if isinstance(value, bytes) and len(value) > 1024:  # an upload: kept as its hash, not its bytes
+        return ("bytes", len(value), hashlib.sha1(value).hexdigest())
     if value is None or isinstance(value, str | bool | int | float | bytes):
         return value
     if isinstance(value, Profile):
@@ -95,15 +100,34 @@ class Stats:
     misses: int = 0
 
 
+@dataclasses.dataclass
+class _Cache:
+    entries: OrderedDict = dataclasses.field(default_factory=OrderedDict)  # key -> (result, objects keyed by id)
+    locks: dict = dataclasses.field(default_factory=dict)
+    guard: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    stats: Stats = dataclasses.field(default_factory=Stats)
+
+
+_CACHES: dict[tuple, _Cache] = {}  # one per function: its file, name and code
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache_of(fn) -> _Cache:
+    """The function's cache. A page script defines its functions again on every run: the
+    same file, name and code find the same cache (an edited function starts afresh)."""
+    code = fn.__code__
+    ident = (code.co_filename, fn.__qualname__, code.co_code)
+    with _CACHES_LOCK:
+        return _CACHES.setdefault(ident, _Cache())
+
+
 def memoized(what: str = "", max_entries: int = 64):
     """Keep the function's results by argument (least recently used beyond `max_entries`)."""
 
     def wrap(fn):
         takes_progress = "progress" in inspect.signature(fn).parameters
-        entries: OrderedDict = OrderedDict()  # key -> (result, objects the key refers to by id)
-        locks: dict = {}
-        guard = threading.Lock()
-        stats = Stats()
+        cache = _cache_of(inspect.unwrap(fn))
+        entries, locks, guard, stats = cache.entries, cache.locks, cache.guard, cache.stats
 
         @functools.wraps(fn)
         def cached(*args, progress: Progress | None = None, **kwargs):

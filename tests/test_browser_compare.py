@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from appserver import CHROMIUM, done
 from playwright.sync_api import expect
+from test_browser import shoot
 from threshold_probe import explorer_frame
 
 from explorer import criteria, zoo
@@ -46,6 +47,7 @@ def test_clicking_a_bar_and_a_compared_curve_lists_the_inputs_behind_them(server
     assert url.path.endswith("live_image")
     assert parse_qs(url.query) == {"model": ["image"], "input": [f"test:{behind[0]}"]}
     expect(page).to_have_url(re.compile(r"pick=image(%2C|,)confidence(%2C|,)0\.9(%2C|,)1"))
+    shoot(page, "compare", height=2900)  # the README's picture of a comparison and its drill-down
 
     curve = figures.nth(0).locator("g.trace.scatter").nth(1).locator("path.point")  # the shared exit's curve
     click_on(page, curve.nth(curve.count() // 2))

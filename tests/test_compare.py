@@ -90,11 +90,27 @@ def test_views_are_kept_by_their_arguments(toy_profile, monkeypatch):
     assert len(calls) == 2
 
 
+def test_a_function_defined_again_by_a_page_run_keeps_its_cache():
+    calls = []
+
+    def page_run():  # a page script defines its functions anew on every run
+        @memo.memoized()
+        def decode(data: bytes) -> int:
+            calls.append(data)
+            return len(data)
+
+        return decode
+
+    upload = bytes(range(256)) * 8
+    assert page_run()(upload) == page_run()(bytes(upload)) == 2048 and len(calls) == 1
+
+
 def test_keys_say_what_changed():
     keep = []
     assert memo.key(np.arange(3), keep) == memo.key(np.arange(3), keep) != memo.key(np.arange(4), keep)
     assert memo.key(criteria.get("entropy"), keep) == ("criterion", "entropy")
     assert memo.key(zoo.get("toy").quality, keep) == memo.key(replace(zoo.get("toy").quality), keep)
+    assert memo.key(b"x" * 5000, keep)[0] == "bytes"  # an upload is kept as its hash
     assert not keep  # none of these is kept by identity
 
 
