@@ -384,10 +384,11 @@ def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos
         depth_fig.update_layout(xaxis_title=axes.pop() if len(axes) == 1 else "noise level (each model's own)",
                                 xaxis_type="category", yaxis_title="mean exit (1 = first)", height=340,
                                 legend={"orientation": "h", "y": -0.25})
-        plots.titled(depth_fig, f"Exit depth against noise (mean over the noise kinds) at τ = {TAU}")
+        plots.titled(depth_fig, f"Mean exit against noise at τ = {TAU}")
         without = [m.title for m in models if not m.noisy]
         second.append(Panel(_figure(depth_fig, depth_moves), depth_moves,
-                            "Deeper under noise: the model spends its depth where inputs are hard."
+                            "Mean over the noise kinds. Deeper under noise: the model spends its depth where "
+                            "inputs are hard."
                             + (f" No noisy test sets: {', '.join(without)}." if without else "")))
     return ThresholdView(
         [float(t) for t in pos], [_label(t) for t in pos], metrics,

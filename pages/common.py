@@ -152,10 +152,10 @@ def figure_downloads(view, thr: float, where: str) -> None:
     from explorer.threshold_view import TAU, figure_at
 
     formats = ["png", "svg", "html"] if figure_export.can_draw() else ["html"]
-    c1, *cols = st.columns([1] + [2] * sum(len(r) for r in view.rows))
-    fmt = c1.radio("Figures as", formats, key=f"w.figfmt.{where}", horizontal=True,
-                   help="PNG and SVG are drawn by kaleido in a local Chromium; HTML is plotly's own "
-                        "interactive page (works offline).")
+    c1, *cols = st.columns([1] + [2] * sum(len(r) for r in view.rows), vertical_alignment="bottom")
+    fmt = c1.selectbox("Figures as", formats, key=f"w.figfmt.{where}", format_func=str.upper,
+                       help="PNG and SVG are drawn by kaleido in a local Chromium; HTML is plotly's own "
+                            "interactive page (works offline).")
     i = view.index(thr)
     for j, (col, panel) in enumerate(zip(cols, [p for row in view.rows for p in row], strict=True)):
         title = figure_export.title_of(panel.figure).replace(TAU, view.labels[i])

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from conftest import needs_image, quick_profile
+from conftest import needs_image, needs_speech, quick_profile
 from streamlit.testing.v1 import AppTest
 
 from explorer import cached, criteria, drilldown, figure_export, memo, tradeoff, zoo
@@ -130,7 +130,7 @@ def test_comparing_two_models_draws_both_curves_and_their_thresholds_side_by_sid
     assert list(table["model"]) == [t["name"] for t in curves]
     assert "τ (empirical)" in table and "τ (Learn-then-Test)" in table
     depth = view["rows"][1][1]["figure"]
-    assert "Exit depth against noise" in depth["layout"]["title"]["text"]
+    assert "Mean exit against noise" in depth["layout"]["title"]["text"]
     assert [t["name"] for t in depth["data"]] == [zoo.get("image").title]  # the shared view has no noisy sets
     assert "No noisy test sets: " + zoo.get("image-shared").title in view["rows"][1][1]["caption"]
 
@@ -168,6 +168,22 @@ def test_a_bar_of_the_exit_histogram_shows_the_inputs_leaving_there():
     url = urlparse(link[link.index("(") + 1:-1])
     assert url.path == "live_image" and parse_qs(url.query) == {"model": ["image"], "input": [f"test:{shown[0][0]}"]}
     assert at.query_params["pick"] == f"image,confidence,{thr:.10g},1"
+    at.button(key="w.unpick").click().run()
+    assert not shown_inputs(at) and "pick" not in at.query_params
+
+
+@needs_speech
+def test_the_clips_behind_a_bar_play_with_their_transcripts():
+    at = open_page("tradeoffs", model="speech")
+    thr = explorer(at)["value"]
+    at = click(at, panel="exits", model="speech", criterion=None, point=0)
+    prof = zoo.profile("speech", "test_a")
+    behind = np.flatnonzero(prof.exits(criteria.get("ctc_entropy"), thr) == 0)[:24]
+    shown = shown_inputs(at)
+    assert [i for i, _, _ in shown] == behind.tolist() and len(at.get("audio")) == len(shown) > 0
+    _, targets = zoo.get("speech").data("test_a")
+    assert all(f"true: {targets[i]}" in m.value for (i, _, _), m in
+               zip(shown, [m for m in at.markdown if m.value.startswith("**#")], strict=True))
 
 
 @needs_image
