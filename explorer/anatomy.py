@@ -13,6 +13,7 @@ import copy
 import pandas as pd
 import torch
 
+from .memo import memoized
 from .models.base import MultiExitModel
 from .profile import Profile
 
@@ -21,6 +22,7 @@ def _own_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters(recurse=False))
 
 
+@memoized("Counting parameters", max_entries=32)  # keyed by the model object
 @torch.inference_mode()
 def parameter_counts(model: MultiExitModel) -> dict:
     """{"front": n, "stage": [K], "head": {name: [K]}, "head_total": {name: n distinct},

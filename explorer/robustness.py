@@ -52,11 +52,14 @@ def load_all(model_name: str, progress: Progress | None = None) -> dict[tuple[st
     keys = [(kind, level) for kind in ax.kinds for level in ax.levels]
     out = {}
     for i, (kind, level) in enumerate(keys):
-        if progress:
-            progress(i / len(keys), f"loading {kind} at {level}")
-        out[kind, level] = variant(model_name, kind, level)
-    if progress:
-        progress(1.0, "noisy test sets ready")
+        split, args = variant_args(model_name, kind, level)
+        part = None
+        if progress and not zoo.loaded(model_name, split, **args):  # heard only when there is work
+            progress(i / len(keys), f"{kind} at {level}")
+
+            def part(f, what, i=i, kind=kind, level=level):  # this set's share of the whole bar
+                progress((i + min(f, 1.0)) / len(keys), f"{kind} at {level}: {what}")
+        out[kind, level] = zoo.profile(model_name, split, part, **args)
     return out
 
 

@@ -50,12 +50,7 @@ def slider_range(profile: Profile, criterion: Criterion) -> tuple[float, float, 
 def positions(profile: Profile, criterion: Criterion, value: float | None = None) -> np.ndarray:
     """The slider's positions, ascending; `value` (a link's or a recommended threshold,
     clipped to the range) is one of them even where it falls between two steps."""
-    lo, hi, step = slider_range(profile, criterion)
-    pos = lo + step * np.arange(round((hi - lo) / step) + 1)
-    pos[-1] = hi
-    if value is not None and np.isfinite(value):
-        pos = np.union1d(pos, [min(max(float(value), lo), hi)])
-    return pos
+    return union_positions([profile], criterion, value)
 
 
 def pinned(profile: Profile, criterion: Criterion, value: float) -> float | None:
@@ -96,6 +91,7 @@ class Panel:
     figure: dict  # plotly's JSON of the figure at the first position shown; TAU in its title: the threshold shown
     moves: list[Move] = field(default_factory=list)
     caption: str = ""
+    pick: str = ""  # what a click on it selects: "curve" (a threshold of a curve), "exits" (an exit's bar)
 
 
 @dataclass(frozen=True)
@@ -177,6 +173,15 @@ def _exit_columns(k: int) -> list[str]:
     return [f"exit_{j}" for j in range(k)]
 
 
+def measured_note(headline, default_thr: float, crit: str, thr: float) -> str:
+    """The measured speedup at τ in words: the shipped report's (`headline`) where it was
+    measured, at the recommended threshold `default_thr` of its criterion."""
+    if headline and headline.criterion == crit and np.isclose(thr, default_thr):
+        return (f"Measured at this threshold (shipped report, batch 1): "
+                f"{'noisy — ' + headline.noisy if headline.noisy else f'{headline.measured_speedup_b1:.2f}×'}.")
+    return "Not measured at this threshold: the Model page times it (Run the benchmark)."
+
+
 def quality_intervals(profile: Profile, criterion: Criterion, quality: Quality, pos: np.ndarray) -> np.ndarray:
     """The 95% bootstrap interval of the quality at each position: [positions, (low, high)]."""
     return np.array([sorted(quality.from_error(e) for e in tradeoff.bootstrap_ci(profile, profile.exits(criterion, t)))
@@ -218,14 +223,19 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
     marker = [Move(_trace(fig, "current threshold"), x=_r(plots.as_shown(rows[cost], cost)), y=_r(q),
                    error=_r(np.stack([ci[:, 1] - q, q - ci[:, 0]], 1)))]
     bars = [Move(0, y=_r(shares), text=[plots.bar_text(s) for s in shares])]
+    for trace, crit in zip(fig.data, everything.criterion.unique(), strict=False):  # plots.tradeoff's order
+        trace.meta = {"model": profile.meta["model"], "criterion": crit}
+    hist.data[0].meta = {"model": profile.meta["model"]}
     return ThresholdView(
         [float(t) for t in pos], [_label(t) for t in pos], metrics,
         [[Panel(_figure(fig, marker), marker,
                 caption="Lines: each criterion over its thresholds. Stars: the oracles (earliest correct exit, "
                         "earliest exit agreeing with the full model) — bounds no causal rule can beat. Static "
                         "truncation is the baseline; dashed: the Pareto front of the causal criteria. ✕: the "
-                        "current threshold, with its 95% bootstrap interval.")],
-         [Panel(_figure(hist, bars), bars), Panel(_figure(plots.quality_per_exit(per_exit)))]], at,
+                        "current threshold, with its 95% bootstrap interval. Click a point of a curve: the inputs "
+                        "behind it.", pick="curve")],
+         [Panel(_figure(hist, bars), bars, "Click a bar: the inputs that leave there.", "exits"),
+          Panel(_figure(plots.quality_per_exit(per_exit)))]], at,
         label=tradeoff.threshold_label(criterion.name), help=_help(criterion), notes=notes)
 
 
@@ -280,3 +290,129 @@ def noise_view(df: pd.DataFrame, axis: robustness.NoiseAxis, test: Profile, crit
                  "full_depth")],
          [Panel(_figure(dist, bars), bars, "Exits are counted from 1 (exit 1 is the first).")]],
         at, label=tradeoff.threshold_label(criterion.name), help=_help(criterion))
+
+
+# ---- several models on one chart ---------------------------------------------------------------
+def union_positions(tests: list[Profile], criterion: Criterion, value: float | None = None) -> np.ndarray:
+    """One slider over several models: from the lowest to the highest end of the criterion's
+    ranges on their test profiles, in STEPS steps (steps of one where every grid counts
+    exits); `value` among them as in `positions`."""
+    ranges = [slider_range(p, criterion) for p in tests]
+    lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    step = 1.0 if all(r[2] == 1.0 for r in ranges) else (hi - lo) / STEPS
+    pos = lo + step * np.arange(round((hi - lo) / step) + 1)
+    pos[-1] = hi
+    if value is not None and np.isfinite(value):
+        pos = np.union1d(pos, [min(max(float(value), lo), hi)])
+    return pos
+
+
+PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]
+
+
+def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos: np.ndarray,
+                 value: float | None = None, cost_label: str = "") -> ThresholdView:
+    """Several models (`compare.Compared`: each judged on its own evaluation set) under one
+    criterion and one threshold: each model's curve over its own thresholds with its marker
+    at τ, where each model's inputs leave at τ, and each model's mean exit against noise at
+    τ (models with noisy test sets), at every slider position `pos`."""
+    from . import compare
+
+    pos = np.asarray(pos, np.float64)
+    at = _start(pos, value)
+    quality = models[0].quality
+    same_quality = all(m.quality == quality for m in models)
+    markers, metrics, bars = [], [], []
+    hist = go.Figure()
+    tradeoff_fig = go.Figure()
+    for i, m in enumerate(models):
+        colour = PALETTE[i % len(PALETTE)]
+        rows = compare.with_cost(tradeoff.sweep(m.prof, criterion, pos), m)
+        curve = compare.with_cost(tradeoff.sweep(m.prof, criterion), m).sort_values(cost)
+        meta = {"model": m.name, "criterion": criterion.name}
+        tradeoff_fig.add_trace(go.Scatter(
+            x=_r(plots.as_shown(curve[cost], cost)), y=_r(curve[m.quality.column]), name=m.title,
+            mode="lines+markers", marker={"size": 5, "color": colour}, line={"color": colour},
+            customdata=_r(curve["threshold"]), meta=meta,
+            hovertemplate=f"τ=%{{customdata:.4g}}<br>{m.quality.label}=%{{y:.2%}}<extra>{m.name}</extra>"))
+        q = rows[m.quality.column].to_numpy()
+        metrics.append(Metric(
+            m.title, [f"{m.quality.label} {v:.2%} ({m.quality.change_pt(d):+.2f} pt), mean exit {e + 1:.2f} of "
+                      f"{m.prof.k}, {s:.2f}× fewer MACs" for v, d, e, s in
+                      zip(q, rows["drop_pt"], rows["mean_exit"], rows["mac_speedup"], strict=True)],
+            help=f"On {m.set_label}, against the full model on the same inputs.", small=True))
+        shares = rows[_exit_columns(m.prof.k)].to_numpy()
+        exit_labels = [f"exit {j + 1}" for j in range(m.prof.k)]
+        hist.add_trace(go.Bar(x=exit_labels, y=_r(shares[at]), name=m.title, marker_color=colour, meta=meta,
+                              text=plots.bar_text(shares[at]), textposition="outside"))
+        bars.append((i, shares))
+        markers.append((i, rows, q, colour, m))
+    for _, rows, q, colour, m in markers:
+        tradeoff_fig.add_trace(go.Scatter(
+            x=[_r(plots.as_shown(rows[cost], cost))[at]], y=[_r(q)[at]], name=f"{m.title} at τ", mode="markers",
+            marker={"size": 16, "symbol": "x", "color": colour}, showlegend=False, hoverinfo="skip"))
+    n = len(models)
+    moves = [Move(n + i, x=_r(plots.as_shown(rows[cost], cost)), y=_r(q)) for i, rows, q, _, _ in markers]
+    ylabel = quality.label if same_quality else "quality (accuracy or WER)"
+    tradeoff_fig.update_layout(xaxis_title=(cost_label or plots.COST_AXES.get(cost, cost))
+                               + (" — log scale" if log_x else ""), yaxis_title=ylabel, yaxis_tickformat=".1%",
+                               height=480, legend={"orientation": "h", "y": -0.25})
+    if log_x:
+        tradeoff_fig.update_xaxes(type="log")
+    plots.titled(tradeoff_fig, f"{ylabel} against {(cost_label or plots.COST_AXES.get(cost, cost)).split(' (')[0]}: "
+                               f"{criterion.label}, each model at τ = {TAU}")
+    hist.update_layout(barmode="group", yaxis_title="share of inputs", yaxis_tickformat=".0%", yaxis_range=[0, 1.15],
+                       height=340, legend={"orientation": "h", "y": -0.25})
+    plots.titled(hist, f"Where each model's inputs leave at τ = {TAU}")
+    bar_moves = [Move(i, y=_r(s), text=[plots.bar_text(r) for r in s]) for i, s in bars]
+    second = [Panel(_figure(hist, bar_moves), bar_moves, "Click a bar: the inputs that leave there.", "exits")]
+    noisy = [m for m in models if m.noisy]
+    if noisy:
+        depth_fig, depth_moves = go.Figure(), []
+        for i, m in enumerate(models):
+            if not m.noisy:
+                continue
+            table = noise_table(m.noisy, criterion, pos, m.quality)
+            mean = robustness.mean_over_kinds(table, ("criterion", "t", "level"))
+            levels = [str(v) for v in m.axis.levels]
+            y = plots.as_shown(mean.set_index(["t", "level"])["mean_exit"].unstack("level")[levels].to_numpy(),
+                               "mean_exit")
+            depth_fig.add_trace(go.Scatter(x=levels, y=_r(y[at]), name=m.title, mode="lines+markers",
+                                           line={"color": PALETTE[i % len(PALETTE)]}))
+            depth_moves.append(Move(len(depth_fig.data) - 1, y=_r(y)))
+        axes = {m.axis.label for m in noisy}
+        depth_fig.update_layout(xaxis_title=axes.pop() if len(axes) == 1 else "noise level (each model's own)",
+                                xaxis_type="category", yaxis_title="mean exit (1 = first)", height=340,
+                                legend={"orientation": "h", "y": -0.25})
+        plots.titled(depth_fig, f"Mean exit against noise at τ = {TAU}")
+        without = [m.title for m in models if not m.noisy]
+        second.append(Panel(_figure(depth_fig, depth_moves), depth_moves,
+                            "Mean over the noise kinds. Deeper under noise: the model spends its depth where "
+                            "inputs are hard."
+                            + (f" No noisy test sets: {', '.join(without)}." if without else "")))
+    return ThresholdView(
+        [float(t) for t in pos], [_label(t) for t in pos], metrics,
+        [[Panel(_figure(tradeoff_fig, moves), moves,
+                "Each model's curve over its own thresholds on its own evaluation set; ✕: each model at the "
+                "threshold shown. Click a point: the inputs behind it.", "curve")], second],
+        at, label=tradeoff.threshold_label(criterion.name), help=_help(criterion))
+
+
+def figure_at(view: ThresholdView, panel: Panel, i: int) -> dict:
+    """A panel's figure as the browser shows it at position i (its moving traces there, τ
+    in its title): what a downloaded figure must show."""
+    fig = json.loads(json.dumps(panel.figure))
+    title = fig.get("layout", {}).get("title")
+    if title and "text" in title:
+        title["text"] = title["text"].replace(TAU, view.labels[i])
+    for m in panel.moves:
+        trace = fig["data"][m.trace]
+        for attr in ("x", "y", "text"):
+            values = getattr(m, attr)
+            if values is not None:
+                trace[attr] = values[i] if isinstance(values[i], list) else [values[i]]
+        if m.name is not None:
+            trace["name"] = m.name[i]
+        if m.error is not None:
+            trace.setdefault("error_y", {}).update(array=[m.error[i][0]], arrayminus=[m.error[i][1]])
+    return fig

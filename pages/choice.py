@@ -202,10 +202,15 @@ def threshold_explorer(model: str, crit: str, view_at) -> float:
     if not lo <= thr <= hi:
         _say_once(f"τ = {thr:.4g} is outside the range of {crit}'s thresholds here ({lo:.4g}–{hi:.4g}); the "
                   f"slider shows the nearest end, {min(max(thr, lo), hi):.4g}.")
-    thr = float(component(view_at, thr, key=f"w.explorer.{model}.{crit}"))
+    thr = float(component(view_at, thr, key=explorer_key(model, crit)))
     _store()["threshold"].setdefault(model, {})[crit] = thr
     _write_link(threshold=thr)
     return thr
+
+
+def explorer_key(model: str, crit: str) -> str:
+    """The widget key of the threshold explorer of this model and criterion."""
+    return f"w.explorer.{model}.{crit}"
 
 
 def set_threshold(model: str, crit: str, value: float) -> None:
@@ -256,3 +261,57 @@ def linked_toggle(label: str, key: str, default: bool = False, where=st, **kwarg
     store[key] = value
     _write_link(**{key: int(value)})
     return value
+
+
+def linked_multiselect(label: str, options: list[str], key: str, default=(), where=st, format_func=str,
+                       **kwargs) -> list[str]:
+    """A multiselect the link carries as `key` (names joined by commas); a linked name that
+    is not among the options is said in words and left out."""
+    store = _store()["page"]
+    linked = _link_value(key)
+    if linked is not None:
+        names = [n for n in linked.split(",") if n]
+        unknown = [n for n in names if n not in options]
+        if unknown:
+            _say_once(f"The link's {label.lower()} names {', '.join(f'“{n}”' for n in unknown)}, not among the "
+                      f"choices here ({', '.join(options) or 'none'}); left out.")
+        store[key] = [n for n in names if n in options]
+    value = [v for v in store.get(key, list(default)) if v in options]
+    wkey = f"w.page.{key}"
+    _prefill(wkey, value)
+    value = where.multiselect(label, options, key=wkey, format_func=format_func, on_change=_sync,
+                              args=(wkey, ("page", key)), **kwargs)
+    store[key] = list(value)
+    if value:
+        _write_link(**{key: ",".join(value)})
+    elif key in st.query_params:
+        del st.query_params[key]
+    return list(value)
+
+
+def linked_text(key: str, value: str | None = None, check=None) -> str | None:
+    """A page setting that is no widget (a selection made on a chart), carried by the link
+    as `key`: `value` sets it ("" clears it), None keeps it. check(text) raises ValueError
+    (in words) for a linked value that cannot be used; it is said and dropped."""
+    store = _store()["page"]
+    linked = _link_value(key)
+    if linked is not None:
+        try:
+            if check:
+                check(linked)
+            store[key] = linked
+        except ValueError as err:
+            _say_once(f"The link's {key} cannot be used: {err}.")
+    if value is not None:
+        store[key] = value
+    current = store.get(key) or None
+    if current:
+        _write_link(**{key: current})
+    elif key in st.query_params:
+        del st.query_params[key]
+    return current
+
+
+def forget(key: str) -> None:
+    """Drop a page setting (its default applies again), e.g. a filter of a new selection."""
+    _store()["page"].pop(key, None)

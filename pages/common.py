@@ -1,14 +1,17 @@
 """What the pages share besides the choice (not a page): the model, its profiles and
-sweeps, each loaded by the library (which keeps them in memory) with a progress bar
-while it is built, and upload decoding with its messages. The shared choice and its
-widgets are in pages/choice.py."""
+sweeps, each loaded by the library (which keeps them: explorer.memo is the one cache
+layer) with a progress bar while it is built, and upload decoding with its messages.
+The shared choice and its widgets are in pages/choice.py."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import streamlit as st
 
-from explorer import criteria, tradeoff, zoo
+from explorer import cached, criteria, zoo
 from explorer.errors import InputError
 from explorer.profile import Profile
 from explorer.thresholds import recommended
@@ -17,6 +20,32 @@ MAX_UPLOAD_MB = 20  # per upload on the live pages (each widget's own limit, bel
 
 
 _LOADED: set[str] = set()  # models this process has loaded (the library keeps them)
+
+
+@contextmanager
+def progress_bar() -> Iterator:
+    """A progress callback for the library (explorer.memo): the bar appears at the first
+    report, that is only when there is work, and goes when the work is done."""
+    bar = None
+
+    def report(fraction: float, what: str) -> None:
+        nonlocal bar
+        text = what[:1].upper() + what[1:] + "…"
+        if bar is None:
+            bar = st.progress(0.0, text)
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text)
+
+    try:
+        yield report
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
+def work(fn, *args, **kwargs):
+    """fn(*args, **kwargs, progress=a progress bar): a library call, with a bar if it works."""
+    with progress_bar() as report:
+        return fn(*args, **kwargs, progress=report)
 
 
 def load_model(name: str):
@@ -34,11 +63,9 @@ def load_profile(name: str, split: str, **variant) -> Profile:
     if zoo.loaded(name, split, **variant):
         return zoo.profile(name, split, **variant)
     load_model(name)
-    bar = st.progress(0.0, f"Loading the {split} profile…")
-    try:
-        return zoo.profile(name, split, lambda f, what: bar.progress(min(f, 1.0), what), **variant)
-    finally:
-        bar.empty()
+    with progress_bar() as report:
+        report(0.0, f"loading the {split} profile")
+        return zoo.profile(name, split, report, **variant)
 
 
 def test_profile(name: str) -> Profile:
@@ -62,16 +89,10 @@ def eval_profile(name: str, key: str) -> Profile:
     return load_profile(name, s.split, **dict(s.variant))
 
 
-@st.cache_resource(show_spinner="Sweeping every criterion over its thresholds…")
-def _sweep(name: str, key: str, _prof: Profile) -> pd.DataFrame:
-    return tradeoff.sweep_all(_prof)
-
-
 def sweep_all(name: str, key: str | None = None) -> pd.DataFrame:
     """Every criterion (bounds included) at every threshold of its grid, on an evaluation
     set (default: the test split)."""
-    key = key or zoo.get(name).test_split
-    return _sweep(name, key, eval_profile(name, key))
+    return work(cached.sweep_all, eval_profile(name, key or zoo.get(name).test_split))
 
 
 def default_threshold_for(name: str, crit: str) -> float:
@@ -82,9 +103,7 @@ def default_threshold_for(name: str, crit: str) -> float:
 
 def threshold_range(model: str, crit: str) -> tuple[float, float, float]:
     """(lowest, highest, step) of the shared threshold's slider: the criterion's grid on the test profile."""
-    from explorer.threshold_view import slider_range
-
-    return slider_range(test_profile(model), criteria.get(crit))
+    return cached.slider_range(test_profile(model), crit)
 
 
 def causal_criteria(name: str, exclude=()) -> list[str]:
@@ -122,9 +141,25 @@ def cautions(prediction, warnings=()) -> None:
         st.warning(text)
 
 
-@st.cache_resource(show_spinner="Measuring memory: one batch-1 inference per exit, 5 times each…")
 def measured_memory(name: str):
-    """explorer.memory's figures of a model, measured once per server start."""
-    from explorer import memory
+    """explorer.memory's figures of a model, measured once per loaded model."""
+    return work(cached.measured_memory, name, load_model(name))
 
-    return memory.measure(name, load_model(name))
+
+def figure_downloads(view, thr: float, where: str) -> None:
+    """A titled file of each figure of the view, as shown at `thr`."""
+    from explorer import figure_export
+    from explorer.threshold_view import TAU, figure_at
+
+    formats = ["png", "svg", "html"] if figure_export.can_draw() else ["html"]
+    c1, *cols = st.columns([1] + [2] * sum(len(r) for r in view.rows), vertical_alignment="bottom")
+    fmt = c1.selectbox("Figures as", formats, key=f"w.figfmt.{where}", format_func=str.upper,
+                       help="PNG and SVG are drawn by kaleido in a local Chromium; HTML is plotly's own "
+                            "interactive page (works offline).")
+    i = view.index(thr)
+    for j, (col, panel) in enumerate(zip(cols, [p for row in view.rows for p in row], strict=True)):
+        title = figure_export.title_of(panel.figure).replace(TAU, view.labels[i])
+        col.download_button(f"⬇ {title[:48]}{'…' if len(title) > 48 else ''}",
+                            lambda panel=panel, fmt=fmt: figure_export.export(figure_at(view, panel, i), fmt).data,
+                            figure_export.file_name(title, fmt), figure_export.FORMATS[fmt], on_click="ignore",
+                            key=f"w.fig.{where}.{j}", help=f"“{title}”, as shown, as a {fmt.upper()} file.")

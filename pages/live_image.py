@@ -8,29 +8,30 @@ import torch
 from explorer import criteria, plots, robustness, zoo
 from explorer.corruptions import corrupt
 from explorer.data.mnist import load_mnist
+from explorer.memo import memoized
 from explorer.predict import exit_taken, predict_input
 from pages import choice, common
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@memoized(max_entries=64)
 def decode_upload(name: str, data: bytes):
     """The entry's decoder: (picture shown, 28×28 input, warnings)."""
     d = zoo.get(name).decode(data)
     return d.shown, d.x.numpy()[0], d.warnings
 
 
-@st.cache_data(show_spinner=False)
+@memoized(max_entries=64)
 def example(i: int) -> tuple[np.ndarray, int]:
     x, y = load_mnist("test")
     return np.array(x[i]), int(y[i])
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@memoized(max_entries=256)
 def run(name: str, x: np.ndarray, crit: str, thr: float):
     return predict_input(name, torch.tensor(x)[None], crit, thr)
 
 
-@st.cache_data(show_spinner=False, max_entries=1024)
+@memoized(max_entries=1024)
 def exit_at(name: str, x: np.ndarray, crit: str, thr: float, kind: str, severity: int) -> int:
     return exit_taken(name, torch.tensor(with_corruption(name, x, kind, severity))[None], crit, thr)
 

@@ -11,35 +11,36 @@ import torch
 from explorer import criteria, plots, robustness, zoo
 from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
+from explorer.memo import memoized
 from explorer.noise import make_noise, mix_at_snr
 from explorer.predict import exit_taken, logmel, predict_input
 from pages import choice, common
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@memoized(max_entries=64)
 def decode_upload(name: str, data: bytes) -> tuple[np.ndarray, tuple[str, ...]]:
     d = zoo.get(name).decode(data)
     return d.x.numpy(), d.warnings
 
 
-@st.cache_data(show_spinner="Mixing in the noise…", max_entries=64)
+@memoized("Mixing in the noise", max_entries=64)
 def noisy(samples: np.ndarray, kind: str, snr) -> np.ndarray:
     if snr == "clean":
         return samples
     return mix_at_snr(samples, make_noise(kind, len(samples), np.random.default_rng(0)), float(snr))
 
 
-@st.cache_data(show_spinner="Running the model…", max_entries=256)
+@memoized("Running the model", max_entries=256)
 def analyse(name: str, samples: np.ndarray, crit: str, thr: float):
     return predict_input(name, torch.from_numpy(samples), crit, thr)
 
 
-@st.cache_data(show_spinner=False, max_entries=1024)
+@memoized(max_entries=1024)
 def exit_at(name: str, samples: np.ndarray, crit: str, thr: float, kind: str, snr) -> int:
     return exit_taken(name, torch.from_numpy(noisy(samples, kind, snr)), crit, thr)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@memoized(max_entries=64)
 def spectrogram(name: str, samples: np.ndarray) -> np.ndarray:
     return logmel(name, samples)
 

@@ -18,7 +18,6 @@ FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),
            "ms": st.column_config.NumberColumn(format="%.3f")}
 
 
-@st.cache_resource(show_spinner="Counting parameters…")
 def parameters(name: str) -> dict:
     return anatomy.parameter_counts(common.load_model(name))
 

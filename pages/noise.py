@@ -3,56 +3,44 @@ from the profiles of the model's noisy test sets (its registry entry says which)
 
 import streamlit as st
 
-from explorer import criteria, plots, robustness, zoo
-from explorer import threshold_view as threshold_views
+from explorer import cached, plots, robustness, zoo
 from explorer.threshold_view import ThresholdView
 from pages import choice, common
 
 
-@st.cache_resource(show_spinner=False)
 def noisy_profiles(name: str):
-    bar = st.progress(0.0, "Loading the noisy test sets…")
-    out = robustness.load_all(name, lambda f, what: bar.progress(min(f, 1.0), what))
-    bar.empty()
-    return out
+    return common.work(robustness.load_all, name)
 
 
-@st.cache_resource(show_spinner="Every criterion at its recommended threshold…")
 def every_criterion(name: str):
     """Each causal criterion at its own recommended threshold (calibration split)."""
-    return robustness.table(noisy_profiles(name), {c: common.default_threshold_for(name, c)
-                                                  for c in common.causal_criteria(name)})
+    return common.work(cached.every_criterion, noisy_profiles(name),
+                       {c: common.default_threshold_for(name, c) for c in common.causal_criteria(name)})
 
 
-@st.cache_resource(show_spinner="Every noisy test set at every threshold…", max_entries=16)
-def noise_table(name: str, crit: str, pinned: float | None):
-    c = criteria.get(crit)
-    return threshold_views.noise_table(noisy_profiles(name), c, threshold_views.positions(common.test_profile(name),
-                                                                                          c, pinned),
-                                       zoo.get(name).quality)
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def threshold_view(name: str, crit: str, kind: str, level: str, pinned: float | None) -> ThresholdView:
-    """Everything the threshold moves, at every slider position (and at `pinned`, a
-    threshold between two of them); the browser looks it up while the slider moves."""
-    return threshold_views.noise_view(noise_table(name, crit, pinned), robustness.axis(name),
-                                      common.test_profile(name), criteria.get(crit), kind, level,
-                                      zoo.get(name).quality, pinned)
+def threshold_view(name: str, crit: str, kind: str, level: str, thr: float) -> ThresholdView:
+    """Everything the threshold moves, at every slider position (and at τ where it falls
+    between two of them); the browser looks it up while the slider moves."""
+    test = common.test_profile(name)
+    return common.work(cached.noise_view, noisy_profiles(name), robustness.axis(name), test, crit, kind, level,
+                       zoo.get(name).quality, cached.pinned((test,), crit, thr))
 
 
 @st.fragment
 def explore(name: str, crit: str) -> None:
     """Everything the threshold and the noise pickers move: re-runs alone, and only when the
     slider is let go (the browser moves the figures meanwhile)."""
-    ax, prof, c, q = robustness.axis(name), common.test_profile(name), criteria.get(crit), zoo.get(name).quality
+    ax, q = robustness.axis(name), zoo.get(name).quality
     d1, d2 = st.columns(2)  # which noisy set "where inputs leave" compares with the clean one
     noisy_kind = choice.linked_select("Noise kind to compare", list(ax.kinds), "dist_kind", where=d1,
                                       help="Where inputs leave, below the curves: clean against this noise.")
     level = choice.linked_select(ax.label, [str(v) for v in ax.levels[1:]], "level", str(ax.levels[-1]), d2,
                                  widget="select_slider")
-    choice.threshold_explorer(
-        name, crit, lambda t: threshold_view(name, crit, noisy_kind, level, threshold_views.pinned(prof, c, t)))
+    def view_at(t: float) -> ThresholdView:
+        return threshold_view(name, crit, noisy_kind, level, t)
+
+    thr = choice.threshold_explorer(name, crit, view_at)
+    common.figure_downloads(view_at(thr), thr, "noise")
 
     st.subheader("Every criterion, each at its recommended threshold")
     kind = choice.linked_select("Noise kind", ["mean of all", *ax.kinds], "noise")

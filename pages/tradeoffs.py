@@ -1,45 +1,21 @@
 """Tradeoffs: every criterion's quality against cost on a chosen evaluation set (clean,
 unseen voices, each noise or corruption level), the threshold and where it is
-recommended, and one input of that set really exiting at it."""
+recommended, other models overlaid (views of one backbone, compressed variants,
+imported models), the inputs behind any point, and one input really exiting at it."""
 
-import numpy as np
+from urllib.parse import urlencode
+
 import streamlit as st
 
-from explorer import compare, criteria, plots, tradeoff, variants, zoo
-from explorer import threshold_view as threshold_views
+from explorer import cached, compare, criteria, drilldown, plots, robustness, tradeoff, variants, zoo
+from explorer.audio import RATE
 from explorer.predict import predict_input
-from explorer.report import exits_table
 from explorer.shipped import headline
-from explorer.threshold_view import ThresholdView
 from explorer.thresholds import default_eps_pt
 from pages import choice, common
+from pages.components.threshold_explorer import picked
 
-
-@st.cache_resource(show_spinner="Loading the evaluation inputs…")
-def eval_inputs(name: str, key: str):
-    s = zoo.eval_set(name, key)
-    return zoo.get(name).data(s.split, **dict(s.variant))
-
-
-@st.cache_resource(show_spinner=False)
-def sweep_csv(name: str, key: str) -> bytes:
-    return common.sweep_all(name, key).to_csv(index=False).encode()
-
-
-@st.cache_resource(show_spinner=False)
-def per_exit_rows(name: str, key: str) -> list[dict]:
-    return exits_table(common.eval_profile(name, key))
-
-
-@st.cache_resource(show_spinner=False)
-def verdict(name: str, key: str) -> str:
-    return tradeoff.adaptive_verdict(common.sweep_all(name, key), common.eval_profile(name, key))
-
-
-@st.cache_resource(show_spinner="Finding the recommended thresholds on the calibration split…")
-def recommendations(name: str, crit: str, eps_pt: float, eps_ltt: float, delta: float):
-    calib, test, c = common.calib_profile(name), common.test_profile(name), criteria.get(crit)
-    return tradeoff.recommend(calib, test, c, eps_pt), tradeoff.recommend_ltt(calib, test, c, eps_ltt, delta)
+SHOWN_INPUTS = 24  # inputs drawn at once behind a point (the count says how many there are)
 
 
 def recommendation_ui(name: str, crit: str) -> None:
@@ -55,7 +31,8 @@ def recommendation_ui(name: str, crit: str) -> None:
                                    "full model's on at most this share of new inputs.")
     delta = e3.number_input("δ: the LTT guarantee may fail with probability at most δ", 0.01, 0.5, 0.1,
                             0.01, key=f"w.delta.{name}")
-    rec, ltt = recommendations(name, crit, float(eps), float(eps_ltt) / 100, float(delta))
+    rec, ltt = common.work(cached.recommendations, common.calib_profile(name), common.test_profile(name), crit,
+                           float(eps), float(eps_ltt) / 100, float(delta))
 
     def on_test(r) -> str:
         return (f"on the test split: {q.label} {q.from_error(r.test['error_rate']):.2%} "
@@ -100,72 +77,128 @@ def one_input_ui(name: str, crit: str, thr: float, key: str) -> None:
         st.plotly_chart(plots.per_exit(p.scores[score_col], list(p.exit_names), thr, p.exit, score_col))
 
 
-def measured_note(name: str, crit: str, thr: float) -> str:
-    fig = headline(name)
-    if fig and fig.criterion == crit and np.isclose(thr, common.default_threshold_for(name, crit)):
-        return (f"Measured at this threshold (shipped report, batch 1): "
-                f"{'noisy — ' + fig.noisy if fig.noisy else f'{fig.measured_speedup_b1:.2f}×'}.")
-    return "Not measured at this threshold: the Model page times it (Run the benchmark)."
+def eval_inputs(name: str, key: str) -> tuple[list, list]:
+    s = zoo.eval_set(name, key)
+    return common.work(cached.eval_inputs, name, s.split, s.variant, common.test_profile(name))
 
 
-@st.cache_resource(show_spinner="Bootstrap intervals at every threshold…", max_entries=32)
-def intervals(name: str, crit: str, key: str, pinned: float | None):
-    c = criteria.get(crit)
-    return threshold_views.quality_intervals(common.eval_profile(name, key), c, zoo.get(name).quality,
-                                             threshold_views.positions(common.test_profile(name), c, pinned))
+def set_key(name: str, key: str) -> str:
+    """`key` if the model has that evaluation set, else its clean test set."""
+    return key if key in {s.key for s in zoo.eval_sets(name)} else zoo.get(name).test_split
 
 
-@st.cache_resource(show_spinner="Every threshold of this criterion on this evaluation set…", max_entries=64)
-def threshold_view(name: str, crit: str, key: str, cost: str, log_x: bool, pinned: float | None) -> ThresholdView:
-    """Everything the threshold moves on this evaluation set, at every slider position (and
-    at `pinned`, a threshold between two of them); the browser looks it up while the slider
-    moves."""
-    c = criteria.get(crit)
-    return threshold_views.tradeoff_view(
-        common.eval_profile(name, key), c, common.sweep_all(name, key), cost, per_exit_rows(name, key),
-        zoo.get(name).quality, threshold_views.positions(common.test_profile(name), c, pinned), pinned, log_x,
-        zoo.eval_set(name, key).label, lambda t: measured_note(name, crit, t), intervals(name, crit, key, pinned))
+def compared(names: list[str], key: str, cost: str) -> tuple:
+    """Each model as the comparison takes it: on the evaluation set `key` where it has it,
+    its noisy test sets where it has them, its measured memory on the memory axis."""
+    out = []
+    for n in names:
+        entry, k = zoo.get(n), set_key(n, key)
+        noisy = common.work(robustness.load_all, n) if entry.noise else None
+        out.append(compare.Compared(
+            n, entry.title, common.eval_profile(n, k), common.test_profile(n), entry.quality,
+            zoo.eval_set(n, k).label, noisy, entry.noise,
+            common.measured_memory(n) if cost == "memory_kb" else None))
+    return tuple(out)
+
+
+def single_view(name: str, crit: str, key: str, cost: str, log_x: bool, thr: float):
+    test = common.test_profile(name)
+    return common.work(cached.tradeoff_view, common.eval_profile(name, key), test, crit, cost, log_x,
+                       cached.pinned((test,), crit, thr), zoo.get(name).quality, zoo.eval_set(name, key).label,
+                       headline(name), common.default_threshold_for(name, crit))
+
+
+def compare_view(models: tuple, crit: str, cost: str, log_x: bool, thr: float):
+    return common.work(cached.compare_view, models, crit, cost, log_x,
+                       cached.pinned(tuple(m.test for m in models), crit, thr))
+
+
+def compare_table_ui(models: tuple, crit: str) -> None:
+    st.subheader("Recommended thresholds, side by side")
+    rows = []
+    for m in models:
+        eps = default_eps_pt(m.name)
+        rec, ltt = common.work(cached.recommendations, common.calib_profile(m.name), m.test, crit, eps, 0.01, 0.1)
+        rows.append((m, rec, ltt))
+    st.dataframe(compare.recommended_table(rows), hide_index=True)
+    st.caption(f"{criteria.get(crit).label}. Each threshold is chosen on the model's own calibration split (empirical: "
+               "the cheapest within the model's default ε; Learn-then-Test: at most 1% of answers changed, δ = 0.1) "
+               "and judged on its clean test split.")
+
+
+def drilldown_ui(pick: drilldown.Pick | None, names: list[str], key: str) -> None:
+    st.subheader("The inputs behind a point")
+    if pick is None or pick.model not in names:
+        st.caption("Click a point of a curve, or a bar of where inputs leave, to see the inputs behind it.")
+        return
+    name, k = pick.model, set_key(pick.model, key)
+    prof, c = common.eval_profile(name, k), criteria.get(pick.criterion)
+    show = choice.linked_select("Show", list(drilldown.SHOWS), "show", "all" if pick.exit is not None else "changed",
+                                widget="radio", format_func=drilldown.SHOWS.get, horizontal=True)
+    idx = drilldown.select(prof, c, pick.threshold, pick.exit, show)
+    where = f", leaving at exit {pick.exit + 1} of {prof.k}" if pick.exit is not None else ""
+    st.markdown(f"**{zoo.get(name).title}**, {c.label} at τ = {pick.threshold:.4g}{where}, on "
+                f"{zoo.eval_set(name, k).label}: **{len(idx)} of {prof.n} inputs** ({drilldown.SHOWS[show]})"
+                + (f"; the first {SHOWN_INPUTS} are shown." if len(idx) > SHOWN_INPUTS else "."))
+    st.button("Clear the selection", key="w.unpick", on_click=choice.linked_text, args=("pick", ""))
+    if not len(idx):
+        return
+    inputs, targets = eval_inputs(name, k)
+    rows = drilldown.rows(prof, c, pick.threshold, idx[:SHOWN_INPUTS], common.load_model(name).describe, targets)
+    live = next((p for p in ("live_image", "live_speech") if p in zoo.get(name).pages), None)
+    if not live:
+        st.caption(f"{zoo.get(name).title} has no live page: its inputs cannot be opened there.")
+    cols = []
+    for j, r in enumerate(rows):
+        if j % 4 == 0:  # row by row, in the set's order
+            cols = st.columns(4)
+        col = cols[j % 4]
+        kind, data = drilldown.media(inputs[r.index])
+        if kind == "audio":
+            col.audio(data, sample_rate=RATE)
+        else:
+            col.image(data, width=96, clamp=True)
+        score = f" · score {r.score:.3g}" if r.score is not None else ""
+        mark = "✓ right" if r.right else "✗ wrong"
+        col.markdown(f"**#{r.index}** · exit {r.exit + 1}: **{r.answer}** ({mark}) · final: {r.final} · "
+                     f"true: {r.truth}{score}")
+        if live:
+            col.markdown(f"[Open on the live page]({live}?{urlencode({'model': name, 'input': f'{k}:{r.index}'})})")
 
 
 @st.fragment
-def explore(name: str, crit: str, key: str) -> None:
-    """Everything that only the threshold and the cost axis move: re-runs alone, and only
-    when the slider is let go (the browser moves the figures and metrics meanwhile)."""
+def explore(name: str, crit: str, key: str, others: list[str]) -> None:
+    """Everything that only the threshold, the cost axis and a click on a figure move:
+    re-runs alone, and only when the slider is let go (the browser moves the figures and
+    metrics meanwhile)."""
+    axes = compare.COSTS if others else plots.COST_AXES
     c1, c2 = st.columns([3, 1])
-    cost = choice.linked_select("Cost axis", list(plots.COST_AXES), "cost", "mean_macs", c1, widget="radio",
-                                format_func=plots.COST_AXES.get, horizontal=True)
+    cost = choice.linked_select("Cost axis", list(axes), "cost", "mean_macs", c1, widget="radio",
+                                format_func=axes.get, horizontal=True)
     log_x = choice.linked_toggle("Log scale", "log", True, c2,
                                  help="Spread out the cheap end, where most adaptive behaviour sits; drag on the "
                                       "chart to zoom, double-click to reset.")
-    test, c = common.test_profile(name), criteria.get(crit)
-    thr = choice.threshold_explorer(
-        name, crit, lambda t: threshold_view(name, crit, key, cost, log_x, threshold_views.pinned(test, c, t)))
-    if verdict(name, key):
-        st.info(verdict(name, key))
-    recommendation_ui(name, crit)
+    models = compared([name, *others], key, cost) if others else ()
+    view_at = ((lambda t: compare_view(models, crit, cost, log_x, t)) if others else
+               (lambda t: single_view(name, crit, key, cost, log_x, t)))
+    thr = choice.threshold_explorer(name, crit, view_at)
+    click = picked(choice.explorer_key(name, crit))
+    if click:
+        at = drilldown.Pick(click.get("model") or name, click.get("criterion") or crit, float(click["threshold"]),
+                            int(click["point"]) if click["panel"] == "exits" else None)
+        choice.linked_text("pick", at.link())
+        choice.forget("show")  # a new selection starts with its own filter
+    common.figure_downloads(view_at(thr), thr, "tradeoffs")
+    if not others:
+        verdict = common.work(cached.verdict, common.eval_profile(name, key))
+        if verdict:
+            st.info(verdict)
+        recommendation_ui(name, crit)
+    else:
+        compare_table_ui(models, crit)
+    link = choice.linked_text("pick", check=drilldown.Pick.from_link)
+    drilldown_ui(drilldown.Pick.from_link(link) if link else None, [name, *others], key)
     one_input_ui(name, crit, thr, key)
-
-
-def variants_ui(name: str, crit: str) -> None:
-    """The model beside its compressed variants (FreeML's other half)."""
-    st.subheader("Compressing the backbone against exiting early")
-    made = variants.of(name)
-    if not made:
-        st.info(f"No compressed variant of this model yet. Make one with `python -m explorer compress {name} "
-                "--method int8` (or `--method prune --ratio 0.5` for the image model): it then appears here, "
-                "and in every model menu.")
-        return
-    names = [name, *made]
-    c1, c2 = st.columns([3, 1])
-    cost = choice.linked_select("Cost axis ", list(compare.COSTS), "vcost", "mean_ms", c1, widget="radio",
-                                format_func=compare.COSTS.get, horizontal=True)
-    log_x = choice.linked_toggle("Log scale ", "vlog", True, c2)
-    memory = {n: common.measured_memory(n) for n in names} if cost == "memory_kb" else None
-    df = compare.curves({n: common.test_profile(n) for n in names}, criteria.get(crit), memory)
-    st.plotly_chart(compare.figure(df, cost, {n: zoo.get(n).title for n in names}, log_x))
-    st.caption(f"{criteria.get(crit).label}, every threshold, on each model's own clean test profile. A variant's "
-               "curve left of the model's at the same height: compressing beats exiting earlier there; the "
-               "variant's curve reaching further left than either: the two add up.")
 
 
 st.title("Tradeoffs: what each criterion and threshold costs and saves")
@@ -178,8 +211,20 @@ key = choice.linked_select("Evaluation set", list(labels), "eval", where=c3, for
                            help="Thresholds are always chosen on the calibration split; this picks where they "
                                 "are judged: the clean test set, unseen voices, or a noise or corruption level, "
                                 "where the tradeoffs are real.")
-common.sweep_all(name, key)
+others = choice.linked_multiselect(
+    "Compare with", [n for n in zoo.names("tradeoffs") if n != name], "vs",
+    format_func=lambda n: zoo.get(n).title,
+    help="Other models on the same chart under this criterion and one threshold: views of one backbone (one head "
+         "per exit against a shared exit), compressed variants, imported models. Each is judged on this evaluation "
+         "set where it has it, else on its clean test set.")
+cannot = [n for n in others if crit not in common.causal_criteria(n)]
+if cannot:
+    st.warning(f"{', '.join(zoo.get(n).title for n in cannot)} cannot use {crit}: left out of the comparison.")
+others = [n for n in others if n not in cannot]
+if not variants.of(name):
+    st.caption(f"No compressed variant of this model yet: make one with `python -m explorer compress {name} "
+               "--method int8` (or `--method prune --ratio 0.5` for the image model), then compare them here.")
 st.download_button("Download the sweep as CSV (every criterion × threshold on this evaluation set)",
-                   sweep_csv(name, key), f"sweep-{name}-{key}.csv", "text/csv", on_click="ignore")
-explore(name, crit, key)
-variants_ui(name, crit)
+                   common.work(cached.sweep_csv, common.eval_profile(name, key)), f"sweep-{name}-{key}.csv",
+                   "text/csv", on_click="ignore")
+explore(name, crit, key, others)

@@ -286,9 +286,13 @@ def test_tradeoffs_overlays_the_model_and_its_variants(image_int8, tmp_path, mon
         return at
 
     monkeypatch.setattr(variants, "VARIANTS", tmp_path)
-    assert any("No compressed variant of this model yet" in i.value for i in tradeoffs().info)
+    assert any("No compressed variant of this model yet" in c.value for c in tradeoffs().caption)
     compress.save_variant(image_int8, "image-int8", {"base": "image", "method": "int8"})
     at = tradeoffs()
-    figure = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-                  if "compressed variants" in json.loads(c.proto.spec)["layout"]["title"]["text"])
-    assert [t["name"] for t in figure["data"]] == [zoo.get("image").title, zoo.get("image-int8").title]
+    at.multiselect(key="w.page.vs").set_value(["image-int8"]).run()  # the page's comparison
+    at.radio(key="w.page.cost").set_value("memory_kb").run()  # measured bytes: compressing against exiting
+    assert not at.exception, at.exception
+    figure = json.loads(at.get("component_instance")[0].proto.json_args)["view"]["rows"][0][0]["figure"]
+    assert [t["name"] for t in figure["data"] if t.get("meta")] == [zoo.get("image").title,
+                                                                     zoo.get("image-int8").title]
+    assert "device memory" in figure["layout"]["xaxis"]["title"]["text"]

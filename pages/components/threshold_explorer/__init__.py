@@ -66,3 +66,16 @@ def threshold_explorer(view_at: Callable[[float], ThresholdView], value: float, 
     explorer(view=view.payload, value=pushed["value"], nonce=pushed["nonce"],
              plotly=f"../{plotly_js.name}/plotly.min.js", key=key, default=None)
     return value
+
+
+def picked(key: str) -> dict | None:
+    """The browser's last click on a figure's point or bar, once (None after it was read):
+    {"panel": "curve" or "exits", "model", "criterion", "point", "threshold"}."""
+    report = st.session_state.get(key)
+    if not isinstance(report, dict) or not isinstance(report.get("pick"), dict):
+        return None
+    read = f"{key}.picked"
+    if st.session_state.get(read) == report["seq"]:
+        return None
+    st.session_state[read] = report["seq"]
+    return report["pick"]
