@@ -27,11 +27,11 @@ def axis(model_name: str) -> NoiseAxis:
     return ax
 
 
-def variant(model_name: str, kind: str, level) -> Profile:
+def variant(model_name: str, kind: str, level, progress: Progress | None = None) -> Profile:
     """The profile of one noisy test set (the clean level: the same inputs, clean, one
-    profile shared by every kind)."""
+    profile shared by every kind); built on first use, with `progress`."""
     split, args = variant_args(model_name, kind, level)
-    return zoo.profile(model_name, split, **args)
+    return zoo.profile(model_name, split, progress, **args)
 
 
 def variant_args(model_name: str, kind: str, level) -> tuple[str, dict]:
@@ -52,9 +52,12 @@ def load_all(model_name: str, progress: Progress | None = None) -> dict[tuple[st
     keys = [(kind, level) for kind in ax.kinds for level in ax.levels]
     out = {}
     for i, (kind, level) in enumerate(keys):
+        what = f"{kind} at {level}"
         if progress:
-            progress(i / len(keys), f"loading {kind} at {level}")
-        out[kind, level] = variant(model_name, kind, level)
+            progress(i / len(keys), f"loading {what}")
+        inner = (lambda f, step, i=i, what=what: progress((i + min(f, 1.0)) / len(keys), f"building {what}: {step}")) \
+            if progress else None  # a set not built yet (an imported model's) is made here
+        out[kind, level] = variant(model_name, kind, level, inner)
     if progress:
         progress(1.0, "noisy test sets ready")
     return out
