@@ -102,23 +102,10 @@ def apply(name: str, x, kind: str, level):
         return x  # the clean level
     if model.family == "speech":
         return model.prepare(noisy_waveform(x.numpy(), kind, float(level), _seed(0, kind), model.rate))
+    from .eval_inputs import picture
+
     rgb = picture(model, x)
     out = corrupted_picture(rgb, kind, int(level), _seed(0, kind))
     from PIL import Image
 
     return model.prepare(Image.fromarray(np.round(out * 255).astype(np.uint8))).to(torch.float32)
-
-
-def picture(model, x) -> np.ndarray:
-    """A prepared image input [C, H, W] as the picture the model saw, [H, W, C] in [0, 1]
-    (the processor's normalisation undone where it says how)."""
-    arr = np.asarray(x, np.float32)
-    proc = getattr(model, "processor", None)
-    if proc is not None and getattr(proc, "do_normalize", False):
-        mean = np.asarray(proc.image_mean, np.float32).reshape(-1, 1, 1)
-        std = np.asarray(proc.image_std, np.float32).reshape(-1, 1, 1)
-        arr = arr * std + mean
-    elif arr.min() < 0 or arr.max() > 1:
-        arr = (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-6)
-    arr = np.clip(arr, 0, 1)
-    return np.repeat(arr, 3, 0).transpose(1, 2, 0) if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
