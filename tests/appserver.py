@@ -70,7 +70,8 @@ new MutationObserver(() => {
   if (items.length && window.__nav[window.__nav.length - 1] !== key) window.__nav.push(key);
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
-PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model", "Energy")
+PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model", "Energy",
+               "Add a model")
 
 
 def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s: float = 60) -> dict:
