@@ -204,8 +204,6 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     key = hashlib.sha256(json.dumps([MANIFEST_VERSION, source_hash(source), folder.content_hash(),
                                      asdict(opts)], sort_keys=True).encode()).hexdigest()
     loading(1.0, f"{len(folder.files)} files in {data} ({folder.layout})")
-    say(f"{folder.layout} folder: " + ", ".join(f"{data_info['files'][s]} {s}" for s in ("train", "calib", "test"))
-        + (f"; {len(folder.missing)} listed files missing" if folder.missing else ""))
     old = folder_out / "manifest.json"
     if old.is_file() and (folder_out / "report.json").is_file():
         m = json.loads(old.read_text())
@@ -215,6 +213,8 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
                 (at(later) or (lambda f, what: None))(1.0, "nothing changed since the last import")
             return json.loads((folder_out / "report.json").read_text())
     _forget(name)
+    say(f"{folder.layout} folder: " + ", ".join(f"{data_info['files'][s]} {s}" for s in ("train", "calib", "test"))
+        + (f"; {len(folder.missing)} listed files missing" if folder.missing else ""))
     labels = list(getattr(model, "labels", []))
     if family == "image":
         folders.match_labels(folder.targets, labels)  # a mismatch stops here, before any work

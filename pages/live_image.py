@@ -54,20 +54,11 @@ c1, c2 = st.columns(2)  # shared with every page (and the link)
 crit = choice.criterion_select(name, common.causal_criteria(name, exclude=("budget",)), c1)
 thr = choice.threshold_widget(name, crit, c2, style="number")
 
-linked = live_shared.linked_input(name)
-sources = ["Example from the test set", "Upload", "Camera", live_shared.BATCH]
-source = st.radio("Input", [live_shared.LINKED, *sources] if linked else sources, horizontal=True)
-x, shown, truth, warnings = None, None, None, ()
-data = None
-if source == live_shared.BATCH:
-    live_shared.batch_ui(name, crit, thr, "pictures", "answer")
-    st.stop()
-if source != live_shared.LINKED:
-    live_shared.forget_linked_input()
-if source == live_shared.LINKED:
-    x, truth, label = linked
-    st.caption(f"Opened from the link: {label}.")
-elif source == "Upload":
+source, linked = live_shared.input_source(name, crit, thr, ["Example from the test set", "Upload", "Camera"],
+                                          "pictures", "answer")
+x, truth = linked or (None, None)
+shown, warnings, data = None, (), None
+if source == "Upload":
     # any file type goes to the decoder, which names what it got and says what to do
     up = st.file_uploader(f"A photo or scan (PNG, JPEG, HEIC, WebP, GIF or BMP, up to "
                           f"{common.MAX_UPLOAD_MB} MB)", max_upload_size=common.MAX_UPLOAD_MB)
@@ -75,7 +66,7 @@ elif source == "Upload":
 elif source == "Camera":
     shot = st.camera_input("Hold a picture up to the camera")
     data = shot.getvalue() if shot else None
-else:
+elif source != live_shared.LINKED:
     x, truth, _ = live_shared.test_input(name)
 digit = common.decoded(data, lambda b: decode_upload(name, b), "picture")
 if digit is not None:

@@ -40,6 +40,24 @@ def linked_input(name: str) -> tuple[np.ndarray, str, str] | None:
         return None
 
 
+def input_source(name: str, crit: str, thr: float, sources: list[str], what: str, answer_label: str):
+    """The input radio (a link's input first when the link names one, the batch last): (the
+    source chosen, (input, truth) when it is an evaluation input from the link, else None).
+    A batch is drawn here and the page stops after it."""
+    linked = linked_input(name)
+    options = [*sources, BATCH]
+    source = st.radio("Input", [LINKED, *options] if linked else options, horizontal=True)
+    if source == BATCH:
+        batch_ui(name, crit, thr, what, answer_label)
+        st.stop()
+    if source != LINKED:
+        forget_linked_input()
+        return source, None
+    x, truth, label = linked
+    st.caption(f"Opened from the link: {label}.")
+    return source, (x, truth)
+
+
 def forget_linked_input() -> None:
     """Another input source was chosen: the link no longer names what is shown."""
     choice._store()["link"].pop("input", None)

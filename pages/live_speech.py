@@ -53,19 +53,11 @@ c1, c2 = st.columns(2)  # shared with every page (and the link)
 crit = choice.criterion_select(name, common.causal_criteria(name, exclude=("budget",)), c1)
 thr = choice.threshold_widget(name, crit, c2, style="number")
 
-linked = live_shared.linked_input(name)
-sources = ["Example", "Test set", "Upload", "Record", live_shared.BATCH]
-source = st.radio("Input", [live_shared.LINKED, *sources] if linked else sources, horizontal=True)
-data, truth, given = None, None, None  # given: an evaluation input, already the model's input
-if source == live_shared.BATCH:
-    live_shared.batch_ui(name, crit, thr, "recordings", "transcript")
-    st.stop()
-if source != live_shared.LINKED:
-    live_shared.forget_linked_input()
-if source == live_shared.LINKED:
-    given, truth, label = linked
-    st.caption(f"Opened from the link: {label}.")
-elif source == "Test set":
+source, linked = live_shared.input_source(name, crit, thr, ["Example", "Test set", "Upload", "Record"],
+                                          "recordings", "transcript")
+given, truth = linked or (None, None)  # given: an evaluation input, already the model's input
+data = None
+if source == "Test set":
     given, truth, _ = live_shared.test_input(name)
 elif source == "Upload":
     # any file type goes to the decoder, which names what it got and says what to do
@@ -75,7 +67,7 @@ elif source == "Upload":
 elif source == "Record":
     rec = st.audio_input("Say a few digits, e.g. a phone number")
     data = rec.getvalue() if rec else None
-else:
+elif source != live_shared.LINKED:
     examples = load_index()["speech"]
     pick = st.selectbox("Example", examples, format_func=lambda e: f"“{e['text']}” — {e['voice']} ({e['note']})")
     data = (EXAMPLES / pick["file"]).read_bytes() if pick else None
