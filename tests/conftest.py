@@ -25,9 +25,8 @@ def no_variants_made_on_this_machine(tmp_path_factory):
         yield
 
 
-@pytest.fixture(scope="session")
-def server():
-    """`streamlit run app.py` on 127.0.0.1 for the whole session; yields its URL."""
+def served():
+    """`python app.py` on 127.0.0.1 until the generator is closed; yields its URL."""
     from appserver import start, stop
 
     try:
@@ -36,6 +35,12 @@ def server():
         pytest.fail(str(err))
     yield url
     stop(proc)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The app on 127.0.0.1 for the whole session; yields its URL."""
+    yield from served()
 
 
 @pytest.fixture(scope="session")
