@@ -8,8 +8,13 @@ folder named pages/ is switched off before the server starts. In that mode the f
 request of a fresh server runs without this router: the navigation lists the raw file
 names (app, choice, common, live image, ...) and a shared link opens its page alone.
 `streamlit run app.py` still works, but its very first request goes through that mode.
+
+`python app.py --allow-server-paths` lets the Add-a-model page read folders on this
+machine although the server can be reached from the network (explorer/server_paths.py);
+a server bound to localhost reads them without it.
 """
 
+import os
 import sys
 
 import streamlit as st
@@ -19,8 +24,12 @@ def _serve() -> None:
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
 
+    from explorer.server_paths import ENV, FLAG
+
     PagesManager.uses_pages_directory = False  # read when the first session starts: the router serves it
-    sys.argv = ["streamlit", "run", __file__, *sys.argv[1:]]
+    if FLAG in sys.argv:  # ours, not Streamlit's: said to the pages through the environment
+        os.environ[ENV] = "1"
+    sys.argv = ["streamlit", "run", __file__, *(a for a in sys.argv[1:] if a != FLAG)]
     sys.exit(cli.main())
 
 
@@ -36,6 +45,7 @@ page = st.navigation([  # first, before anything slow: the navigation is the fir
     st.Page("pages/noise.py", title="Noise & robustness", icon="🌫️"),
     st.Page("pages/model.py", title="Model", icon="🧱"),
     st.Page("pages/energy.py", title="Energy", icon="🔋"),
+    st.Page("pages/add_model.py", title="Add a model", icon="➕"),
 ])
 from pages.choice import remember_link  # noqa: E402  (light: no torch, no model)
 

@@ -432,7 +432,12 @@ def save_variant(model: MultiExitModel, name: str, info: dict, directory: Path |
     it was made). info: at least "base" (the model it was made from) and "method"."""
     path = Path(directory or variants.VARIANTS) / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state, seen = {}, set()
+    for k, v in model.state_dict().items():
+        where = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
+        if where not in seen:  # a module reachable by two names (an HF model's `base` and `encoder`): saved once
+            seen.add(where)
+            state[k] = v.detach().contiguous()
     save_file(state, str(path.with_suffix(".safetensors")))
     cls = type(model).__bases__[1] if isinstance(model, Int8Weights) else type(model)  # (Int8Weights, original)
     meta = {"config": _config(model), "class": _class_path(cls),

@@ -116,9 +116,10 @@ def exit_histogram(row: pd.Series, exit_names: list[str], title: str = "") -> go
     return titled(fig, title or f"Where inputs leave at τ = {row['threshold']:.4g}")
 
 
-def exit_heatmap(probs: np.ndarray, exit_names: list[str], taken: int) -> go.Figure:
-    """Class probabilities at every exit (rows) with the exit taken outlined."""
-    classes = [str(c) for c in range(probs.shape[1])]
+def exit_heatmap(probs: np.ndarray, exit_names: list[str], taken: int, classes: list[str] | None = None) -> go.Figure:
+    """Class probabilities at every exit (rows) with the exit taken outlined (`classes`: the
+    class names, default their numbers)."""
+    classes = [str(c) for c in (classes if classes is not None else range(probs.shape[1]))]
     fig = go.Figure(go.Heatmap(z=probs, x=classes, y=exit_names, colorscale="Blues", zmin=0, zmax=1,
                                colorbar={"title": "p", "tickformat": ".0%"}))
     fig.add_shape(type="rect", x0=-0.5, x1=probs.shape[1] - 0.5, y0=taken - 0.5, y1=taken + 0.5,

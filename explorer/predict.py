@@ -166,11 +166,23 @@ def exit_taken(model_name: str, x, criterion_name: str, threshold: float) -> int
 
 
 def logmel(model_name: str, samples: np.ndarray) -> np.ndarray:
-    """[frames, mels]: a speech model's front-end features of one clip (its spectrogram)."""
+    """[frames, mels]: a speech model's front-end features of one clip (its spectrogram); for
+    a model whose front end is not a spectrogram (a Hugging Face model's convolutions), a
+    40-band log-mel of the clip (25 ms windows, 10 ms hop)."""
     import torch
 
+    model = zoo.model(model_name)
     with torch.inference_mode():
-        feats, _ = zoo.model(model_name).features(torch.from_numpy(samples)[None], torch.tensor([len(samples)]))
+        if getattr(model, "mel", None) is None:  # no log-mel front end of its own
+            from .models.speech import mel_filters
+
+            rate = getattr(model, "rate", 16_000)
+            n_fft, hop = int(0.025 * rate), int(0.01 * rate)
+            spec = torch.stft(torch.from_numpy(np.asarray(samples, np.float32)), n_fft, hop,
+                              window=torch.hann_window(n_fft), return_complex=True)  # [F, T]
+            return torch.log(mel_filters(n_fft, 40, rate, fmax=min(7600.0, rate / 2 - 1)) @ spec.abs().pow(2)
+                             + 1e-6).T.numpy()
+        feats, _ = model.features(torch.from_numpy(samples)[None], torch.tensor([len(samples)]))
     return feats[0].numpy()
 
 

@@ -8,8 +8,10 @@ $EXPLORER_WORKSPACE, else ~/.cache/early-exit-explorer/workspace):
   report.json          the same shape as `report image|speech`
 The key hashes the source's content, the data folder's listing (paths, sizes, times,
 labels) and every option: the same key again is instant; anything changed rebuilds.
-Imported models are then reachable by name from every command through `lookup`, which
-`zoo.get` falls back to.
+Imported models are then reachable by name from every command and page: `imported`
+(light, no torch) lists them and makes their registry entries; this module imports,
+loads and reports. `import_model` reports its phases (loading, features, training,
+profiling) to a `phase` callback, which the app's Add-a-model page draws as progress bars.
 """
 
 from __future__ import annotations
@@ -17,24 +19,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
-from functools import cache
 from pathlib import Path
 
-import torch
-
-from . import exit_heads, folders, user_model
+from . import folders, imported, user_model
 from .paths import CACHE
 
 log = logging.getLogger(__name__)
 EXIT_KINDS = ("final-head", "trained", "distilled")
 MANIFEST_VERSION = 1
-
-
-def root(override: str | Path | None = None) -> Path:
-    return Path(override or os.environ.get("EXPLORER_WORKSPACE") or CACHE / "workspace").expanduser()
+PHASES = ("loading", "features", "training", "profiling")  # what an import reports progress for
+root = imported.root
 
 
 @dataclass(frozen=True)
@@ -79,6 +75,8 @@ def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
     """Put the imported heads on a freshly loaded model."""
     from torch import nn
 
+    from . import exit_heads
+
     exits, K = manifest["exits"], model.num_exits
     if model.family == "speech":
         branches = (nn.ModuleList(exit_heads.Branch(model.hidden_size, model.vocab_size) for _ in range(K - 1))
@@ -101,21 +99,17 @@ def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
 # ---- lookup: imported models as zoo entries ---------------------------------------------------
 def _manifest(name: str, where: Path) -> tuple[dict, str] | None:
     """(manifest, view) of an imported model's name (NAME or NAME-shared)."""
-    path = where / name / "manifest.json"
-    if path.is_file():
-        return json.loads(path.read_text()), "main"
-    if name.endswith("-shared"):
-        path = where / name[: -len("-shared")] / "manifest.json"
-        if path.is_file():
-            m = json.loads(path.read_text())
-            if m.get("shared_exit"):
-                return m, "shared"
-    return None
+    return imported.found(name, where)
+
+
+def load_imported(name: str, where: str | Path | None = None):
+    """The imported model `name` (NAME or NAME-shared) with its exit heads attached."""
+    manifest, view = imported.found(name, where)
+    return _attach(load_source(manifest["source"]), manifest, root(where) / manifest["name"] / "heads", view)
 
 
 def lookup(name: str, where: str | Path | None = None):
     """The zoo entry (zoo.BuiltIn) of an imported model or of `file.py:build`, or None."""
-    from .quality import ACCURACY, WER
     from .zoo import BuiltIn
 
     if user_model.is_user_source(name):
@@ -128,49 +122,7 @@ def lookup(name: str, where: str | Path | None = None):
         return BuiltIn(name, f"your model {name}", lambda: user_model.build(name), data or no_data,
                        calib_split="calib", test_split="test",  # keyed by the file's content: an edit rebuilds
                        profile_dir=CACHE / "profiles" / "user" / user_model.content_hash(name)[:12])
-    where = root(where)
-    found = _manifest(name, where)
-    if found is None:
-        return None
-    manifest, view = found
-    folder = where / manifest["name"]
-    return BuiltIn(name, f"{manifest['architecture']} from {manifest['source']} ({manifest['exits']} exits)",
-                   lambda: _attach(load_source(manifest["source"]), manifest, folder / "heads", view),
-                   _data_loader(name, manifest), calib_split="calib", test_split="test",
-                   profile_dir=folder / "profiles", decode=_decoder(name), group="imported",
-                   quality=WER if manifest["task"] == "ctc" else ACCURACY)
-
-
-def _data_loader(name: str, manifest: dict):
-    def data(split: str, limit: int = 0):
-        inputs, targets = _loaded(name, json.dumps(manifest["data"], sort_keys=True), split)
-        return (inputs[:limit], targets[:limit]) if limit else (inputs, targets)
-    return data
-
-
-@cache
-def _loaded(name: str, data_json: str, split: str):
-    from . import zoo
-
-    d = json.loads(data_json)
-    if split not in ("train", "calib", "test"):
-        raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
-    model = zoo.model(name)
-    folder = folders.scan(d["folder"], model.family, d["train_fraction"], d["calib_fraction"], d["limit"])
-    got = folders.load_part(folder, split, model.prepare, getattr(model, "labels", None),
-                            getattr(model, "rate", 16_000))
-    return got.inputs, got.targets
-
-
-def _decoder(name: str):
-    def decode(data: bytes):
-        from . import zoo
-
-        model = zoo.model(name)
-        if model.family == "image":
-            return zoo.Decoded(model.prepare(folders.decode_picture(data)))
-        return zoo.Decoded(model.prepare(folders.decode_audio(data, model.rate)))
-    return decode
+    return imported.entry(name, where)
 
 
 def list_models(where: str | Path | None = None) -> list[dict]:
@@ -190,16 +142,33 @@ def _forget(name: str) -> None:
     from . import thresholds, zoo
 
     zoo.model.cache_clear()
-    _loaded.cache_clear()
+    imported.loaded.cache_clear()
     thresholds.recommended.cache_clear()
     for key in [k for k in zoo._PROFILES if k[0] in (name, name + "-shared")]:
         del zoo._PROFILES[key]
 
 
 # ---- import ----------------------------------------------------------------------------------
+def _scaled(progress, lo: float, hi: float):
+    """A progress callback that fills [lo, hi] of `progress` (None stays None)."""
+    if progress is None:
+        return None
+    return lambda f, what: progress(lo + (hi - lo) * min(max(f, 0.0), 1.0), what)
+
+
+def _phases(phase, progress):
+    """name -> the progress callback (fraction, what) of one phase of an import: `phase(name,
+    fraction, what)` when given, else the one `progress` for every phase."""
+    if phase is None:
+        return lambda name: progress
+    return lambda name: (lambda f, what: phase(name, f, what))
+
+
 def import_model(source: str, data: str | Path, name: str, opts: ImportOptions = ImportOptions(),
-                 where: str | Path | None = None, progress=None, say=print) -> dict:
-    """Import `source` with exits of `opts.exits` on the labelled folder `data`; returns the report."""
+                 where: str | Path | None = None, progress=None, say=print, phase=None) -> dict:
+    """Import `source` with exits of `opts.exits` on the labelled folder `data`; returns the report.
+    phase(name, fraction, what): progress of each of PHASES (the app draws one bar each)."""
+    at = _phases(phase, progress)
     if not name or "/" in name or name.startswith(".") or name.endswith("-shared"):
         raise ValueError(f"{name!r} cannot be a model name: use letters, digits, '-' and '_' "
                          "(and not the ending -shared, which names the shared-exit view)")
@@ -211,7 +180,10 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
         raise ValueError(f"unknown exit kind {opts.exits!r}; choose one of {', '.join(EXIT_KINDS)}")
     where = root(where)
     folder_out = where / name
+    loading = at("loading") or (lambda f, what: None)
+    loading(0.0, f"loading {source}")
     model = load_source(source)
+    loading(0.5, "model loaded; reading the data folder")
     family = getattr(model, "family", None)
     if family not in ("image", "speech") or not hasattr(model, "prepare"):
         raise ValueError(f"{source} does not say how to read files (a `family` of image or speech and a "
@@ -231,13 +203,18 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
                  "missing": len(folder.missing)}
     key = hashlib.sha256(json.dumps([MANIFEST_VERSION, source_hash(source), folder.content_hash(),
                                      asdict(opts)], sort_keys=True).encode()).hexdigest()
+    loading(1.0, f"{len(folder.files)} files in {data} ({folder.layout})")
     old = folder_out / "manifest.json"
     if old.is_file() and (folder_out / "report.json").is_file():
         m = json.loads(old.read_text())
         if m.get("key") == key:
             say(f"{name}: nothing changed since the last import; the report is current")
+            for later in PHASES[1:]:
+                (at(later) or (lambda f, what: None))(1.0, "nothing changed since the last import")
             return json.loads((folder_out / "report.json").read_text())
     _forget(name)
+    say(f"{folder.layout} folder: " + ", ".join(f"{data_info['files'][s]} {s}" for s in ("train", "calib", "test"))
+        + (f"; {len(folder.missing)} listed files missing" if folder.missing else ""))
     labels = list(getattr(model, "labels", []))
     if family == "image":
         folders.match_labels(folder.targets, labels)  # a mismatch stops here, before any work
@@ -251,22 +228,37 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     modules: dict = {}
     needs_training = opts.exits != "final-head" or opts.daisy or opts.shared_exit
     if needs_training:
-        modules, heads_meta = _train_heads(model, folder, opts, labels, progress, say)
+        from . import exit_heads
+
+        modules, heads_meta = _train_heads(model, folder, opts, labels, at("features"), at("training"), say)
         manifest["daisy"] = heads_meta.get("daisy")
         exit_heads.save_heads(folder_out / "heads", modules, heads_meta)
+    else:
+        for later in ("features", "training"):
+            (at(later) or (lambda f, what: None))(1.0, "not needed: the model's own head reads every exit")
     manifest["training"] = heads_meta
     (folder_out / "manifest.json").write_text(json.dumps(manifest, indent=1))  # key still None: not done
-    report = build_report(name, where, progress, say)
+    profiling = at("profiling")
+    say("profiling the calibration and test splits (every exit, every head) and timing real exits")
+    report = build_report(name, where, _scaled(profiling, 0, 0.7 if opts.shared_exit else 1), say)
     if opts.shared_exit:
-        report["shared_exit"] = build_report(name + "-shared", where, progress, say, shared_only=True)
+        report["shared_exit"] = build_report(name + "-shared", where, _scaled(profiling, 0.7, 1), say,
+                                             shared_only=True)
+    say(f"{name} is ready: choose it on any page")
     manifest["key"] = key
     (folder_out / "report.json").write_text(json.dumps(report, indent=1))
     (folder_out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return report
 
 
-def _train_heads(model, folder, opts: ImportOptions, labels, progress, say) -> tuple[dict, dict]:
-    """Read the frozen backbone once over the training split and train every head asked for."""
+def _train_heads(model, folder, opts: ImportOptions, labels, progress, training, say) -> tuple[dict, dict]:
+    """Read the frozen backbone once over the training split and train every head asked for
+    (progress: of reading the features; training: of training the heads)."""
+    import torch
+
+    from . import exit_heads
+
+    training = training or (lambda f, what: None)
     need_labels = opts.exits == "trained" or (opts.shared_exit and opts.exits != "distilled")
     loaded = folders.load_part(folder, "train", model.prepare, labels or None, getattr(model, "rate", 16_000))
     if loaded.skipped:
@@ -287,21 +279,24 @@ def _train_heads(model, folder, opts: ImportOptions, labels, progress, say) -> t
     if opts.exits != "final-head":
         train = exit_heads.train_image_branches if model.family == "image" else exit_heads.train_ctc_branches
         modules["branches"], tlog = train(model, feats, targets if opts.exits == "trained" else None,
-                                          opts.epochs, opts.seed, progress=progress)
+                                          opts.epochs, opts.seed, progress=_scaled(training, 0, 0.6))
         meta["logs"].append(tlog.to_dict())
         for e in tlog.per_exit:
             say(f"  exit {e['exit'] + 1}: {tlog.kind} loss {e['loss'][0]:.3f} -> {e['loss'][-1]:.3f}")
     if opts.daisy:
+        training(0.6, "DAISY: k-means on one layer's frames, then a cluster head per layer")
         modules["ssl"], dlog, info = exit_heads.train_daisy(model, feats, epochs=opts.epochs, seed=opts.seed)
         meta["daisy"] = info
         meta["logs"].append(dlog.to_dict())
         say(f"  DAISY: {info['clusters']} clusters on layer {info['layer'] + 1}; cluster-head loss "
             + ", ".join(f"{e['loss'][0]:.2f}->{e['loss'][-1]:.2f}" for e in dlog.per_exit))
     if opts.shared_exit:
+        training(0.8, "training FreeML's shared exit")
         modules["shared"], slog = exit_heads.train_shared_exit(model, feats, targets, opts.epochs, opts.seed)
         meta["logs"].append(slog.to_dict())
         say(f"  shared exit: loss {slog.per_exit[0]['loss'][0]:.3f} -> {slog.per_exit[0]['loss'][-1]:.3f}")
     meta["train_seconds"] = sum(lg["seconds"] for lg in meta["logs"])
+    training(1.0, f"heads trained in {meta['train_seconds']:.1f} s")
     return modules, meta
 
 
@@ -312,8 +307,10 @@ def build_report(name: str, where: Path, progress=None, say=print, shared_only: 
     from .report import best_recommendation, class_recommendations, exits_table
 
     model = zoo.model(name)
-    calib = zoo.profile(name, "calib", progress)
-    test = zoo.profile(name, "test", progress)
+    calib = zoo.profile(name, "calib", _scaled(progress, 0, 0.45))
+    test = zoo.profile(name, "test", _scaled(progress, 0.45, 0.9))
+    if progress:
+        progress(0.9, "timing real exits at the recommended thresholds")
     eps = zoo.get(name).quality.eps_pt
     manifest, _ = _manifest(name, root(where))
     out = {"model": name, "source": manifest["source"], "architecture": manifest["architecture"],
@@ -351,7 +348,11 @@ def build_report(name: str, where: Path, progress=None, say=print, shared_only: 
     out["per_layer_ms"] = [float(v) for v in test.ms.stage]
     out["front_end_ms"] = float(test.ms.front)
     out["training"] = manifest.get("training", {})
+    import torch
+
     out["threads"] = torch.get_num_threads()
+    if progress:
+        progress(1.0, "report ready")
     return out
 
 

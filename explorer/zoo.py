@@ -41,6 +41,7 @@ class NoiseAxis:
     label: str  # the level axis, for plots ("corruption severity (0 = clean)")
     variant: Callable[[str, Any], dict]  # (kind, level) -> the data function's keyword arguments
     note: str = ""  # what the noisy sets are, in a sentence
+    apply: Callable[[Any, str, Any], Any] | None = None  # (one input, kind, level) -> it under that noise (live pages)
 
 
 @dataclass(frozen=True)
@@ -156,14 +157,19 @@ IMAGE_LIMIT = 2000  # corrupted test digits per noisy profile (the report's figu
 
 
 def _image_noise() -> NoiseAxis:
-    from .corruptions import CORRUPTIONS, MAX_SEVERITY
+    from .corruptions import CORRUPTIONS, MAX_SEVERITY, corrupt
 
     def variant(kind: str, level) -> dict:  # severity 0: the same digits, clean, one profile for every kind
         return {"limit": IMAGE_LIMIT} if not int(level) else \
             {"corruption": kind, "severity": int(level), "limit": IMAGE_LIMIT}
 
+    def one(x, kind: str, level):  # x [1, 28, 28] in [0, 1]
+        import torch
+
+        return x if not int(level) else torch.from_numpy(corrupt(x.numpy(), kind, int(level)))
+
     return NoiseAxis(CORRUPTIONS, tuple(range(MAX_SEVERITY + 1)), "corruption severity (0 = clean)", variant,
-                     f"the first {IMAGE_LIMIT:,} test digits under each corruption at severities 1–5")
+                     f"the first {IMAGE_LIMIT:,} test digits under each corruption at severities 1–5", one)
 
 
 # ---- speech: the shipped checkpoint and compact held-out-voice evaluation set -------------
@@ -215,8 +221,19 @@ def _speech_noise() -> NoiseAxis:
     def variant(kind: str, level) -> dict:
         return {} if level == "clean" else {"noise": kind, "snr": int(level)}
 
+    def one(x, kind: str, level):  # x [samples] at 16 kHz
+        import numpy as np
+        import torch
+
+        from .noise import make_noise, mix_at_snr
+
+        if level == "clean":
+            return x
+        s = x.numpy()
+        return torch.from_numpy(mix_at_snr(s, make_noise(kind, len(s), np.random.default_rng(0)), float(level)))
+
     return NoiseAxis(NOISE_TYPES, ("clean", 20, 10, 5, 0), "SNR (dB)", variant,
-                     "the test clips mixed with white, pink and babble noise at 20 to 0 dB SNR")
+                     "the test clips mixed with white, pink and babble noise at 20 to 0 dB SNR", one)
 
 
 IMAGE_SUMMARY = "A 6-exit ResNet-style CNN trained here on MNIST, with per-exit heads and a FreeML shared exit."
@@ -240,8 +257,11 @@ def register(entry: BuiltIn) -> BuiltIn:
 def names(page: str | None = None) -> list[str]:
     """The registered models, or those shown on `page` (one of PAGES), in registration
     order (a page starts with the first)."""
+    from . import imported
+
     entries = [*BUILT_INS.values(), *(_made_here(n) for n in _made_here_names())]
-    return [e.name for e in entries if page is None or page in e.pages]
+    return [e.name for e in entries if page is None or page in e.pages] + \
+        [n for n in imported.names(page) if n not in BUILT_INS]  # from their manifests: no torch
 
 
 def _made_here_names() -> list[str]:
@@ -263,6 +283,10 @@ def get(name: str) -> BuiltIn:
         return BUILT_INS[name]
     if (made := _made_here(name)) is not None:
         return made
+    from . import imported  # imported models: from their manifests, nothing loaded yet
+
+    if (entry := imported.entry(name)) is not None:
+        return entry
     from .workspace import lookup  # imported models and `file.py:build` (the one hook into the workspace)
 
     if (entry := lookup(name)) is not None:

@@ -82,6 +82,13 @@ def _prefill(widget_key: str, value) -> None:
 
 
 # ---- model and criterion -----------------------------------------------------------------------
+def _menu_label(name: str) -> str:
+    """A model's line in the menu: its title, after its group unless built in (zoo.names lists
+    built-in, then compressed, then imported models, so each group stays together)."""
+    entry = zoo.get(name)
+    return entry.title if entry.group == "built-in" else f"{entry.group} · {entry.title}"
+
+
 def model_select(page: str, where=st) -> str:
     """The model, among those whose registry entry shows them on `page`."""
     options = zoo.names(page)
@@ -102,7 +109,7 @@ def model_select(page: str, where=st) -> str:
     if len(options) == 1:
         name = options[0]
     else:
-        name = where.selectbox("Model", options, key=key, format_func=lambda n: zoo.get(n).title,
+        name = where.selectbox("Model", options, key=key, format_func=_menu_label,
                                on_change=_sync, args=(key, ("model",)))
     store["model"] = name
     _write_link(model=name)

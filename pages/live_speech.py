@@ -1,6 +1,8 @@
-"""Live: speech — a recording, an upload or an example, really exiting layer by layer.
-Each piece of work happens once per input: decoding, the noise mix, the analysis at a
-threshold, and the exit at each SNR (a real run only, no what-if pass)."""
+"""Live: speech — a recording, an upload, an example, a test clip or a link's clip, really
+exiting layer by layer; or a batch of them. Each piece of work happens once per input:
+decoding, the noise mix, the analysis at a threshold, and the exit at each SNR (a real run
+only, no what-if pass). The decoder, the noise and the vocabulary come from the model's
+registry entry and its own tokenizer, so built-in and imported models look alike."""
 
 
 import numpy as np
@@ -12,9 +14,8 @@ from explorer import criteria, plots, robustness, zoo
 from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.memo import memoized
-from explorer.noise import make_noise, mix_at_snr
 from explorer.predict import exit_taken, logmel, predict_input
-from pages import choice, common
+from pages import choice, common, live_shared
 
 
 @memoized(max_entries=64)
@@ -24,10 +25,11 @@ def decode_upload(name: str, data: bytes) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 @memoized("Mixing in the noise", max_entries=64)
-def noisy(samples: np.ndarray, kind: str, snr) -> np.ndarray:
+def noisy(name: str, samples: np.ndarray, kind: str, snr) -> np.ndarray:
+    """The clip under one of the model's noisy-set conditions (the entry says how)."""
     if snr == "clean":
         return samples
-    return mix_at_snr(samples, make_noise(kind, len(samples), np.random.default_rng(0)), float(snr))
+    return np.asarray(zoo.get(name).noise.apply(torch.from_numpy(samples), kind, snr), np.float32)
 
 
 @memoized("Running the model", max_entries=256)
@@ -37,7 +39,7 @@ def analyse(name: str, samples: np.ndarray, crit: str, thr: float):
 
 @memoized(max_entries=1024)
 def exit_at(name: str, samples: np.ndarray, crit: str, thr: float, kind: str, snr) -> int:
-    return exit_taken(name, torch.from_numpy(noisy(samples, kind, snr)), crit, thr)
+    return exit_taken(name, torch.from_numpy(noisy(name, samples, kind, snr)), crit, thr)
 
 
 @memoized(max_entries=64)
@@ -52,9 +54,13 @@ c1, c2 = st.columns(2)  # shared with every page (and the link)
 crit = choice.criterion_select(name, common.causal_criteria(name, exclude=("budget",)), c1)
 thr = choice.threshold_widget(name, crit, c2, style="number")
 
-source = st.radio("Input", ["Example", "Upload", "Record"], horizontal=True)
-data, truth = None, None
-if source == "Upload":
+source, linked = live_shared.input_source(name, crit, thr, ["Example", "Test set", "Upload", "Record"],
+                                          "recordings", "transcript")
+given, truth = linked or (None, None)  # given: an evaluation input, already the model's input
+data = None
+if source == "Test set":
+    given, truth, _ = live_shared.test_input(name)
+elif source == "Upload":
     # any file type goes to the decoder, which names what it got and says what to do
     up = st.file_uploader(f"{FORMATS_HINT}, up to {common.MAX_UPLOAD_MB} MB (only the first "
                           f"{zoo.MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
@@ -62,13 +68,13 @@ if source == "Upload":
 elif source == "Record":
     rec = st.audio_input("Say a few digits, e.g. a phone number")
     data = rec.getvalue() if rec else None
-else:
+elif source != live_shared.LINKED:
     examples = load_index()["speech"]
     pick = st.selectbox("Example", examples, format_func=lambda e: f"“{e['text']}” — {e['voice']} ({e['note']})")
     data = (EXAMPLES / pick["file"]).read_bytes() if pick else None
     truth = pick["text"] if pick else None
 
-audio = common.decoded(data, lambda b: decode_upload(name, b), "recording")
+audio = (given, ()) if given is not None else common.decoded(data, lambda b: decode_upload(name, b), "recording")
 if audio is None:
     st.info("Pick an example, upload a recording or record yourself saying some digits.")
     st.stop()
@@ -78,8 +84,9 @@ ax = robustness.axis(name)
 n1, n2 = st.columns(2)
 kind = choice.linked_select("Noise", list(ax.kinds), "noise", where=n1)
 snr = choice.linked_select(ax.label, list(ax.levels), "snr", ax.levels[0], n2, widget="select_slider")
-heard = noisy(samples, kind, snr)
-st.audio(to_wav_bytes(heard), format="audio/wav")
+heard = noisy(name, samples, kind, snr)
+rate = getattr(common.load_model(name), "rate", RATE)
+st.audio(to_wav_bytes(live_shared.playable(heard), rate), format="audio/wav")
 
 p = analyse(name, heard, crit, float(thr))
 k = p.exit
@@ -97,7 +104,7 @@ own = criteria.get(crit).score_column
 score, line = (own, thr) if own else ("ctc_entropy", None)  # no score of its own: show CTC entropy, no line
 st.plotly_chart(plots.per_exit(p.scores[score], list(p.exit_names), line, k, score))
 w1, w2 = st.columns(2)
-w1.plotly_chart(plots.waveform(heard, RATE))
+w1.plotly_chart(plots.waveform(heard, rate))
 w2.plotly_chart(plots.spectrogram(spectrogram(name, heard), 0.01))
 exits = [exit_at(name, samples, crit, float(thr), kind, s) for s in ax.levels]
 st.plotly_chart(plots.depth_curve(list(ax.levels), exits, list(p.exit_names), f"{kind} noise SNR (dB)"))

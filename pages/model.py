@@ -33,6 +33,13 @@ def architecture_ui(name: str) -> None:
     m[3].metric("Exits", prof.k)
     unit = st.radio("Show", ["MACs", "ms", "parameters"], horizontal=True, key="w.unit")
     st.plotly_chart(plots.cost_breakdown(rows, unit))
+    front_ms = prof.ms.front / prof.full("ms")
+    first_ms = prof.ms.front + float(prof.ms.stage[0])
+    st.markdown(f"**Front end: {prof.macs.front / prof.full():.0%} of the full model's MACs, {front_ms:.0%} of its "
+                f"measured ms** ({prof.ms.front:.3g} ms; each of the {prof.k} stages "
+                f"{float(prof.ms.stage.min()):.3g}–{float(prof.ms.stage.max()):.3g} ms). Every input pays the front "
+                f"end and the first stage, so no threshold makes it more than {prof.full('ms') / first_ms:.1f}× faster "
+                "than the plain model.")
     table = anatomy.by_exit(rows)
     st.dataframe(table, hide_index=True, column_config={c: FORMATS[c.rsplit(" ", 1)[-1]] for c in table.columns[1:]})
     note = zoo.get(name).input_note

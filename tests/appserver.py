@@ -70,7 +70,8 @@ new MutationObserver(() => {
   if (items.length && window.__nav[window.__nav.length - 1] !== key) window.__nav.push(key);
 }).observe(document, {subtree: true, childList: true, characterData: true});
 """
-PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model", "Energy")
+PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model", "Energy",
+               "Add a model")
 
 
 def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s: float = 60) -> dict:
@@ -99,3 +100,17 @@ def done(page, timeout_ms: float = 120_000) -> None:
 
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout_ms)
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def import_through_page(page, url: str, source, data, name: str, timeout_ms: float = 300_000) -> None:
+    """Fill the Add-a-model form, press Import and wait until the model is imported."""
+    from playwright.sync_api import expect
+
+    page.goto(url + "/add_model")
+    expect(page.get_by_text("Imported models")).to_be_visible(timeout=120_000)
+    done(page)
+    page.get_by_label("Model: a folder written by save_pretrained, or a downloaded hub id").fill(str(source))
+    page.get_by_label("Data folder: one subfolder per class, LibriSpeech-style, or metadata.csv").fill(str(data))
+    page.get_by_label("Name in the app").fill(name)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_text(f"{name} is imported")).to_be_visible(timeout=timeout_ms)

@@ -25,9 +25,8 @@ def no_variants_made_on_this_machine(tmp_path_factory):
         yield
 
 
-@pytest.fixture(scope="session")
-def server():
-    """`streamlit run app.py` on 127.0.0.1 for the whole session; yields its URL."""
+def served():
+    """`python app.py` on 127.0.0.1 until the generator is closed; yields its URL."""
     from appserver import start, stop
 
     try:
@@ -36,6 +35,12 @@ def server():
         pytest.fail(str(err))
     yield url
     stop(proc)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The app on 127.0.0.1 for the whole session; yields its URL."""
+    yield from served()
 
 
 @pytest.fixture(scope="session")
@@ -86,3 +91,42 @@ def quick_profile(model, batches, name: str):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(profile, "measure_ms", lambda m: measure_ms(m, min_run_time=0.001))
         return profile.build_profile(model, batches, name, "test")
+
+
+# ---- imported models (issue 12) ---------------------------------------------------------------
+@pytest.fixture(scope="session", autouse=True)
+def no_models_imported_on_this_machine(tmp_path_factory):
+    """Models imported into this machine's workspace would join every model menu: tests see
+    only the ones they import."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EXPLORER_WORKSPACE", str(tmp_path_factory.mktemp("workspace")))
+        yield
+
+
+@pytest.fixture(scope="session")
+def imported_tiny(tmp_path_factory):
+    """A tiny Hugging Face ViT (trained exits and a FreeML shared exit) and a tiny Wav2Vec2ForCTC
+    (trained CTC exits and DAISY heads), saved as real checkpoints and imported once into their
+    own workspace. Tests that show them point EXPLORER_WORKSPACE at `workspace`."""
+    from hf_tiny import image_folder, librispeech_folder, tiny_image, tiny_speech
+
+    from explorer.workspace import ImportOptions, import_model
+
+    root = tmp_path_factory.mktemp("imported")
+    out = {"workspace": root / "ws", "image": "tiny-app-vit", "speech": "tiny-app-w2v",
+           "vit": tiny_image("vit", root / "vit"), "w2v": tiny_speech("wav2vec2-stable", root / "w2v"),
+           "images": image_folder(root / "images"), "audio": librispeech_folder(root / "audio", n=16)}
+    with pytest.MonkeyPatch.context() as mp:  # the import reads its own entry back through the registry
+        mp.setenv("EXPLORER_WORKSPACE", str(out["workspace"]))
+        import_model(str(out["vit"]), out["images"], out["image"],
+                     ImportOptions(exits="trained", shared_exit=True, epochs=3), say=lambda line: None)
+        import_model(str(out["w2v"]), out["audio"], out["speech"],
+                     ImportOptions(exits="trained", daisy=True, epochs=3), say=lambda line: None)
+    return out
+
+
+@pytest.fixture
+def workspace(imported_tiny, monkeypatch):
+    """The tiny imported models' workspace, for one test (every menu lists them)."""
+    monkeypatch.setenv("EXPLORER_WORKSPACE", str(imported_tiny["workspace"]))
+    return imported_tiny

@@ -1,0 +1,166 @@
+"""Imported models (`python -m explorer import`, or the app's Add-a-model page) as registry
+entries, found from their small manifest files.
+
+Light on purpose (no torch, no transformers at import time): every page's model menu
+lists the imported models, the first page included, by reading WORKSPACE/*/manifest.json;
+nothing heavy is loaded until a model is chosen. The entry says everything the pages
+need: which pages show it (by its task: live image or live speech, and tradeoffs, noise,
+model, energy), its data (the calibration and test splits of its folder, and noisy
+variants of the test split made on demand, see `imported_noise`), its decoder (the
+checkpoint's own processor) and its quality (accuracy or WER).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+from .paths import CACHE
+
+SHARED = "-shared"  # NAME-shared: the FreeML shared-exit view of an image model imported with one
+LIVE_PAGE = {"class": "live_image", "ctc": "live_speech"}  # the live page of each task
+PAGES = frozenset({"tradeoffs", "noise", "model", "energy"})  # every imported model, besides its live page
+
+
+def root(override: str | Path | None = None) -> Path:
+    """The workspace folder: `override`, else $EXPLORER_WORKSPACE, else the cache's."""
+    return Path(override or os.environ.get("EXPLORER_WORKSPACE") or CACHE / "workspace").expanduser()
+
+
+def _read(path: Path) -> dict | None:
+    """A manifest, or None when it is unreadable or half written (an import still running)."""
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return m if isinstance(m, dict) and m.get("key") and m.get("name") else None
+
+
+def manifests(where: str | Path | None = None) -> list[dict]:
+    """Every finished import in the workspace, by name (an import under way has no key yet)."""
+    out = []
+    for path in sorted(root(where).glob("*/manifest.json")):
+        m = _read(path)
+        if m is not None:
+            out.append(m)
+    return out
+
+
+def views(manifest: dict) -> list[str]:
+    """The model names an import gives: NAME, and NAME-shared with a shared exit."""
+    return [manifest["name"], *([manifest["name"] + SHARED] if manifest.get("shared_exit") else [])]
+
+
+def pages(manifest: dict) -> frozenset:
+    """The pages that show an imported model: its task's live page and every analysis page."""
+    live = LIVE_PAGE.get(manifest.get("task"))
+    return PAGES | ({live} if live else set())
+
+
+def names(page: str | None = None, where: str | Path | None = None) -> list[str]:
+    """Imported model names (views included), or those shown on `page`; from the manifests only."""
+    return [n for m in manifests(where) if page is None or page in pages(m) for n in views(m)]
+
+
+def found(name: str, where: str | Path | None = None) -> tuple[dict, str] | None:
+    """(manifest, view) of an imported model's name (NAME or NAME-shared), or None.
+    An import still being written (no key yet) is found too: the import itself reads it."""
+    where = root(where)
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None  # never a path: names come from links
+    path = where / name / "manifest.json"
+    if path.is_file():
+        return json.loads(path.read_text()), "main"
+    if name.endswith(SHARED):
+        path = where / name[: -len(SHARED)] / "manifest.json"
+        if path.is_file():
+            m = json.loads(path.read_text())
+            if m.get("shared_exit"):
+                return m, "shared"
+    return None
+
+
+def entry(name: str, where: str | Path | None = None):
+    """The registry entry (zoo.BuiltIn) of an imported model, or None if there is none."""
+    from . import imported_noise
+    from .quality import of
+    from .zoo import BuiltIn
+
+    where = root(where)
+    got = found(name, where)
+    if got is None:
+        return None
+    manifest, view = got
+    folder = where / manifest["name"]
+    base = manifest["name"]
+    shared = bool(manifest.get("shared_exit"))
+    data = manifest["data"]
+    kind = "shared" if view == "shared" else manifest["exits"]
+    files = data.get("files", {})
+    return BuiltIn(
+        name, f"{manifest['architecture']} {base}" + (", shared exit" if view == "shared" else f" ({kind} exits)"),
+        _loader(name, str(where)), _data_function(name), calib_split="calib", test_split="test",
+        profile_dir=folder / "profiles", decode=_decoder(name), group="imported", quality=of(manifest["task"]),
+        summary=(f"Imported from {manifest['source']} ({manifest['architecture']}, {kind} exits), measured on "
+                 f"{data['folder']}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
+                 "files."),
+        pages=pages(manifest), noise=imported_noise.axis(name, manifest["task"]),
+        head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else ())
+
+
+def _loader(name: str, where: str):
+    def load():
+        from .workspace import load_imported
+
+        return load_imported(name, where)
+    return load
+
+
+def _data_function(name: str):
+    def data(split: str, limit: int = 0, **variant):
+        inputs, targets = loaded(name, split, tuple(sorted(variant.items())))
+        return (inputs[:limit], targets[:limit]) if limit else (inputs, targets)
+    return data
+
+
+@cache
+def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
+    """The decoded inputs and targets of one split of the model's data folder (`variant`:
+    a noisy set's (keyword, value) pairs, mixed in before the checkpoint's processor)."""
+    from . import folders, imported_noise, zoo
+
+    if split not in ("train", "calib", "test"):
+        raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
+    manifest, _ = found(name)
+    d = manifest["data"]
+    model = zoo.model(name)
+    folder = folders.scan(d["folder"], model.family, d["train_fraction"], d["calib_fraction"], d["limit"])
+    prepare = imported_noise.preparer(model, dict(variant))
+    got = folders.load_part(folder, split, prepare, getattr(model, "labels", None), getattr(model, "rate", 16_000))
+    return got.inputs, got.targets
+
+
+def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
+    """(data folder, the split's files in order): where each evaluation input came from."""
+    from . import folders, zoo
+
+    manifest, _ = found(name)
+    d = manifest["data"]
+    folder = folders.scan(d["folder"], zoo.model(name).family, d["train_fraction"], d["calib_fraction"], d["limit"])
+    return folder.root, folder.part(split)[0]
+
+
+def _decoder(name: str):
+    def decode(data: bytes):
+        from . import folders, zoo
+
+        model = zoo.model(name)
+        if model.family == "image":
+            picture = folders.decode_picture(data)
+            import numpy as np
+
+            return zoo.Decoded(model.prepare(picture), np.asarray(picture))
+        return zoo.Decoded(model.prepare(folders.decode_audio(data, model.rate)))
+    return decode
