@@ -11,7 +11,7 @@ import torch
 from explorer import criteria, plots, robustness, zoo
 from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
-from explorer.noise import make_noise, mix_at_snr
+from explorer.data.speech_eval import noisy_version
 from explorer.predict import exit_taken, logmel, predict_input
 from pages import choice, common
 
@@ -26,7 +26,7 @@ def decode_upload(name: str, data: bytes) -> tuple[np.ndarray, tuple[str, ...]]:
 def noisy(samples: np.ndarray, kind: str, snr) -> np.ndarray:
     if snr == "clean":
         return samples
-    return mix_at_snr(samples, make_noise(kind, len(samples), np.random.default_rng(0)), float(snr))
+    return noisy_version(samples, kind, float(snr))
 
 
 @st.cache_data(show_spinner="Running the model…", max_entries=256)
@@ -59,13 +59,15 @@ if source == "Upload":
                           f"{zoo.MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Record":
-    rec = st.audio_input("Say a few digits, e.g. a phone number")
+    rec = st.audio_input("Say a few digits, e.g. a phone number (other words show as <unk>)")
     data = rec.getvalue() if rec else None
 else:
     examples = load_index()["speech"]
-    pick = st.selectbox("Example", examples, format_func=lambda e: f"“{e['text']}” — {e['voice']} ({e['note']})")
+    pick = st.selectbox("Example", examples,
+                        format_func=lambda e: f"“{e.get('said', e['text'])}” — {e['voice']} ({e['note']})")
     data = (EXAMPLES / pick["file"]).read_bytes() if pick else None
-    truth = pick["text"] if pick else None
+    truth = pick["text"] if pick else None  # the label: digit words, <unk> for any other word
+    said = pick.get("said", truth) if pick else None
 
 audio = common.decoded(data, lambda b: decode_upload(name, b), "recording")
 if audio is None:
@@ -83,7 +85,9 @@ st.audio(to_wav_bytes(heard), format="audio/wav")
 p = analyse(name, heard, crit, float(thr))
 k = p.exit
 st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
-            + (f"Reference: “{truth}” — {common.mark(p.answer, truth)}.\n\n" if truth else "")
+            + (f"{p.heard}\n\n" if p.heard else "")
+            + (f"Reference: “{truth}”{f' (said: “{said}”)' if said != truth else ''} — "
+               f"{common.mark(p.answer, truth)}.\n\n" if truth else "")
             + f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
 common.cautions(p, warnings)
 table = pd.DataFrame({"layer": p.exit_names, "transcript": p.answers,

@@ -14,7 +14,7 @@ import torch
 from explorer import checkpoint, criteria, zoo
 from explorer.costs import count_macs
 from explorer.engine import run_stream
-from explorer.models.speech import SpeechConfig, SpeechEncoder
+from explorer.models.speech import VOCAB, SpeechConfig, SpeechEncoder
 
 TOOLS = all(shutil.which(t) for t in ("espeak-ng", "flite", "text2wave"))
 SHIPPED = checkpoint.exists(zoo.SPEECH_CHECKPOINT)
@@ -48,8 +48,8 @@ def tiny_corpus(tmp_path_factory):
         pytest.skip("speech synthesizers missing: run `make speech-tools`")
     out = tmp_path_factory.mktemp("corpus")
     run = subprocess.run([sys.executable, "-m", "explorer", "synth", "speech", "--train", "48", "--val", "12",
-                          "--test-a", "8", "--test-b", "8", "--out", str(out)], capture_output=True, text=True,
-                         timeout=300)
+                          "--test-a", "8", "--test-b", "8", "--test-c", "4", "--test-d", "4", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     return out
 
@@ -61,6 +61,12 @@ def test_training_runs_every_phase_and_saves_a_loadable_checkpoint(tiny_corpus, 
     cfg = SpeechTrainConfig(strategy=strategy, pretrain_minutes=0.02, ctc_minutes=0.04, branch_minutes=0.02,
                             daisy_minutes=0.02, batch=8, kmeans_clips=40, val_clips=12)
     model, summary = train(cfg, corpus_dir=tiny_corpus, out=tmp_path / "speech", log=lambda _: None)
+    # a mixed corpus: digits, carrier phrases and words the model does not know, labelled <unk>
+    from explorer.data.speech_corpus import load_split
+
+    labels = [u.text.split() for u in load_split("train", tiny_corpus)]
+    assert any("<unk>" in words for words in labels) and any("<unk>" not in words for words in labels)
+    assert model.describe([VOCAB.index("<unk>"), VOCAB.index("five")]) == "<unk> five"
     assert [h["after"] for h in summary["history"]] == ["pre-training", "CTC"]
     assert len(summary["history"][-1]["wer"]) == model.num_exits
     assert model.centroids.abs().sum() > 0  # k-means targets are part of the checkpoint
@@ -104,5 +110,32 @@ def test_predict_cli_transcribes_a_synthesized_phone_number(tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr
     good, empty = (json.loads(line) for line in run.stdout.strip().splitlines())
     assert good["prediction"] == "five two oh nine"
+    assert good["heard"] == "Digits heard: five two oh nine."
     assert len(good["per_exit"]) == 6 and {"ctc_entropy", "ssl_entropy"} <= set(good["per_exit"][0])
     assert "error" in empty and Path(empty["file"]).name == "empty.wav"
+
+
+def test_unknown_words_and_invented_digits_count_as_a_user_would():
+    """Digit errors only: <unk> tokens never count, digits missed or invented always do."""
+    model = SpeechEncoder(SpeechConfig())
+    ids = [VOCAB.index(w) for w in "<unk> <unk> five oh two".split()]
+    assert model.errors(ids, "<unk> <unk> <unk> five oh two") == (0, 3)  # one unknown word fewer: fine
+    assert model.errors(ids[2:], "<unk> <unk> <unk> five oh two") == (0, 3)
+    assert model.errors([VOCAB.index("five")], "<unk> <unk> <unk> five oh two") == (2, 3)  # two digits missed
+    assert model.errors([VOCAB.index("one")], "<unk> <unk>") == (1, 2)  # a digit invented in speech without any
+    assert model.errors([VOCAB.index("<unk>")], "<unk> <unk>") == (0, 2)
+    assert model.heard("<unk> <unk>").startswith("No digits heard: the model only knows zero, oh, one")
+    assert model.heard("<unk> five oh") == "Digits heard: five oh (1 other word shown as <unk>)."
+
+
+@needs_shipped
+def test_predict_says_plainly_when_no_digit_was_heard(tmp_path):
+    if not shutil.which("flite"):
+        pytest.skip("flite missing")
+    wav = tmp_path / "words.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", "good afternoon, how is the weather", "-o", str(wav)], check=True)
+    run = subprocess.run([sys.executable, "-m", "explorer", "predict", "--model", "speech", str(wav), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    out = json.loads(run.stdout)
+    assert out["heard"].startswith("No digits heard: the model only knows zero, oh, one")
+    assert "<unk>" in out["prediction"].split()
