@@ -77,7 +77,7 @@ def cmd_predict(args) -> int:
             print(f"{path}: error: {out['error']}")
         else:
             print(f"{path}: {out['prediction']} (exit {out['exit']} of {out['exits_total']}, "
-                  f"{out['ms']:.1f} ms)")
+                  f"{out['ms']:.1f} ms)" + (f" {out['heard']}" if out.get("heard") else ""))
     return status
 
 

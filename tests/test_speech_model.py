@@ -139,3 +139,35 @@ def test_predict_says_plainly_when_no_digit_was_heard(tmp_path):
     out = json.loads(run.stdout)
     assert out["heard"].startswith("No digits heard: the model only knows zero, oh, one")
     assert "<unk>" in out["prediction"].split()
+
+
+def test_sets_c_and_d_are_registered_and_shipped_with_transcripts():
+    from explorer.data.speech_eval import load_eval, said
+    from explorer.data.speech_text import UNKNOWN, digits_of, label_of
+
+    keys = {s.key: s.label for s in zoo.eval_sets("speech")}
+    assert {"test_b", "test_c", "test_d"} <= set(keys) and "no digits" in keys["test_c"]
+    for split in ("test_c", "test_d"):
+        clips, labels, voices = load_eval(split)
+        assert len(clips) == len(labels) == len(said(split)) >= 100
+        assert all(label_of(words) == label for words, label in zip(said(split), labels, strict=True))
+        assert all(v.split(":")[1] in {"slt", "ked_diphone", "cmu_us_slt_arctic_hts"} or v.startswith(
+            ("espeak:en-029+", "espeak:en-gb-x-gbcwmd+")) for v in voices)  # never-trained voices only
+    assert all(digits_of(t) == "" and UNKNOWN in t for t in load_eval("test_c")[1])
+    assert all(digits_of(t) and UNKNOWN in t for t in load_eval("test_d")[1])
+
+
+@needs_shipped
+def test_shipped_report_says_how_the_model_treats_speech_it_does_not_know():
+    from explorer.shipped import REPORTS
+    from explorer.speech_sets import held_out_figures
+
+    rep = json.loads((REPORTS / "speech.json").read_text())
+    thresholds = {name: rep["recommended"][name]["threshold"] for name in ("ctc_entropy", "daisy", "patience")}
+    fig = held_out_figures("speech", thresholds)  # from the shipped profiles: the report is their figures
+    assert rep["oov_digit_rate"] == pytest.approx(fig["oov_digit_rate"])
+    assert rep["carrier_wer"] == pytest.approx(fig["carrier_wer"])
+    assert set(rep["per_set"]) == {"test_a", "test_b", "test_c", "test_d"}
+    assert rep["oov_digit_rate"] < 0.2  # most speech without digits yields no digit at all
+    for name in ("ctc_entropy", "daisy"):
+        assert rep["exit_on_unknown"][name]["finding"].startswith(name)

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .. import noise as _noise  # called through the module: tests count the noise made
 from ..audio import RATE
-from ..noise import NOISE_TYPES, TEST_SNRS_DB, make_noise, mix_at_snr
+from ..noise import NOISE_TYPES, TEST_SNRS_DB
 from ..paths import ASSETS
 from .speech_corpus import load_split
 
@@ -33,8 +34,8 @@ def noisy_version(clip: np.ndarray, kind: str, snr_db: float, seed: int = 0,
     noise sample per (seed, kind) serves every SNR, so SNRs differ only in the noise
     level. Without `babble_pool` babble is synthetic; pass clips of other utterances
     (never the clip's own) for real babble."""
-    noise = make_noise(kind, len(clip), np.random.default_rng([seed, NOISE_TYPES.index(kind)]), babble_pool)
-    return mix_at_snr(clip, noise, snr_db)
+    noise = _noise.make_noise(kind, len(clip), np.random.default_rng([seed, NOISE_TYPES.index(kind)]), babble_pool)
+    return _noise.mix_at_snr(clip, noise, snr_db)
 
 
 def noisy_versions(clip: np.ndarray, seed: int,
