@@ -63,6 +63,7 @@ class Prediction:
     measured_at: float  # when the timing was taken (epoch seconds)
     quality: Quality
     heard: str = ""  # what the answer means, when the model says so (speech: the digits heard, or none)
+    pred: object = None  # the answer as the model gives it (model.errors(pred, target) judges it)
 
     @property
     def exits_total(self) -> int:
@@ -156,7 +157,8 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float, tim
         scores={c: np.asarray(v[0], np.float64) for c, v in cols.items()}, probabilities=probs,
         mac_share=float(path[k] / prof.full()),
         speedup=Speedup(t_full, t_exit, float(prof.full() / path[k])) if timed else None,
-        measured_at=time.time(), quality=zoo.get(model_name).quality, heard=model.heard(answer))
+        measured_at=time.time(), quality=zoo.get(model_name).quality, heard=model.heard(answer),
+        pred=_plain(result.pred[0]))
 
 
 def exit_taken(model_name: str, x, criterion_name: str, threshold: float) -> int:

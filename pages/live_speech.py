@@ -87,7 +87,8 @@ k = p.exit
 st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
             + (f"{p.heard}\n\n" if p.heard else "")
             + (f"Reference: “{truth}”{f' (said: “{said}”)' if said != truth else ''} — "
-               f"{common.mark(p.answer, truth)}.\n\n" if truth else "")
+               f"{common.mark(zoo.model(name).errors(p.pred, truth)[0], 0)}.\n\n"  # as the model counts errors
+               if truth else "")
             + f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
 common.cautions(p, warnings)
 table = pd.DataFrame({"layer": p.exit_names, "transcript": p.answers,
