@@ -109,8 +109,10 @@ def test_predict_cli_transcribes_a_synthesized_phone_number(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     good, empty = (json.loads(line) for line in run.stdout.strip().splitlines())
-    assert good["prediction"] == "five two oh nine"
-    assert good["heard"] == "Digits heard: five two oh nine."
+    assert good["per_exit"][-1]["prediction"] == "five two oh nine"
+    # an early exit that heard less is said to disagree with the deeper ones (layer 1 drops the "oh" here)
+    assert good["prediction"] == "five two oh nine" or good["cautions"][0].startswith("Deeper exits disagree")
+    assert good["heard"] == f"Digits heard: {good['prediction']}."
     assert len(good["per_exit"]) == 6 and {"ctc_entropy", "ssl_entropy"} <= set(good["per_exit"][0])
     assert "error" in empty and Path(empty["file"]).name == "empty.wav"
 
