@@ -161,6 +161,12 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float, tim
         pred=_plain(result.pred[0]))
 
 
+def is_right(p: Prediction, target) -> bool:
+    """Whether the answer at the exit taken has no error against `target`, as the model
+    counts errors (speech: its digits; unknown-word tokens never count)."""
+    return zoo.model(p.model).errors(p.pred, target)[0] == 0
+
+
 def exit_taken(model_name: str, x, criterion_name: str, threshold: float) -> int:
     """Only the exit one input takes (one real early-exit run: no timing, no what-if pass),
     for curves of the exit against a noise level."""

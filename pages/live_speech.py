@@ -12,7 +12,7 @@ from explorer import criteria, plots, robustness, zoo
 from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.data.speech_eval import noisy_version
-from explorer.predict import exit_taken, logmel, predict_input
+from explorer.predict import exit_taken, is_right, logmel, predict_input
 from pages import choice, common
 
 
@@ -87,8 +87,7 @@ k = p.exit
 st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
             + (f"{p.heard}\n\n" if p.heard else "")
             + (f"Reference: “{truth}”{f' (said: “{said}”)' if said != truth else ''} — "
-               f"{common.mark(zoo.model(name).errors(p.pred, truth)[0], 0)}.\n\n"  # as the model counts errors
-               if truth else "")
+               f"{common.mark(p.answer, truth, is_right(p, truth))}.\n\n" if truth else "")
             + f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
 common.cautions(p, warnings)
 table = pd.DataFrame({"layer": p.exit_names, "transcript": p.answers,

@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer import compare, criteria, plots, tradeoff, variants, zoo
 from explorer import threshold_view as threshold_views
-from explorer.predict import predict_input
+from explorer.predict import is_right, predict_input
 from explorer.report import exits_table
 from explorer.shipped import headline
 from explorer.threshold_view import ThresholdView
@@ -92,7 +92,7 @@ def one_input_ui(name: str, crit: str, thr: float, key: str) -> None:
     inputs, targets = eval_inputs(name, key)
     p = predict_input(name, inputs[i], crit, thr, timed=False)  # a slider move stays fast
     st.markdown(f"**Exit {p.exit_number} of {p.exits_total}** ({p.exit_names[p.exit]}): answer "
-                f"{common.answer_line(p.answer, str(targets[i]))}, "
+                f"{common.answer_line(p.answer, str(targets[i]), is_right(p, targets[i]))}, "
                 f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
     common.cautions(p)
     score_col = criteria.get(crit).score_column

@@ -356,6 +356,14 @@ def test_live_speech_says_which_digits_it_heard_and_when_it_heard_none():
 
 
 @needs_speech
+def test_tradeoffs_judges_speech_without_digits_as_the_model_counts_errors():
+    """Set (c)'s first clip: no digit heard, one unknown word fewer than said: right, not wrong."""
+    at = open_page("tradeoffs", model="speech", eval="test_c")
+    line = next(m.value for m in at.markdown if m.value.startswith("**Exit"))
+    assert "<unk>" in line and "✓ right" in line
+
+
+@needs_speech
 def test_live_speech_makes_the_noise_once_per_input_whatever_the_threshold(monkeypatch):
     """Item 10: moving the threshold regenerates no noise and re-runs no what-if pass."""
     from explorer import noise, predict
