@@ -364,6 +364,15 @@ def test_tradeoffs_judges_speech_without_digits_as_the_model_counts_errors():
 
 
 @needs_speech
+def test_noise_page_shows_where_inputs_leave_on_the_other_held_out_sets():
+    at = open_page("noise", model="speech")
+    table = next(d.value for d in at.dataframe if "set" in d.value.columns)
+    rows = table[table.criterion == "ctc_entropy"].set_index("set")["mean exit (1 = first)"]
+    unknown = next(s for s in rows.index if "test_c" in s)
+    assert rows[unknown] > rows["test set (test_a)"]  # speech without digits goes deeper than clean digits
+
+
+@needs_speech
 def test_live_speech_makes_the_noise_once_per_input_whatever_the_threshold(monkeypatch):
     """Item 10: moving the threshold regenerates no noise and re-runs no what-if pass."""
     from explorer import noise, predict
