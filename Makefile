@@ -22,11 +22,11 @@ lint: $(VENV)/.dev
 data: $(VENV)/.runtime
 	$(PY) -m explorer.data.mnist
 
-# Speech synthesizers for building the speech corpus (the app itself never needs them).
-SPEECH_DEBS := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
+# Speech synthesizers and the word list for building the speech corpus (the app itself never needs them).
+SPEECH_DEBS := espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox wamerican
 speech-tools:
 	@if ! command -v espeak-ng >/dev/null || ! command -v flite >/dev/null || ! command -v text2wave >/dev/null \
-		|| [ ! -d /usr/share/festival/voices/english/ked_diphone ]; then \
+		|| [ ! -d /usr/share/festival/voices/english/ked_diphone ] || [ ! -f /usr/share/dict/words ]; then \
 		$(APT_GET) update && $(APT_GET) install -y $(SPEECH_DEBS); fi
 
 # Debian's chromium for the browser tests (Playwright drives it; never `playwright install`).
@@ -62,7 +62,7 @@ load: $(VENV)/.dev data browser
 BYOM_OUT ?= $(HOME)/.cache/early-exit-explorer/byom-demo
 byom-demo: $(VENV)/.runtime data speech-tools
 	[ -f $(BYOM_OUT)/corpus/corpus.json ] || $(PY) -m explorer synth speech --train 3000 --val 200 \
-		--test-a 50 --test-b 50 --out $(BYOM_OUT)/corpus
+		--test-a 50 --test-b 50 --test-c 0 --test-d 0 --out $(BYOM_OUT)/corpus
 	BYOM_OUT=$(BYOM_OUT) $(PY) tests/byom_demo.py all
 
 # The README's screenshots, one per page, taken by the browser tests.

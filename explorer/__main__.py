@@ -77,7 +77,7 @@ def cmd_predict(args) -> int:
             print(f"{path}: error: {out['error']}")
         else:
             print(f"{path}: {out['prediction']} (exit {out['exit']} of {out['exits_total']}, "
-                  f"{out['ms']:.1f} ms)")
+                  f"{out['ms']:.1f} ms)" + (f" {out['heard']}" if out.get("heard") else ""))
     return status
 
 
@@ -141,9 +141,21 @@ def cmd_models(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from .data.speech_corpus import synth_main
+    from pathlib import Path
 
-    return synth_main(args.rest)
+    from .data.speech_corpus import build_corpus
+    from .data.speech_voices import format_voice_table
+
+    if args.list_voices:
+        print(format_voice_table())
+        return 0
+    sizes = {split: getattr(args, split) for split in ("train", "val", "test_a", "test_b", "test_c", "test_d")}
+    if any(n < 0 for n in sizes.values()) or args.workers < 1:
+        raise ValueError("sizes must be 0 or more and --workers at least 1")
+    out = build_corpus(sizes, args.seed, Path(args.out) if args.out else None, args.workers, args.force)
+    info = json.loads((out / "corpus.json").read_text())
+    print(json.dumps({"corpus": str(out), "build_seconds": info["build_seconds"], "splits": info["splits"]}))
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -276,10 +288,18 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_models)
 
-    p = sub.add_parser("synth", help="synthesize the connected-digit speech corpus (needs `make speech-tools`)",
-                       add_help=False)
+    p = sub.add_parser("synth", help="synthesize the speech corpus: digits, carrier phrases, other words "
+                                     "(needs `make speech-tools`)")
     p.add_argument("what", choices=["speech"])
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the corpus builder (see `synth speech -h`)")
+    from .data.speech_voices import DEFAULT_SIZES  # plain tables: nothing heavy to import
+
+    for split, n in DEFAULT_SIZES.items():
+        p.add_argument(f"--{split.replace('_', '-')}", type=int, default=n, help=f"utterances of {split}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2, help="synthesis processes")
+    p.add_argument("--out", help="corpus folder (default: $EXPLORER_CACHE/speech/<corpus-id>)")
+    p.add_argument("--force", action="store_true", help="rebuild even if it exists")
+    p.add_argument("--list-voices", action="store_true", help="print the voice table and exit")
     p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("train", help="train a built-in model (progress bars, per-exit validation log)")

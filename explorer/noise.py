@@ -17,6 +17,7 @@ from explorer.audio import RATE
 from explorer.errors import InputError
 
 NOISE_TYPES = ("white", "pink", "babble")
+TEST_SNRS_DB = (20, 10, 5, 0)  # the noisy test sets: every noise type at each of these SNRs
 
 # Pink noise: power falls as 1/f. Below this frequency we keep the spectrum flat,
 # otherwise long clips would be dominated by inaudible rumble near 0 Hz.
@@ -69,7 +70,7 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
     noise = np.asarray(noise, np.float64)
     if speech.shape != noise.shape:
         raise ValueError(f"speech and noise lengths differ: {speech.shape} vs {noise.shape}")
-    p_speech, p_noise = _power(speech), _power(noise)
+    p_speech, p_noise = power(speech), power(noise)
     if not p_speech > 0:
         raise InputError("Cannot add noise at a given signal-to-noise ratio: the recording is silent.")
     if not p_noise > 0:
@@ -82,12 +83,14 @@ def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
     return mix.astype(np.float32)
 
 
-def _power(x: np.ndarray) -> float:
-    return float(np.mean(np.square(x))) if x.size else 0.0
+def power(x: np.ndarray) -> float:
+    """Mean square of a clip (0 for an empty one), in float64."""
+    x = np.asarray(x)
+    return float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
 
 
 def _unit_power(x: np.ndarray) -> np.ndarray:
-    p = _power(x)
+    p = power(x)
     return (x / np.sqrt(p) if p > 0 else x).astype(np.float32)
 
 
@@ -132,7 +135,7 @@ def _synthetic_babble(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _babble_from_pool(n: int, rng: np.random.Generator, pool: list[np.ndarray]) -> np.ndarray:
     """Sum of 3-6 clips from `pool`, each looped/cropped to `n` from a random start."""
-    usable = [i for i, clip in enumerate(pool) if np.size(clip) > 0 and _power(np.asarray(clip)) > 0]
+    usable = [i for i, clip in enumerate(pool) if np.size(clip) > 0 and power(np.asarray(clip)) > 0]
     if not usable:
         return _synthetic_babble(n, rng)
     k = int(rng.integers(3, 7))

@@ -62,6 +62,8 @@ class Prediction:
     speedup: Speedup | None  # this input: the plain model against the real exits, timed together (None: untimed)
     measured_at: float  # when the timing was taken (epoch seconds)
     quality: Quality
+    heard: str = ""  # what the answer means, when the model says so (speech: the digits heard, or none)
+    pred: object = None  # the answer as the model gives it (model.errors(pred, target) judges it)
 
     @property
     def exits_total(self) -> int:
@@ -109,6 +111,7 @@ class Prediction:
         """Plain JSON for `predict` (exits counted from 1)."""
         return {"model": self.model, "criterion": self.criterion, "threshold": self.threshold,
                 "exit": self.exit_number, "exits_total": self.exits_total, "prediction": self.answer,
+                **({"heard": self.heard} if self.heard else {}),
                 "ms": self.speedup.exit.median if self.speedup else None,
                 "ms_full": self.speedup.full.median if self.speedup else None,
                 "speedup": self.speedup.to_dict() if self.speedup else None, "mac_share": self.mac_share,
@@ -145,15 +148,23 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float, tim
     logits: list = []
     cols, answers = read_all_exits(model, xb, lengths, logits)
     k = int(result.exit[0])
+    answer = model.describe(result.pred[0])
     probs = np.stack([probabilities(z[0]) for z in logits]) if model.task == "class" else None
     return Prediction(
         model=model_name, criterion=crit.name, threshold=float(threshold), exit=k,
-        answer=model.describe(result.pred[0]), exit_names=tuple(model.exit_names),
+        answer=answer, exit_names=tuple(model.exit_names),
         answers=tuple(model.describe(_plain(a[0])) for a in answers),
         scores={c: np.asarray(v[0], np.float64) for c, v in cols.items()}, probabilities=probs,
         mac_share=float(path[k] / prof.full()),
         speedup=Speedup(t_full, t_exit, float(prof.full() / path[k])) if timed else None,
-        measured_at=time.time(), quality=zoo.get(model_name).quality)
+        measured_at=time.time(), quality=zoo.get(model_name).quality, heard=model.heard(answer),
+        pred=_plain(result.pred[0]))
+
+
+def is_right(p: Prediction, target) -> bool:
+    """Whether the answer at the exit taken has no error against `target`, as the model
+    counts errors (speech: its digits; unknown-word tokens never count)."""
+    return zoo.model(p.model).errors(p.pred, target)[0] == 0
 
 
 def exit_taken(model_name: str, x, criterion_name: str, threshold: float) -> int:

@@ -131,23 +131,17 @@ def save_report(name: str, report: dict, path=None, ship: bool = False):
 
 
 def report_speech(eps_pt: float = WER.eps_pt) -> dict:
-    """Speech figures: WER per test set, voice and SNR; HuBERT-EE / DAISY / patience
-    exits at thresholds chosen on the validation voices; exit depth against noise."""
-    from .data.speech_eval import load_eval
+    """Speech figures: WER per test set, voice and SNR; speech without digits (set c) and
+    digits in carrier phrases (set d); HuBERT-EE / DAISY / patience exits at thresholds
+    chosen on the validation voices; exit depth against noise and on unknown speech."""
+    from .speech_sets import held_out_figures
 
     val, test_a, test_b = (zoo.profile("speech", s) for s in ("val", "test_a", "test_b"))
-    last = test_a.k - 1
-
-    by_voice: dict[str, list] = {}
-    for split, prof in (("test_a", test_a), ("test_b", test_b)):
-        _, _, voices = load_eval(split)
-        for i, v in enumerate(voices):
-            acc = by_voice.setdefault(f"{split}/{v}", [0.0, 0.0])
-            acc[0] += prof.cols["errors"][i, last]
-            acc[1] += prof.ref_len[i]
     recs = {name: tradeoff.recommend(val, test_a, criteria.get(name), eps_pt)
             for name in ("ctc_entropy", "daisy", "patience")}
-    noisy, noisy_mean = noise_table("speech", {name: rec.threshold for name, rec in recs.items()})
+    thresholds = {name: rec.threshold for name, rec in recs.items()}
+    noisy, noisy_mean = noise_table("speech", thresholds)
+    held_out = held_out_figures("speech", thresholds)  # sets (b), (c), (d) beside (a)
     recommended = {}
     for name, rec in recs.items():
         b1 = bench("speech", name, rec.threshold, 1, "test_a", repeats=3)
@@ -169,7 +163,14 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
         "model": "speech",
         "final_wer": test_a.exit_error(-1),
         "final_wer_unseen_voices": test_b.exit_error(-1),
-        "wer_by_voice": {v: e / max(n, 1) for v, (e, n) in sorted(by_voice.items())},
+        "oov_digit_rate": held_out["oov_digit_rate"],  # set (c): share of clips without digits that yield one
+        "carrier_wer": held_out["carrier_wer"],  # set (d): digit WER inside carrier phrases
+        "oov_digit_rate_at_exit": held_out["oov_digit_rate_at_exit"],
+        "wer_by_voice": {f"{split}/{v}": w for split in ("test_a", "test_b", "test_d")
+                         for v, w in held_out["by_voice"][split].items()},
+        "oov_digit_rate_by_voice": held_out["by_voice"]["test_c"],
+        "per_set": held_out["per_set"],
+        "exit_on_unknown": held_out["exit_on_unknown"],
         "wer_by_snr": by_level(noisy_mean[noisy_mean.criterion == "ctc_entropy"], "full_depth"),
         "exits": exits_table(test_a),
         "exits_unseen_voices": exits_table(test_b),
@@ -178,6 +179,6 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
         "daisy_mean_exit_by_threshold": depth_by_threshold,
         "front_end_cap": float(test_a.full() / path[0]),
         "front_end_share": float(test_a.macs.front / test_a.full()),
-        "eval_clips": {"val": val.n, "test_a": test_a.n, "test_b": test_b.n},
+        "eval_clips": {"val": val.n, **{split: row["clips"] for split, row in held_out["per_set"].items()}},
         "training": json.loads(zoo.SPEECH_CHECKPOINT.with_suffix(".json").read_text()).get("train", {}),
     }

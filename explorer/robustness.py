@@ -87,3 +87,22 @@ def mean_over_kinds(df: pd.DataFrame, keys=("criterion", "level")) -> pd.DataFra
     out = df.groupby(list(keys), sort=False).mean(numeric_only=True).reset_index()
     out["kind"] = "mean of all"
     return out
+
+
+def held_out_table(model_name: str, thresholds: dict[str, float]) -> pd.DataFrame:
+    """Each criterion (at its threshold) on the test set and every other held-out set of the
+    model (its entry's `extra_tests`, e.g. speech without digits): where inputs leave and
+    the quality there, beside the quality of the full model."""
+    entry = zoo.get(model_name)
+    sets = [(entry.test_split, f"test set ({entry.test_split})"), *entry.extra_tests]
+    rows = []
+    for split, label in sets:
+        prof = zoo.profile(model_name, split)
+        column, words = prof.quality_name
+        for name, thr in thresholds.items():
+            exits = prof.exits(criteria.get(name), thr)
+            rows.append({"set": label, "criterion": name, "threshold": float(thr),
+                         "mean exit (1 = first)": float(exits.mean()) + 1,
+                         f"{words} at the exits": prof.quality(prof.error_rate(exits)),
+                         f"{words}, full model": prof.quality(prof.exit_error(-1))})
+    return pd.DataFrame(rows)

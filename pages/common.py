@@ -125,14 +125,15 @@ def decoded(data: bytes | None, decode, what: str):
         return None
 
 
-def mark(answer: str, truth: str) -> str:
-    """Right or wrong, in a glyph every font has."""
-    return "✓ right" if str(answer) == str(truth) else "✗ wrong"
+def mark(answer: str, truth: str, right: bool | None = None) -> str:
+    """Right or wrong, in a glyph every font has (`right`: as the model counts errors,
+    when the answer's text alone cannot say, e.g. a speech model's unknown words)."""
+    return "✓ right" if (str(answer) == str(truth) if right is None else right) else "✗ wrong"
 
 
-def answer_line(answer: str, truth: str | None) -> str:
+def answer_line(answer: str, truth: str | None, right: bool | None = None) -> str:
     """The answer with the true label beside it, marked right or wrong."""
-    return f"**{answer}**" if truth is None else f"**{answer}** (true: {truth} — {mark(answer, truth)})"
+    return f"**{answer}**" if truth is None else f"**{answer}** (true: {truth} — {mark(answer, truth, right)})"
 
 
 def cautions(prediction, warnings=()) -> None:

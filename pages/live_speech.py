@@ -14,7 +14,7 @@ from explorer import criteria, plots, robustness, zoo
 from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.memo import memoized
-from explorer.predict import exit_taken, logmel, predict_input
+from explorer.predict import exit_taken, is_right, logmel, predict_input
 from pages import choice, common, live_shared
 
 
@@ -66,13 +66,15 @@ elif source == "Upload":
                           f"{zoo.MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Record":
-    rec = st.audio_input("Say a few digits, e.g. a phone number")
+    rec = st.audio_input("Say a few digits, e.g. a phone number (other words show as <unk>)")
     data = rec.getvalue() if rec else None
 elif source != live_shared.LINKED:
     examples = load_index()["speech"]
-    pick = st.selectbox("Example", examples, format_func=lambda e: f"“{e['text']}” — {e['voice']} ({e['note']})")
+    pick = st.selectbox("Example", examples,
+                        format_func=lambda e: f"“{e.get('said', e['text'])}” — {e['voice']} ({e['note']})")
     data = (EXAMPLES / pick["file"]).read_bytes() if pick else None
-    truth = pick["text"] if pick else None
+    truth = pick["text"] if pick else None  # the label: digit words, <unk> for any other word
+    said = pick.get("said", truth) if pick else None
 
 audio = (given, ()) if given is not None else common.decoded(data, lambda b: decode_upload(name, b), "recording")
 if audio is None:
@@ -91,7 +93,9 @@ st.audio(to_wav_bytes(live_shared.playable(heard), rate), format="audio/wav")
 p = analyse(name, heard, crit, float(thr))
 k = p.exit
 st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
-            + (f"Reference: “{truth}” — {common.mark(p.answer, truth)}.\n\n" if truth else "")
+            + (f"{p.heard}\n\n" if p.heard else "")
+            + (f"Reference: “{truth}”{f' (said: “{said}”)' if said != truth else ''} — "
+               f"{common.mark(p.answer, truth, is_right(p, truth))}.\n\n" if truth else "")
             + f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
 common.cautions(p, warnings)
 table = pd.DataFrame({"layer": p.exit_names, "transcript": p.answers,

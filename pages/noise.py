@@ -64,3 +64,8 @@ st.caption(f"{zoo.get(name).title}: {robustness.axis(name).note}. A well-behaved
 crit = choice.criterion_select(name, common.causal_criteria(name), c2)
 noisy_profiles(name)
 explore(name, crit)
+if zoo.get(name).extra_tests:  # other held-out sets (speech: unseen voices, no digits, carrier phrases)
+    st.subheader("The other held-out sets: where inputs leave")
+    st.caption("Each causal criterion at its recommended threshold. Inputs a model finds hard should go deeper.")
+    st.dataframe(robustness.held_out_table(name, {c: common.default_threshold_for(name, c)
+                                                  for c in common.causal_criteria(name)}), hide_index=True)

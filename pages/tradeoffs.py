@@ -9,7 +9,7 @@ import streamlit as st
 
 from explorer import cached, compare, criteria, drilldown, plots, robustness, tradeoff, variants, zoo
 from explorer.audio import RATE
-from explorer.predict import predict_input
+from explorer.predict import is_right, predict_input
 from explorer.shipped import headline
 from explorer.thresholds import default_eps_pt
 from pages import choice, common
@@ -69,7 +69,7 @@ def one_input_ui(name: str, crit: str, thr: float, key: str) -> None:
     inputs, targets = eval_inputs(name, key)
     p = predict_input(name, inputs[i], crit, thr, timed=False)  # a slider move stays fast
     st.markdown(f"**Exit {p.exit_number} of {p.exits_total}** ({p.exit_names[p.exit]}): answer "
-                f"{common.answer_line(p.answer, str(targets[i]))}, "
+                f"{common.answer_line(p.answer, str(targets[i]), is_right(p, targets[i]))}, "
                 f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
     common.cautions(p)
     score_col = criteria.get(crit).score_column

@@ -181,7 +181,7 @@ def demo_speech(out: Path, minutes: float) -> dict:
         "front_end_share": report["front_end_share"], "front_end_cap": report["front_end_cap"],
         "samples": report["samples"], "overheads": _overheads(name), "training": report["training"]}
     # DAISY's mean exit against SNR: the test clips with white noise mixed in
-    from explorer.data.speech_corpus import noisy_versions
+    from explorer.data.speech_eval import noisy_versions
 
     model = zoo.model(name)
     inputs, targets = zoo.get(name).data("test")

@@ -330,11 +330,46 @@ def test_live_speech_example_reference_noise_and_uploads():
     at.radio[0].set_value("Upload").run()
     at.file_uploader[0].upload("song.wav", b"RIFF....not really", "audio/wav").run()
     assert not at.exception and at.error  # a message in the page, no traceback
-    clip = load_index()["speech"][0]
+    clip = load_index()["speech"][2]  # "four five two three": right even at the first layer, where τ = 10 leaves
     wav = to_wav_bytes(sf.read(EXAMPLES / clip["file"], dtype="float32")[0])
     at.file_uploader[0].upload("mine.wav", wav, "audio/wav").run()
     assert not at.exception and not at.error
     assert f"“{clip['text']}”" in _decision(at)
+
+
+@needs_speech
+def test_live_speech_says_which_digits_it_heard_and_when_it_heard_none():
+    from explorer.data.examples import load_index
+
+    at = open_page("live_speech")
+    examples = load_index()["speech"]
+    pick = next(s for s in at.selectbox if s.label == "Example")
+    without = next(e for e in examples if e.get("said") and e["text"].split().count("<unk>") == len(e["text"].split()))
+    pick.set_value(without).run()
+    assert "No digits heard: the model only knows zero, oh, one" in _decision(at)
+    assert f"said: “{without['said']}”" in _decision(at)
+    within = next(e for e in examples if e.get("said") and e["said"] != e["text"] and e is not without)
+    next(s for s in at.selectbox if s.label == "Example").set_value(within).run()
+    assert "Digits heard: " in _decision(at)
+    table = at.dataframe[0].value
+    assert any("<unk>" in t.split() for t in table["transcript"])  # unknown words show as a visible token
+
+
+@needs_speech
+def test_tradeoffs_judges_speech_without_digits_as_the_model_counts_errors():
+    """Set (c)'s first clip: no digit heard, one unknown word fewer than said: right, not wrong."""
+    at = open_page("tradeoffs", model="speech", eval="test_c")
+    line = next(m.value for m in at.markdown if m.value.startswith("**Exit"))
+    assert "<unk>" in line and "✓ right" in line
+
+
+@needs_speech
+def test_noise_page_shows_where_inputs_leave_on_the_other_held_out_sets():
+    at = open_page("noise", model="speech")
+    table = next(d.value for d in at.dataframe if "set" in d.value.columns)
+    rows = table[table.criterion == "ctc_entropy"].set_index("set")["mean exit (1 = first)"]
+    unknown = next(s for s in rows.index if "test_c" in s)
+    assert rows[unknown] > rows["test set (test_a)"]  # speech without digits goes deeper than clean digits
 
 
 @needs_speech

@@ -32,7 +32,7 @@ def test_an_entry_with_a_bad_page_or_a_noise_page_without_noise_is_refused():
 
 def test_evaluation_sets_include_unseen_voices_and_every_noise_level():
     keys = [s.key for s in zoo.eval_sets("speech")]
-    assert keys[:2] == ["test_a", "test_b"] and "babble-0" in keys and len(keys) == 2 + 3 * 4
+    assert keys[:4] == ["test_a", "test_b", "test_c", "test_d"] and "babble-0" in keys and len(keys) == 4 + 3 * 4
     blur = zoo.eval_set("image", "blur-3")
     assert dict(blur.variant) == {"corruption": "blur", "severity": 3, "limit": zoo.IMAGE_LIMIT}
     with pytest.raises(ValueError, match="no evaluation set"):

@@ -14,7 +14,7 @@ import torch
 from explorer import checkpoint, criteria, zoo
 from explorer.costs import count_macs
 from explorer.engine import run_stream
-from explorer.models.speech import SpeechConfig, SpeechEncoder
+from explorer.models.speech import VOCAB, SpeechConfig, SpeechEncoder
 
 TOOLS = all(shutil.which(t) for t in ("espeak-ng", "flite", "text2wave"))
 SHIPPED = checkpoint.exists(zoo.SPEECH_CHECKPOINT)
@@ -48,8 +48,8 @@ def tiny_corpus(tmp_path_factory):
         pytest.skip("speech synthesizers missing: run `make speech-tools`")
     out = tmp_path_factory.mktemp("corpus")
     run = subprocess.run([sys.executable, "-m", "explorer", "synth", "speech", "--train", "48", "--val", "12",
-                          "--test-a", "8", "--test-b", "8", "--out", str(out)], capture_output=True, text=True,
-                         timeout=300)
+                          "--test-a", "8", "--test-b", "8", "--test-c", "4", "--test-d", "4", "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     return out
 
@@ -61,6 +61,12 @@ def test_training_runs_every_phase_and_saves_a_loadable_checkpoint(tiny_corpus, 
     cfg = SpeechTrainConfig(strategy=strategy, pretrain_minutes=0.02, ctc_minutes=0.04, branch_minutes=0.02,
                             daisy_minutes=0.02, batch=8, kmeans_clips=40, val_clips=12)
     model, summary = train(cfg, corpus_dir=tiny_corpus, out=tmp_path / "speech", log=lambda _: None)
+    # a mixed corpus: digits, carrier phrases and words the model does not know, labelled <unk>
+    from explorer.data.speech_corpus import load_split
+
+    labels = [u.text.split() for u in load_split("train", tiny_corpus)]
+    assert any("<unk>" in words for words in labels) and any("<unk>" not in words for words in labels)
+    assert model.describe([VOCAB.index("<unk>"), VOCAB.index("five")]) == "<unk> five"
     assert [h["after"] for h in summary["history"]] == ["pre-training", "CTC"]
     assert len(summary["history"][-1]["wer"]) == model.num_exits
     assert model.centroids.abs().sum() > 0  # k-means targets are part of the checkpoint
@@ -103,6 +109,67 @@ def test_predict_cli_transcribes_a_synthesized_phone_number(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     good, empty = (json.loads(line) for line in run.stdout.strip().splitlines())
-    assert good["prediction"] == "five two oh nine"
+    assert good["per_exit"][-1]["prediction"] == "five two oh nine"
+    # an early exit that heard less is said to disagree with the deeper ones (layer 1 drops the "oh" here)
+    assert good["prediction"] == "five two oh nine" or good["cautions"][0].startswith("Deeper exits disagree")
+    assert good["heard"] == f"Digits heard: {good['prediction']}."
     assert len(good["per_exit"]) == 6 and {"ctc_entropy", "ssl_entropy"} <= set(good["per_exit"][0])
     assert "error" in empty and Path(empty["file"]).name == "empty.wav"
+
+
+def test_unknown_words_and_invented_digits_count_as_a_user_would():
+    """Digit errors only: <unk> tokens never count, digits missed or invented always do."""
+    model = SpeechEncoder(SpeechConfig())
+    ids = [VOCAB.index(w) for w in "<unk> <unk> five oh two".split()]
+    assert model.errors(ids, "<unk> <unk> <unk> five oh two") == (0, 3)  # one unknown word fewer: fine
+    assert model.errors(ids[2:], "<unk> <unk> <unk> five oh two") == (0, 3)
+    assert model.errors([VOCAB.index("five")], "<unk> <unk> <unk> five oh two") == (2, 3)  # two digits missed
+    assert model.errors([VOCAB.index("one")], "<unk> <unk>") == (1, 2)  # a digit invented in speech without any
+    assert model.errors([VOCAB.index("<unk>")], "<unk> <unk>") == (0, 2)
+    assert model.heard("<unk> <unk>").startswith("No digits heard: the model only knows zero, oh, one")
+    assert model.heard("<unk> five oh") == "Digits heard: five oh (1 other word shown as <unk>)."
+
+
+@needs_shipped
+def test_predict_says_plainly_when_no_digit_was_heard(tmp_path):
+    if not shutil.which("flite"):
+        pytest.skip("flite missing")
+    wav = tmp_path / "words.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", "good afternoon, how is the weather", "-o", str(wav)], check=True)
+    run = subprocess.run([sys.executable, "-m", "explorer", "predict", "--model", "speech", str(wav), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    out = json.loads(run.stdout)
+    assert out["heard"].startswith("No digits heard: the model only knows zero, oh, one")
+    assert "<unk>" in out["prediction"].split()
+
+
+def test_sets_c_and_d_are_registered_and_shipped_with_transcripts():
+    from explorer.data.speech_eval import load_eval, said
+    from explorer.data.speech_text import UNKNOWN, digits_of, label_of
+
+    keys = {s.key: s.label for s in zoo.eval_sets("speech")}
+    assert {"test_b", "test_c", "test_d"} <= set(keys) and "no digits" in keys["test_c"]
+    for split in ("test_c", "test_d"):
+        clips, labels, voices = load_eval(split)
+        assert len(clips) == len(labels) == len(said(split)) >= 100
+        assert all(label_of(words) == label for words, label in zip(said(split), labels, strict=True))
+        assert all(v.split(":")[1] in {"slt", "ked_diphone", "cmu_us_slt_arctic_hts"} or v.startswith(
+            ("espeak:en-029+", "espeak:en-gb-x-gbcwmd+")) for v in voices)  # never-trained voices only
+    assert all(digits_of(t) == "" and UNKNOWN in t for t in load_eval("test_c")[1])
+    assert all(digits_of(t) and UNKNOWN in t for t in load_eval("test_d")[1])
+
+
+@needs_shipped
+def test_shipped_report_says_how_the_model_treats_speech_it_does_not_know():
+    from explorer.shipped import REPORTS
+    from explorer.speech_sets import held_out_figures
+
+    rep = json.loads((REPORTS / "speech.json").read_text())
+    thresholds = {name: rep["recommended"][name]["threshold"] for name in ("ctc_entropy", "daisy", "patience")}
+    fig = held_out_figures("speech", thresholds)  # from the shipped profiles: the report is their figures
+    assert rep["oov_digit_rate"] == pytest.approx(fig["oov_digit_rate"])
+    assert rep["carrier_wer"] == pytest.approx(fig["carrier_wer"])
+    assert set(rep["per_set"]) == {"test_a", "test_b", "test_c", "test_d"}
+    assert rep["oov_digit_rate"] < 0.2  # most speech without digits yields no digit at all
+    for name in ("ctc_entropy", "daisy"):
+        assert rep["exit_on_unknown"][name]["finding"].startswith(name)

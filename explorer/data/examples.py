@@ -1,7 +1,8 @@
 """The example inputs shipped in assets/examples (one click to try in the app).
 
 Speech: clips of held-out voices from the evaluation set, plus one mixed with babble
-at 5 dB SNR. Images: the first MNIST test digits, enlarged 4x as PNG.
+at 5 dB SNR, one sentence with digits in it (set d) and one without any digit (set c).
+Images: the first MNIST test digits, enlarged 4x as PNG.
 `python -m explorer.data.examples` writes them (and index.json) again.
 """
 
@@ -23,7 +24,7 @@ def export(out: Path = EXAMPLES) -> dict:
     from ..image_input import mnist_to_png
     from ..noise import make_noise, mix_at_snr
     from .mnist import load_mnist
-    from .speech_eval import load_eval
+    from .speech_eval import load_eval, said
 
     out.mkdir(parents=True, exist_ok=True)
     index: dict[str, list] = {"speech": [], "image": []}
@@ -33,6 +34,13 @@ def export(out: Path = EXAMPLES) -> dict:
             name = f"speech-{split}-{i}.flac"
             sf.write(out / name, clips[i], RATE, subtype="PCM_16")
             index["speech"].append({"file": name, "text": texts[i], "voice": voices[i], "note": "held-out voice"})
+    for split, pick, note in (("test_d", 0, "digits in a sentence, unseen voice"),
+                              ("test_c", 0, "no digits at all, unseen voice")):
+        clips, texts, voices = load_eval(split)
+        name = f"speech-{split}-{pick}.flac"
+        sf.write(out / name, clips[pick], RATE, subtype="PCM_16")
+        index["speech"].append({"file": name, "text": texts[pick], "said": said(split)[pick], "voice": voices[pick],
+                                "note": note})
     clips, texts, voices = load_eval("test_a")
     babble = make_noise("babble", len(clips[0]), np.random.default_rng(1), [clips[3], clips[4], clips[5]])
     name = "speech-test_a-0-babble-5dB.flac"

@@ -119,6 +119,11 @@ class MultiExitModel(nn.Module):
         """An answer in words, for people."""
         return str(answer)
 
+    def heard(self, answer: str) -> str:
+        """What an answer (as `describe` gives it) means, in a sentence, when that needs
+        saying (a model with a closed vocabulary: what it heard of it); "" otherwise."""
+        return ""
+
     def collate(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Inputs of one batch -> (x, lengths). Fixed-size inputs just stack;
         sequence models pad on the time axis and return the true lengths."""

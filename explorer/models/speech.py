@@ -3,8 +3,9 @@
 Front end (`embed`): log-mel features computed in torch, per-utterance normalised,
 two stride-2 convolutions (x4 subsampling: 40 ms per frame) and a convolutional
 positional embedding. Stages: pre-LN transformer layers. After every layer:
-- "ctc": a light CTC exit branch (LayerNorm + linear over blank + 11 words), as in
-  HuBERT-EE; greedy decoding gives a transcript per layer;
+- "ctc": a light CTC exit branch (LayerNorm + linear over blank + 11 digit words +
+  one token for any other word), as in HuBERT-EE; greedy decoding gives a transcript
+  per layer;
 - "ssl": DAISY's linear head predicting the k-means cluster of each frame (the
   self-supervised target); its frame-mean entropy decides the exit without labels.
 """
@@ -19,11 +20,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..audio import RATE
-from ..metrics import word_errors
+from ..data.speech_text import VOCABULARY, digit_errors, heard_note
 from .base import MultiExitModel, State
 
-WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-VOCAB = ("<blank>",) + WORDS  # CTC token ids: 0 is blank, then one token per word
+VOCAB = ("<blank>",) + VOCABULARY  # CTC token ids: 0 is blank, then one per digit word, then UNKNOWN
 
 
 @dataclass
@@ -156,7 +156,10 @@ class SpeechEncoder(MultiExitModel):
         return " ".join(VOCAB[t] for t in answer)
 
     def errors(self, answer, target) -> tuple[float, int]:
-        return word_errors(self.describe(answer), target)
+        return digit_errors(self.describe(answer), target)
+
+    def heard(self, answer: str) -> str:
+        return heard_note(answer)
 
     def cluster_targets(self, feats: torch.Tensor) -> torch.Tensor:
         """[B, T, M] normalised log-mel -> [B, ceil(T/4)] nearest k-means centroid of each

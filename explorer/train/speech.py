@@ -26,8 +26,8 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from .. import checkpoint
-from ..data.speech_corpus import Utterance, augment, load_split
-from ..metrics import word_errors
+from ..data.speech_augment import augment
+from ..data.speech_corpus import Utterance, load_split
 from ..models.speech import SpeechConfig, SpeechEncoder, encode_text
 from ..noise import NOISE_TYPES, make_noise, mix_at_snr
 from ..readout import greedy_ctc
@@ -162,15 +162,23 @@ def ctc_loss(logits: torch.Tensor, mask: torch.Tensor, texts: list[str]) -> torc
                       blank=0, zero_infinity=True)
 
 
-def _run(model, params, minutes: float, step_fn, desc: str, lr: float) -> None:
-    """Train `params` with AdamW for `minutes` of wall clock (warm-up, then cosine decay)."""
+def _run(model, params, minutes: float, step_fn, desc: str, lr: float, min_steps: int = 10) -> int:
+    """Train `params` with AdamW for `minutes` of wall clock (warm-up, then cosine decay);
+    returns the steps taken.
+
+    The schedule follows the clock, not a step count: on a machine that other jobs slow
+    down mid-phase the phase still ends on time (with fewer steps) and its learning rate
+    still decays to zero. A short probe at a small learning rate estimates the steps for
+    the progress bar; the phase takes at least `min_steps` steps."""
     if minutes <= 0:
-        return
+        return 0
     model.requires_grad_(False)
     for p in params:
         p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    probe = 6  # speed probe at a small learning rate; the first step (one-time set-up) is not timed
+    budget = minutes * 60
+    began = time.time()
+    probe = 6  # the first step (one-time set-up) is not timed
     for i in range(probe):
         if i == 1:
             start = time.time()
@@ -181,19 +189,25 @@ def _run(model, params, minutes: float, step_fn, desc: str, lr: float) -> None:
         loss.backward()
         opt.step()
     per_step = (time.time() - start) / (probe - 1)
-    steps = max(10, int(minutes * 60 / per_step) - probe)
-    warm = max(1, steps // 20)
-    bar = tqdm(range(steps), desc=desc, unit="step")
-    for step in bar:
-        frac = step / steps
+    bar = tqdm(total=max(min_steps, int((budget - (time.time() - began)) / per_step)), desc=desc, unit="step")
+    step, warm = 0, 0.05  # warm-up: the first 5% of the time
+    while True:
+        frac = (time.time() - began) / budget
+        if frac >= 1 and step >= min_steps:
+            break
+        frac = min(frac, 1.0 - 1e-3)
         for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / warm) * 0.5 * (1 + np.cos(np.pi * frac))
+            g["lr"] = lr * min(1.0, frac / warm + 0.01) * 0.5 * (1 + np.cos(np.pi * frac))
         loss = step_fn()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
+        step += 1
+        bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    return step + probe
 
 
 @torch.no_grad()
@@ -209,7 +223,7 @@ def evaluate(model: SpeechEncoder, clips: list[Utterance], batch: int = 32) -> d
         for k, h in enumerate(hidden):
             hyps = greedy_ctc(F.log_softmax(model.ctc[k](h), -1).double().numpy(), mask)
             for hyp, c in zip(hyps, part, strict=True):
-                e, n = word_errors(model.describe(hyp), c.text)
+                e, n = model.errors(hyp, c.text)
                 errors[k] += e
                 words += n if k == 0 else 0
     return {"wer": (errors / max(words, 1)).round(4).tolist()}
@@ -245,7 +259,8 @@ def train(cfg: SpeechTrainConfig, corpus_dir: Path | None = None, out: Path | No
         return F.cross_entropy(predict(hidden[-1][sel]), clean[sel])
 
     backbone = [p for n, p in model.named_parameters() if not n.startswith(("ctc.", "ssl."))]
-    _run(model, backbone + list(predict.parameters()), cfg.pretrain_minutes, pretrain_step, "pre-train", cfg.lr)
+    steps = {"pre-train": _run(model, backbone + list(predict.parameters()), cfg.pretrain_minutes, pretrain_step,
+                               "pre-train", cfg.lr)}
     checkpoint_log("pre-training")
 
     def ctc_step(layers):
@@ -259,26 +274,28 @@ def train(cfg: SpeechTrainConfig, corpus_dir: Path | None = None, out: Path | No
     K = model.num_exits
     if cfg.strategy == "joint":
         params = backbone + [p for head in model.ctc for p in head.parameters()]
-        _run(model, params, cfg.ctc_minutes, ctc_step(range(K)), "CTC joint", cfg.lr)
+        steps["CTC joint"] = _run(model, params, cfg.ctc_minutes, ctc_step(range(K)), "CTC joint", cfg.lr)
     else:
         params = backbone + list(model.ctc[-1].parameters())
-        _run(model, params, cfg.ctc_minutes, ctc_step([K - 1]), "CTC backbone", cfg.lr)
+        steps["CTC backbone"] = _run(model, params, cfg.ctc_minutes, ctc_step([K - 1]), "CTC backbone", cfg.lr)
         model.eval()  # frozen backbone: no dropout while the branches learn
-        _run(model, [p for head in model.ctc[:-1] for p in head.parameters()], cfg.branch_minutes,
-             ctc_step(range(K - 1)), "CTC branches", cfg.lr)
+        branches = [p for head in model.ctc[:-1] for p in head.parameters()]
+        steps["CTC branches"] = _run(model, branches, cfg.branch_minutes, ctc_step(range(K - 1)), "CTC branches",
+                                     cfg.lr)
     checkpoint_log("CTC")
 
-    train_daisy(model, batches, cfg)
+    steps["DAISY heads"] = train_daisy(model, batches, cfg)
     model.eval().requires_grad_(False)
     summary = {"train": asdict(cfg), "train_seconds": round(time.time() - start, 1),
-               "threads": torch.get_num_threads(), "train_clips": len(clips), "history": history}
+               "threads": torch.get_num_threads(), "train_clips": len(clips), "history": history, "steps": steps}
     if out is not None:
         checkpoint.save(model, out, summary)
     return model, summary
 
 
-def train_daisy(model: SpeechEncoder, batches: Batches, cfg: SpeechTrainConfig) -> None:
-    """DAISY: the per-layer cluster heads on the frozen backbone, self-supervised only."""
+def train_daisy(model: SpeechEncoder, batches: Batches, cfg: SpeechTrainConfig) -> int:
+    """DAISY: the per-layer cluster heads on the frozen backbone, self-supervised only;
+    returns the steps taken."""
     K = model.num_exits
 
     def daisy_step():
@@ -289,8 +306,8 @@ def train_daisy(model: SpeechEncoder, batches: Batches, cfg: SpeechTrainConfig) 
             targets = encode_targets(model, clean, lengths)
         return sum(F.cross_entropy(model.ssl[k](h)[mask], targets[mask]) for k, h in enumerate(hidden)) / K
 
-    _run(model, [p for head in model.ssl for p in head.parameters()], cfg.daisy_minutes, daisy_step, "DAISY heads",
-         cfg.lr * 2)
+    return _run(model, [p for head in model.ssl for p in head.parameters()], cfg.daisy_minutes, daisy_step,
+                "DAISY heads", cfg.lr * 2)
 
 
 @torch.no_grad()
