@@ -16,8 +16,6 @@ import zlib
 
 import numpy as np
 
-SNRS = ("clean", 20, 10, 5, 0)
-
 
 def axis(name: str, task: str):
     """The NoiseAxis of an imported model of `task` ("ctc": speech noise; else image corruptions)."""
@@ -27,12 +25,12 @@ def axis(name: str, task: str):
         return apply(name, x, kind, level)
 
     if task == "ctc":
-        from .noise import NOISE_TYPES
+        from .noise import NOISE_TYPES, TEST_SNRS_DB
 
         def variant(kind: str, level) -> dict:
             return {} if level == "clean" else {"noise": kind, "snr": int(level)}
 
-        return NoiseAxis(NOISE_TYPES, SNRS, "SNR (dB)", variant,
+        return NoiseAxis(NOISE_TYPES, ("clean", *TEST_SNRS_DB), "SNR (dB)", variant,
                          "its test clips mixed with white, pink and babble noise at 20 to 0 dB SNR (made on first use)",
                          apply=one)
     from .corruptions import CORRUPTIONS, MAX_SEVERITY
@@ -98,7 +96,7 @@ def apply(name: str, x, kind: str, level):
     from . import zoo
 
     model = zoo.model(name)
-    if kind == "none" or level == SNRS[0] or (model.family == "image" and not int(level)):
+    if kind == "none" or level == "clean" or (model.family == "image" and not int(level)):
         return x  # the clean level
     if model.family == "speech":
         return model.prepare(noisy_waveform(x.numpy(), kind, float(level), _seed(0, kind), model.rate))
