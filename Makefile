@@ -67,7 +67,7 @@ byom-demo: $(VENV)/.runtime data speech-tools
 
 # The README's screenshots, one per page, taken by the browser tests.
 screenshots: $(VENV)/.dev data browser
-	SCREENSHOTS=assets/screenshots $(PY) -m pytest -q tests/test_browser.py tests/test_browser_compare.py
+	SCREENSHOTS=assets/screenshots $(PY) -m pytest -q tests/test_browser.py tests/test_browser_compare.py tests/test_browser_imported.py
 
 # Debian packages the Python set-up needs (only installed when missing).
 debian-base:

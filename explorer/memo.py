@@ -163,3 +163,13 @@ def memoized(what: str = "", max_entries: int = 64):
         return cached
 
     return wrap
+
+
+def clear_all() -> None:
+    """Forget every kept result (a model re-imported under its old name: answers and sweeps
+    keyed by that name are stale)."""
+    with _CACHES_LOCK:
+        caches = list(_CACHES.values())
+    for cache in caches:
+        with cache.guard:
+            cache.entries.clear()

@@ -139,8 +139,9 @@ def list_models(where: str | Path | None = None) -> list[dict]:
 
 def _forget(name: str) -> None:
     """Drop what this process cached about `name` (it is being rebuilt)."""
-    from . import thresholds, zoo
+    from . import memo, thresholds, zoo
 
+    memo.clear_all()  # answers and sweeps kept under the old model's name
     zoo.model.cache_clear()
     imported.loaded.cache_clear()
     thresholds.recommended.cache_clear()

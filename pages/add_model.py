@@ -68,15 +68,11 @@ def run_import() -> None:
         bars[p].progress(min(max(f, 0.0), 1.0), f"{PHASE_LABELS[p]}: {what}")
 
     opts = ImportOptions(exits=exits, daisy=daisy, shared_exit=shared_exit, epochs=epochs, limit=limit)
-    replaced = imported.found(name.strip()) is not None
     try:
         import_model(source.strip(), data.strip(), name.strip(), opts, say=say, phase=phase)
     except (ValueError, InputError, OSError) as err:  # InputError is a ValueError; OSError: a folder unreadable
         st.error(f"The import stopped: {err}")
         return
-    if replaced:  # the pages' caches may hold the old model's sweeps and answers under this name
-        st.cache_data.clear()
-        st.cache_resource.clear()
     st.session_state["add_model.done"] = name.strip()
 
 

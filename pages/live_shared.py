@@ -12,6 +12,7 @@ import streamlit as st
 
 from explorer import batch, eval_inputs, plots, zoo
 from explorer.errors import InputError
+from explorer.memo import memoized
 from explorer.speedup import DEFINITION
 from pages import choice, common
 
@@ -19,7 +20,7 @@ LINKED = "From the link"
 BATCH = "Batch (several files or a zip)"
 
 
-@st.cache_data(show_spinner="Loading the evaluation input…", max_entries=64)
+@memoized("Loading the evaluation input", max_entries=64)
 def evaluation_input(name: str, set_key: str, index: int) -> tuple[np.ndarray, str, str]:
     """(input as an array, truth, label) of one evaluation input; InputError in words."""
     it = eval_inputs.item(name, set_key, index)

@@ -57,7 +57,7 @@ thr = choice.threshold_widget(name, crit, c2, style="number")
 source, linked = live_shared.input_source(name, crit, thr, ["Example", "Test set", "Upload", "Record"],
                                           "recordings", "transcript")
 given, truth = linked or (None, None)  # given: an evaluation input, already the model's input
-data = None
+data = said = None  # said: the words spoken, where they differ from the label
 if source == "Test set":
     given, truth, _ = live_shared.test_input(name)
 elif source == "Upload":
@@ -94,7 +94,7 @@ p = analyse(name, heard, crit, float(thr))
 k = p.exit
 st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
             + (f"{p.heard}\n\n" if p.heard else "")
-            + (f"Reference: “{truth}”{f' (said: “{said}”)' if said != truth else ''} — "
+            + (f"Reference: “{truth}”{f' (said: “{said}”)' if said and said != truth else ''} — "
                f"{common.mark(p.answer, truth, is_right(p, truth))}.\n\n" if truth else "")
             + f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
 common.cautions(p, warnings)
