@@ -109,8 +109,15 @@ def cmd_import(args) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if args.workspace:  # every lookup of the model by name (Ray workers too) looks there
+        import os
+
+        os.environ["EXPLORER_WORKSPACE"] = args.workspace
+    if args.ray is None and args.workers != 1:
+        raise ValueError("--workers needs --ray (one process profiles on this machine)")
+    ray = None if args.ray is None else {"address": args.ray, "workers": args.workers}
     out = import_model(args.source, args.data, args.name, opts, args.workspace,
-                       _progress_bar(f"importing {args.name}"), say)
+                       _progress_bar(f"importing {args.name}"), say, ray=ray)
     print(json.dumps(out) if args.json else json.dumps(_summary(out), indent=1))
     return 0
 
@@ -266,9 +273,13 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-fraction", type=float, default=0.4, help="share of files exit heads learn on")
     p.add_argument("--calib-fraction", type=float, default=0.3, help="share of files thresholds are chosen on")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where exit heads are trained")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where exit heads are trained (and, with --ray, where the workers profile)")
     p.add_argument("--workspace", help="default: $EXPLORER_WORKSPACE or ~/.cache/early-exit-explorer/workspace")
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="build the calibration and test profiles on Ray: a cluster address, 'auto' or 'local'")
+    p.add_argument("--workers", type=int, default=1, help="with --ray: actors, each loading the model once")
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("models", help="list built-in and imported models")

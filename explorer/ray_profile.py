@@ -59,10 +59,14 @@ def _entry(name: str):
     return zoo.get(name)
 
 
-@cache
-def _model(name: str, device: str = "cpu"):
+def _model(name: str, device: str = "cpu", fresh: bool = False):
+    """The model by name through the registry's memo, so the entry's own decoder (which
+    looks the model up by name) finds this very copy. fresh: load it again (a pooled Ray
+    task process may hold an older copy of a model rebuilt under the same name)."""
     from . import zoo
 
+    if fresh:
+        zoo.model.cache_clear()
     return zoo.model(name).to(device).eval()
 
 
@@ -181,7 +185,7 @@ class _Profiler:
 
         torch.set_num_threads(threads)
         self.specs, self.device = specs, device
-        self.model = _model(specs[0].model, device)
+        self.model = _model(specs[0].model, device, fresh=True)
         if fingerprint(self.model) != fp:  # e.g. a node with other weights: never mix them
             raise RuntimeError(f"worker {socket.gethostname()} loaded a different {specs[0].model!r} model")
 
@@ -197,7 +201,7 @@ def _measure(model_name: str, device: str, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    model = _model(model_name, device)
+    model = _model(model_name, device, fresh=True)
     return {"macs": count_macs(model).to_dict(), "ms": measure_ms(model).to_dict(),
             "measured_on": _measured_on(device, "one Ray worker at batch 1")}
 
@@ -219,7 +223,7 @@ def start_ray(address: str = "local", num_cpus: int | None = None):
     if ray.is_initialized():
         return ray
     env = {"env_vars": {k: v for k, v in os.environ.items()
-                        if k in ("EXPLORER_CACHE", "OMP_WAIT_POLICY", "HF_HUB_OFFLINE")}}
+                        if k in ("EXPLORER_CACHE", "EXPLORER_WORKSPACE", "OMP_WAIT_POLICY", "HF_HUB_OFFLINE")}}
     if address == "local":
         env["env_vars"]["PYTHONPATH"] = str(ROOT)  # workers import explorer from this checkout
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
@@ -239,6 +243,13 @@ def _worker_resources(ray, workers: int, device: str) -> tuple[dict, int]:
     """(Ray resources per actor, torch threads): one GPU each, or a CPU share that leaves
     half a CPU free, so the pool never takes every CPU (that starves Ray's other tasks)."""
     if device.startswith("cuda"):
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if gpus < 1:  # Ray would wait for a GPU forever: say so instead
+            raise ValueError("--device cuda: the Ray cluster has no GPU (ray.cluster_resources() lists none); "
+                             "use --device cpu, or start the workers on machines with GPUs "
+                             "(`ray start --address ... --num-gpus N`)")
+        if gpus < workers:
+            log.warning("%d workers asked for, %d GPUs in the cluster: %d workers run", workers, gpus, int(gpus))
         return {"num_cpus": 1, "num_gpus": 1}, 1
     biggest_node = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=1)
     share = min((ray.cluster_resources().get("CPU", 1) - 0.5) / workers, biggest_node)  # an actor lives on one node
@@ -403,13 +414,44 @@ def _run_pool(ray, specs, chunks, shards, resources, threads, device, fp, worker
             progress((have + new) / total, f"{have + new}/{total} samples, {rate:.1f} samples/s")
 
 
+def imported_specs(name: str, splits: tuple[str, ...] = ("calib", "test")) -> list[DataSpec]:
+    """An imported model's splits as file lists: absolute paths and targets (class ids, or
+    transcripts) exactly as the single-process pass reads them, each split's key its name.
+    The workers decode the files with the model's own decoder (its registry entry)."""
+    from . import folders, workspace
+
+    found = workspace._manifest(name, workspace.root())
+    if found is None:
+        raise ValueError(f"{name} is not an imported model (see `python -m explorer models`)")
+    manifest = found[0]
+    d = manifest["data"]
+    folder = folders.scan(d["folder"], manifest["family"], d["train_fraction"], d["calib_fraction"], d["limit"])
+    specs = []
+    for split in splits:
+        files, targets = folder.part(split)
+        if manifest["family"] == "image":
+            targets = folders.match_labels(targets, manifest["labels"])
+        specs.append(DataSpec(name, split, files=tuple(str(folder.root / f) for f in files),
+                              targets=tuple(targets), name=split))
+    return specs
+
+
+def profile_imported(name: str, address: str = "local", workers: int = 1, device: str = "cpu",
+                     progress: Progress | None = None) -> list[Profile]:
+    """The calibration and test profiles of an imported model on Ray, saved in its workspace
+    where `zoo.profile` (and so the import's report) finds them."""
+    return build_all(imported_specs(name), address, workers, device, progress=progress)
+
+
 def profile_built_in(model: str, split: str, noisy: bool = False, address: str = "local", workers: int = 1,
                      device: str = "cpu", progress: Progress | None = None) -> list[Profile]:
     """`python -m explorer profile --ray`: one split, or (noisy) every noisy test set."""
-    if noisy:
+    if noisy:  # whatever noisy sets the model's registry entry gives (built-in or imported)
         from .robustness import all_variant_args
 
         specs = [DataSpec.built_in(model, s, **args) for s, args in all_variant_args(model)]
+    elif _entry(model).group == "imported" and split in ("calib", "test"):
+        specs = imported_specs(model, (split,))  # its files, decoded on the workers
     else:
         specs = [DataSpec(model, split)]
     return build_all(specs, address, workers, device, progress=progress)

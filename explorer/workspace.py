@@ -198,8 +198,10 @@ def _forget(name: str) -> None:
 
 # ---- import ----------------------------------------------------------------------------------
 def import_model(source: str, data: str | Path, name: str, opts: ImportOptions = ImportOptions(),
-                 where: str | Path | None = None, progress=None, say=print) -> dict:
-    """Import `source` with exits of `opts.exits` on the labelled folder `data`; returns the report."""
+                 where: str | Path | None = None, progress=None, say=print, ray: dict | None = None) -> dict:
+    """Import `source` with exits of `opts.exits` on the labelled folder `data`; returns the report.
+    ray: {"address", "workers"} to build the calibration and test profiles on Ray (on
+    `opts.device`); the same profile files and keys as one process, so not part of the key."""
     if not name or "/" in name or name.startswith(".") or name.endswith("-shared"):
         raise ValueError(f"{name!r} cannot be a model name: use letters, digits, '-' and '_' "
                          "(and not the ending -shared, which names the shared-exit view)")
@@ -256,6 +258,11 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
         exit_heads.save_heads(folder_out / "heads", modules, heads_meta)
     manifest["training"] = heads_meta
     (folder_out / "manifest.json").write_text(json.dumps(manifest, indent=1))  # key still None: not done
+    if ray is not None:  # the profiles the report reads, built on Ray (only here is it imported)
+        from .ray_profile import profile_imported
+
+        for view in [name] + ([name + "-shared"] if opts.shared_exit else []):
+            profile_imported(view, ray.get("address", "local"), ray.get("workers", 1), opts.device, progress)
     report = build_report(name, where, progress, say)
     if opts.shared_exit:
         report["shared_exit"] = build_report(name + "-shared", where, progress, say, shared_only=True)
