@@ -49,6 +49,10 @@ from .profile import Profile, Progress, Rows, fingerprint, merge_rows, profile_b
 
 CHUNK = 64  # samples per chunk: the batch of the single-process pass (zoo.profile)
 RETRIES = 3  # restarts of a dead actor and re-runs of its chunk before the run fails
+# Chunks per Ray task: each task costs Ray milliseconds of its own (scheduling, object
+# transfer), so short chunks go several to a task, as long as every worker still gets a
+# few tasks (progress, and the work a killed worker re-runs, stay small).
+MAX_CHUNKS_PER_TASK, TASKS_PER_WORKER = 8, 4
 log = logging.getLogger(__name__)
 
 
@@ -135,7 +139,7 @@ def _built_in_data(model: str, split: str, variant: tuple) -> tuple[list, list]:
 
 
 # ---- one chunk's rows <-> bytes (npz + JSON, never pickle) -------------------------------
-def _encode(rows: Rows | None, skipped: list, worker: str) -> bytes:
+def _encode(rows: Rows | None, skipped: list, worker: str, timing: dict | None = None) -> bytes:
     arrays = {}
     answers = None
     if rows is not None:
@@ -145,42 +149,52 @@ def _encode(rows: Rows | None, skipped: list, worker: str) -> bytes:
             arrays["answer_ids"] = np.stack(rows.answers)
         else:  # transcripts: per exit, B token tuples
             answers = [[list(a) for a in exit_answers] for exit_answers in rows.answers]
-    meta = {"skipped": skipped, "worker": worker, "answers": answers}
+    meta = {"skipped": skipped, "worker": worker, "answers": answers, "timing": timing or {}}
     buf = io.BytesIO()
     np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
     return buf.getvalue()
 
 
-def _decode(data: bytes) -> tuple[Rows | None, list, str]:
+def _decode(data: bytes) -> tuple[Rows | None, list, str, dict]:
+    """(rows or None, skipped files, worker, timing: seconds reading+decoding and profiling,
+    when the chunk was done, and the actor's start)."""
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
+        timing = meta.get("timing", {})
         if "ref_len" not in z.files:
-            return None, meta["skipped"], meta["worker"]
+            return None, meta["skipped"], meta["worker"], timing
         cols = {k[4:]: z[k] for k in z.files if k.startswith("col/")}
         if "answer_ids" in z.files:
             answers = list(z["answer_ids"])
         else:
             answers = [[tuple(a) for a in exit_answers] for exit_answers in meta["answers"]]
         rows = Rows(cols, answers, z["errors"], z["ref_len"])
-    return rows, meta["skipped"], meta["worker"]
+    return rows, meta["skipped"], meta["worker"], timing
 
 
-def profile_chunk(model, spec: DataSpec, start: int, stop: int, device: str = "cpu") -> bytes:
-    """Load, decode and profile samples start..stop-1: one shard's bytes."""
+def profile_chunk(model, spec: DataSpec, start: int, stop: int, device: str = "cpu",
+                  actor: tuple[float, float] | None = None) -> bytes:
+    """Load, decode and profile samples start..stop-1: one shard's bytes (with how long
+    reading and profiling took; actor: when its actor began and finished starting)."""
     import torch
 
+    t0 = time.perf_counter()
     inputs, targets, skipped = spec.load(start, stop)
+    t1 = time.perf_counter()
     rows = None
     if inputs:
         x, lengths = model.collate(inputs)
         rows = profile_batch(model, x.to(device), None if lengths is None else lengths.to(device), targets)
-    return _encode(rows, skipped, f"{socket.gethostname()}:{os.getpid()}:{device}:{torch.get_num_threads()}t")
+    timing = {"load_s": t1 - t0, "profile_s": time.perf_counter() - t1, "done": time.time(), "actor": actor}
+    return _encode(rows, skipped, f"{socket.gethostname()}:{os.getpid()}:{device}:{torch.get_num_threads()}t",
+                   timing)
 
 
 class _Profiler:
     """A Ray Data actor: loads the model once, then profiles the chunks it is given."""
 
     def __init__(self, specs: list[DataSpec], device: str, threads: int, fp: str):
+        began = time.time()  # this process is up and has imported this module (torch with it)
         import torch
 
         torch.set_num_threads(threads)
@@ -188,9 +202,10 @@ class _Profiler:
         self.model = _model(specs[0].model, device, fresh=True)
         if fingerprint(self.model) != fp:  # e.g. a node with other weights: never mix them
             raise RuntimeError(f"worker {socket.gethostname()} loaded a different {specs[0].model!r} model")
+        self.started = (began, time.time())
 
     def __call__(self, batch: dict) -> dict:
-        shards = [profile_chunk(self.model, self.specs[int(j)], int(a), int(b), self.device)
+        shards = [profile_chunk(self.model, self.specs[int(j)], int(a), int(b), self.device, self.started)
                   for j, a, b in zip(batch["spec"], batch["start"], batch["stop"], strict=True)]
         return {"spec": np.asarray(batch["spec"]), "chunk": np.asarray(batch["chunk"]),
                 "shard": np.array(shards, dtype=object)}
@@ -281,6 +296,7 @@ def build_all(specs: list[DataSpec], address: str = "local", workers: int = 1, d
     noisy sets reuse the clean split's costs; what is still missing is measured once."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, not {workers}")
+    called = time.time()
     name = specs[0].model
     if any(s.model != name for s in specs):
         raise ValueError("one Ray pass profiles one model")
@@ -298,22 +314,26 @@ def build_all(specs: list[DataSpec], address: str = "local", workers: int = 1, d
     todo = [s for s in where if not _current(where[s], fp)]
     if todo:
         ray = start_ray(address)
+        ray_up = time.time()
         resources, threads = _worker_resources(ray, workers, device)
         chunks = {s: s.chunks() for s in todo}
         shards = {s: shard_dir(s, fp) for s in todo}
         with ExitStack() as held:  # one run at a time per dataset; released however this ends
             for s in todo:
                 held.enter_context(_lock(shards[s], s))
-            _run_pool(ray, todo, chunks, shards, resources, threads, device, fp, workers, progress)
+            pool = _run_pool(ray, todo, chunks, shards, resources, threads, device, fp, workers, progress)
             if costs is None:
                 if progress:
                     progress(1.0, "counting MACs and timing each stage and head on one worker")
                 out = ray.get(ray.remote(_measure).options(**resources).remote(name, device, threads))
                 costs = Costs.from_dict(out["macs"]), Costs.from_dict(out["ms"])
                 measured_on = out["measured_on"]
+            data = {s: [(shards[s] / f"{i:06d}.npz").read_bytes() for i, _, _ in chunks[s]] for s in todo}
+            merged = {s: _merge(model, s, data[s], costs, measured_on) for s in todo}
+            timing = _pass_timing(called, ray_up, pool, [d for s in todo for d in data[s]], time.time())
             for s in todo:
-                data = [(shards[s] / f"{i:06d}.npz").read_bytes() for i, _, _ in chunks[s]]
-                _merge(model, s, data, costs, measured_on).save(where[s])
+                merged[s].meta["ray_pass"] = timing
+                merged[s].save(where[s])
                 shutil.rmtree(shards[s])  # merged and saved: the shards have served
     return [Profile.load(where[s]) for s in specs]
 
@@ -339,7 +359,7 @@ def _merge(model, spec: DataSpec, shards: list[bytes], costs, measured_on) -> Pr
     """The shards of one dataset, in its order, as its profile."""
     rows, skipped, workers_seen = [], [], set()
     for data in shards:
-        r, s, w = _decode(data)
+        r, s, w, _ = _decode(data)
         skipped += s
         workers_seen.add(w)
         if r is not None:
@@ -389,15 +409,18 @@ def _run_pool(ray, specs, chunks, shards, resources, threads, device, fp, worker
             else:
                 todo.append({"spec": j, "chunk": i, "start": a, "stop": b})
     total = sum(size.values())
+    pool = {"submitted": time.time(), "arrived": [], "chunks_per_task": 0}
     if not todo:
-        return
+        return pool
+    per_task = max(1, min(MAX_CHUNKS_PER_TASK, len(todo) // (TASKS_PER_WORKER * workers)))
+    pool["chunks_per_task"] = per_task
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # ours counts samples, not blocks
     ctx.execution_options.preserve_order = False
-    ds = ray.data.from_items(todo, override_num_blocks=len(todo))
+    ds = ray.data.from_items(todo, override_num_blocks=-(-len(todo) // per_task))
     with warnings.catch_warnings():  # retries are not named parameters yet in ray 2.60
         warnings.simplefilter("ignore", DeprecationWarning)
-        ds = ds.map_batches(_Profiler, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
+        ds = ds.map_batches(_Profiler, batch_size=per_task, compute=ray.data.ActorPoolStrategy(size=workers),
                             fn_constructor_kwargs={"specs": specs, "device": device, "threads": threads, "fp": fp},
                             max_restarts=RETRIES, max_task_retries=RETRIES, **resources)
     start, new = time.perf_counter(), 0
@@ -409,9 +432,30 @@ def _run_pool(ray, specs, chunks, shards, resources, threads, device, fp, worker
             out.with_suffix(".part").write_bytes(data)
             out.with_suffix(".part").replace(out.with_suffix(".npz"))  # whole shards only: a resume trusts them
             new += size[int(j), int(i)]
+        pool["arrived"].append(time.time())
         if progress:
             rate = new / max(time.perf_counter() - start, 1e-9)
             progress((have + new) / total, f"{have + new}/{total} samples, {rate:.1f} samples/s")
+    return pool
+
+
+def _pass_timing(called: float, ray_up: float, pool: dict, shards: list[bytes], end: float) -> dict:
+    """Where a Ray pass's wall clock went, in seconds (kept in the profile's meta):
+    ray_start: connecting to / starting Ray; prepare: the driver's own work before the
+    pool is asked for; actor_start: from then until the first actor was ready (process,
+    imports, model load), each actor's own start-up (model load) in actor_init; pass: from
+    that actor ready to the last shard back, of which read (loading and decoding inputs) and
+    profile (the model) summed over workers; merge: shards to the saved profile."""
+    timings = [_decode(d)[3] for d in shards]
+    timings = [t for t in timings if t]
+    actors = sorted({tuple(t["actor"]) for t in timings if t.get("actor") and t["actor"][1] >= pool["submitted"]})
+    ready = min((a[1] for a in actors), default=pool["submitted"])  # this run's first actor ready to work
+    last = max(pool["arrived"], default=ready)
+    return {"ray_start": ray_up - called, "prepare": pool["submitted"] - ray_up,
+            "actor_start": max(0.0, ready - pool["submitted"]), "actor_init": [b - a for a, b in actors],
+            "pass": max(0.0, last - ready), "read": sum(t["load_s"] for t in timings),
+            "profile": sum(t["profile_s"] for t in timings), "merge": end - last, "total": end - called,
+            "tasks": len(pool["arrived"]), "chunks_per_task": pool["chunks_per_task"]}
 
 
 def imported_specs(name: str, splits: tuple[str, ...] = ("calib", "test")) -> list[DataSpec]:
@@ -455,4 +499,3 @@ def profile_built_in(model: str, split: str, noisy: bool = False, address: str =
     else:
         specs = [DataSpec(model, split)]
     return build_all(specs, address, workers, device, progress=progress)
-

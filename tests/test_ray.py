@@ -94,6 +94,10 @@ def test_toy_equal_and_costs_measured_on_one_worker(tmp_path):
     where = prof.meta["measured_on"]
     assert where["device"] == "cpu" and where["threads"] == 1 and "Ray worker" in where["by"]
     assert (prof.ms.stage > 0).all() and (prof.macs.stage > 0).all()
+    took = prof.meta["ray_pass"]  # where the wall clock went, for `make bench-scale`
+    parts = ("ray_start", "prepare", "actor_start", "pass", "merge")
+    assert all(took[p] >= 0 for p in parts) and sum(took[p] for p in parts) <= took["total"] + 1e-6
+    assert took["tasks"] >= 1 and took["profile"] > 0 and len(took["actor_init"]) == 1
     # loading: a second call finds the saved profile and starts no worker
     assert Profile.load(profile_path(tmp_path, "toy", "test", prof.meta["fingerprint"])).n == 1000
 
