@@ -37,8 +37,14 @@ def cmd_profile(args) -> int:
         from .ray_profile import profile_built_in
 
         profs = profile_built_in(args.model, args.split, args.noisy, args.ray, args.workers, args.device, bar)
-    elif args.workers != 1 or args.device != "cpu":
-        raise ValueError("--workers and --device need --ray (one process runs on this machine's CPU)")
+    elif args.workers != 1:
+        raise ValueError("--workers needs --ray (one process profiles on this machine)")
+    elif args.device != "cpu":  # one process on this machine's GPU
+        from .device import profile_on
+        from .robustness import all_variant_args
+
+        sets = all_variant_args(args.model) if args.noisy else [(args.split, {})]
+        profs = [profile_on(args.model, split, args.device, bar, **variant) for split, variant in sets]
     elif args.noisy:
         from .robustness import load_all
 
@@ -234,7 +240,8 @@ def main(argv=None) -> int:
                    help="run on Ray: a cluster address, 'auto' (RAY_ADDRESS or the running cluster) "
                         "or 'local' (the default: a Ray on this machine)")
     p.add_argument("--workers", type=int, default=1, help="with --ray: actors, each loading the model once")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="with --ray: one GPU per worker")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cuda: profile on a GPU (with --ray: one GPU per worker); the profile says which device")
     p.set_defaults(run=cmd_profile)
 
     p = sub.add_parser("sweep", help="sweep criteria over their threshold grids, as CSV")

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import device as devices
 from .costs import Costs, count_macs, measure_ms
 from .paths import CACHE, ROOT
 from .profile import Profile, Progress, Rows, fingerprint, merge_rows, profile_batch, profile_path
@@ -198,7 +199,7 @@ class _Profiler:
         import torch
 
         torch.set_num_threads(threads)
-        self.specs, self.device = specs, device
+        self.specs, self.device = specs, devices.check(device)
         self.model = _model(specs[0].model, device, fresh=True)
         if fingerprint(self.model) != fp:  # e.g. a node with other weights: never mix them
             raise RuntimeError(f"worker {socket.gethostname()} loaded a different {specs[0].model!r} model")
@@ -218,15 +219,7 @@ def _measure(model_name: str, device: str, threads: int) -> dict:
     torch.set_num_threads(threads)
     model = _model(model_name, device, fresh=True)
     return {"macs": count_macs(model).to_dict(), "ms": measure_ms(model).to_dict(),
-            "measured_on": _measured_on(device, "one Ray worker at batch 1")}
-
-
-def _measured_on(device: str, by: str) -> dict:
-    """Where costs were measured, for the profile: the device, host, torch threads."""
-    import torch
-
-    name = f"{device} ({torch.cuda.get_device_name()})" if device.startswith("cuda") else device
-    return {"device": name, "host": socket.gethostname(), "threads": torch.get_num_threads(), "by": by}
+            "measured_on": devices.measured_on(device, "one Ray worker at batch 1")}
 
 
 # ---- the driver ---------------------------------------------------------------------------
@@ -383,7 +376,7 @@ def build_local(spec: DataSpec, costs: tuple[Costs, Costs] | None = None) -> Pro
     measured_on = None
     if costs is None:
         costs = count_macs(model), measure_ms(model)
-        measured_on = _measured_on("cpu", "this process at batch 1")
+        measured_on = devices.measured_on("cpu", "this process at batch 1")
     return _merge(model, spec, shards, costs, measured_on)
 
 

@@ -209,6 +209,10 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
 
     if name in BUILT_INS:
         raise ValueError(f"{name} is a built-in model's name: choose another --name")
+    if ray is None:  # with --ray the cluster's workers need the GPU, not this machine
+        from .device import check
+
+        check(opts.device)
     if opts.exits not in EXIT_KINDS:
         raise ValueError(f"unknown exit kind {opts.exits!r}; choose one of {', '.join(EXIT_KINDS)}")
     where = root(where)
@@ -263,6 +267,12 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
 
         for view in [name] + ([name + "-shared"] if opts.shared_exit else []):
             profile_imported(view, ray.get("address", "local"), ray.get("workers", 1), opts.device, progress)
+    elif opts.device != "cpu":  # the same profiles on this machine's GPU
+        from .device import profile_on
+
+        for view in [name] + ([name + "-shared"] if opts.shared_exit else []):
+            for split in ("calib", "test"):
+                profile_on(view, split, opts.device, progress)
     report = build_report(name, where, progress, say)
     if opts.shared_exit:
         report["shared_exit"] = build_report(name + "-shared", where, progress, say, shared_only=True)

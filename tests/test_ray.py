@@ -191,9 +191,28 @@ def test_bad_arguments_get_a_message(capsys):
     from explorer.__main__ import main
 
     assert main(["profile", "--model", "image", "--workers", "2"]) == 2
-    assert "need --ray" in capsys.readouterr().err
+    assert "needs --ray" in capsys.readouterr().err
     assert main(["profile", "--model", "image", "--ray", "--workers", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_gets_a_sentence(tmp_path, capsys):
+    """--device cuda where there is none: one process, an import, and a Ray pass on a
+    cluster without GPUs (which would otherwise wait for one forever)."""
+    from explorer.__main__ import main
+
+    assert main(["profile", "--model", "toy", "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert main(["import", str(tmp_path), "--data", str(tmp_path), "--name", "x", "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="the Ray cluster has no GPU"):
+        rp.build_on_ray(rp.DataSpec("toy", "test"), device="cuda", directory=tmp_path)
+
+
+def test_single_process_profiles_say_where_their_ms_were_measured():
+    prof = build_profile(zoo.model("toy"), zoo.batches(zoo.model("toy"), *zoo.get("toy").data("val"), 64), "toy", "val")
+    assert prof.meta["measured_on"]["device"] == "cpu" and "this process" in prof.meta["measured_on"]["by"]
 
 
 
