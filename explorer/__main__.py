@@ -110,7 +110,7 @@ def cmd_import(args) -> int:
 
     opts = ImportOptions(exits=args.exits, daisy=args.daisy, shared_exit=args.shared_exit, epochs=args.epochs,
                          limit=args.limit, seed=args.seed, train_fraction=args.train_fraction,
-                         calib_fraction=args.calib_fraction, device=args.device)
+                         calib_fraction=args.calib_fraction, device=args.device, head=args.head)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -275,6 +275,8 @@ def main(argv=None) -> int:
     p.add_argument("--exits", default="final-head", choices=["final-head", "trained", "distilled"])
     p.add_argument("--daisy", action="store_true", help="speech: DAISY cluster heads (k-means, no labels)")
     p.add_argument("--shared-exit", action="store_true", help="images: FreeML's shared exit (view NAME-shared)")
+    p.add_argument("--head", default="linear", choices=["linear", "attention"],
+                   help="speech: trained CTC exits as LayerNorm + linear, or HuBERT-EE's attention block + linear")
     p.add_argument("--epochs", type=int, default=5, help="epochs of exit-head training")
     p.add_argument("--limit", type=int, default=0, help="only N files of the folder (0: all)")
     p.add_argument("--seed", type=int, default=0)

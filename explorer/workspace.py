@@ -48,6 +48,7 @@ class ImportOptions:
     train_fraction: float = 0.4  # exit heads learn on this part of the folder
     calib_fraction: float = 0.3  # thresholds are chosen here; the rest is the test split
     device: str = "cpu"  # where the frozen backbone's features are read and heads trained
+    head: str = "linear"  # speech: trained CTC exits as LayerNorm + linear, or HuBERT-EE's attention + linear
 
 
 # ---- the model behind a source --------------------------------------------------------------
@@ -81,8 +82,9 @@ def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
 
     exits, K = manifest["exits"], model.num_exits
     if model.family == "speech":
-        branches = (nn.ModuleList(exit_heads.Branch(model.hidden_size, model.vocab_size) for _ in range(K - 1))
-                    if exits != "final-head" else None)
+        head = manifest.get("options", {}).get("head", "linear")
+        branches = (nn.ModuleList(exit_heads.ctc_branch(head, model.hidden_size, model.vocab_size)
+                                  for _ in range(K - 1)) if exits != "final-head" else None)
         ssl = (nn.ModuleList(nn.Linear(model.hidden_size, manifest["daisy"]["clusters"]) for _ in range(K))
                if manifest.get("daisy") else None)
         if branches is not None or ssl is not None:
@@ -224,6 +226,9 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
                          "`prepare` method): it cannot import a data folder")
     if opts.daisy and family != "speech":
         raise ValueError("DAISY cluster heads are for speech models (--daisy)")
+    if opts.head != "linear" and (family != "speech" or opts.exits == "final-head"):
+        raise ValueError(f"--head {opts.head} is HuBERT-EE's CTC exit branch: it needs a speech model and "
+                         "--exits trained or distilled")
     if opts.shared_exit and family != "image":
         raise ValueError("FreeML's shared exit is for image models (--shared-exit)")
     if opts.exits == "final-head" and family == "image" and not model.final_head_works:
@@ -302,7 +307,11 @@ def _train_heads(model, folder, opts: ImportOptions, labels, progress, say) -> t
     modules: dict = {}
     targets = loaded.targets if need_labels else None
     if opts.exits != "final-head":
-        train = exit_heads.train_image_branches if model.family == "image" else exit_heads.train_ctc_branches
+        if model.family == "image":
+            train = exit_heads.train_image_branches
+        else:
+            def train(*a, **kw):
+                return exit_heads.train_ctc_branches(*a, **kw, head=opts.head)
         modules["branches"], tlog = train(model, feats, targets if opts.exits == "trained" else None,
                                           opts.epochs, opts.seed, progress=progress)
         meta["logs"].append(tlog.to_dict())

@@ -151,7 +151,7 @@ class HFSpeechCTC(MultiExitModel):
         if name == "ssl":
             return self.ssl[k](state.h)
         if self.branches is not None and k < self.num_exits - 1:
-            logits = self.branches[k](state.h)
+            logits = self.branches[k](state.h, state.mask)  # the attention exit reads the utterance
         else:
             logits = self.final_logits(state.h)
         return logits if self.order is None else logits[..., self.order]
