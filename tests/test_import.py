@@ -55,6 +55,14 @@ def test_vit_final_head_and_trained_exits(env):
     assert {"tiny-vit", "tiny-vit-trained", "tiny-vit-trained-shared"} <= names
 
 
+def test_deit_with_teacher_imports_with_trained_exits(env):
+    deit = tiny_image("deit-teacher", env["root"] / "deit")
+    report = import_model(str(deit), env["images"], "tiny-deit", ImportOptions(exits="trained", epochs=6), say=_quiet)
+    _losses_fall(report)
+    assert report["architecture"] == "DeiTForImageClassificationWithTeacher"
+    assert report["recommended"]["profile_agreement_b1"] == 1.0
+
+
 def test_resnet_needs_trained_exits_and_distills_without_labels(env):
     with pytest.raises(ValueError, match="--exits trained"):
         _import(env, "resnet", "images", "tiny-resnet")
