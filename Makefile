@@ -45,8 +45,9 @@ bench-app: $(VENV)/.dev data browser
 	$(PY) tests/bench_app.py
 
 # The Ray profiling pass against one process on this machine (not part of `make test`; minutes):
-# samples/s with 1 and 2 workers, Ray's per-task overhead, a HuBERT-base-sized model, and the
-# expected wall clock of LibriSpeech test-clean on 1, 8 and 64 workers.
+# samples/s with 1 and 2 workers, where each run's time went (Ray start, actor start, the pass,
+# merge) and the same pass through warm actors, Ray's per-task overhead, a HuBERT-base-sized model,
+# and the expected wall clock of LibriSpeech test-clean on 1, 8 and 64 workers.
 bench-scale: $(VENV)/.dev data
 	$(PY) tests/bench_scale.py
 

@@ -37,8 +37,14 @@ def cmd_profile(args) -> int:
         from .ray_profile import profile_built_in
 
         profs = profile_built_in(args.model, args.split, args.noisy, args.ray, args.workers, args.device, bar)
-    elif args.workers != 1 or args.device != "cpu":
-        raise ValueError("--workers and --device need --ray (one process runs on this machine's CPU)")
+    elif args.workers != 1:
+        raise ValueError("--workers needs --ray (one process profiles on this machine)")
+    elif args.device != "cpu":  # one process on this machine's GPU
+        from .device import profile_on
+        from .robustness import all_variant_args
+
+        sets = all_variant_args(args.model) if args.noisy else [(args.split, {})]
+        profs = [profile_on(args.model, split, args.device, bar, **variant) for split, variant in sets]
     elif args.noisy:
         from .robustness import load_all
 
@@ -104,13 +110,20 @@ def cmd_import(args) -> int:
 
     opts = ImportOptions(exits=args.exits, daisy=args.daisy, shared_exit=args.shared_exit, epochs=args.epochs,
                          limit=args.limit, seed=args.seed, train_fraction=args.train_fraction,
-                         calib_fraction=args.calib_fraction, device=args.device)
+                         calib_fraction=args.calib_fraction, device=args.device, head=args.head)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if args.workspace:  # every lookup of the model by name (Ray workers too) looks there
+        import os
+
+        os.environ["EXPLORER_WORKSPACE"] = args.workspace
+    if args.ray is None and args.workers != 1:
+        raise ValueError("--workers needs --ray (one process profiles on this machine)")
+    ray = None if args.ray is None else {"address": args.ray, "workers": args.workers}
     out = import_model(args.source, args.data, args.name, opts, args.workspace,
-                       _progress_bar(f"importing {args.name}"), say)
+                       _progress_bar(f"importing {args.name}"), say, ray=ray)
     print(json.dumps(out) if args.json else json.dumps(_summary(out), indent=1))
     return 0
 
@@ -239,7 +252,8 @@ def main(argv=None) -> int:
                    help="run on Ray: a cluster address, 'auto' (RAY_ADDRESS or the running cluster) "
                         "or 'local' (the default: a Ray on this machine)")
     p.add_argument("--workers", type=int, default=1, help="with --ray: actors, each loading the model once")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="with --ray: one GPU per worker")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="cuda: profile on a GPU (with --ray: one GPU per worker); the profile says which device")
     p.set_defaults(run=cmd_profile)
 
     p = sub.add_parser("sweep", help="sweep criteria over their threshold grids, as CSV")
@@ -273,14 +287,20 @@ def main(argv=None) -> int:
     p.add_argument("--exits", default="final-head", choices=["final-head", "trained", "distilled"])
     p.add_argument("--daisy", action="store_true", help="speech: DAISY cluster heads (k-means, no labels)")
     p.add_argument("--shared-exit", action="store_true", help="images: FreeML's shared exit (view NAME-shared)")
+    p.add_argument("--head", default="linear", choices=["linear", "attention"],
+                   help="speech: trained CTC exits as LayerNorm + linear, or HuBERT-EE's attention block + linear")
     p.add_argument("--epochs", type=int, default=5, help="epochs of exit-head training")
     p.add_argument("--limit", type=int, default=0, help="only N files of the folder (0: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-fraction", type=float, default=0.4, help="share of files exit heads learn on")
     p.add_argument("--calib-fraction", type=float, default=0.3, help="share of files thresholds are chosen on")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where exit heads are trained")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="where exit heads are trained (and, with --ray, where the workers profile)")
     p.add_argument("--workspace", help="default: $EXPLORER_WORKSPACE or ~/.cache/early-exit-explorer/workspace")
     p.add_argument("--json", action="store_true", help="print the whole report as one JSON object")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="build the calibration and test profiles on Ray: a cluster address, 'auto' or 'local'")
+    p.add_argument("--workers", type=int, default=1, help="with --ray: actors, each loading the model once")
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("models", help="list built-in and imported models")

@@ -69,6 +69,8 @@ def _trace(model: MultiExitModel):
     """Yield (part, key, thunk) for the front end, each stage and each head at batch 1,
     where the thunk runs that part alone on the example input's features."""
     x, lengths = model.example_input()
+    device = next(model.parameters(), x).device  # measured where the model is (CPU or GPU)
+    x, lengths = x.to(device), None if lengths is None else lengths.to(device)
     state = model.embed(x, lengths)
     yield "front", None, lambda: model.embed(x, lengths)
     for k in range(model.num_exits):

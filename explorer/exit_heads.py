@@ -42,7 +42,8 @@ class Branch(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(width // parts) for _ in range(parts))
         self.linear = nn.Linear(width, out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., width] -> [..., out]
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:  # [..., width] -> [..., out]
+        # mask (frames of an utterance) is for heads that read context; this one reads one frame
         if self.parts == 1:
             return self.linear(self.norms[0](x))
         return self.linear(torch.cat([n(c) for n, c in zip(self.norms, x.chunk(self.parts, -1), strict=True)], -1))
@@ -62,6 +63,44 @@ class Branch(nn.Module):
         self.linear.weight.zero_()
         self.linear.weight[:, : weight.shape[1]] = weight
         self.linear.bias.copy_(bias)
+
+
+class AttentionBranch(nn.Module):
+    """HuBERT-EE's attention exit for CTC: one self-attention block over the utterance
+    (pre-norm, residual), then LayerNorm + linear to the vocabulary, so a frame's answer
+    sees its context where the light exit sees the frame alone. The attention's output
+    projection starts at zero, so before training it IS the light exit (warm-started
+    from the model's own head) and training only adds what context brings."""
+
+    needs_mask = True  # padded frames must not be attended to (exact under padding)
+
+    def __init__(self, width: int, out: int):
+        super().__init__()
+        heads = next(h for h in (8, 4, 2, 1) if (width % h == 0 and width // h >= 8) or h == 1)  # >= 8 dims each
+        self.norm = nn.LayerNorm(width)
+        self.attention = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.out = Branch(width, out)
+        with torch.no_grad():
+            self.attention.out_proj.weight.zero_()
+            self.attention.out_proj.bias.zero_()
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # x [B, T, D], mask [B, T] True on real frames -> [B, T, out]
+        z = self.norm(x)
+        a, _ = self.attention(z, z, z, key_padding_mask=None if mask is None else ~mask, need_weights=False)
+        return self.out(x + a)
+
+    def warm_start(self, own: tuple | None) -> None:
+        self.out.warm_start(own)
+
+
+CTC_HEADS = ("linear", "attention")  # HuBERT-EE's two exit branches: LayerNorm + linear, or attention + linear
+
+
+def ctc_branch(kind: str, width: int, vocab: int) -> nn.Module:
+    if kind not in CTC_HEADS:
+        raise ValueError(f"unknown exit head {kind!r}; choose one of {', '.join(CTC_HEADS)}")
+    return AttentionBranch(width, vocab) if kind == "attention" else Branch(width, vocab)
 
 
 @dataclass
@@ -218,9 +257,10 @@ def train_shared_exit(model, feats: Features, targets: list[int] | None, epochs:
 
 
 def train_ctc_branches(model, feats: Features, transcripts: list[str] | None, epochs: int, seed: int = 0,
-                       lr: float = 3e-3, progress=None) -> tuple[nn.ModuleList, TrainLog]:
+                       lr: float = 3e-3, progress=None, head: str = "linear") -> tuple[nn.ModuleList, TrainLog]:
     """HuBERT-EE's CTC exit per layer but the last: CTC loss on the transcripts, or frame-wise
-    KL to the final head's CTC posteriors when `transcripts` is None."""
+    KL to the final head's CTC posteriors when `transcripts` is None. head: "linear"
+    (LayerNorm + linear) or "attention" (a self-attention block before it)."""
     torch.manual_seed(seed)
     K, V, D = model.num_exits, model.vocab_size, model.hidden_size
     order = model.order
@@ -229,7 +269,7 @@ def train_ctc_branches(model, feats: Features, transcripts: list[str] | None, ep
         teacher = teacher[:, order]
     teacher = teacher.log_softmax(-1)
     targets = [torch.tensor(model.encode(t)) for t in transcripts] if transcripts is not None else None
-    branches = nn.ModuleList(Branch(D, V) for _ in range(K - 1))
+    branches = nn.ModuleList(ctc_branch(head, D, V) for _ in range(K - 1))
     for b in branches:
         b.warm_start(getattr(model, "own_head", lambda: None)())
     n = len(feats.offsets) - 1
@@ -252,13 +292,17 @@ def train_ctc_branches(model, feats: Features, transcripts: list[str] | None, ep
 
 def _ctc_loss(branch, x, feats: Features, idx: list[int], targets, teacher):
     spans = [feats.frames(i) for i in idx]
-    if targets is None:  # every frame of the batch at once: frame-wise distillation
-        rows = torch.cat([torch.arange(s.start, s.stop) for s in spans])
+    rows = torch.cat([torch.arange(s.start, s.stop) for s in spans])
+    if targets is None and not getattr(branch, "needs_mask", False):  # frame by frame: distill all at once
         logp = branch(x[rows].float()).log_softmax(-1)
         return F.kl_div(logp, teacher[rows], log_target=True, reduction="batchmean")
     seqs = [x[s].float() for s in spans]
     h = nn.utils.rnn.pad_sequence(seqs, batch_first=True)  # [b, T, D]
-    logp = branch(h).log_softmax(-1).transpose(0, 1)  # [T, b, V]
+    mask = torch.arange(h.shape[1])[None] < torch.tensor([len(s) for s in seqs])[:, None]  # [b, T]
+    logits = branch(h, mask)  # [b, T, V]
+    if targets is None:  # the real frames, utterance by utterance: the order of `rows`
+        return F.kl_div(logits[mask].log_softmax(-1), teacher[rows], log_target=True, reduction="batchmean")
+    logp = logits.log_softmax(-1).transpose(0, 1)  # [T, b, V]
     tgt = [targets[i] for i in idx]
     return F.ctc_loss(logp, torch.cat(tgt), torch.tensor([len(s) for s in seqs]), torch.tensor([len(t) for t in tgt]),
                       blank=0, zero_infinity=True)

@@ -21,6 +21,7 @@ import torch
 from . import quality
 from .costs import Costs, count_macs, measure_ms, read_heads
 from .criteria import Criterion, Evidence, first_exit
+from .device import measured_on
 from .engine import read_all_exits
 from .models.base import MultiExitModel
 from .readout import Interner
@@ -185,13 +186,16 @@ def build_profile(
         rows.append(profile_batch(model, x, lengths, targets))
         if progress:
             progress(0.8 * len(rows) / len(batches), f"profiled {sum(len(r.ref_len) for r in rows)} inputs")
+    measured = None
     if costs is None:
         if progress:
             progress(0.8, "counting MACs and timing each stage and head")
         costs = count_macs(model), measure_ms(model)
+        device = next(model.parameters(), torch.zeros(0)).device.type
+        measured = {"measured_on": measured_on(device, "this process at batch 1")}
     if progress:
         progress(1.0, "profile ready")
-    return merge_rows(model, rows, model_name, dataset, costs)
+    return merge_rows(model, rows, model_name, dataset, costs, measured)
 
 
 def profile_path(directory: Path, model_name: str, dataset: str, fp: str) -> Path:

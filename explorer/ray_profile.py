@@ -43,12 +43,17 @@ from pathlib import Path
 
 import numpy as np
 
+from . import device as devices
 from .costs import Costs, count_macs, measure_ms
 from .paths import CACHE, ROOT
 from .profile import Profile, Progress, Rows, fingerprint, merge_rows, profile_batch, profile_path
 
 CHUNK = 64  # samples per chunk: the batch of the single-process pass (zoo.profile)
 RETRIES = 3  # restarts of a dead actor and re-runs of its chunk before the run fails
+# Chunks per Ray task: each task costs Ray milliseconds of its own (scheduling, object
+# transfer), so short chunks go several to a task, as long as every worker still gets a
+# few tasks (progress, and the work a killed worker re-runs, stay small).
+MAX_CHUNKS_PER_TASK, TASKS_PER_WORKER = 8, 4
 log = logging.getLogger(__name__)
 
 
@@ -59,10 +64,14 @@ def _entry(name: str):
     return zoo.get(name)
 
 
-@cache
-def _model(name: str, device: str = "cpu"):
+def _model(name: str, device: str = "cpu", fresh: bool = False):
+    """The model by name through the registry's memo, so the entry's own decoder (which
+    looks the model up by name) finds this very copy. fresh: load it again (a pooled Ray
+    task process may hold an older copy of a model rebuilt under the same name)."""
     from . import zoo
 
+    if fresh:
+        zoo.model.cache_clear()
     return zoo.model(name).to(device).eval()
 
 
@@ -131,7 +140,7 @@ def _built_in_data(model: str, split: str, variant: tuple) -> tuple[list, list]:
 
 
 # ---- one chunk's rows <-> bytes (npz + JSON, never pickle) -------------------------------
-def _encode(rows: Rows | None, skipped: list, worker: str) -> bytes:
+def _encode(rows: Rows | None, skipped: list, worker: str, timing: dict | None = None) -> bytes:
     arrays = {}
     answers = None
     if rows is not None:
@@ -141,52 +150,63 @@ def _encode(rows: Rows | None, skipped: list, worker: str) -> bytes:
             arrays["answer_ids"] = np.stack(rows.answers)
         else:  # transcripts: per exit, B token tuples
             answers = [[list(a) for a in exit_answers] for exit_answers in rows.answers]
-    meta = {"skipped": skipped, "worker": worker, "answers": answers}
+    meta = {"skipped": skipped, "worker": worker, "answers": answers, "timing": timing or {}}
     buf = io.BytesIO()
     np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
     return buf.getvalue()
 
 
-def _decode(data: bytes) -> tuple[Rows | None, list, str]:
+def _decode(data: bytes) -> tuple[Rows | None, list, str, dict]:
+    """(rows or None, skipped files, worker, timing: seconds reading+decoding and profiling,
+    when the chunk was done, and the actor's start)."""
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
+        timing = meta.get("timing", {})
         if "ref_len" not in z.files:
-            return None, meta["skipped"], meta["worker"]
+            return None, meta["skipped"], meta["worker"], timing
         cols = {k[4:]: z[k] for k in z.files if k.startswith("col/")}
         if "answer_ids" in z.files:
             answers = list(z["answer_ids"])
         else:
             answers = [[tuple(a) for a in exit_answers] for exit_answers in meta["answers"]]
         rows = Rows(cols, answers, z["errors"], z["ref_len"])
-    return rows, meta["skipped"], meta["worker"]
+    return rows, meta["skipped"], meta["worker"], timing
 
 
-def profile_chunk(model, spec: DataSpec, start: int, stop: int, device: str = "cpu") -> bytes:
-    """Load, decode and profile samples start..stop-1: one shard's bytes."""
+def profile_chunk(model, spec: DataSpec, start: int, stop: int, device: str = "cpu",
+                  actor: tuple[float, float] | None = None) -> bytes:
+    """Load, decode and profile samples start..stop-1: one shard's bytes (with how long
+    reading and profiling took; actor: when its actor began and finished starting)."""
     import torch
 
+    t0 = time.perf_counter()
     inputs, targets, skipped = spec.load(start, stop)
+    t1 = time.perf_counter()
     rows = None
     if inputs:
         x, lengths = model.collate(inputs)
         rows = profile_batch(model, x.to(device), None if lengths is None else lengths.to(device), targets)
-    return _encode(rows, skipped, f"{socket.gethostname()}:{os.getpid()}:{device}:{torch.get_num_threads()}t")
+    timing = {"load_s": t1 - t0, "profile_s": time.perf_counter() - t1, "done": time.time(), "actor": actor}
+    return _encode(rows, skipped, f"{socket.gethostname()}:{os.getpid()}:{device}:{torch.get_num_threads()}t",
+                   timing)
 
 
 class _Profiler:
     """A Ray Data actor: loads the model once, then profiles the chunks it is given."""
 
     def __init__(self, specs: list[DataSpec], device: str, threads: int, fp: str):
+        began = time.time()  # this process is up and has imported this module (torch with it)
         import torch
 
         torch.set_num_threads(threads)
-        self.specs, self.device = specs, device
-        self.model = _model(specs[0].model, device)
+        self.specs, self.device = specs, devices.check(device)
+        self.model = _model(specs[0].model, device, fresh=True)
         if fingerprint(self.model) != fp:  # e.g. a node with other weights: never mix them
             raise RuntimeError(f"worker {socket.gethostname()} loaded a different {specs[0].model!r} model")
+        self.started = (began, time.time())
 
     def __call__(self, batch: dict) -> dict:
-        shards = [profile_chunk(self.model, self.specs[int(j)], int(a), int(b), self.device)
+        shards = [profile_chunk(self.model, self.specs[int(j)], int(a), int(b), self.device, self.started)
                   for j, a, b in zip(batch["spec"], batch["start"], batch["stop"], strict=True)]
         return {"spec": np.asarray(batch["spec"]), "chunk": np.asarray(batch["chunk"]),
                 "shard": np.array(shards, dtype=object)}
@@ -197,17 +217,9 @@ def _measure(model_name: str, device: str, threads: int) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    model = _model(model_name, device)
+    model = _model(model_name, device, fresh=True)
     return {"macs": count_macs(model).to_dict(), "ms": measure_ms(model).to_dict(),
-            "measured_on": _measured_on(device, "one Ray worker at batch 1")}
-
-
-def _measured_on(device: str, by: str) -> dict:
-    """Where costs were measured, for the profile: the device, host, torch threads."""
-    import torch
-
-    name = f"{device} ({torch.cuda.get_device_name()})" if device.startswith("cuda") else device
-    return {"device": name, "host": socket.gethostname(), "threads": torch.get_num_threads(), "by": by}
+            "measured_on": devices.measured_on(device, "one Ray worker at batch 1")}
 
 
 # ---- the driver ---------------------------------------------------------------------------
@@ -219,7 +231,7 @@ def start_ray(address: str = "local", num_cpus: int | None = None):
     if ray.is_initialized():
         return ray
     env = {"env_vars": {k: v for k, v in os.environ.items()
-                        if k in ("EXPLORER_CACHE", "OMP_WAIT_POLICY", "HF_HUB_OFFLINE")}}
+                        if k in ("EXPLORER_CACHE", "EXPLORER_WORKSPACE", "OMP_WAIT_POLICY", "HF_HUB_OFFLINE")}}
     if address == "local":
         env["env_vars"]["PYTHONPATH"] = str(ROOT)  # workers import explorer from this checkout
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
@@ -239,6 +251,13 @@ def _worker_resources(ray, workers: int, device: str) -> tuple[dict, int]:
     """(Ray resources per actor, torch threads): one GPU each, or a CPU share that leaves
     half a CPU free, so the pool never takes every CPU (that starves Ray's other tasks)."""
     if device.startswith("cuda"):
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if gpus < 1:  # Ray would wait for a GPU forever: say so instead
+            raise ValueError("--device cuda: the Ray cluster has no GPU (ray.cluster_resources() lists none); "
+                             "use --device cpu, or start the workers on machines with GPUs "
+                             "(`ray start --address ... --num-gpus N`)")
+        if gpus < workers:
+            log.warning("%d workers asked for, %d GPUs in the cluster: %d workers run", workers, gpus, int(gpus))
         return {"num_cpus": 1, "num_gpus": 1}, 1
     biggest_node = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=1)
     share = min((ray.cluster_resources().get("CPU", 1) - 0.5) / workers, biggest_node)  # an actor lives on one node
@@ -270,6 +289,7 @@ def build_all(specs: list[DataSpec], address: str = "local", workers: int = 1, d
     noisy sets reuse the clean split's costs; what is still missing is measured once."""
     if workers < 1:
         raise ValueError(f"--workers must be at least 1, not {workers}")
+    called = time.time()
     name = specs[0].model
     if any(s.model != name for s in specs):
         raise ValueError("one Ray pass profiles one model")
@@ -287,22 +307,26 @@ def build_all(specs: list[DataSpec], address: str = "local", workers: int = 1, d
     todo = [s for s in where if not _current(where[s], fp)]
     if todo:
         ray = start_ray(address)
+        ray_up = time.time()
         resources, threads = _worker_resources(ray, workers, device)
         chunks = {s: s.chunks() for s in todo}
         shards = {s: shard_dir(s, fp) for s in todo}
         with ExitStack() as held:  # one run at a time per dataset; released however this ends
             for s in todo:
                 held.enter_context(_lock(shards[s], s))
-            _run_pool(ray, todo, chunks, shards, resources, threads, device, fp, workers, progress)
+            pool = _run_pool(ray, todo, chunks, shards, resources, threads, device, fp, workers, progress)
             if costs is None:
                 if progress:
                     progress(1.0, "counting MACs and timing each stage and head on one worker")
                 out = ray.get(ray.remote(_measure).options(**resources).remote(name, device, threads))
                 costs = Costs.from_dict(out["macs"]), Costs.from_dict(out["ms"])
                 measured_on = out["measured_on"]
+            data = {s: [(shards[s] / f"{i:06d}.npz").read_bytes() for i, _, _ in chunks[s]] for s in todo}
+            merged = {s: _merge(model, s, data[s], costs, measured_on) for s in todo}
+            timing = _pass_timing(called, ray_up, pool, [d for s in todo for d in data[s]], time.time())
             for s in todo:
-                data = [(shards[s] / f"{i:06d}.npz").read_bytes() for i, _, _ in chunks[s]]
-                _merge(model, s, data, costs, measured_on).save(where[s])
+                merged[s].meta["ray_pass"] = timing
+                merged[s].save(where[s])
                 shutil.rmtree(shards[s])  # merged and saved: the shards have served
     return [Profile.load(where[s]) for s in specs]
 
@@ -328,7 +352,7 @@ def _merge(model, spec: DataSpec, shards: list[bytes], costs, measured_on) -> Pr
     """The shards of one dataset, in its order, as its profile."""
     rows, skipped, workers_seen = [], [], set()
     for data in shards:
-        r, s, w = _decode(data)
+        r, s, w, _ = _decode(data)
         skipped += s
         workers_seen.add(w)
         if r is not None:
@@ -352,7 +376,7 @@ def build_local(spec: DataSpec, costs: tuple[Costs, Costs] | None = None) -> Pro
     measured_on = None
     if costs is None:
         costs = count_macs(model), measure_ms(model)
-        measured_on = _measured_on("cpu", "this process at batch 1")
+        measured_on = devices.measured_on("cpu", "this process at batch 1")
     return _merge(model, spec, shards, costs, measured_on)
 
 
@@ -378,15 +402,18 @@ def _run_pool(ray, specs, chunks, shards, resources, threads, device, fp, worker
             else:
                 todo.append({"spec": j, "chunk": i, "start": a, "stop": b})
     total = sum(size.values())
+    pool = {"submitted": time.time(), "arrived": [], "chunks_per_task": 0}
     if not todo:
-        return
+        return pool
+    per_task = max(1, min(MAX_CHUNKS_PER_TASK, len(todo) // (TASKS_PER_WORKER * workers)))
+    pool["chunks_per_task"] = per_task
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # ours counts samples, not blocks
     ctx.execution_options.preserve_order = False
-    ds = ray.data.from_items(todo, override_num_blocks=len(todo))
+    ds = ray.data.from_items(todo, override_num_blocks=-(-len(todo) // per_task))
     with warnings.catch_warnings():  # retries are not named parameters yet in ray 2.60
         warnings.simplefilter("ignore", DeprecationWarning)
-        ds = ds.map_batches(_Profiler, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
+        ds = ds.map_batches(_Profiler, batch_size=per_task, compute=ray.data.ActorPoolStrategy(size=workers),
                             fn_constructor_kwargs={"specs": specs, "device": device, "threads": threads, "fp": fp},
                             max_restarts=RETRIES, max_task_retries=RETRIES, **resources)
     start, new = time.perf_counter(), 0
@@ -398,19 +425,70 @@ def _run_pool(ray, specs, chunks, shards, resources, threads, device, fp, worker
             out.with_suffix(".part").write_bytes(data)
             out.with_suffix(".part").replace(out.with_suffix(".npz"))  # whole shards only: a resume trusts them
             new += size[int(j), int(i)]
+        pool["arrived"].append(time.time())
         if progress:
             rate = new / max(time.perf_counter() - start, 1e-9)
             progress((have + new) / total, f"{have + new}/{total} samples, {rate:.1f} samples/s")
+    return pool
+
+
+def _pass_timing(called: float, ray_up: float, pool: dict, shards: list[bytes], end: float) -> dict:
+    """Where a Ray pass's wall clock went, in seconds (kept in the profile's meta):
+    ray_start: connecting to / starting Ray; prepare: the driver's own work before the
+    pool is asked for; actor_start: from then until the first actor was ready (process,
+    imports, model load), each actor's own start-up (model load) in actor_init; pass: from
+    that actor ready to the last shard back, of which read (loading and decoding inputs) and
+    profile (the model) summed over workers; merge: shards to the saved profile."""
+    timings = [_decode(d)[3] for d in shards]
+    timings = [t for t in timings if t]
+    actors = sorted({tuple(t["actor"]) for t in timings if t.get("actor") and t["actor"][1] >= pool["submitted"]})
+    ready = min((a[1] for a in actors), default=pool["submitted"])  # this run's first actor ready to work
+    last = max(pool["arrived"], default=ready)
+    return {"ray_start": ray_up - called, "prepare": pool["submitted"] - ray_up,
+            "actor_start": max(0.0, ready - pool["submitted"]), "actor_init": [b - a for a, b in actors],
+            "pass": max(0.0, last - ready), "read": sum(t["load_s"] for t in timings),
+            "profile": sum(t["profile_s"] for t in timings), "merge": end - last, "total": end - called,
+            "tasks": len(pool["arrived"]), "chunks_per_task": pool["chunks_per_task"]}
+
+
+def imported_specs(name: str, splits: tuple[str, ...] = ("calib", "test")) -> list[DataSpec]:
+    """An imported model's splits as file lists: absolute paths and targets (class ids, or
+    transcripts) exactly as the single-process pass reads them, each split's key its name.
+    The workers decode the files with the model's own decoder (its registry entry)."""
+    from . import folders, workspace
+
+    found = workspace._manifest(name, workspace.root())
+    if found is None:
+        raise ValueError(f"{name} is not an imported model (see `python -m explorer models`)")
+    manifest = found[0]
+    d = manifest["data"]
+    folder = folders.scan(d["folder"], manifest["family"], d["train_fraction"], d["calib_fraction"], d["limit"])
+    specs = []
+    for split in splits:
+        files, targets = folder.part(split)
+        if manifest["family"] == "image":
+            targets = folders.match_labels(targets, manifest["labels"])
+        specs.append(DataSpec(name, split, files=tuple(str(folder.root / f) for f in files),
+                              targets=tuple(targets), name=split))
+    return specs
+
+
+def profile_imported(name: str, address: str = "local", workers: int = 1, device: str = "cpu",
+                     progress: Progress | None = None) -> list[Profile]:
+    """The calibration and test profiles of an imported model on Ray, saved in its workspace
+    where `zoo.profile` (and so the import's report) finds them."""
+    return build_all(imported_specs(name), address, workers, device, progress=progress)
 
 
 def profile_built_in(model: str, split: str, noisy: bool = False, address: str = "local", workers: int = 1,
                      device: str = "cpu", progress: Progress | None = None) -> list[Profile]:
     """`python -m explorer profile --ray`: one split, or (noisy) every noisy test set."""
-    if noisy:
+    if noisy:  # whatever noisy sets the model's registry entry gives (built-in or imported)
         from .robustness import all_variant_args
 
         specs = [DataSpec.built_in(model, s, **args) for s, args in all_variant_args(model)]
+    elif _entry(model).group == "imported" and split in ("calib", "test"):
+        specs = imported_specs(model, (split,))  # its files, decoded on the workers
     else:
         specs = [DataSpec(model, split)]
     return build_all(specs, address, workers, device, progress=progress)
-

@@ -44,6 +44,7 @@ class ImportOptions:
     train_fraction: float = 0.4  # exit heads learn on this part of the folder
     calib_fraction: float = 0.3  # thresholds are chosen here; the rest is the test split
     device: str = "cpu"  # where the frozen backbone's features are read and heads trained
+    head: str = "linear"  # speech: trained CTC exits as LayerNorm + linear, or HuBERT-EE's attention + linear
 
 
 # ---- the model behind a source --------------------------------------------------------------
@@ -79,8 +80,9 @@ def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
 
     exits, K = manifest["exits"], model.num_exits
     if model.family == "speech":
-        branches = (nn.ModuleList(exit_heads.Branch(model.hidden_size, model.vocab_size) for _ in range(K - 1))
-                    if exits != "final-head" else None)
+        head = manifest.get("options", {}).get("head", "linear")
+        branches = (nn.ModuleList(exit_heads.ctc_branch(head, model.hidden_size, model.vocab_size)
+                                  for _ in range(K - 1)) if exits != "final-head" else None)
         ssl = (nn.ModuleList(nn.Linear(model.hidden_size, manifest["daisy"]["clusters"]) for _ in range(K))
                if manifest.get("daisy") else None)
         if branches is not None or ssl is not None:
@@ -166,9 +168,12 @@ def _phases(phase, progress):
 
 
 def import_model(source: str, data: str | Path, name: str, opts: ImportOptions = ImportOptions(),
-                 where: str | Path | None = None, progress=None, say=print, phase=None) -> dict:
+                 where: str | Path | None = None, progress=None, say=print, phase=None,
+                 ray: dict | None = None) -> dict:
     """Import `source` with exits of `opts.exits` on the labelled folder `data`; returns the report.
-    phase(name, fraction, what): progress of each of PHASES (the app draws one bar each)."""
+    phase(name, fraction, what): progress of each of PHASES (the app draws one bar each).
+    ray: {"address", "workers"} to build the calibration and test profiles on Ray (on
+    `opts.device`); the same profile files and keys as one process, so not part of the key."""
     at = _phases(phase, progress)
     if not name or "/" in name or name.startswith(".") or name.endswith("-shared"):
         raise ValueError(f"{name!r} cannot be a model name: use letters, digits, '-' and '_' "
@@ -177,6 +182,10 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
 
     if name in BUILT_INS:
         raise ValueError(f"{name} is a built-in model's name: choose another --name")
+    if ray is None:  # with --ray the cluster's workers need the GPU, not this machine
+        from .device import check
+
+        check(opts.device)
     if opts.exits not in EXIT_KINDS:
         raise ValueError(f"unknown exit kind {opts.exits!r}; choose one of {', '.join(EXIT_KINDS)}")
     where = root(where)
@@ -191,6 +200,9 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
                          "`prepare` method): it cannot import a data folder")
     if opts.daisy and family != "speech":
         raise ValueError("DAISY cluster heads are for speech models (--daisy)")
+    if opts.head != "linear" and (family != "speech" or opts.exits == "final-head"):
+        raise ValueError(f"--head {opts.head} is HuBERT-EE's CTC exit branch: it needs a speech model and "
+                         "--exits trained or distilled")
     if opts.shared_exit and family != "image":
         raise ValueError("FreeML's shared exit is for image models (--shared-exit)")
     if opts.exits == "final-head" and family == "image" and not model.final_head_works:
@@ -240,6 +252,18 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     manifest["training"] = heads_meta
     (folder_out / "manifest.json").write_text(json.dumps(manifest, indent=1))  # key still None: not done
     profiling = at("profiling")
+    views = [name] + ([name + "-shared"] if opts.shared_exit else [])
+    if ray is not None:  # the profiles the report reads, built on Ray (only here is it imported)
+        from .ray_profile import profile_imported
+
+        for view in views:
+            profile_imported(view, ray.get("address", "local"), ray.get("workers", 1), opts.device, profiling)
+    elif opts.device != "cpu":  # the same profiles on this machine's GPU
+        from .device import profile_on
+
+        for view in views:
+            for split in ("calib", "test"):
+                profile_on(view, split, opts.device, profiling)
     say("profiling the calibration and test splits (every exit, every head) and timing real exits")
     report = build_report(name, where, _scaled(profiling, 0, 0.7 if opts.shared_exit else 1), say)
     if opts.shared_exit:
@@ -278,7 +302,11 @@ def _train_heads(model, folder, opts: ImportOptions, labels, progress, training,
     modules: dict = {}
     targets = loaded.targets if need_labels else None
     if opts.exits != "final-head":
-        train = exit_heads.train_image_branches if model.family == "image" else exit_heads.train_ctc_branches
+        if model.family == "image":
+            train = exit_heads.train_image_branches
+        else:
+            def train(*a, **kw):
+                return exit_heads.train_ctc_branches(*a, **kw, head=opts.head)
         modules["branches"], tlog = train(model, feats, targets if opts.exits == "trained" else None,
                                           opts.epochs, opts.seed, progress=_scaled(training, 0, 0.6))
         meta["logs"].append(tlog.to_dict())

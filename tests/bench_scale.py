@@ -4,7 +4,10 @@ Prints JSON lines, then a summary table:
 1. ray.init on a local 2-CPU Ray.
 2. The built-in 2,000-sample image profile (test, first 2,000 digits): single process
    (1 thread, and torch's default) against Ray with 1 and 2 workers (from the call to the
-   saved profile: actor start, reading, profiling, merge; costs given, not re-measured).
+   saved profile: actor start, reading, profiling, merge; costs given, not re-measured),
+   each Ray run's wall clock taken apart (Ray start, actor start, the pass, of which reading
+   and profiling, merge: the profile's meta["ray_pass"]), and the same pass through actors
+   already warm (model loaded, data read): what Ray costs once its workers are up.
 3. The built-in speech model's 13 noisy test sets (test_a clean + 3 noises x 4 SNRs, 3,900
    clips) in one pass: single process against Ray with 1 and 2 workers.
 4. Ray Data's per-task overhead: a no-op actor over 64 one-row tasks.
@@ -64,9 +67,10 @@ def single_process(name: str, variants: list[tuple[str, dict]], costs, threads: 
     return time.perf_counter() - start
 
 
-def on_ray(name: str, variants, costs, workers: int) -> tuple[float, float, float]:
+def on_ray(name: str, variants, costs, workers: int) -> tuple[float, float, float, dict]:
     """(seconds from the call to the saved profiles, seconds until the first chunk was back,
-    samples/s from the first chunk to the last: the pace once the workers are up)."""
+    samples/s from the first chunk to the last: the pace once the workers are up, and the
+    pass's own decomposition of its wall clock: `ray_profile._pass_timing`)."""
     specs = [rp.DataSpec.built_in(name, split, **args) for split, args in variants]
     rp._built_in_data.cache_clear()  # the driver counts each set's samples afresh, as a first run does
     out = TMP / f"{name}-{workers}-{time.time()}"
@@ -77,9 +81,37 @@ def on_ray(name: str, variants, costs, workers: int) -> tuple[float, float, floa
         if done:
             first.append((time.perf_counter() - start, done))
 
-    rp.build_all(specs, workers=workers, directory=out, costs=costs, progress=progress)
+    profs = rp.build_all(specs, workers=workers, directory=out, costs=costs, progress=progress)
     (t0, n0), (t1, n1) = first[0], first[-1]
-    return time.perf_counter() - start, t0, (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan")
+    return (time.perf_counter() - start, t0, (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan"),
+            profs[0].meta["ray_pass"])
+
+
+def warm_pass(name: str, variants, workers: int = 1) -> float:
+    """Seconds for the whole pass through `workers` actors that are already up, with the
+    model loaded and the data read once (what a run pays after Ray and its actors have
+    started): the same actor class, chunks and chunks per task as `build_all`."""
+    import ray
+
+    specs = [rp.DataSpec.built_in(name, split, **args) for split, args in variants]
+    fp = rp.fingerprint(zoo.model(name))
+    resources, threads = rp._worker_resources(ray, workers, "cpu")
+    actors = [ray.remote(rp._Profiler).options(**resources).remote(specs, "cpu", threads, fp) for _ in range(workers)]
+    rows = [(j, i, a, b) for j, s in enumerate(specs) for i, a, b in s.chunks()]
+    per_task = max(1, min(rp.MAX_CHUNKS_PER_TASK, len(rows) // (rp.TASKS_PER_WORKER * workers)))
+    tasks = [rows[k:k + per_task] for k in range(0, len(rows), per_task)]
+
+    def call(actor, task):
+        return actor.__call__.remote({"spec": [r[0] for r in task], "chunk": [r[1] for r in task],
+                                      "start": [r[2] for r in task], "stop": [r[3] for r in task]})
+
+    ray.get([call(a, tasks[0]) for a in actors])  # warm: model loaded, data read, first batch run
+    start = time.perf_counter()
+    ray.get([call(actors[k % workers], t) for k, t in enumerate(tasks)])
+    wall = time.perf_counter() - start
+    for a in actors:
+        ray.kill(a)
+    return wall
 
 
 def compare(label: str, name: str, variants, samples: int):
@@ -91,14 +123,36 @@ def compare(label: str, name: str, variants, samples: int):
                f"single_{os.cpu_count()}_threads_s": round(single_d, 2)}
     best = min(single_1, single_d)
     for w in (1, 2):
-        wall, first, pace = on_ray(name, variants, costs, w)
+        wall, first, pace, parts = on_ray(name, variants, costs, w)
         figures[f"ray_{w}_workers_s"] = round(wall, 2)
+        figures[f"ray_{w}_decomposition_s"] = {k: (round(v, 3) if isinstance(v, float) else
+                                                   [round(x, 2) for x in v] if isinstance(v, list) else v)
+                                               for k, v in parts.items()}
+        figures[f"ray_{w}_after_actors_ready_over_best_single"] = round(parts["pass"] / best, 2)
+        warm = warm_pass(name, variants, w)
+        figures[f"ray_{w}_warm_actors_pass_s"] = round(warm, 2)
+        figures[f"ray_{w}_warm_actors_over_best_single"] = round(warm / best, 2)
         figures[f"ray_{w}_first_chunk_s"] = round(first, 2)
         figures[f"ray_{w}_pace_after_first_chunk_samples_per_s"] = round(pace, 1)
         figures[f"ray_{w}_samples_per_s"] = round(samples / wall, 1)
         figures[f"ray_{w}_over_best_single"] = round(wall / best, 2)
     figures["single_best_samples_per_s"] = round(samples / best, 1)
     emit(label, **figures)
+    decomposition(label, best, figures)
+
+
+def decomposition(label: str, best: float, figures: dict):
+    """Where each Ray run's wall clock went, against the best single-process time."""
+    print(f"\n{label}: single process {best:.2f} s (best of 1 thread / all threads); Ray runs, seconds:")
+    cols = ("ray_start", "prepare", "actor_start", "pass", "read", "profile", "merge", "total")
+    print(f"{'workers':>8} " + " ".join(f"{c:>11}" for c in cols) + f" {'warm pass':>10} {'x single':>9}")
+    for w in (1, 2):
+        d = figures[f"ray_{w}_decomposition_s"]
+        warm, ratio = figures[f"ray_{w}_warm_actors_pass_s"], figures[f"ray_{w}_warm_actors_over_best_single"]
+        print(f"{w:>8} " + " ".join(f"{d[c]:>11.2f}" for c in cols) + f" {warm:>10.2f} {ratio:>9.2f}")
+    print("(actor_start: worker processes, imports and model load until the first actor is ready, with Ray Data's "
+          "pipeline start; pass: first actor ready to last shard, of which read and profile summed over workers; "
+          "warm pass: the same chunks through actors already up, model loaded and data read)\n")
 
 
 class _Noop:

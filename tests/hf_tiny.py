@@ -50,7 +50,8 @@ def tiny_speech(kind: str, out: Path, seed: int = 0, blank_last: bool = False, l
 
 
 def tiny_image(kind: str, out: Path, labels=DIGIT_WORDS, seed: int = 0) -> Path:
-    """Save a tiny random ViT or ResNet classifier and its image processor at `out`."""
+    """Save a tiny random ViT, DeiT (deit, or deit-teacher: the distilled WithTeacher form) or
+    ResNet classifier and its image processor at `out`."""
     import transformers
 
     id2label = dict(enumerate(labels))
@@ -61,6 +62,13 @@ def tiny_image(kind: str, out: Path, labels=DIGIT_WORDS, seed: int = 0) -> Path:
                                      num_attention_heads=2, intermediate_size=37, id2label=id2label,
                                      label2id=label2id)
         model = transformers.ViTForImageClassification(cfg)
+        proc = transformers.ViTImageProcessorPil(size={"height": 32, "width": 32})
+    elif kind.startswith("deit"):
+        cfg = transformers.DeiTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=4,
+                                      num_attention_heads=2, intermediate_size=37, id2label=id2label,
+                                      label2id=label2id)
+        arch = "DeiTForImageClassificationWithTeacher" if kind == "deit-teacher" else "DeiTForImageClassification"
+        model = getattr(transformers, arch)(cfg)
         proc = transformers.ViTImageProcessorPil(size={"height": 32, "width": 32})
     else:
         cfg = transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 24, 32], depths=[1, 1, 2, 1],

@@ -79,7 +79,7 @@ def test_speech_transcripts_use_the_checkpoints_tokenizer(speech_models):
 @pytest.fixture(scope="module")
 def image_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("hf_image")
-    return {kind: hf.load(str(tiny_image(kind, root / kind))) for kind in ("vit", "resnet")}
+    return {kind: hf.load(str(tiny_image(kind, root / kind))) for kind in ("vit", "deit", "deit-teacher", "resnet")}
 
 
 def _pictures(n, seed=0):
@@ -87,7 +87,7 @@ def _pictures(n, seed=0):
     return [Image.fromarray((rng.random((28 + i, 30, 3)) * 255).astype(np.uint8)) for i in range(n)]
 
 
-@pytest.mark.parametrize("kind", ["vit", "resnet"])
+@pytest.mark.parametrize("kind", ["vit", "deit", "deit-teacher", "resnet"])
 def test_image_last_exit_is_the_models_own_forward(image_models, kind):
     adapter = image_models[kind]
     inputs = [adapter.prepare(p) for p in _pictures(5)]
@@ -97,6 +97,23 @@ def test_image_last_exit_is_the_models_own_forward(image_models, kind):
                     for i in range(len(inputs)))
         worst = max(worst, float((_last(adapter, x)[0] - adapter.model(x).logits).abs().max()))
     assert worst <= TOL, f"{kind}: max |dlogit| {worst:.2e}"
+
+
+def test_deit_exits_read_its_special_tokens(image_models):
+    """DeiT: patch tokens start after CLS and the distillation token; every early exit of the
+    final-head kind is the model's own head (both heads, averaged, for WithTeacher) on that layer."""
+    adapter = image_models["deit-teacher"]
+    x, _ = adapter.collate([adapter.prepare(p) for p in _pictures(3)])
+    with torch.inference_mode():
+        out = adapter.model(x, output_hidden_states=True)
+        state = adapter.embed(x)
+        for k in range(adapter.num_exits):
+            state = adapter.stage(k, state)
+            torch.testing.assert_close(state.h, out.hidden_states[k + 1])
+            z = adapter.model.deit.layernorm(state.h)
+            want = (adapter.model.cls_classifier(z[:, 0]) + adapter.model.distillation_classifier(z[:, 1])) / 2
+            torch.testing.assert_close(adapter.head(k, state, "exit"), want)
+        assert adapter.special == 2 and adapter.features(0, state.h).shape == (3, 64)
 
 
 def test_resnet_final_head_exits_say_what_to_do(image_models):

@@ -55,6 +55,14 @@ def test_vit_final_head_and_trained_exits(env):
     assert {"tiny-vit", "tiny-vit-trained", "tiny-vit-trained-shared"} <= names
 
 
+def test_deit_with_teacher_imports_with_trained_exits(env):
+    deit = tiny_image("deit-teacher", env["root"] / "deit")
+    report = import_model(str(deit), env["images"], "tiny-deit", ImportOptions(exits="trained", epochs=6), say=_quiet)
+    _losses_fall(report)
+    assert report["architecture"] == "DeiTForImageClassificationWithTeacher"
+    assert report["recommended"]["profile_agreement_b1"] == 1.0
+
+
 def test_resnet_needs_trained_exits_and_distills_without_labels(env):
     with pytest.raises(ValueError, match="--exits trained"):
         _import(env, "resnet", "images", "tiny-resnet")
@@ -72,13 +80,34 @@ def test_speech_trained_ctc_and_daisy(env):
     assert 0 < report["front_end_share"] < 1
 
 
-@pytest.mark.parametrize("name", ["tiny-vit-trained", "tiny-w2v"])
+def test_speech_attention_exit_heads_train_and_exit_as_profiled(env):
+    """HuBERT-EE's attention block + linear CTC exit (--head attention): it starts as the
+    light exit, its loss falls, and real exits read it as the profile did."""
+    import torch
+
+    from explorer import exit_heads
+
+    attn, light = exit_heads.ctc_branch("attention", 32, 19), exit_heads.ctc_branch("linear", 32, 19)
+    light.load_state_dict(attn.out.state_dict())
+    h, mask = torch.randn(2, 7, 32), torch.tensor([[True] * 7, [True] * 4 + [False] * 3])
+    torch.testing.assert_close(attn(h, mask), light(h))  # zero output projection: no context yet
+    report = _import(env, "speech", "audio", "tiny-w2v-attn", exits="trained", head="attention", epochs=6)
+    _losses_fall(report)
+    assert report["recommended"]["ctc_entropy"]["profile_agreement_b1"] == 1.0
+    assert report["recommended"]["ctc_entropy"]["profile_agreement_b16"] == 1.0
+    assert isinstance(zoo.model("tiny-w2v-attn").branches[0], exit_heads.AttentionBranch)
+    with pytest.raises(ValueError, match="needs a speech model"):
+        _import(env, "vit", "images", "tiny-vit-attn", exits="trained", head="attention")
+
+
+@pytest.mark.parametrize("name", ["tiny-vit-trained", "tiny-w2v", "tiny-w2v-attn"])
 def test_real_exits_equal_the_profile_for_every_causal_criterion(env, name):
     model = zoo.model(name)
     prof = zoo.profile(name, "test")
     inputs, _ = zoo.get(name).data("test")
     crits = [c for c in criteria.applicable(prof.cols) if c.causal]
-    assert {c.name for c in crits} >= ({"ctc_entropy", "daisy"} if model.task == "ctc" else {"confidence"})
+    daisy = {"daisy"} if getattr(model, "ssl", None) is not None else set()
+    assert {c.name for c in crits} >= ({"ctc_entropy", *daisy} if model.task == "ctc" else {"confidence"})
     for crit in crits:
         for thr in _thresholds(prof, crit, count=3):
             for schedule in ("single", "batch", "stream7"):

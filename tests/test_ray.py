@@ -6,6 +6,7 @@ take a share of a CPU, never every CPU (that starves Ray's other tasks and hangs
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ def local_ray(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EXPLORER_CACHE", str(cache))  # for the workers
+        mp.setenv("EXPLORER_WORKSPACE", str(cache / "workspace"))  # imported models, found by name on workers
         mp.setattr(zoo, "CACHE", cache)  # for this process
         mp.setattr(toy, "train_toy", lambda cfg, steps: train_toy(cfg, steps=10))
         zoo.model.cache_clear()
@@ -92,6 +94,10 @@ def test_toy_equal_and_costs_measured_on_one_worker(tmp_path):
     where = prof.meta["measured_on"]
     assert where["device"] == "cpu" and where["threads"] == 1 and "Ray worker" in where["by"]
     assert (prof.ms.stage > 0).all() and (prof.macs.stage > 0).all()
+    took = prof.meta["ray_pass"]  # where the wall clock went, for `make bench-scale`
+    parts = ("ray_start", "prepare", "actor_start", "pass", "merge")
+    assert all(took[p] >= 0 for p in parts) and sum(took[p] for p in parts) <= took["total"] + 1e-6
+    assert took["tasks"] >= 1 and took["profile"] > 0 and len(took["actor_init"]) == 1
     # loading: a second call finds the saved profile and starts no worker
     assert Profile.load(profile_path(tmp_path, "toy", "test", prof.meta["fingerprint"])).n == 1000
 
@@ -185,7 +191,54 @@ def test_bad_arguments_get_a_message(capsys):
     from explorer.__main__ import main
 
     assert main(["profile", "--model", "image", "--workers", "2"]) == 2
-    assert "need --ray" in capsys.readouterr().err
+    assert "needs --ray" in capsys.readouterr().err
     assert main(["profile", "--model", "image", "--ray", "--workers", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
 
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_gets_a_sentence(tmp_path, capsys):
+    """--device cuda where there is none: one process, an import, and a Ray pass on a
+    cluster without GPUs (which would otherwise wait for one forever)."""
+    from explorer.__main__ import main
+
+    assert main(["profile", "--model", "toy", "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert main(["import", str(tmp_path), "--data", str(tmp_path), "--name", "x", "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="the Ray cluster has no GPU"):
+        rp.build_on_ray(rp.DataSpec("toy", "test"), device="cuda", directory=tmp_path)
+
+
+def test_single_process_profiles_say_where_their_ms_were_measured():
+    prof = build_profile(zoo.model("toy"), zoo.batches(zoo.model("toy"), *zoo.get("toy").data("val"), 64), "toy", "val")
+    assert prof.meta["measured_on"]["device"] == "cpu" and "this process" in prof.meta["measured_on"]["by"]
+
+
+
+def test_imported_hf_models_profile_on_ray_as_in_one_process(tmp_path, capsys):
+    """`import --ray`: the calibration and test profiles of imported tiny Hugging Face models
+    (a ViT through the command line; a HuBERT with trained CTC exits, whose heads the workers
+    load from the workspace) are built on Ray from the folder's files, decoded on the workers,
+    and equal the single-process pass's, under the same files and keys."""
+    from hf_tiny import image_folder, librispeech_folder, tiny_image, tiny_speech
+
+    from explorer.__main__ import main
+    from explorer.workspace import ImportOptions, import_model
+
+    vit, images = tiny_image("vit", tmp_path / "vit"), image_folder(tmp_path / "images", per_class=12)
+    assert main(["import", str(vit), "--data", str(images), "--name", "ray-vit", "--ray", "--workers", "1",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recommended"]["profile_agreement_b1"] == 1.0
+    import_model(str(tiny_speech("hubert", tmp_path / "hubert")), librispeech_folder(tmp_path / "audio", n=24),
+                 "ray-hubert", ImportOptions(exits="trained", epochs=2), say=lambda _: None,
+                 ray={"address": "local", "workers": 1})
+    for name in ("ray-vit", "ray-hubert"):
+        for split in ("calib", "test"):
+            ray_prof = zoo.profile(name, split)  # the import's: built on Ray, found where zoo looks
+            assert "Ray worker" in ray_prof.meta["measured_on"]["by"], "built on Ray, not in this process"
+            assert ray_prof.n > 0 and not ray_prof.meta.get("skipped")
+            assert_same_profile(ray_prof, single_process(name, split, (ray_prof.macs, ray_prof.ms)))
+    # `profile --ray` on an imported model: its files again, found current (no worker starts)
+    assert main(["profile", "--model", "ray-hubert", "--split", "test", "--ray"]) == 0
+    assert json.loads(capsys.readouterr().out)["dataset"] == "test"

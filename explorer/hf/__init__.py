@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 SPEECH = ("HubertForCTC", "Wav2Vec2ForCTC", "WavLMForCTC")
-IMAGE = ("ViTForImageClassification", "ResNetForImageClassification")
+IMAGE = ("ViTForImageClassification", "DeiTForImageClassification", "DeiTForImageClassificationWithTeacher",
+         "ResNetForImageClassification")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

@@ -1,8 +1,13 @@
-"""Hugging Face image classifiers (ViTForImageClassification, ResNetForImageClassification)
-in the multi-exit contract, one encoder layer (ViT) or stage (ResNet) at a time.
+"""Hugging Face image classifiers (ViTForImageClassification, DeiTForImageClassification
+and its WithTeacher form, ResNetForImageClassification) in the multi-exit contract, one
+encoder layer (ViT, DeiT) or stage (ResNet) at a time.
+
+DeiT is a ViT with a second special token (distillation) after CLS: patch tokens start
+at 2, and the WithTeacher form answers with the mean of its CLS and distillation heads.
 
 Exits read, after stage k:
-- final-head (ViT only): the model's own final layernorm + classifier on the CLS token;
+- final-head (ViT, DeiT): the model's own final layernorm + classifier on the CLS token
+  (and the distillation token's, for DeiT WithTeacher);
 - trained: a light branch on `features(k, h)` (ViT: CLS and mean patch token; ResNet:
   global average pool), LayerNorm + linear;
 - shared (FreeML): one linear head over every exit point's pooled features, zero for
@@ -28,7 +33,10 @@ class HFImageClassifier(MultiExitModel):
         super().__init__()
         self.model, self.processor, self.source = model.eval(), processor, source
         cfg = model.config
-        self.vit = cfg.model_type == "vit"
+        self.vit = cfg.model_type in ("vit", "deit")  # a transformer over patch tokens
+        self.backbone = getattr(model, model.base_model_prefix)  # model.vit / model.deit / model.resnet
+        self.special = 2 if cfg.model_type == "deit" else 1  # CLS (+ distillation) before the patches
+        self.teacher = hasattr(model, "distillation_classifier")  # DeiT WithTeacher: mean of two heads
         if self.vit:
             self.num_exits = cfg.num_hidden_layers
             self.exit_names = [f"layer {k + 1}" for k in range(self.num_exits)]
@@ -57,7 +65,8 @@ class HFImageClassifier(MultiExitModel):
         """(norm, weight, bias) of the model's own head, to start trained branches from."""
         if not self.vit:
             return None
-        return self.model.vit.layernorm, self.model.classifier.weight, self.model.classifier.bias
+        head = self.model.cls_classifier if self.teacher else self.model.classifier  # the CLS token's
+        return self.backbone.layernorm, head.weight, head.bias
 
     @property
     def slot(self) -> int:
@@ -93,7 +102,7 @@ class HFImageClassifier(MultiExitModel):
     # ---- the network ----------------------------------------------------------------------------
     def embed(self, x, lengths=None) -> State:  # x [B, C, H, W] pixel values
         if self.vit:
-            h = self.model.vit.embeddings(x)  # [B, 1 + N, D], CLS first
+            h = self.backbone.embeddings(x)  # [B, special + N, D]: CLS (, distillation) first
         else:
             h = self.model.resnet.embedder(x)  # [B, C0, H/4, W/4]
         memory = h.new_zeros(h.shape[0], self.num_exits, self.slot) if self.shared is not None else None
@@ -101,7 +110,7 @@ class HFImageClassifier(MultiExitModel):
 
     def stage(self, k, state) -> State:
         if self.vit:
-            h = self.model.vit.layers[k](state.h, None)  # [B, 1 + N, D]
+            h = self.backbone.layers[k](state.h, None)  # [B, special + N, D]
         else:
             h = self.model.resnet.encoder.stages[k](state.h)  # [B, C_k, H_k, W_k]
         memory = state.memory
@@ -114,12 +123,15 @@ class HFImageClassifier(MultiExitModel):
     def features(self, k: int, h: torch.Tensor) -> torch.Tensor:
         """What a trained branch reads at exit k: [B, widths[k]]."""
         if self.vit:
-            return torch.cat([h[:, 0], h[:, 1:].mean(1)], -1)
+            return torch.cat([h[:, 0], h[:, self.special:].mean(1)], -1)
         return h.mean((2, 3))
 
     def final_logits(self, h: torch.Tensor) -> torch.Tensor:
         if self.vit:
-            return self.model.classifier(self.model.vit.layernorm(h)[:, 0])
+            z = self.backbone.layernorm(h[:, : self.special])  # per token: the special tokens suffice
+            if self.teacher:
+                return (self.model.cls_classifier(z[:, 0]) + self.model.distillation_classifier(z[:, 1])) / 2
+            return self.model.classifier(z[:, 0])
         return self.model.classifier(self.model.resnet.pooler(h))
 
     def head(self, k, state, name) -> torch.Tensor:  # [B, classes]

@@ -102,7 +102,7 @@ class HFSpeechCTC(MultiExitModel):
     # ---- the network, one layer at a time -------------------------------------------------------
     def embed(self, x, lengths=None) -> State:  # x [B, S] input values
         if lengths is None:
-            lengths = torch.full((x.shape[0],), x.shape[1])
+            lengths = torch.full((x.shape[0],), x.shape[1], device=x.device)
         frames = self.model._get_feat_extract_output_lengths(lengths).long()  # [B]
         if self.group_norm and x.shape[0] > 1:  # per utterance: exact, as if each were alone
             parts = [self.base.feature_extractor(x[i:i + 1, : int(n)]) for i, n in enumerate(lengths)]
@@ -111,7 +111,7 @@ class HFSpeechCTC(MultiExitModel):
         else:
             feats = self.base.feature_extractor(x)  # [B, C, T]
         feats = feats.transpose(1, 2)  # [B, T, C]
-        mask = torch.arange(feats.shape[1])[None] < frames[:, None]  # [B, T] True on real frames
+        mask = torch.arange(feats.shape[1], device=feats.device)[None] < frames[:, None]  # [B, T] True on real frames
         h = self.base.feature_projection(feats)
         h = h[0] if isinstance(h, tuple) else h  # Wav2Vec2 / WavLM also return the normed features
         h = h * mask[..., None]  # padded frames are zero before the positional conv, as in the encoder
@@ -151,7 +151,7 @@ class HFSpeechCTC(MultiExitModel):
         if name == "ssl":
             return self.ssl[k](state.h)
         if self.branches is not None and k < self.num_exits - 1:
-            logits = self.branches[k](state.h)
+            logits = self.branches[k](state.h, state.mask)  # the attention exit reads the utterance
         else:
             logits = self.final_logits(state.h)
         return logits if self.order is None else logits[..., self.order]
