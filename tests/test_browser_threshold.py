@@ -141,7 +141,7 @@ def test_a_drag_moves_the_figures_and_the_released_value_is_the_shared_choice(se
     page.get_by_role("link", name="Live: image").click()  # the shared choice holds it on another page
     page.get_by_text("Answer").first.wait_for(timeout=90_000)
     done(page)
-    assert page.get_by_label("Threshold τ", exact=True).input_value() == f"{released:.4f}"
+    expect(page.get_by_label("Threshold τ", exact=True)).to_have_value(f"{released:.4f}", timeout=30_000)
     page.get_by_role("link", name="Tradeoffs").click()  # and back: the slider is where it was let go
     expect(slider(page)).to_have_attribute("aria-valuetext", f"{released:.4g}", timeout=90_000)
     check_shown(explorer_frame(page), prof, "entropy")
