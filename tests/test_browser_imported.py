@@ -34,7 +34,6 @@ def test_import_then_tradeoffs_then_drill_down_then_the_live_page(fresh_server, 
         explorer_frame(page)
         done(page, 300_000)
         expect(page.get_by_test_id("stException")).to_have_count(0)
-        shoot(page, "imported_tradeoffs", height=2200)
 
         figures = page.frame_locator("iframe[title*='threshold_explorer']").locator(".figure")
         bars = figures.nth(1).locator("g.trace.bars").first.locator("g.point path:visible")
