@@ -8,6 +8,8 @@ whose profiles are missing builds them once (minutes).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -47,8 +49,12 @@ def all_variant_args(model_name: str) -> list[tuple[str, dict]]:
 
 
 def load_all(model_name: str, progress: Progress | None = None) -> dict[tuple[str, object], Profile]:
-    """Every noisy test set of the model, keyed by (kind, level)."""
+    """Every noisy test set of the model, keyed by (kind, level). Where $EXPLORER_RAY names a
+    Ray cluster (an address, auto or local), the sets not built yet are built there first."""
     ax = axis(model_name)
+    if os.environ.get("EXPLORER_RAY"):
+        build_on_ray(model_name, os.environ["EXPLORER_RAY"], int(os.environ.get("EXPLORER_RAY_WORKERS", "1")),
+                     progress)
     keys = [(kind, level) for kind in ax.kinds for level in ax.levels]
     out = {}
     for i, (kind, level) in enumerate(keys):
@@ -61,6 +67,15 @@ def load_all(model_name: str, progress: Progress | None = None) -> dict[tuple[st
                 progress((i + min(f, 1.0)) / len(keys), f"{kind} at {level}: {what}")
         out[kind, level] = zoo.profile(model_name, split, part, **args)
     return out
+
+
+def build_on_ray(model_name: str, address: str, workers: int = 1, progress: Progress | None = None) -> None:
+    """Every noisy test set of the model not built yet, built on Ray in one pass (Ray starts
+    only when one is missing) and saved where `zoo.profile` finds it."""
+    from .ray_profile import DataSpec, build_all
+
+    build_all([DataSpec.built_in(model_name, split, **args) for split, args in all_variant_args(model_name)],
+              address, workers, progress=progress)
 
 
 def table(profiles: dict[tuple[str, object], Profile], thresholds: dict[str, float]) -> pd.DataFrame:

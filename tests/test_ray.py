@@ -242,3 +242,25 @@ def test_imported_hf_models_profile_on_ray_as_in_one_process(tmp_path, capsys):
     # `profile --ray` on an imported model: its files again, found current (no worker starts)
     assert main(["profile", "--model", "ray-hubert", "--split", "test", "--ray"]) == 0
     assert json.loads(capsys.readouterr().out)["dataset"] == "test"
+
+
+def test_noisy_sets_of_an_imported_model_on_ray_when_configured(tmp_path, monkeypatch):
+    """Issue 12: with $EXPLORER_RAY set, the Noise page's `load_all` builds an imported model's
+    noisy test sets on Ray (the files decoded on the workers, the noise put in there) and they
+    equal the single-process pass's."""
+    from hf_tiny import image_folder, tiny_image
+
+    from explorer import robustness
+    from explorer.workspace import ImportOptions, import_model
+
+    import_model(str(tiny_image("vit", tmp_path / "vit")), image_folder(tmp_path / "images", per_class=6),
+                 "ray-noisy-vit", ImportOptions(), say=lambda _: None)
+    monkeypatch.setenv("EXPLORER_RAY", "local")
+    heard = []
+    profiles = robustness.load_all("ray-noisy-vit", lambda f, what: heard.append(what))
+    assert len(profiles) == 30 and heard  # 5 corruptions x severities 0-5 (0: the one clean set)
+    for (kind, level), prof in [(k, p) for k, p in profiles.items() if k[1] in (0, 3)]:
+        split, args = robustness.variant_args("ray-noisy-vit", kind, level)
+        if args:
+            assert "ray_pass" in prof.meta, "built on Ray"
+        assert_same_profile(prof, single_process("ray-noisy-vit", split, (prof.macs, prof.ms), **args))
