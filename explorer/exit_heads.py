@@ -2,8 +2,10 @@
 
 The backbone is run once over the training inputs (`extract`): the features every head
 reads are kept in half precision, with the final exit's output (the teacher for
-self-distillation). Every epoch then only runs the light heads, so training all of them
-costs little more than one profile pass. Kinds:
+self-distillation), in memory while they fit its budget, else in files on disk that the
+heads read back minibatch by minibatch (memory-mapped), else one layer at a time (read
+again for each exit's head). Every epoch then only runs the light heads, so training all
+of them costs little more than one profile pass. Kinds:
 - "trained":   labels (class ids, or transcripts as CTC targets);
 - "distilled": no labels; every early head learns the final head's output distribution
                (class posteriors, or CTC frame posteriors);
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +32,19 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 
-MAX_FEATURE_BYTES = 4 * 2**30  # kept in memory below this; above, ask for --limit
+MAX_FEATURE_BYTES = 4 * 2**30  # kept in memory up to this (or half the free memory); beyond, on disk
+
+
+def memory_budget() -> int:
+    """Bytes of training features kept in memory: $EXPLORER_FEATURE_MEMORY_GB, else 4 GB or
+    half of the memory free now, whichever is less (the rest of the import needs room too)."""
+    if "EXPLORER_FEATURE_MEMORY_GB" in os.environ:
+        return int(float(os.environ["EXPLORER_FEATURE_MEMORY_GB"]) * 2**30)
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # not on Linux
+        return MAX_FEATURE_BYTES
+    return min(MAX_FEATURE_BYTES, free // 2)
 
 
 class Branch(nn.Module):
@@ -103,54 +119,174 @@ def ctc_branch(kind: str, width: int, vocab: int) -> nn.Module:
     return AttentionBranch(width, vocab) if kind == "attention" else Branch(width, vocab)
 
 
+KEPT = ("in memory", "on disk", "one layer at a time")  # where `extract` keeps the features
+
+
 @dataclass
 class Features:
-    """The frozen backbone's features of the training inputs, read once.
+    """The frozen backbone's features of the training inputs.
 
     image: per[k] [N, F_k] pooled features; teacher [N, C] final logits.
     speech: per[k] [sum T_i, D] frames of all inputs back to back (offsets [N + 1]);
-            teacher [sum T_i, V] final CTC logits."""
+            teacher [sum T_i, V] final CTC logits.
+    kept: one of KEPT. "one layer at a time": per is a `_LayerByLayer`, read anew per layer."""
 
     per: list[torch.Tensor]
     teacher: torch.Tensor
     offsets: np.ndarray | None = None
     seconds: float = 0.0
+    kept: str = KEPT[0]
+    nbytes: int = 0  # every layer's features and the teacher, in half precision
 
     def frames(self, i: int) -> slice:
         return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
 
 
+def _size(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.1f} GB" if nbytes >= 2**29 else f"{nbytes / 2**20:.3g} MB"
+
+
+class _TooBig(ValueError):
+    """The features fit neither the memory budget nor the free disk."""
+
+
+class _Store:
+    """Where `extract` puts features: streams of rows [width] in fp16 (one per exit point, then
+    the teacher). In memory until they pass `budget` bytes; then every stream moves to a file
+    in `spill` and later rows are appended there, so memory holds one batch at a time."""
+
+    def __init__(self, streams: int, budget: int, spill: Path | None, total: int, what: str):
+        self.parts: list[list[torch.Tensor]] = [[] for _ in range(streams)]
+        self.rows, self.widths = [0] * streams, [0] * streams
+        self.budget, self.spill, self.total, self.what = budget, spill, total, what
+        self.files: list | None = None
+        self.nbytes = 0
+
+    def add(self, i: int, t: torch.Tensor) -> None:  # t [rows, width]
+        t = t.detach().to("cpu", torch.float16)
+        self.rows[i] += len(t)
+        self.widths[i] = t.shape[1]
+        self.nbytes += t.numel() * 2
+        if self.files is None:
+            self.parts[i].append(t)
+        else:
+            self._write(i, t)
+
+    def checkpoint(self, done: int) -> None:
+        """After `done` of `total` inputs: spill to disk if the features will pass the budget."""
+        expected = self.nbytes * self.total / max(done, 1)
+        if self.files is not None or expected <= self.budget:
+            return
+        need = f"{self.what} need about {_size(expected)}, more than the {_size(self.budget)} kept in memory"
+        if self.spill is None:
+            raise _TooBig(f"{need}: use --limit to train on fewer files")
+        self.spill.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.spill).free
+        if expected * 1.05 > free:
+            raise _TooBig(f"{need} and the {_size(free)} free on the disk of {self.spill}. Use --limit "
+                          "to train on fewer files, or --workspace on a larger disk.")
+        self.files = [open(self.spill / f"stream-{i}.f16", "wb") for i in range(len(self.parts))]
+        for i, parts in enumerate(self.parts):
+            for t in parts:
+                self._write(i, t)
+        self.parts = [[] for _ in self.parts]
+
+    def _write(self, i: int, t: torch.Tensor) -> None:
+        try:
+            self.files[i].write(t.numpy().tobytes())
+        except OSError as e:
+            raise ValueError(f"writing {self.what} to {self.spill} failed ({e.strerror}): use --limit to train "
+                             "on fewer files, or --workspace on a larger disk") from None
+
+    def tensor(self, i: int) -> torch.Tensor:
+        if self.files is None:
+            return torch.cat(self.parts[i])
+        f = self.files[i]
+        f.close()
+        # copy-on-write map: rows are read from disk as minibatches index them
+        return torch.from_numpy(np.memmap(f.name, np.float16, "c", shape=(self.rows[i], self.widths[i])))
+
+
 @torch.inference_mode()
-def extract(model, inputs: list[torch.Tensor], batch: int = 64, progress=None) -> Features:
-    """One pass of the frozen backbone over `inputs`, every exit point's features in fp16."""
-    start, K = time.perf_counter(), model.num_exits
-    per: list[list[torch.Tensor]] = [[] for _ in range(K)]
-    teacher, lengths = [], []
+def _read(model, inputs: list, batch: int, keep: set[int], store: _Store, progress=None) -> list[int]:
+    """One pass of the frozen backbone over `inputs`, adding the streams in `keep` (exit
+    points 0..K-1; K: the final logits) to `store`; it stops at the deepest exit point kept.
+    Returns each input's frame count (speech; [] for images)."""
+    K = model.num_exits
+    last = K - 1 if K in keep else max(keep)
+    lengths: list[int] = []
     for b in range(0, len(inputs), batch):
         x, lens = model.collate(inputs[b:b + batch])
         state = model.embed(x, lens)
-        for k in range(K):
+        n = None if model.family == "image" else [int(v) for v in state.mask.sum(1).tolist()]
+
+        def rows(t, n=n):  # speech: real frames only, utterances back to back
+            return t if n is None else torch.cat([t[i, :c] for i, c in enumerate(n)])
+
+        for k in range(last + 1):
             state = model.stage(k, state)
-            if model.family == "image":
-                per[k].append(model.features(k, state.h).half())
-            else:
-                n = state.mask.sum(1).tolist()
-                per[k].extend(state.h[i, : int(n[i])].half() for i in range(len(n)))
-        final = model.final_logits(state.h)
-        if model.family == "image":
-            teacher.append(final.half())
-        else:
-            n = state.mask.sum(1).tolist()
-            teacher.extend(final[i, : int(n[i])].half() for i in range(len(n)))
-            lengths.extend(int(v) for v in n)
+            if k in keep:
+                store.add(k, rows(model.features(k, state.h) if n is None else state.h))
+        if K in keep:
+            store.add(K, rows(model.final_logits(state.h)))
+        lengths.extend(n or [])
+        store.checkpoint(min(b + batch, len(inputs)))
         if progress:
-            progress(min(1.0, (b + batch) / len(inputs)), "reading the frozen backbone's features")
-        size = sum(t.numel() * 2 for p in per for t in p)
-        if size > MAX_FEATURE_BYTES:
-            raise ValueError(f"the training features pass {MAX_FEATURE_BYTES / 2**30:.0f} GB after {b + batch} "
-                             "inputs: use --limit to train on fewer files")
+            progress(min(1.0, (b + batch) / len(inputs)), "reading the frozen backbone's features"
+                     + (" (on disk: more than fit in memory)" if store.files is not None else ""))
+    return lengths
+
+
+class _LayerByLayer:
+    """per[k] when every layer's features fit neither memory nor disk: layer k is read (a pass
+    of the backbone up to it) when a trainer asks for it, replacing the one read before.
+    Trainers go through the exits in order, so this costs about K/2 more passes for 1/K of
+    the room."""
+
+    def __init__(self, model, inputs: list, batch: int, budget: int, spill: Path | None):
+        self.model, self.inputs, self.batch, self.budget, self.spill = model, inputs, batch, budget, spill
+        self.k, self.layer = None, None
+
+    def __len__(self) -> int:
+        return self.model.num_exits
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        if k != self.k:
+            self.layer = None  # the previous layer's memory or file goes first
+            spill = None if self.spill is None else self.spill / f"layer-{k}"
+            if self.spill is not None:
+                shutil.rmtree(self.spill, ignore_errors=True)
+            store = _Store(self.model.num_exits + 1, self.budget, spill, len(self.inputs),
+                           "even one layer's training features")
+            _read(self.model, self.inputs, self.batch, {k}, store)
+            self.k, self.layer = k, store.tensor(k)
+        return self.layer
+
+
+def extract(model, inputs: list[torch.Tensor], batch: int = 64, progress=None, spill: Path | None = None,
+            budget: int | None = None) -> Features:
+    """The frozen backbone's features of `inputs` at every exit point and its final logits,
+    in fp16 on the CPU, read in one pass: in memory within `budget` bytes (default
+    `memory_budget()`), else in files under `spill` (the caller removes it afterwards); when
+    the disk cannot hold them either, the final logits are kept and each layer is read again
+    when its head trains (`_LayerByLayer`)."""
+    start, K = time.perf_counter(), model.num_exits
+    budget = memory_budget() if budget is None else budget
+    store = _Store(K + 1, budget, spill, len(inputs), "the training features")
+    try:
+        lengths = _read(model, inputs, batch, set(range(K + 1)), store, progress)
+        per, kept, nbytes = [store.tensor(k) for k in range(K)], KEPT[1 if store.files else 0], store.nbytes
+    except _TooBig:
+        if spill is None:
+            raise
+        for f in store.files or []:
+            f.close()
+        shutil.rmtree(spill, ignore_errors=True)
+        store = _Store(K + 1, budget, spill / "teacher", len(inputs), "the final exit's outputs")
+        lengths = _read(model, inputs, batch, {K}, store, progress)
+        per, kept, nbytes = _LayerByLayer(model, inputs, batch, budget, spill / "layer"), KEPT[2], None
     offsets = np.concatenate([[0], np.cumsum(lengths)]) if lengths else None
-    return Features([torch.cat(p) for p in per], torch.cat(teacher), offsets, time.perf_counter() - start)
+    return Features(per, store.tensor(K), offsets, time.perf_counter() - start, kept, nbytes or 0)
 
 
 @dataclass
@@ -205,11 +341,12 @@ def train_image_branches(model, feats: Features, targets: list[int] | None, epoc
     y = torch.tensor(targets) if targets is not None else None
     soft = feats.teacher.float().log_softmax(-1)
     for k, branch in enumerate(branches):
-        x = feats.per[k].float()
+        x = feats.per[k]  # fp16, maybe memory-mapped: minibatches are read and widened as needed
 
         def steps(gen, x=x, branch=branch):
             for idx in _minibatches(len(x), 64, gen):
-                yield lambda idx=idx: _class_loss(branch(x[idx]), y[idx] if y is not None else None, soft[idx])
+                yield lambda idx=idx: _class_loss(branch(x[idx].float()), y[idx] if y is not None else None,
+                                                  soft[idx])
 
         hist = _epochs(branch.parameters(), math.ceil(len(x) / 64), epochs, steps, lr, seed + k)
         log.per_exit.append({"exit": k, "loss": hist})
@@ -229,12 +366,12 @@ def train_shared_exit(model, feats: Features, targets: list[int] | None, epochs:
                       lr: float = 3e-3) -> tuple[nn.Module, TrainLog]:
     """FreeML's one head over [exit 0 .. exit K-1] pooled features, zero after the exit
     point it answers at; trained at every exit point at once."""
+    if feats.kept == KEPT[2]:
+        raise ValueError("FreeML's shared exit reads every layer's features at once, and they fit neither the "
+                         "memory budget nor the disk: use --limit to train on fewer files")
     torch.manual_seed(seed)
     K, C, slot = model.num_exits, len(model.labels), model.slot
     n = len(feats.teacher)
-    memory = torch.zeros(n, K, slot)
-    for k in range(K):
-        memory[:, k, : model.widths[k]] = feats.per[k].float()
     head = nn.Linear(K * slot, C)
     y = torch.tensor(targets) if targets is not None else None
     soft = feats.teacher.float().log_softmax(-1)
@@ -244,7 +381,9 @@ def train_shared_exit(model, feats: Features, targets: list[int] | None, epochs:
     def steps(gen):
         for idx in _minibatches(n, 64, gen):
             def loss(idx=idx):
-                m = memory[idx][:, None] * seen[None, :, :, None]  # [b, K exits, K slots, F]
+                memory = torch.stack([F.pad(feats.per[k][idx].float(), (0, slot - model.widths[k]))
+                                      for k in range(K)], 1)  # [b, K slots, F]
+                m = memory[:, None] * seen[None, :, :, None]  # [b, K exits, K slots, F]
                 logits = head(m.flatten(2))  # [b, K, C]
                 yy = y[idx].repeat_interleave(K) if y is not None else None
                 return _class_loss(logits.flatten(0, 1), yy, soft[idx].repeat_interleave(K, 0))
@@ -317,12 +456,15 @@ def train_daisy(model, feats: Features, clusters: int = 50, layer: int | None = 
     torch.manual_seed(seed)
     K = model.num_exits
     layer = K // 2 if layer is None else layer
-    frames = feats.per[layer].float().numpy()
+    frames = feats.per[layer]  # fp16, maybe memory-mapped: widened a chunk at a time
     rng = np.random.default_rng(seed)
-    fit_on = frames if len(frames) <= max_frames else frames[rng.choice(len(frames), max_frames, replace=False)]
+    pick = np.arange(len(frames)) if len(frames) <= max_frames else np.sort(
+        rng.choice(len(frames), max_frames, replace=False))
+    fit_on = frames[torch.from_numpy(pick)].float().numpy()
     clusters = min(clusters, len(fit_on))
     km = MiniBatchKMeans(clusters, random_state=seed, n_init=3, batch_size=4096).fit(fit_on)
-    target = torch.from_numpy(km.predict(frames)).long()
+    target = torch.from_numpy(np.concatenate([km.predict(frames[i:i + max_frames].float().numpy())
+                                              for i in range(0, len(frames), max_frames)])).long()
     heads = nn.ModuleList(nn.Linear(model.hidden_size, clusters) for _ in range(K))
     log = TrainLog("daisy", seed, epochs)
     start = time.perf_counter()

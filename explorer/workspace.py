@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -243,7 +244,8 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     if needs_training:
         from . import exit_heads
 
-        modules, heads_meta = _train_heads(model, folder, opts, labels, at("features"), at("training"), say)
+        modules, heads_meta = _train_heads(model, folder, opts, labels, at("features"), at("training"), say,
+                                           spill=folder_out / "features.tmp")
         manifest["daisy"] = heads_meta.get("daisy")
         exit_heads.save_heads(folder_out / "heads", modules, heads_meta)
     else:
@@ -276,9 +278,11 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     return report
 
 
-def _train_heads(model, folder, opts: ImportOptions, labels, progress, training, say) -> tuple[dict, dict]:
+def _train_heads(model, folder, opts: ImportOptions, labels, progress, training, say,
+                 spill: Path) -> tuple[dict, dict]:
     """Read the frozen backbone once over the training split and train every head asked for
-    (progress: of reading the features; training: of training the heads)."""
+    (progress: of reading the features; training: of training the heads; spill: a folder
+    for the features when they pass the memory budget, removed afterwards)."""
     import torch
 
     from . import exit_heads
@@ -294,11 +298,24 @@ def _train_heads(model, folder, opts: ImportOptions, labels, progress, training,
         raise ValueError("--device cuda: no CUDA device here; use --device cpu")
     model.to(device)
     inputs = [x.to(device) for x in loaded.inputs]
-    feats = exit_heads.extract(model, inputs, progress=progress)
-    model.to("cpu")
-    feats = exit_heads.Features([p.cpu() for p in feats.per], feats.teacher.cpu(), feats.offsets, feats.seconds)
-    say(f"read the frozen backbone's features of {len(inputs)} training inputs in {feats.seconds:.1f} s")
-    meta = {"seed": opts.seed, "feature_seconds": feats.seconds, "train_inputs": len(inputs), "logs": []}
+    try:
+        feats = exit_heads.extract(model, inputs, progress=progress, spill=spill)
+        model.to("cpu")
+        say(f"read the frozen backbone's features of {len(inputs)} training inputs in {feats.seconds:.1f} s, "
+            f"kept {feats.kept}" + ({"on disk": f" (more than fit in memory: in {spill} while the heads train)",
+                                     "one layer at a time": " (they fit neither memory nor disk: each layer is read "
+                                                            "again when its head trains)"}.get(feats.kept, "")))
+        return _train_on(model, feats, loaded, opts, say, training, need_labels, len(inputs))
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _train_on(model, feats, loaded, opts: ImportOptions, say, training, need_labels: bool,
+              n_inputs: int) -> tuple[dict, dict]:
+    from . import exit_heads
+
+    meta = {"seed": opts.seed, "feature_seconds": feats.seconds, "features_kept": feats.kept,
+            "feature_bytes": feats.nbytes, "train_inputs": n_inputs, "logs": []}
     modules: dict = {}
     targets = loaded.targets if need_labels else None
     if opts.exits != "final-head":

@@ -166,3 +166,52 @@ def test_cli_import_and_bad_sources_get_sentences(env, capsys, monkeypatch):
     assert main(["profile", "--model", "no-such-model"]) == 2
     assert "unknown model" in capsys.readouterr().err
 
+
+
+def _no_disk(monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _p: shutil._ntuple_diskusage(10, 10, 0))
+
+
+@pytest.mark.parametrize("source,data,opts", [
+    ("speech", "audio", {"exits": "trained", "daisy": True}),
+    ("vit", "images", {"exits": "distilled"}),
+])
+def test_features_past_the_memory_budget_go_to_disk_or_one_layer_at_a_time_and_train_the_same_heads(
+        env, monkeypatch, source, data, opts):
+    """Features over the memory budget are written to the workspace and read back from disk;
+    with no room on disk either, each layer is read again when its head trains. Either way
+    the heads learn exactly what they learn from memory, and no file is left behind."""
+    def run(name):
+        said = []
+        report = import_model(str(env[source]), env[data], name, ImportOptions(epochs=3, **opts), say=said.append)
+        assert not list((env["root"] / "ws" / name).glob("features.tmp"))
+        return report, " ".join(said)
+
+    in_memory, _ = run(f"mem-{source}")
+    assert in_memory["training"]["features_kept"] == "in memory"
+    monkeypatch.setenv("EXPLORER_FEATURE_MEMORY_GB", "0")
+    on_disk, said = run(f"disk-{source}")
+    assert on_disk["training"]["features_kept"] == "on disk" and "more than fit in memory" in said
+    layers = len(in_memory["exits"])  # room for about 1.5 layers' features in memory, none on disk
+    monkeypatch.setenv("EXPLORER_FEATURE_MEMORY_GB",
+                       str(1.5 * in_memory["training"]["feature_bytes"] / (layers + 1) / 2**30))
+    _no_disk(monkeypatch)
+    layered, said = run(f"layers-{source}")
+    assert layered["training"]["features_kept"] == "one layer at a time" and "fit neither" in said
+    quality = "accuracy" if source == "vit" else "wer"
+    for other in (on_disk, layered):
+        assert [{**lg, "seconds": 0} for lg in other["training"]["logs"]] == \
+            [{**lg, "seconds": 0} for lg in in_memory["training"]["logs"]]
+        assert [e[quality] for e in other["exits"]] == [e[quality] for e in in_memory["exits"]]
+
+
+def test_features_that_fit_neither_memory_nor_disk_get_a_sentence(env, monkeypatch, capsys):
+    monkeypatch.setenv("EXPLORER_FEATURE_MEMORY_GB", "0")
+    _no_disk(monkeypatch)
+    assert main(["import", str(env["speech"]), "--data", str(env["audio"]), "--name", "no-room",
+                 "--exits", "trained"]) == 2
+    err = capsys.readouterr().err
+    assert "need about" in err and "free on the disk" in err and "--limit" in err
+    assert "Traceback" not in err
