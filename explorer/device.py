@@ -54,6 +54,6 @@ def profile_on(name: str, split: str, device: str, progress=None, **variant):
     prof = build_profile(model, batches, name, "-".join([split] + [str(v) for v in variant.values()]),
                          progress, costs)
     prof.meta["measured_on"] = measured_on(device, "this process at batch 1")
-    prof.save(profile_path(entry.profile_dir, name, prof.meta["dataset"], fingerprint(model)))
+    prof.save(profile_path(entry.profile_dir, name, prof.meta["dataset"], fingerprint(model), fresh=True))
     zoo._PROFILES.pop((name, prof.meta["dataset"]), None)  # the next zoo.profile reads this one
     return prof

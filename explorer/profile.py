@@ -198,8 +198,29 @@ def build_profile(
     return merge_rows(model, rows, model_name, dataset, costs, measured)
 
 
-def profile_path(directory: Path, model_name: str, dataset: str, fp: str) -> Path:
-    return Path(directory) / f"{model_name}-{dataset}-{fp[:12]}.npz"
+def profile_path(directory: Path, model_name: str, dataset: str, fp: str, fresh: bool = False) -> Path:
+    """Where the profile of a model's `directory` lives: the cache's copy if there is one (it
+    was measured here), else the shipped one, else (or when `fresh`, to be measured anew)
+    where a new one is written. New profiles are never written into the shipped assets,
+    unless `ship_profiles()` asked for that."""
+    file = f"{model_name}-{dataset}-{fp[:12]}.npz"
+    written = _write_dir(Path(directory)) / file
+    return written if fresh or written.exists() or not (Path(directory) / file).exists() else Path(directory) / file
+
+
+_SHIP = {"on": False}
+
+
+def ship_profiles(on: bool = True) -> None:
+    """`profile --ship`: write profiles of the built-in models into assets/profiles."""
+    _SHIP["on"] = on
+
+
+def _write_dir(directory: Path) -> Path:
+    from .paths import ASSETS, CACHE
+
+    shipped = ASSETS / "profiles"
+    return CACHE / "profiles" if directory == shipped and not _SHIP["on"] else directory
 
 
 def cached_profile(model: MultiExitModel, model_name: str, dataset: str, batches_fn: Callable,
@@ -213,5 +234,5 @@ def cached_profile(model: MultiExitModel, model_name: str, dataset: str, batches
         if prof.meta["fingerprint"] == fp:
             return prof
     prof = build_profile(model, batches_fn(), model_name, dataset, progress, costs)
-    prof.save(path)
+    prof.save(profile_path(directory, model_name, dataset, fp, fresh=True))
     return prof

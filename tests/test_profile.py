@@ -152,6 +152,30 @@ def test_cached_profile_never_serves_a_file_with_another_fingerprint(toy, toy_ba
         fingerprint(changed)
 
 
+def test_new_profiles_of_a_shipped_model_go_to_the_cache_unless_shipping(toy, toy_batches, tmp_path, monkeypatch):
+    """A built-in model's missing profile (a noisy set built on demand, say) is written to the
+    cache, never into assets/profiles; `profile --ship` writes it there; the cache's copy
+    is read before the shipped one."""
+    from explorer import paths
+
+    shipped, cache = tmp_path / "assets", tmp_path / "cache"
+    monkeypatch.setattr(paths, "ASSETS", shipped)
+    monkeypatch.setattr(paths, "CACHE", cache)
+    monkeypatch.setattr(profile, "measure_ms", count_macs)
+    where = shipped / "profiles"
+    cached_profile(toy, "toy", "test", lambda: toy_batches, where)
+    assert not where.exists() and len(list((cache / "profiles").glob("toy-test-*.npz"))) == 1
+    profile.ship_profiles()
+    try:
+        cached_profile(toy, "toy", "val", lambda: toy_batches, where)
+    finally:
+        profile.ship_profiles(False)
+    assert len(list(where.glob("toy-val-*.npz"))) == 1
+    fp = fingerprint(toy)
+    assert profile_path(where, "toy", "val", fp) == where / next(where.glob("toy-val-*.npz")).name
+    assert profile_path(where, "toy", "test", fp).parent == cache / "profiles"
+
+
 # ---- costs ------------------------------------------------------------------------------------
 
 
