@@ -33,6 +33,10 @@ def cmd_profile(args) -> int:
     from . import zoo
 
     bar = _progress_bar(f"profiling {args.model}")
+    if args.ship:
+        from .profile import ship_profiles
+
+        ship_profiles()
     if args.ray is not None:  # only here is Ray imported
         from .ray_profile import profile_built_in
 
@@ -136,6 +140,41 @@ def _summary(report: dict) -> dict:
     for view in ("calibration", "test"):
         out.get("recommended", {}).pop(view, None)
     return out
+
+
+def cmd_compare(args) -> int:
+    """Models side by side, as the Tradeoffs page's Compare shows them: each one's quality at
+    every exit and its recommended thresholds (chosen on its own calibration split, judged on
+    its test split); with noisy test sets, its mean exit at each noise level at that threshold."""
+    from . import compare, robustness, zoo
+    from .cached import recommendations
+    from .thresholds import default_criterion, default_eps_pt
+
+    crit = args.criterion or default_criterion(args.models[0])
+    rows, out = [], []
+    for name in args.models:
+        entry, bar = zoo.get(name), _progress_bar(f"profiling {name}")
+        test, calib = zoo.profile(name, entry.test_split, bar), zoo.profile(name, entry.calib_split, bar)
+        m = compare.Compared(name, entry.title, test, test, entry.quality, "clean test set")
+        rec, ltt = recommendations(calib, test, crit, default_eps_pt(name), compare.LTT_EPS, compare.LTT_DELTA)
+        rows.append((m, rec, ltt))
+        one = {"model": name, "title": entry.title, entry.quality.column: [
+            round(entry.quality.from_error(test.exit_error(k)), 4) for k in range(test.k)]}
+        if entry.noise:
+            df = robustness.mean_over_kinds(robustness.table(robustness.load_all(name, bar), {crit: rec.threshold}))
+            one["mean_exit_by_noise"] = {f"{entry.noise.label.split(' (')[0]} {r.level}": round(r.mean_exit + 1, 3)
+                                         for r in df.itertuples()}
+        out.append(one)
+    table = compare.recommended_table(rows)
+    for one, rec in zip(out, table.to_dict("records"), strict=True):
+        one["recommended"] = rec
+    if args.json:
+        print(json.dumps({"criterion": crit, "models": out}, default=float))
+    else:
+        print(table.to_string(index=False))
+        for one in out:
+            print(json.dumps({k: v for k, v in one.items() if k != "recommended"}))
+    return 0
 
 
 def cmd_models(args) -> int:
@@ -248,6 +287,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="toy")
     p.add_argument("--split", default="test")
     p.add_argument("--noisy", action="store_true", help="every noisy test set the robustness figures need")
+    p.add_argument("--ship", action="store_true",
+                   help="write new profiles of a built-in model into assets/profiles (else the cache)")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="run on Ray: a cluster address, 'auto' (RAY_ADDRESS or the running cluster) "
                         "or 'local' (the default: a Ray on this machine)")
@@ -302,6 +343,13 @@ def main(argv=None) -> int:
                    help="build the calibration and test profiles on Ray: a cluster address, 'auto' or 'local'")
     p.add_argument("--workers", type=int, default=1, help="with --ray: actors, each loading the model once")
     p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("compare", help="models side by side: per-exit quality, recommended thresholds, "
+                                       "mean exit against noise (as the Tradeoffs page's Compare)")
+    p.add_argument("models", nargs="+")
+    p.add_argument("--criterion", help="default: the first model's recommended one")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("models", help="list built-in and imported models")
     p.add_argument("--workspace")

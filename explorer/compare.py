@@ -24,6 +24,7 @@ from .quality import Quality
 from .tradeoff import Recommendation
 from .zoo import NoiseAxis
 
+LTT_EPS, LTT_DELTA = 0.01, 0.1  # the table's Learn-then-Test: at most 1% of answers changed, with δ = 0.1
 COSTS = {
     **plots.COST_AXES,
     "mac_share": "share of the model's own full MACs",

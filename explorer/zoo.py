@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .paths import ASSETS, CACHE
@@ -112,19 +113,24 @@ def _toy_data(split: str):
     return list(x), y.tolist()
 
 
-# ---- image: the shipped MNIST checkpoint, two views of it -------------------------------
-IMAGE_CHECKPOINT = ASSETS / "models" / "image"
+# ---- image: the shipped MNIST checkpoints (one per training strategy), two views of each ---
+IMAGE_CHECKPOINT = ASSETS / "models" / "image"  # joint training: the model every page starts with
+# The same network trained the other ways RESEARCH.md compares (`train image --strategy S
+# --out assets/models/image-S`): backbone first, then early heads; and joint with self-distillation.
+IMAGE_STRATEGIES = (("joint", "image", IMAGE_CHECKPOINT),
+                    ("two-stage", "image-two-stage", ASSETS / "models" / "image-two-stage"),
+                    ("self-distilled", "image-distill", ASSETS / "models" / "image-distill"))
 
 
-def _image_loader(head: str):
+def _image_loader(head: str, path: Path = IMAGE_CHECKPOINT, strategy: str = "joint"):
     def load() -> MultiExitModel:
         from . import checkpoint
         from .models.image import ImageConfig, MnistResNet
 
-        if not checkpoint.exists(IMAGE_CHECKPOINT):
-            raise ValueError(f"the image model is missing ({IMAGE_CHECKPOINT}); "
-                             "train it with `python -m explorer train image`")
-        return checkpoint.load(MnistResNet, ImageConfig, IMAGE_CHECKPOINT, head=head)
+        if not checkpoint.exists(path):
+            raise ValueError(f"the {strategy} image model is missing ({path}); train it with "
+                             f"`python -m explorer train image --strategy {strategy} --out {path}`")
+        return checkpoint.load(MnistResNet, ImageConfig, path, head=head)
 
     return load
 
@@ -240,6 +246,9 @@ def _speech_noise() -> NoiseAxis:
 
 IMAGE_SUMMARY = "A 6-exit ResNet-style CNN trained here on MNIST, with per-exit heads and a FreeML shared exit."
 IMAGE_VIEWS = (("one head per exit", "image"), ("one shared exit", "image-shared"))
+STRATEGY_NOTES = {"two-stage": "in two stages: backbone and final exit first, then the early heads on the frozen "
+                               "backbone (HuBERT-EE's recipe)",
+                  "self-distilled": "jointly, its early exits also taught by the final exit's soft answers"}
 BUILT_INS: dict[str, BuiltIn] = {}  # the registry: name -> entry, in registration order
 
 
@@ -323,7 +332,7 @@ _PROFILES: dict[tuple[str, str], Profile] = {}
 
 def _builtins() -> None:
     for entry in [
-        BuiltIn("image", "MNIST ResNet, one head per exit", _image_loader("exit"), _mnist_data,
+        BuiltIn("image", "MNIST ResNet, one head per exit, joint training", _image_loader("exit"), _mnist_data,
                 profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
                 pages=frozenset({"overview", "live_image", "tradeoffs", "noise", "model", "energy"}),
                 noise=_image_noise(),
@@ -331,6 +340,11 @@ def _builtins() -> None:
         BuiltIn("image-shared", "MNIST ResNet, FreeML shared exit", _image_loader("shared"), _mnist_data,
                 profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
                 head_views=IMAGE_VIEWS),
+        *(BuiltIn(name, f"MNIST ResNet, {strategy} training", _image_loader("exit", path, strategy),
+                  _mnist_data, profile_dir=ASSETS / "profiles", noise=_image_noise(),
+                  pages=frozenset({"tradeoffs", "noise", "model", "energy"}),
+                  summary=f"The image model's network trained {STRATEGY_NOTES[strategy]}.")
+          for strategy, name, path in IMAGE_STRATEGIES[1:]),
         BuiltIn("speech", "Digits ASR, HuBERT-style encoder with CTC and DAISY exits", _load_speech, _speech_data,
                 test_split="test_a", profile_dir=ASSETS / "profiles", decode=_decode_audio, report="speech",
                 quality=WER, input_note="for a 2 s clip",

@@ -118,7 +118,8 @@ def compare_table_ui(models: tuple, crit: str) -> None:
     rows = []
     for m in models:
         eps = default_eps_pt(m.name)
-        rec, ltt = common.work(cached.recommendations, common.calib_profile(m.name), m.test, crit, eps, 0.01, 0.1)
+        rec, ltt = common.work(cached.recommendations, common.calib_profile(m.name), m.test, crit, eps,
+                               compare.LTT_EPS, compare.LTT_DELTA)
         rows.append((m, rec, ltt))
     st.dataframe(compare.recommended_table(rows), hide_index=True)
     st.caption(f"{criteria.get(crit).label}. Each threshold is chosen on the model's own calibration split (empirical: "
@@ -215,8 +216,9 @@ others = choice.linked_multiselect(
     "Compare with", [n for n in zoo.names("tradeoffs") if n != name], "vs",
     format_func=lambda n: zoo.get(n).title,
     help="Other models on the same chart under this criterion and one threshold: views of one backbone (one head "
-         "per exit against a shared exit), compressed variants, imported models. Each is judged on this evaluation "
-         "set where it has it, else on its clean test set.")
+         "per exit against a shared exit), training strategies (the image model trained jointly, in two stages or "
+         "self-distilled), compressed variants, imported models. Each is judged on this evaluation set where it has "
+         "it, else on its clean test set.")
 cannot = [n for n in others if crit not in common.causal_criteria(n)]
 if cannot:
     st.warning(f"{', '.join(zoo.get(n).title for n in cannot)} cannot use {crit}: left out of the comparison.")

@@ -136,6 +136,42 @@ def test_comparing_two_models_draws_both_curves_and_their_thresholds_side_by_sid
 
 
 @needs_image
+@pytest.mark.parametrize("page", ["tradeoffs", "noise", "model"])
+def test_the_image_model_s_training_strategies_side_by_side(page):
+    """Joint, two-stage and self-distilled training of one network: one tradeoff chart, one
+    exit-depth-against-noise chart, their recommended thresholds in one table; and each
+    strategy's own Noise and Model pages."""
+    names = [name for _, name, _ in zoo.IMAGE_STRATEGIES]
+    if page != "tradeoffs":
+        at = open_page(page, model=names[1])
+        assert at.selectbox(key="w.model").value == names[1] and not at.error
+        return
+    at = open_page("tradeoffs", model=names[0], vs=",".join(names[1:]))
+    view = explorer(at)["view"]
+    titles = [zoo.get(n).title for n in names]
+    assert [t["name"] for t in view["rows"][0][0]["figure"]["data"] if t.get("meta")] == titles
+    assert [t["name"] for t in view["rows"][1][1]["figure"]["data"]] == titles  # mean exit against noise
+    assert list(at.dataframe[0].value["model"]) == titles
+
+
+@needs_image
+def test_the_compare_command_gives_the_page_s_table_per_exit_quality_and_depth_under_noise(capsys):
+    from explorer.__main__ import main
+
+    assert main(["compare", "image", "image-shared", "--criterion", "entropy", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    image, shared = out["models"]
+    test = zoo.profile("image", "test")
+    assert image["accuracy"] == [round(1 - test.exit_error(k), 4) for k in range(test.k)]
+    eps = zoo.get("image").quality.eps_pt
+    rec = tradeoff.recommend(zoo.profile("image", "val"), test, criteria.get("entropy"), eps)
+    assert image["recommended"]["τ (empirical)"] == pytest.approx(rec.threshold)
+    assert image["recommended"]["model"] == zoo.get("image").title
+    depth = list(image["mean_exit_by_noise"].values())  # clean, then severities 1..5: deeper under noise
+    assert len(depth) == 6 and depth[-1] > depth[0] and "mean_exit_by_noise" not in shared
+
+
+@needs_image
 def test_three_models_at_one_threshold_each_marker_on_its_own_curve():
     at = open_page("tradeoffs", model="image", vs="image-shared,toy", criterion="entropy")
     view = explorer(at)["view"]

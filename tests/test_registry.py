@@ -10,7 +10,7 @@ from explorer import quality, zoo
 
 def test_pages_list_models_from_their_entries_and_a_registered_model_joins_them():
     assert zoo.names("live_image") == ["image"] and zoo.names("live_speech") == ["speech"]
-    assert zoo.names("noise") == ["image", "speech"]
+    assert zoo.names("noise") == ["image", "image-two-stage", "image-distill", "speech"]
     toy = zoo.get("toy")
     extra = zoo.register(zoo.BuiltIn("toy-copy", "A copy of the toy", toy.load, toy.data,
                                      pages=frozenset({"tradeoffs"})))
@@ -63,3 +63,21 @@ def test_a_report_goes_to_the_cache_or_a_given_path_never_over_the_shipped_one(t
     assert report.save_report("image", {"x": 1}) == tmp_path / "cache" / "reports" / "image.json"
     assert report.save_report("image", {"x": 1}, tmp_path / "mine.json") == tmp_path / "mine.json"
     assert (report.REPORTS / "image.json").read_bytes() == shipped
+
+
+@pytest.mark.parametrize("strategy,name,path", zoo.IMAGE_STRATEGIES)
+def test_each_training_strategy_is_a_checkpoint_trained_that_way_by_the_project(strategy, name, path):
+    """The image model's strategies are real checkpoints, each trained by `train image
+    --strategy S` with the same network and budget: their JSON says how."""
+    import json
+
+    from explorer import checkpoint
+
+    if not checkpoint.exists(path):
+        pytest.skip(f"no {strategy} checkpoint")
+    info = json.loads(path.with_suffix(".json").read_text())
+    assert info["train"]["strategy"] == strategy.replace("self-distilled", "distill")
+    assert info["train"]["epochs"] == 10 and info["config"]["blocks"] == json.loads(
+        zoo.IMAGE_CHECKPOINT.with_suffix(".json").read_text())["config"]["blocks"]
+    assert min(info["val_accuracy"]["exit"]) > 0.9  # every exit learned
+    assert zoo.get(name).title.endswith(f"{strategy} training")
