@@ -62,7 +62,7 @@ load: $(VENV)/.dev data browser
 # every exit kind; then the cost of HuBERT-base and ViT-Base sized models. Figures: $(BYOM_OUT)/byom-*.json
 BYOM_OUT ?= $(HOME)/.cache/early-exit-explorer/byom-demo
 byom-demo: $(VENV)/.runtime data speech-tools
-	[ -f $(BYOM_OUT)/corpus/corpus.json ] || $(PY) -m explorer synth speech --train 3000 --val 200 \
+	[ -f $(BYOM_OUT)/corpus/corpus.json ] || $(PY) -m explorer synth speech --train 6700 --val 200 \
 		--test-a 50 --test-b 50 --test-c 0 --test-d 0 --out $(BYOM_OUT)/corpus
 	BYOM_OUT=$(BYOM_OUT) $(PY) tests/byom_demo.py all
 

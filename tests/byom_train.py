@@ -93,8 +93,10 @@ RECIPES = {
 
 
 def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0, resume: bool = False,
-                 lr: float = 2e-3, recipe: str = "base", limit: int = 0) -> dict:
-    """A small Wav2Vec2ForCTC with a word vocabulary (one token per digit word), CTC from scratch."""
+                 lr: float = 2e-3, recipe: str = "base", limit: int = 0, steps: int = 0) -> dict:
+    """A small Wav2Vec2ForCTC with a word vocabulary (one token per digit word), CTC from scratch.
+    With `steps`, it trains that many steps whatever the machine's load (the learning rate
+    decays along a cosine to a tenth); else for `minutes` of wall clock at a constant rate."""
     import transformers
 
     from explorer.data.speech_corpus import load_split
@@ -133,7 +135,10 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0, resume:
     order = np.argsort([len(w) for w in waves])  # length-bucketed batches: little padding
     buckets = [order[i:i + batch] for i in range(0, len(order), batch)]
     model.train()
-    while time.time() - start < 60 * minutes:
+    def done() -> bool:
+        return step >= steps if steps else time.time() - start > 60 * minutes
+
+    while not done():
         for b in rng.permutation(len(buckets)):
             idx = buckets[b]
             xb = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(waves[i]) for i in idx], batch_first=True)
@@ -142,8 +147,9 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0, resume:
             labels = torch.nn.utils.rnn.pad_sequence([torch.tensor(targets[i]) for i in idx], batch_first=True,
                                                      padding_value=-100)
             warm = min(1.0, (step + 1) / 150)
+            decay = 0.55 + 0.45 * math.cos(math.pi * min(step / steps, 1.0)) if steps else 1.0  # 1 -> 0.1
             for g in opt.param_groups:
-                g["lr"] = lr * (1.0 if resume else warm)
+                g["lr"] = lr * (1.0 if resume else warm) * decay
             loss = model(xb, attention_mask=att, labels=labels).loss
             opt.zero_grad()
             loss.backward()
@@ -152,14 +158,15 @@ def train_speech(out: Path, corpus: Path, minutes: float, seed: int = 0, resume:
             step += 1
             if step % 25 == 0:
                 print(f"step {step} loss {loss.item():.3f} {time.time() - start:.0f}s", flush=True)
-            if time.time() - start > 60 * minutes:
+            if done():
                 break
     model.eval()
     model.save_pretrained(out)
     tok.save_pretrained(out)
     fe.save_pretrained(out)
     info = {"train_seconds": time.time() - start + before.get("train_seconds", 0),
-            "steps": step + before.get("steps", 0), "clips": len(clips), "recipe": recipe, "lr": lr}
+            "steps": step + before.get("steps", 0), "clips": len(clips), "recipe": recipe, "lr": lr,
+            "schedule": f"{steps} steps, cosine to lr/10" if steps else f"{minutes} min, constant"}
     (out / "training.json").write_text(json.dumps(info))
     print(json.dumps(info))
     return info
@@ -197,12 +204,13 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--recipe", default="base", choices=sorted(RECIPES), help="speech: the model's geometry")
     p.add_argument("--limit", type=int, default=0, help="speech: train on the first N clips (0: all)")
+    p.add_argument("--steps", type=int, default=0, help="speech: train this many steps (0: for --minutes)")
     a = p.parse_args()
     if a.what == "vit":
         train_vit(Path(a.out), a.epochs, resume=a.resume, lr=a.lr)
     else:
         train_speech(Path(a.out), Path(a.corpus), a.minutes, resume=a.resume, lr=a.lr, recipe=a.recipe,
-                     limit=a.limit)
+                     limit=a.limit, steps=a.steps)
         print(json.dumps(speech_wer(Path(a.out), Path(a.corpus))))
 
 

@@ -24,13 +24,18 @@ CHARS = ["<pad>", "<s>", "</s>", "<unk>", "|", "E", "T", "O", "N", "I", "W", "R"
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
-def tiny_speech(kind: str, out: Path, seed: int = 0, blank_last: bool = False, layers: int = 4) -> Path:
+WORDS = ["<pad>", "<unk>", "|", "one", "two", "three", "five", "six", "nine"]  # a word vocabulary
+
+
+def tiny_speech(kind: str, out: Path, seed: int = 0, blank_last: bool = False, layers: int = 4,
+                words: bool = False) -> Path:
     """Save a tiny random CTC model with its feature extractor and tokenizer at `out`.
-    blank_last: put the blank (pad) token at the end of the vocabulary, not at 0."""
+    blank_last: put the blank (pad) token at the end of the vocabulary, not at 0.
+    words: a vocabulary of whole words (one token per word, "|" between), not characters."""
     import transformers
 
     cfg_name, model_name, extra = SPEECH_VARIANTS[kind]
-    chars = CHARS[1:] + CHARS[:1] if blank_last else CHARS
+    chars = WORDS if words else CHARS[1:] + CHARS[:1] if blank_last else CHARS
     vocab = {c: i for i, c in enumerate(chars)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "vocab.json").write_text(json.dumps(vocab))

@@ -36,6 +36,7 @@ def speech_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("hf_speech")
     out = {kind: hf.load(str(tiny_speech(kind, root / kind))) for kind in SPEECH_VARIANTS}
     out["blank-last"] = hf.load(str(tiny_speech("wav2vec2-stable", root / "blank-last", blank_last=True)))
+    out["words"] = hf.load(str(tiny_speech("wav2vec2-stable", root / "words", words=True)))
     return out
 
 
@@ -74,6 +75,19 @@ def test_speech_transcripts_use_the_checkpoints_tokenizer(speech_models):
     assert adapter.describe(tuple(ids)) == "ONE TWO"
     assert adapter.errors(tuple(ids), "one two") == (0, 2)
     assert adapter.errors(tuple(adapter.encode("one")), "One, two!") == (1, 2)
+
+
+@pytest.mark.parametrize("kind", ["blank-last", "words"])
+def test_ctc_targets_put_the_word_delimiter_between_words_as_the_model_s_head_does(speech_models, kind):
+    """Trained CTC exits learn these targets: with a word vocabulary too, the delimiter
+    stands between words, or their transcripts would run the words together."""
+    adapter = speech_models[kind]
+    text = "three nine six" if kind == "words" else "one two five"
+    ids = adapter.encode(text)
+    delimiter = adapter.tokenizer.word_delimiter_token_id
+    in_their_order = [int(adapter.order[i]) for i in ids] if adapter.order is not None else ids
+    assert in_their_order.count(delimiter) == 2
+    assert adapter.errors(tuple(ids), text.capitalize() + ".") == (0, 3)
 
 
 @pytest.fixture(scope="module")

@@ -178,8 +178,15 @@ class HFSpeechCTC(MultiExitModel):
         vocab = self.tokenizer.get_vocab()
         letters = [t for t in vocab if len(t) == 1 and t.isalpha()]
         upper = letters and sum(t.isupper() for t in letters) > len(letters) / 2
-        text = normalise_text(text)
-        ids = self.tokenizer(text.upper() if upper else text).input_ids
+        words = normalise_text(text).split()
+        # word by word, the word delimiter between: a word vocabulary's tokenizer drops the
+        # spaces, while the model's own head emits the delimiter between words (as a character
+        # vocabulary's tokenizer writes it for a space)
+        delimiter = getattr(self.tokenizer, "word_delimiter_token_id", None)
+        ids = []
+        for j, word in enumerate(words):
+            ids += ([delimiter] if j and delimiter is not None else []) + \
+                self.tokenizer(word.upper() if upper else word).input_ids
         if self.order is None:
             return ids
         back = {int(m): i for i, m in enumerate(self.order)}
