@@ -53,3 +53,18 @@ def test_clicking_a_bar_and_a_compared_curve_lists_the_inputs_behind_them(server
     click_on(page, curve.nth(curve.count() // 2))
     expect(page.locator("p", has_text="MNIST ResNet, FreeML shared exit")).to_contain_text(
         "answer changed by leaving early", timeout=60_000)
+
+
+def test_the_training_strategies_on_one_tradeoff_chart_and_one_noise_chart(server, page):
+    names = [name for _, name, _ in zoo.IMAGE_STRATEGIES]
+    titles = [zoo.get(n).title for n in names]
+    page.goto(server + f"/tradeoffs?model=image&criterion=confidence&threshold=0.9&vs={names[1]},{names[2]}")
+    explorer_frame(page)
+    done(page)
+    figures = page.frame_locator("iframe[title*='threshold_explorer']").locator(".figure")
+    expect(figures).to_have_count(3)
+    for title in titles:
+        expect(figures.nth(0)).to_contain_text(title)  # the tradeoff chart's legend
+        expect(figures.nth(2)).to_contain_text(title)  # mean exit against noise
+    expect(page.get_by_text("Recommended thresholds, side by side")).to_be_visible()
+    shoot(page, "strategies", height=2400)  # the README's picture of the three strategies
