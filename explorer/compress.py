@@ -407,7 +407,7 @@ def _config(model) -> dict:
     cfg = getattr(model, "config", None)
     if is_dataclass(cfg):
         return asdict(cfg)
-    return json.loads(json.dumps(getattr(model, "config_dict", lambda: {})(), default=str))
+    return json.loads(json.dumps(model.config_dict(), default=str))
 
 
 def _import(path: str):

@@ -78,7 +78,8 @@ def _trace(model: MultiExitModel):
         yield "stage", k, lambda prev=prev, k=k: model.stage(k, prev)
         state = model.stage(k, prev)
         for name, kind in model.heads.items():
-            yield name, k, lambda s=state, k=k, n=name, kd=kind: read_head(kd, model.head(k, s, n), s.mask)
+            yield name, k, lambda s=state, k=k, n=name, kd=kind: read_head(kd, model.head(k, s, n), s.mask,
+                                                                              model.ctc_silent)
 
 
 def _fill(model: MultiExitModel, measure) -> Costs:

@@ -57,7 +57,7 @@ class _Decider:
         model, crit, last = self.model, self.criterion, k == self.model.num_exits - 1
         reads: dict = {}
         for name in self.heads:
-            reads.update(read_head(model.heads[name], model.head(k, state, name), state.mask))
+            reads.update(read_head(model.heads[name], model.head(k, state, name), state.mask, model.ctc_silent))
         answers = reads.get("pred")
         if answers is not None:
             reads["pred"] = self.intern(answers)
@@ -75,7 +75,8 @@ class _Decider:
         idx = np.flatnonzero(leaving)
         if answers is None:  # the criterion did not read the answer: read it for the leavers only
             sub = state if len(idx) == len(ids) else state.select(torch.from_numpy(idx))
-            answers = read_head(model.heads[model.task_head], model.head(k, sub, model.task_head), sub.mask)["pred"]
+            answers = read_head(model.heads[model.task_head], model.head(k, sub, model.task_head), sub.mask,
+                                model.ctc_silent)["pred"]
         else:
             answers = [answers[i] for i in idx]
         for i, a in zip(ids[idx], answers, strict=False):
@@ -135,7 +136,7 @@ def run_full(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor | Non
     for k in range(model.num_exits):
         state = model.stage(k, state)
     logits = model.head(model.num_exits - 1, state, model.task_head)
-    out = read_head(model.heads[model.task_head], logits, state.mask)["pred"]
+    out = read_head(model.heads[model.task_head], logits, state.mask, model.ctc_silent)["pred"]
     return [p.item() if isinstance(p, np.generic) else p for p in out]
 
 
@@ -153,7 +154,7 @@ def read_all_exits(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor
         state = model.stage(k, state)
         for name, kind in model.heads.items():
             logits = model.head(k, state, name)
-            out = read_head(kind, logits, state.mask)
+            out = read_head(kind, logits, state.mask, model.ctc_silent)
             if name == model.task_head and task_logits is not None:
                 task_logits.append(logits)
             if name != model.task_head:

@@ -218,7 +218,7 @@ def _read(model, inputs: list, batch: int, keep: set[int], store: _Store, progre
     for b in range(0, len(inputs), batch):
         x, lens = model.collate(inputs[b:b + batch])
         state = model.embed(x, lens)
-        n = None if model.family == "image" else [int(v) for v in state.mask.sum(1).tolist()]
+        n = None if state.mask is None else [int(v) for v in state.mask.sum(1).tolist()]
 
         def rows(t, n=n):  # speech: real frames only, utterances back to back
             return t if n is None else torch.cat([t[i, :c] for i, c in enumerate(n)])
@@ -335,9 +335,9 @@ def train_image_branches(model, feats: Features, targets: list[int] | None, epoc
     K, C = model.num_exits, len(model.labels)
     log = TrainLog("trained" if targets is not None else "distilled", seed, epochs)
     start = time.perf_counter()
-    branches = nn.ModuleList(Branch(model.widths[k], C, getattr(model, "branch_parts", 1)) for k in range(K - 1))
+    branches = nn.ModuleList(Branch(model.widths[k], C, model.branch_parts) for k in range(K - 1))
     for b in branches:
-        b.warm_start(getattr(model, "own_head", lambda: None)())
+        b.warm_start(model.own_head())
     y = torch.tensor(targets) if targets is not None else None
     soft = feats.teacher.float().log_softmax(-1)
     for k, branch in enumerate(branches):
@@ -410,7 +410,7 @@ def train_ctc_branches(model, feats: Features, transcripts: list[str] | None, ep
     targets = [torch.tensor(model.encode(t)) for t in transcripts] if transcripts is not None else None
     branches = nn.ModuleList(ctc_branch(head, D, V) for _ in range(K - 1))
     for b in branches:
-        b.warm_start(getattr(model, "own_head", lambda: None)())
+        b.warm_start(model.own_head())
     n = len(feats.offsets) - 1
     log = TrainLog("trained" if transcripts is not None else "distilled", seed, epochs)
     start = time.perf_counter()

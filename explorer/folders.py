@@ -1,12 +1,9 @@
 """The user's own labelled data: a folder of images or recordings, read into a
 calibration and a test split.
 
-Layouts (the common ones; the first that fits is used):
-- images: one subfolder per class (ImageFolder), or `metadata.csv` with
-  `file_name,label` (Hugging Face imagefolder);
-- speech: a LibriSpeech-style tree (`*.trans.txt` beside the audio: "ID TRANSCRIPT"
-  lines, audio `ID.flac` or any format the upload decoder reads), or `metadata.csv`
-  with `file_name,transcription` (Hugging Face audiofolder).
+Each modality lists its own layouts (explorer.modality: image class folders or
+metadata.csv, LibriSpeech trees or metadata.csv) and reads its own files; this module
+does what is the same for all of them.
 The split is by a hash of each file's path inside the folder: the same file always
 lands in the same split, whatever else is added. Bad files are skipped, counted and
 named; a folder that cannot be used at all gets a sentence saying what to fix.
@@ -19,15 +16,15 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 
+if TYPE_CHECKING:
+    from .modality import Modality
+
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-AUDIO_SUFFIXES = {".flac", ".wav", ".ogg", ".opus", ".mp3"}
 MAX_LISTED = 12  # names shown in a message before "..."
 
 
@@ -36,7 +33,7 @@ class DataFolder:
     """What a data folder holds, before decoding: files, their targets and the split."""
 
     root: Path
-    kind: str  # "image" or "speech"
+    modality: Modality  # how its files are listed and read (explorer.modality)
     layout: str  # "imagefolder", "metadata.csv", "librispeech"
     files: list[Path]  # relative to root
     targets: list[str]  # class name, or transcript
@@ -49,7 +46,7 @@ class DataFolder:
 
     def content_hash(self) -> str:
         """SHA-256 over every file's path, size, mtime and target: a changed folder rebuilds."""
-        h = hashlib.sha256(f"{self.kind}:{self.layout}".encode())
+        h = hashlib.sha256(f"{self.modality.name}:{self.layout}".encode())
         for f, t, s in zip(self.files, self.targets, self.split, strict=True):
             st = (self.root / f).stat()
             h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\0{t}\0{s}\n".encode())
@@ -68,7 +65,7 @@ def split_of(path: Path, train_fraction: float, calib_fraction: float) -> str:
     return "train" if u < train_fraction else "calib" if u < train_fraction + calib_fraction else "test"
 
 
-def _read_metadata(root: Path, column: str) -> tuple[list[Path], list[str], list[str]]:
+def read_metadata(root: Path, column: str) -> tuple[list[Path], list[str], list[str]]:
     path = root / "metadata.csv"
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -92,36 +89,10 @@ def _read_metadata(root: Path, column: str) -> tuple[list[Path], list[str], list
     return files, targets, missing
 
 
-def _librispeech(root: Path) -> tuple[list[Path], list[str], list[str]]:
-    files, targets, missing = [], [], []
-    described = set()
-    for trans in sorted(root.rglob("*.trans.txt")):
-        try:
-            lines = trans.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as err:
-            log.warning("skipped %s: %s", trans, err)
-            missing.append(str(trans.relative_to(root)))
-            continue
-        for line in lines:
-            if not line.strip():
-                continue
-            uid, _, text = line.strip().partition(" ")
-            audio = next((trans.parent / f"{uid}{s}" for s in sorted(AUDIO_SUFFIXES)
-                          if (trans.parent / f"{uid}{s}").is_file()), None)
-            if audio is None:
-                missing.append(str((trans.parent / uid).relative_to(root)))
-                continue
-            described.add(audio)
-            files.append(audio.relative_to(root))
-            targets.append(text.strip())
-    for audio in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
-        if audio not in described:  # a recording no transcript names
-            missing.append(str(audio.relative_to(root)))
-    return files, targets, missing
-
-
-def scan(root, kind: str, train_fraction: float = 0.4, calib_fraction: float = 0.3, limit: int = 0) -> DataFolder:
-    """Find the layout of `root` and list its labelled files, split by path hash.
+def scan(root, modality: Modality, train_fraction: float = 0.4, calib_fraction: float = 0.3,
+         limit: int = 0) -> DataFolder:
+    """Find the layout of `root` (as `modality` lists files) and list its labelled files, split
+    by path hash.
     limit: keep only N files (the same N every time: the smallest path hashes)."""
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -129,39 +100,8 @@ def scan(root, kind: str, train_fraction: float = 0.4, calib_fraction: float = 0
     if not (0 <= train_fraction and 0 < calib_fraction and train_fraction + calib_fraction < 1):
         raise InputError(f"the split fractions (train {train_fraction}, calibration {calib_fraction}) must be "
                          "at least 0, the calibration one above 0, and leave some files for the test split")
-    missing: list[str] = []
-    if kind == "image":
-        if (root / "metadata.csv").is_file():
-            layout = "metadata.csv"
-            files, targets, missing = _read_metadata(root, "label")
-        else:
-            layout = "imagefolder"
-            files, targets = [], []
-            for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-                for f in sorted(sub.rglob("*")):
-                    if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
-                        files.append(f.relative_to(root))
-                        targets.append(sub.name)
-            if not files:
-                loose = [p.name for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-                hint = (f" ({len(loose)} pictures lie directly in it: move them into one subfolder per class)"
-                        if loose else "")
-                raise InputError(f"no labelled pictures in {root}{hint}: make one subfolder per class "
-                                 "(its name is the label), or a metadata.csv with file_name,label")
-    elif kind == "speech":
-        if (root / "metadata.csv").is_file():
-            layout = "metadata.csv"
-            files, targets, missing = _read_metadata(root, "transcription")
-        else:
-            layout = "librispeech"
-            files, targets, missing = _librispeech(root)
-            if not files:
-                audio = [p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES]
-                hint = (f"{len(audio)} recordings but no transcripts for them" if audio else "no recordings")
-                raise InputError(f"{hint} in {root}: put `*.trans.txt` files (lines `ID TRANSCRIPT`) beside "
-                                 "the audio as LibriSpeech does, or a metadata.csv with file_name,transcription")
-    else:
-        raise InputError(f"unknown data kind {kind!r}")
+    listing = modality.list_files(root)
+    files, targets, missing = listing.files, listing.targets, listing.missing
     if missing:
         log.warning("%d listed files are missing or have no label: %s", len(missing), _listing(missing))
     if not files:
@@ -175,7 +115,7 @@ def scan(root, kind: str, train_fraction: float = 0.4, calib_fraction: float = 0
     for need in ("calib", "test"):  # a tiny folder: never leave these splits empty
         if need not in split and split.count(max(set(split), key=split.count)) > 1:
             split[split.index(max(set(split), key=split.count))] = need
-    return DataFolder(root, kind, layout, files, targets, split, missing)
+    return DataFolder(root, modality, listing.layout, files, targets, split, missing)
 
 
 def match_labels(targets: list[str], labels: list[str]) -> list[int]:
@@ -209,17 +149,17 @@ class Loaded:
 
 
 def load_part(folder: DataFolder, part: str, prepare, labels: list[str] | None = None,
-              rate: int = 16_000) -> Loaded:
+              rate: int = 0) -> Loaded:
     """Decode one split's files and prepare them for the model (`prepare`: a PIL image or a
-    waveform -> one input tensor). Unreadable files are skipped and named."""
+    waveform at `rate` -> one input tensor; labels: a classifier's class names). Unreadable
+    files are skipped and named."""
     files, targets = folder.part(part)
-    if folder.kind == "image" and labels is not None:
-        targets = match_labels(targets, labels)
+    targets = folder.modality.targets(targets, labels)
     inputs, kept_t, kept_f, skipped = [], [], [], []
     for f, t in zip(files, targets, strict=True):
         try:
             data = (folder.root / f).read_bytes()
-            x = prepare(decode_picture(data) if folder.kind == "image" else decode_audio(data, rate))
+            x = prepare(folder.modality.read(data, rate))
         except (InputError, OSError) as err:
             skipped.append((str(f), str(err)))
             continue
@@ -234,29 +174,3 @@ def load_part(folder: DataFolder, part: str, prepare, labels: list[str] | None =
                          f"({len(skipped)} tried; first: {skipped[0][0]}: {skipped[0][1]})" if skipped else
                          f"the {part} split of {folder.root} is empty: add files or use a larger folder")
     return Loaded(inputs, kept_t, kept_f, skipped)
-
-
-def decode_picture(data: bytes):
-    """Bytes of a picture -> an upright RGB PIL image (the upload decoder's checks)."""
-    from PIL import Image
-
-    from .image_input import _decode
-
-    try:
-        arr = _decode(data, 40_000_000)  # [H, W, 3] in [0, 1]
-    except InputError as err:  # the upload's words, without its advice about digits and uploads
-        raise InputError(str(err).split(" Please")[0]) from None
-    return Image.fromarray(np.round(arr * 255).astype(np.uint8))
-
-
-def decode_audio(data: bytes, rate: int = 16_000) -> np.ndarray:
-    """Bytes of a recording -> mono float32 at `rate` (the upload decoder's checks)."""
-    from .audio import RATE, load_audio
-
-    samples = load_audio(data, max_seconds=120.0).samples
-    if rate != RATE:
-        import soxr
-
-        samples = soxr.resample(samples, RATE, rate).astype(np.float32)
-    return samples
-

@@ -6,7 +6,7 @@ lists the imported models, the first page included, by reading WORKSPACE/*/manif
 nothing heavy is loaded until a model is chosen. The entry says everything the pages
 need: which pages show it (by its task: live image or live speech, and tradeoffs, noise,
 model, energy), its data (the calibration and test splits of its folder, and noisy
-variants of the test split made on demand, see `imported_noise`), its decoder (the
+variants of the test split made on demand by its modality), its decoder (the
 checkpoint's own processor) and its quality (accuracy or WER).
 """
 
@@ -84,9 +84,7 @@ def found(name: str, where: str | Path | None = None) -> tuple[dict, str] | None
 
 def entry(name: str, where: str | Path | None = None):
     """The registry entry (zoo.BuiltIn) of an imported model, or None if there is none."""
-    from . import imported_noise
-    from .quality import of
-    from .zoo import BuiltIn
+    from . import modality, zoo
 
     where = root(where)
     got = found(name, where)
@@ -98,15 +96,16 @@ def entry(name: str, where: str | Path | None = None):
     shared = bool(manifest.get("shared_exit"))
     data = manifest["data"]
     kind = "shared" if view == "shared" else manifest["exits"]
+    reads = modality.of(manifest["family"])
     files = data.get("files", {})
-    return BuiltIn(
+    return zoo.BuiltIn(
         name, f"{manifest['architecture']} {base}" + (", shared exit" if view == "shared" else f" ({kind} exits)"),
         _loader(name, str(where)), _data_function(name), calib_split="calib", test_split="test",
-        profile_dir=folder / "profiles", decode=_decoder(name), group="imported", quality=of(manifest["task"]),
+        profile_dir=folder / "profiles", decode=_decoder(name), group="imported", quality=reads.quality,
         summary=(f"Imported from {manifest['source']} ({manifest['architecture']}, {kind} exits), measured on "
                  f"{data['folder']}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
                  "files."),
-        pages=pages(manifest), noise=imported_noise.axis(name, manifest["task"]),
+        pages=pages(manifest), noise=reads.noise_axis(lambda: zoo.model(name)),
         head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else ())
 
 
@@ -129,38 +128,33 @@ def _data_function(name: str):
 def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
     """The decoded inputs and targets of one split of the model's data folder (`variant`:
     a noisy set's (keyword, value) pairs, mixed in before the checkpoint's processor)."""
-    from . import folders, imported_noise, zoo
+    from . import folders, modality, zoo
 
     if split not in ("train", "calib", "test"):
         raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
     manifest, _ = found(name)
     d = manifest["data"]
-    model = zoo.model(name)
-    folder = folders.scan(d["folder"], model.family, d["train_fraction"], d["calib_fraction"], d["limit"])
-    prepare = imported_noise.preparer(model, dict(variant))
-    got = folders.load_part(folder, split, prepare, getattr(model, "labels", None), getattr(model, "rate", 16_000))
+    model, reads = zoo.model(name), modality.of(manifest["family"])
+    folder = reads.scan(d["folder"], d["train_fraction"], d["calib_fraction"], d["limit"])
+    got = folders.load_part(folder, split, reads.preparer(model, dict(variant)), list(model.labels) or None,
+                            model.rate)
     return got.inputs, got.targets
 
 
 def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
     """(data folder, the split's files in order): where each evaluation input came from."""
-    from . import folders, zoo
+    from . import modality
 
     manifest, _ = found(name)
     d = manifest["data"]
-    folder = folders.scan(d["folder"], zoo.model(name).family, d["train_fraction"], d["calib_fraction"], d["limit"])
+    folder = modality.of(manifest["family"]).scan(d["folder"], d["train_fraction"], d["calib_fraction"], d["limit"])
     return folder.root, folder.part(split)[0]
 
 
 def _decoder(name: str):
     def decode(data: bytes):
-        from . import folders, zoo
+        from . import modality, zoo
 
         model = zoo.model(name)
-        if model.family == "image":
-            picture = folders.decode_picture(data)
-            import numpy as np
-
-            return zoo.Decoded(model.prepare(picture), np.asarray(picture))
-        return zoo.Decoded(model.prepare(folders.decode_audio(data, model.rate)))
+        return modality.of(model.family).decode(data, model)  # through the checkpoint's own processor
     return decode

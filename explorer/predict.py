@@ -187,7 +187,7 @@ def logmel(model_name: str, samples: np.ndarray) -> np.ndarray:
         if getattr(model, "mel", None) is None:  # no log-mel front end of its own
             from .models.speech import mel_filters
 
-            rate = getattr(model, "rate", 16_000)
+            rate = model.rate
             n_fft, hop = int(0.025 * rate), int(0.01 * rate)
             spec = torch.stft(torch.from_numpy(np.asarray(samples, np.float32)), n_fft, hop,
                               window=torch.hann_window(n_fft), return_complex=True)  # [F, T]

@@ -31,7 +31,7 @@ Progress = Callable[[float, str], None]  # (fraction done, what is happening)
 
 def fingerprint(model: MultiExitModel) -> str:
     """SHA-256 of the model's config and weights: any change gives a new profile."""
-    h = hashlib.sha256(json.dumps(getattr(model, "config_dict", lambda: {})(), sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps(model.config_dict(), sort_keys=True).encode())
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())

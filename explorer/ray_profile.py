@@ -455,19 +455,19 @@ def imported_specs(name: str, splits: tuple[str, ...] = ("calib", "test")) -> li
     """An imported model's splits as file lists: absolute paths and targets (class ids, or
     transcripts) exactly as the single-process pass reads them, each split's key its name.
     The workers decode the files with the model's own decoder (its registry entry)."""
-    from . import folders, workspace
+    from . import modality, workspace
 
     found = workspace._manifest(name, workspace.root())
     if found is None:
         raise ValueError(f"{name} is not an imported model (see `python -m explorer models`)")
     manifest = found[0]
     d = manifest["data"]
-    folder = folders.scan(d["folder"], manifest["family"], d["train_fraction"], d["calib_fraction"], d["limit"])
+    reads = modality.of(manifest["family"])
+    folder = reads.scan(d["folder"], d["train_fraction"], d["calib_fraction"], d["limit"])
     specs = []
     for split in splits:
         files, targets = folder.part(split)
-        if manifest["family"] == "image":
-            targets = folders.match_labels(targets, manifest["labels"])
+        targets = reads.targets(targets, manifest["labels"] or None)
         specs.append(DataSpec(name, split, files=tuple(str(folder.root / f) for f in files),
                               targets=tuple(targets), name=split))
     return specs

@@ -50,21 +50,31 @@ def _frame_mean(x: np.ndarray, mask: torch.Tensor | None) -> np.ndarray:
     return (x * m).sum(1) / np.maximum(m.sum(1), 1)
 
 
-def greedy_ctc(logp: np.ndarray, mask: torch.Tensor | None) -> list[tuple[int, ...]]:
-    """Greedy CTC decoding: best token per frame, merge repeats, drop blanks."""
+def greedy_ctc(logp: np.ndarray, mask: torch.Tensor | None, silent: frozenset[int] = frozenset()
+               ) -> list[tuple[int, ...]]:
+    """Greedy CTC decoding: best token per frame, drop `silent` ids, merge repeats, drop blanks.
+
+    silent: ids that never reach a transcript (an HF tokenizer's special tokens other than the
+    blank and the word delimiter). They go before repeats merge, as the checkpoint's own
+    tokenizer drops them, so `N </s> N` reads `N`; a blank still separates repeats (`N _ N`
+    reads `NN`), as HF's speech-recognition pipeline keeps it."""
     best = logp.argmax(-1)  # [B, T]
     lengths = mask.sum(1).tolist() if mask is not None else [best.shape[1]] * len(best)
     out = []
     for row, n in zip(best, lengths, strict=False):
         row = row[: int(n)]
+        if silent:
+            row = row[~np.isin(row, list(silent))]
         keep = np.ones(len(row), bool)
         keep[1:] = row[1:] != row[:-1]
         out.append(tuple(int(t) for t in row[keep] if t != BLANK))
     return out
 
 
-def read_head(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
-    """Score columns for one head at one exit, for every sample in the batch.
+def read_head(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None,
+              silent: frozenset[int] = frozenset()) -> dict:
+    """Score columns for one head at one exit, for every sample in the batch (silent: CTC ids
+    a transcript drops, see greedy_ctc).
 
     Returns numpy arrays [B] per column; for "ctc" the "pred" entry is a list of
     token tuples (the transcript), which callers intern into ids.
@@ -79,7 +89,7 @@ def read_head(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None)
             "entropy_norm": ent / math.log(logits.shape[-1]),
         }
     if kind == "ctc":  # log-probs [B, T, V]
-        return {"pred": greedy_ctc(logp, mask), "ctc_entropy": _frame_mean(_entropy(logp), mask)}
+        return {"pred": greedy_ctc(logp, mask, silent), "ctc_entropy": _frame_mean(_entropy(logp), mask)}
     if kind == "cluster":  # logits [B, T, K]
         return {"ssl_entropy": _frame_mean(_entropy(logp), mask)}
     raise ValueError(f"unknown head kind {kind!r}")

@@ -24,7 +24,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import folders, imported, user_model
+from . import folders, imported, modality, user_model
+from .models.base import NO_FINAL_HEAD
 from .paths import CACHE
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,34 @@ class ImportOptions:
     head: str = "linear"  # speech: trained CTC exits as LayerNorm + linear, or HuBERT-EE's attention + linear
 
 
+def refusal(opts: ImportOptions, model, source: str) -> str:
+    """The sentence that refuses importing `model` (loaded from `source`) with `opts`, or ""
+    when they fit: the one place where options meet what the model's modality can train."""
+    if model.family not in modality.BY_NAME:
+        return (f"{source} does not say how to read files (a `family` of image or speech and a "
+                "`prepare` method): it cannot import a data folder")
+    kind = modality.of(model.family)
+    if opts.daisy and not kind.daisy:
+        return "DAISY cluster heads are for speech models (--daisy)"
+    if opts.head != "linear" and (not kind.attention_exits or opts.exits == "final-head"):
+        return (f"--head {opts.head} is HuBERT-EE's CTC exit branch: it needs a speech model and "
+                "--exits trained or distilled")
+    if opts.shared_exit and not kind.shared_exit:
+        return "FreeML's shared exit is for image models (--shared-exit)"
+    if opts.exits == "final-head" and not model.final_head_works:
+        return NO_FINAL_HEAD
+    return ""
+
+
 # ---- the model behind a source --------------------------------------------------------------
-def load_source(source: str):
+def load_source(source: str, exits: str = "final-head"):
+    """The model of `source` (a checkpoint, or `file.py:build`); an HF checkpoint refuses an
+    exit kind its architecture cannot have right here."""
     if user_model.is_user_source(source):
         return user_model.build(source)
     from . import hf
 
-    return hf.load(source)
+    return hf.load(source, exits)
 
 
 def source_hash(source: str) -> str:
@@ -75,28 +97,13 @@ def source_hash(source: str) -> str:
 
 def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
     """Put the imported heads on a freshly loaded model."""
-    from torch import nn
-
     from . import exit_heads
 
-    exits, K = manifest["exits"], model.num_exits
-    if model.family == "speech":
-        head = manifest.get("options", {}).get("head", "linear")
-        branches = (nn.ModuleList(exit_heads.ctc_branch(head, model.hidden_size, model.vocab_size)
-                                  for _ in range(K - 1)) if exits != "final-head" else None)
-        ssl = (nn.ModuleList(nn.Linear(model.hidden_size, manifest["daisy"]["clusters"]) for _ in range(K))
-               if manifest.get("daisy") else None)
-        if branches is not None or ssl is not None:
-            exit_heads.load_heads(heads_path, {"branches": branches, "ssl": ssl})
-        return model.attach(exits, branches, ssl)
-    C = len(model.labels)
-    parts = getattr(model, "branch_parts", 1)
-    branches = (nn.ModuleList(exit_heads.Branch(model.widths[k], C, parts) for k in range(K - 1))
-                if exits != "final-head" else None)
-    shared = nn.Linear(K * model.slot, C) if view == "shared" else None
-    if branches is not None or shared is not None:
-        exit_heads.load_heads(heads_path, {"branches": branches, "shared": shared})
-    return model.attach("shared" if view == "shared" else exits, branches, shared)
+    kind = modality.of(model.family)
+    modules = kind.exit_modules(model, manifest, view)
+    if any(m is not None for m in modules.values()):
+        exit_heads.load_heads(heads_path, modules)
+    return kind.attach(model, manifest["exits"], modules, view)
 
 
 # ---- lookup: imported models as zoo entries ---------------------------------------------------
@@ -108,7 +115,8 @@ def _manifest(name: str, where: Path) -> tuple[dict, str] | None:
 def load_imported(name: str, where: str | Path | None = None):
     """The imported model `name` (NAME or NAME-shared) with its exit heads attached."""
     manifest, view = imported.found(name, where)
-    return _attach(load_source(manifest["source"]), manifest, root(where) / manifest["name"] / "heads", view)
+    model = load_source(manifest["source"], manifest["exits"])
+    return _attach(model, manifest, root(where) / manifest["name"] / "heads", view)
 
 
 def lookup(name: str, where: str | Path | None = None):
@@ -193,24 +201,12 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     folder_out = where / name
     loading = at("loading") or (lambda f, what: None)
     loading(0.0, f"loading {source}")
-    model = load_source(source)
+    model = load_source(source, opts.exits)
     loading(0.5, "model loaded; reading the data folder")
-    family = getattr(model, "family", None)
-    if family not in ("image", "speech") or not hasattr(model, "prepare"):
-        raise ValueError(f"{source} does not say how to read files (a `family` of image or speech and a "
-                         "`prepare` method): it cannot import a data folder")
-    if opts.daisy and family != "speech":
-        raise ValueError("DAISY cluster heads are for speech models (--daisy)")
-    if opts.head != "linear" and (family != "speech" or opts.exits == "final-head"):
-        raise ValueError(f"--head {opts.head} is HuBERT-EE's CTC exit branch: it needs a speech model and "
-                         "--exits trained or distilled")
-    if opts.shared_exit and family != "image":
-        raise ValueError("FreeML's shared exit is for image models (--shared-exit)")
-    if opts.exits == "final-head" and family == "image" and not model.final_head_works:
-        raise ValueError("this model's own classifier cannot read its earlier exits (a ResNet's earlier stages "
-                         "have other channel counts): import it with --exits trained (labels) or "
-                         "--exits distilled (no labels)")
-    folder = folders.scan(data, family, opts.train_fraction, opts.calib_fraction, opts.limit)
+    if refused := refusal(opts, model, source):
+        raise ValueError(refused)
+    kind = modality.of(model.family)
+    folder = kind.scan(data, opts.train_fraction, opts.calib_fraction, opts.limit)
     data_info = {"folder": str(Path(data).expanduser().resolve()), "layout": folder.layout,
                  "train_fraction": opts.train_fraction, "calib_fraction": opts.calib_fraction,
                  "limit": opts.limit, "files": {s: folder.split.count(s) for s in ("train", "calib", "test")},
@@ -229,11 +225,10 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     _forget(name)
     say(f"{folder.layout} folder: " + ", ".join(f"{data_info['files'][s]} {s}" for s in ("train", "calib", "test"))
         + (f"; {len(folder.missing)} listed files missing" if folder.missing else ""))
-    labels = list(getattr(model, "labels", []))
-    if family == "image":
-        folders.match_labels(folder.targets, labels)  # a mismatch stops here, before any work
+    labels = list(model.labels)
+    kind.targets(folder.targets, labels or None)  # a label mismatch stops here, before any work
     manifest = {"name": name, "version": MANIFEST_VERSION, "source": source, "source_hash": source_hash(source),
-                "architecture": type(getattr(model, "model", model)).__name__, "family": family,
+                "architecture": type(getattr(model, "model", model)).__name__, "family": kind.name,
                 "task": model.task, "exits": opts.exits, "options": asdict(opts), "labels": labels,
                 "data": data_info, "daisy": None, "shared_exit": opts.shared_exit, "key": None,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -289,7 +284,7 @@ def _train_heads(model, folder, opts: ImportOptions, labels, progress, training,
 
     training = training or (lambda f, what: None)
     need_labels = opts.exits == "trained" or (opts.shared_exit and opts.exits != "distilled")
-    loaded = folders.load_part(folder, "train", model.prepare, labels or None, getattr(model, "rate", 16_000))
+    loaded = folders.load_part(folder, "train", model.prepare, labels or None, model.rate)
     if loaded.skipped:
         say(f"skipped {len(loaded.skipped)} unreadable training files (first: {loaded.skipped[0][0]}: "
             f"{loaded.skipped[0][1]})")
@@ -319,13 +314,8 @@ def _train_on(model, feats, loaded, opts: ImportOptions, say, training, need_lab
     modules: dict = {}
     targets = loaded.targets if need_labels else None
     if opts.exits != "final-head":
-        if model.family == "image":
-            train = exit_heads.train_image_branches
-        else:
-            def train(*a, **kw):
-                return exit_heads.train_ctc_branches(*a, **kw, head=opts.head)
-        modules["branches"], tlog = train(model, feats, targets if opts.exits == "trained" else None,
-                                          opts.epochs, opts.seed, progress=_scaled(training, 0, 0.6))
+        modules["branches"], tlog = modality.of(model.family).train_branches(
+            model, feats, targets if opts.exits == "trained" else None, opts, _scaled(training, 0, 0.6))
         meta["logs"].append(tlog.to_dict())
         for e in tlog.per_exit:
             say(f"  exit {e['exit'] + 1}: {tlog.kind} loss {e['loss'][0]:.3f} -> {e['loss'][-1]:.3f}")

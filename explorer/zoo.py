@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .modality import IMAGE, SPEECH, Decoded, NoiseAxis  # noqa: F401  (Decoded: the registry's record too)
 from .paths import ASSETS, CACHE
 from .quality import ACCURACY, WER, Quality
 
@@ -34,18 +35,6 @@ PAGES = ("overview", "live_image", "live_speech", "tradeoffs", "noise", "model",
 
 
 @dataclass(frozen=True)
-class NoiseAxis:
-    """A model's noisy test sets: each kind at each level, from clean to the worst."""
-
-    kinds: tuple[str, ...]  # corruption or noise types
-    levels: tuple  # levels[0] is clean
-    label: str  # the level axis, for plots ("corruption severity (0 = clean)")
-    variant: Callable[[str, Any], dict]  # (kind, level) -> the data function's keyword arguments
-    note: str = ""  # what the noisy sets are, in a sentence
-    apply: Callable[[Any, str, Any], Any] | None = None  # (one input, kind, level) -> it under that noise (live pages)
-
-
-@dataclass(frozen=True)
 class EvalSet:
     """One evaluation set of a model: a split and the data function's keyword arguments."""
 
@@ -53,15 +42,6 @@ class EvalSet:
     label: str  # for people
     split: str
     variant: tuple = ()  # (keyword, value) pairs, in the order the profile names them
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """An uploaded file as one model input, with what to show and to warn about."""
-
-    x: Any  # torch.Tensor: one input as the model's collate takes it
-    shown: Any = None  # a picture of the original upload (H×W or H×W×3), if any
-    warnings: tuple[str, ...] = ()  # said above the answer (clipped recording, cut to a minute, ...)
 
 
 @dataclass(frozen=True)
@@ -149,33 +129,7 @@ def _mnist_data(split: str, corruption: str | None = None, severity: int = 0, li
     return list(torch.tensor(x)[:, None]), y.tolist()
 
 
-def _decode_digit(data: bytes) -> Decoded:
-    import torch
-
-    from .image_input import prepare_digit
-
-    digit = prepare_digit(data)
-    return Decoded(torch.tensor(digit.mnist)[None], digit.original,  # x: [1, 28, 28]
-                   tuple(getattr(digit, "warnings", ())))
-
-
 IMAGE_LIMIT = 2000  # corrupted test digits per noisy profile (the report's figure)
-
-
-def _image_noise() -> NoiseAxis:
-    from .corruptions import CORRUPTIONS, MAX_SEVERITY, corrupt
-
-    def variant(kind: str, level) -> dict:  # severity 0: the same digits, clean, one profile for every kind
-        return {"limit": IMAGE_LIMIT} if not int(level) else \
-            {"corruption": kind, "severity": int(level), "limit": IMAGE_LIMIT}
-
-    def one(x, kind: str, level):  # x [1, 28, 28] in [0, 1]
-        import torch
-
-        return x if not int(level) else torch.from_numpy(corrupt(x.numpy(), kind, int(level)))
-
-    return NoiseAxis(CORRUPTIONS, tuple(range(MAX_SEVERITY + 1)), "corruption severity (0 = clean)", variant,
-                     f"the first {IMAGE_LIMIT:,} test digits under each corruption at severities 1–5", one)
 
 
 # ---- speech: the shipped checkpoint and compact held-out-voice evaluation set -------------
@@ -208,41 +162,6 @@ def _speech_data(split: str, noise: str | None = None, snr: int | None = None, l
 SPEECH_EXTRA_TESTS = (("test_b", "unseen voices (test_b)"),
                       ("test_c", "no digits: words and sentences, unseen voices (test_c)"),
                       ("test_d", "digits in carrier phrases, unseen voices (test_d)"))
-
-MAX_SECONDS = 60  # longer recordings: only the first minute is used
-
-
-def _decode_audio(data: bytes) -> Decoded:
-    import torch
-
-    from .audio import load_audio
-
-    audio = load_audio(data, max_seconds=MAX_SECONDS, trim=True)
-    warnings = []
-    if audio.trimmed:
-        warnings.append(f"The recording is longer than {MAX_SECONDS} s: only its first {MAX_SECONDS} s are used.")
-    if audio.clipped:
-        warnings.append("The recording is clipped (recorded too loud, so the peaks are cut off); the transcript "
-                        "may be less reliable. Record a little further from the microphone.")
-    return Decoded(torch.from_numpy(audio.samples), None, tuple(warnings))
-
-
-def _speech_noise() -> NoiseAxis:
-    from .noise import NOISE_TYPES, TEST_SNRS_DB
-
-    def variant(kind: str, level) -> dict:
-        return {} if level == "clean" else {"noise": kind, "snr": int(level)}
-
-    def one(x, kind: str, level):  # x [samples] at 16 kHz: the live page's one noisy clip
-        import torch
-
-        from .data.speech_eval import noisy_version
-
-        return x if level == "clean" else torch.from_numpy(noisy_version(x.numpy(), kind, float(level)))
-
-    return NoiseAxis(NOISE_TYPES, ("clean", *TEST_SNRS_DB), "SNR (dB)", variant,
-                     "the test clips mixed with white, pink and babble noise at 20 to 0 dB SNR", one)
-
 
 IMAGE_SUMMARY = "A 6-exit ResNet-style CNN trained here on MNIST, with per-exit heads and a FreeML shared exit."
 IMAGE_VIEWS = (("one head per exit", "image"), ("one shared exit", "image-shared"))
@@ -333,25 +252,25 @@ _PROFILES: dict[tuple[str, str], Profile] = {}
 def _builtins() -> None:
     for entry in [
         BuiltIn("image", "MNIST ResNet, one head per exit, joint training", _image_loader("exit"), _mnist_data,
-                profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
+                profile_dir=ASSETS / "profiles", decode=IMAGE.decode, report="image", summary=IMAGE_SUMMARY,
                 pages=frozenset({"overview", "live_image", "tradeoffs", "noise", "model", "energy"}),
-                noise=_image_noise(),
+                noise=IMAGE.noise_axis(limit=IMAGE_LIMIT),
                 head_views=IMAGE_VIEWS),
         BuiltIn("image-shared", "MNIST ResNet, FreeML shared exit", _image_loader("shared"), _mnist_data,
-                profile_dir=ASSETS / "profiles", decode=_decode_digit, report="image", summary=IMAGE_SUMMARY,
+                profile_dir=ASSETS / "profiles", decode=IMAGE.decode, report="image", summary=IMAGE_SUMMARY,
                 head_views=IMAGE_VIEWS),
         *(BuiltIn(name, f"MNIST ResNet, {strategy} training", _image_loader("exit", path, strategy),
-                  _mnist_data, profile_dir=ASSETS / "profiles", noise=_image_noise(),
+                  _mnist_data, profile_dir=ASSETS / "profiles", noise=IMAGE.noise_axis(limit=IMAGE_LIMIT),
                   pages=frozenset({"tradeoffs", "noise", "model", "energy"}),
                   summary=f"The image model's network trained {STRATEGY_NOTES[strategy]}.")
           for strategy, name, path in IMAGE_STRATEGIES[1:]),
         BuiltIn("speech", "Digits ASR, HuBERT-style encoder with CTC and DAISY exits", _load_speech, _speech_data,
-                test_split="test_a", profile_dir=ASSETS / "profiles", decode=_decode_audio, report="speech",
+                test_split="test_a", profile_dir=ASSETS / "profiles", decode=SPEECH.decode, report="speech",
                 quality=WER, input_note="for a 2 s clip",
                 summary="A 6-layer HuBERT-style encoder trained here on synthesized voices: CTC exit branches "
                         "(HuBERT-EE) and self-supervised DAISY exits.",
                 pages=frozenset({"overview", "live_speech", "tradeoffs", "noise", "model", "energy"}),
-                noise=_speech_noise(),
+                noise=SPEECH.noise_axis(),
                 extra_tests=SPEECH_EXTRA_TESTS, start_criterion="ctc_entropy"),
         BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
                 summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),

@@ -11,9 +11,10 @@ import streamlit as st
 import torch
 
 from explorer import criteria, plots, robustness, zoo
-from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
+from explorer.audio import FORMATS_HINT, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.memo import memoized
+from explorer.modality.speech import MAX_SECONDS
 from explorer.predict import exit_taken, is_right, logmel, predict_input
 from pages import choice, common, live_shared
 
@@ -63,7 +64,7 @@ if source == "Test set":
 elif source == "Upload":
     # any file type goes to the decoder, which names what it got and says what to do
     up = st.file_uploader(f"{FORMATS_HINT}, up to {common.MAX_UPLOAD_MB} MB (only the first "
-                          f"{zoo.MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
+                          f"{MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Record":
     rec = st.audio_input("Say a few digits, e.g. a phone number (other words show as <unk>)")
@@ -87,7 +88,7 @@ n1, n2 = st.columns(2)
 kind = choice.linked_select("Noise", list(ax.kinds), "noise", where=n1)
 snr = choice.linked_select(ax.label, list(ax.levels), "snr", ax.levels[0], n2, widget="select_slider")
 heard = noisy(name, samples, kind, snr)
-rate = getattr(common.load_model(name), "rate", RATE)
+rate = common.load_model(name).rate
 st.audio(to_wav_bytes(live_shared.playable(heard), rate), format="audio/wav")
 
 p = analyse(name, heard, crit, float(thr))

@@ -405,7 +405,7 @@ def _arch_costs(model, make_input, label: str, pattern: np.ndarray, n1: int, n16
 def demo_costs(out: Path) -> dict:
     import transformers
 
-    from explorer.hf.image import HFImageClassifier
+    from explorer.hf.image import ViTClassifier
     from explorer.hf.speech import HFSpeechCTC
 
     torch.manual_seed(0)
@@ -421,7 +421,7 @@ def demo_costs(out: Path) -> dict:
             return speech.prepare((0.1 * torch.randn(seconds * 16_000, generator=g)).numpy())
         result[f"hubert_base_{seconds}s"] = _arch_costs(speech, clip, f"HuBERT-base {seconds} s", pattern, 4, 16)
     vit = transformers.ViTForImageClassification(transformers.ViTConfig()).eval()
-    image = HFImageClassifier(vit, None, source="ViTConfig() defaults (ViT-Base/16, 224x224), random weights")
+    image = ViTClassifier(vit, None, source="ViTConfig() defaults (ViT-Base/16, 224x224), random weights")
 
     def picture(i):
         return torch.randn(3, 224, 224, generator=torch.Generator().manual_seed(i))

@@ -52,8 +52,10 @@ def resolve(source: str) -> Path:
                          "or pass a folder written by save_pretrained") from None
 
 
-def load(source: str):
-    """An HF checkpoint (folder or hub id) as a final-head multi-exit model, eval mode."""
+def load(source: str, exits: str = "final-head"):
+    """An HF checkpoint (folder or hub id) as a multi-exit model in eval mode, ready for exits of
+    kind `exits` (trained ones are attached after); an architecture that cannot have that kind
+    (a ResNet's final-head) is refused here, with the sentence that says what to do."""
     path = resolve(source)
     arch = architecture(path)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -74,11 +76,11 @@ def load(source: str):
         except (OSError, ValueError, TypeError):
             tok = None  # transcripts are then shown as token ids
         return HFSpeechCTC(model, fe, tok, source=str(source))
-    from .image import HFImageClassifier
+    from .image import adapter
 
     try:
         proc = transformers.AutoImageProcessor.from_pretrained(str(path), local_files_only=True)
     except (OSError, ValueError):
         raise ValueError(f"{path} has no image processor (preprocessor_config.json): save the "
                          "checkpoint's image processor beside it") from None
-    return HFImageClassifier(model, proc, source=str(source))
+    return adapter(model, proc, str(source), exits)

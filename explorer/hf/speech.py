@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..audio import RATE
 from ..metrics import word_errors
 from ..models.base import MultiExitModel, State
 
@@ -51,15 +52,26 @@ class HFSpeechCTC(MultiExitModel):
         self.wavlm = cfg.model_type == "wavlm"
         self.num_exits = cfg.num_hidden_layers
         self.exit_names = [f"layer {k + 1}" for k in range(self.num_exits)]
-        self.rate = int(getattr(feature_extractor, "sampling_rate", 16_000))
+        self.rate = int(getattr(feature_extractor, "sampling_rate", RATE))
         blank = cfg.pad_token_id if cfg.pad_token_id is not None else 0
         order = [blank] + [i for i in range(cfg.vocab_size) if i != blank]
         self.order = None if blank == 0 else torch.tensor(order)  # our id -> the model's id
+        self.ctc_silent = self._silent(tokenizer, order)
         self.exit_kind = "final-head"
         self.branches: nn.ModuleList | None = None  # trained CTC exits for layers 0..K-2
         self.ssl: nn.ModuleList | None = None  # DAISY cluster heads, one per layer
         self.heads = {"ctc": "ctc"}
         self.requires_grad_(False)
+
+    @staticmethod
+    def _silent(tokenizer, order: list[int]) -> frozenset[int]:
+        """Our ids of the tokenizer's special tokens that never reach a transcript: all but the
+        blank (our 0) and the word delimiter, dropped before repeats merge as batch_decode does."""
+        if tokenizer is None:
+            return frozenset()
+        keep = {tokenizer.pad_token_id, getattr(tokenizer, "word_delimiter_token_id", None)}
+        special = set(tokenizer.all_special_ids) - keep
+        return frozenset(ours for ours, theirs in enumerate(order) if theirs in special)
 
     # ---- what the checkpoint says ------------------------------------------------------------
     @property

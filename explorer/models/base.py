@@ -18,6 +18,13 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from ..audio import RATE
+
+# Why an exit kind that reads the model's own classifier at every exit cannot be had.
+NO_FINAL_HEAD = ("this model's own classifier cannot read its earlier exits (a ResNet's earlier stages "
+                 "have other channel counts): import it with --exits trained (labels) or "
+                 "--exits distilled (no labels)")
+
 
 @dataclass
 class State:
@@ -83,12 +90,22 @@ class State:
 
 
 class MultiExitModel(nn.Module):
-    """Base class: subclasses set `heads` and implement embed / stage / head."""
+    """Base class: subclasses set `heads` and implement embed / stage / head.
+
+    The attributes and methods after `collate` are optional: what `import --data` needs of
+    a model that reads files (its `family`, `prepare`) and trains exit heads on its frozen
+    backbone (`attach`, `widths`, ...). Their defaults say "not this model"."""
 
     task: str  # "class" or "ctc": the kind of the task head
     heads: dict[str, str]  # head name -> kind; the first is the task head
     num_exits: int
     exit_names: list[str]  # a short label per exit point, e.g. "block 3"
+    family: str = ""  # the input it reads: "image" or "speech" (explorer.modality.of); "": none
+    labels: tuple[str, ...] | list[str] = ()  # a classifier's class names, in id order ([]: unnamed)
+    rate: int = RATE  # samples per second of a waveform input (speech)
+    final_head_works: bool = True  # the model's own head can read every exit (final-head exits)
+    branch_parts: int = 1  # normalised parts a trained image branch reads (ViT: CLS and mean patch)
+    ctc_silent: frozenset[int] = frozenset()  # CTC ids dropped before repeats merge (a tokenizer's specials)
 
     @property
     def task_head(self) -> str:
@@ -128,3 +145,22 @@ class MultiExitModel(nn.Module):
         """Inputs of one batch -> (x, lengths). Fixed-size inputs just stack;
         sequence models pad on the time axis and return the true lengths."""
         return torch.stack(inputs), None
+
+    # ---- optional: reading files and training exit heads (import --data) ----------------------
+    def prepare(self, raw) -> torch.Tensor:
+        """A file as its modality reads it (a PIL image, a waveform at `rate`) -> one input."""
+        raise ValueError(f"{type(self).__name__} does not say how to read files (a `family` of image or "
+                         "speech and a `prepare` method): it cannot import a data folder")
+
+    def attach(self, kind: str, *modules: nn.Module | None) -> MultiExitModel:
+        """This model with trained exit modules answering its exits (exit kind `kind`)."""
+        raise ValueError(f"{type(self).__name__} cannot take trained exit heads")
+
+    def own_head(self):
+        """(norm, weight, bias) of the model's own head, to start trained branches from; None
+        when its head cannot read earlier exits."""
+        return None
+
+    def config_dict(self) -> dict:
+        """What identifies the model's configuration (profiles are keyed by its hash)."""
+        return {}

@@ -1,0 +1,21 @@
+"""One object per kind of input (a modality): IMAGE and SPEECH, and the next one beside
+them. Each owns decoding an upload, a labelled folder's layout, the noise axis, the
+quality measure and how answers are shown (see base.Modality); code that works for any
+input asks the model's modality instead of branching on its family."""
+
+from __future__ import annotations
+
+from .base import Decoded, Listing, Modality, NoiseAxis
+from .image import IMAGE
+from .speech import SPEECH
+
+__all__ = ["IMAGE", "SPEECH", "Decoded", "Listing", "Modality", "NoiseAxis", "of"]
+BY_NAME = {m.name: m for m in (IMAGE, SPEECH)}
+
+
+def of(name: str) -> Modality:
+    """The modality a model's `family` (or an import's manifest) names."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"no modality {name!r}; known: {', '.join(BY_NAME)}") from None
