@@ -13,6 +13,7 @@ from PIL import Image
 
 from explorer import criteria, hf
 from explorer.engine import run_with_exits
+from explorer.readout import read_head
 
 TOL = 1e-4
 
@@ -77,6 +78,42 @@ def test_speech_transcripts_use_the_checkpoints_tokenizer(speech_models):
     assert adapter.errors(tuple(adapter.encode("one")), "One, two!") == (1, 2)
 
 
+def _transcript(adapter, ours: list[int]) -> str:
+    """What the adapter reads from frames whose best ids (in its order) are `ours`."""
+    logits = torch.nn.functional.one_hot(torch.tensor([ours], dtype=torch.long), adapter.vocab_size).float() * 10  # [1, T, V]
+    return adapter.describe(read_head("ctc", logits, None, adapter.ctc_silent)["pred"][0])
+
+
+@pytest.mark.parametrize("kind", ["wav2vec2-stable", "blank-last"])
+def test_ctc_transcripts_read_as_the_checkpoints_own_batch_decode(speech_models, kind):
+    """Special tokens go before repeats merge, as the tokenizer's batch_decode drops them
+    (`N </s> N` reads `N`), while a blank still separates repeats (`E _ E` reads `EE`, as HF's
+    speech pipeline decodes: batch_decode with skip_special_tokens drops the blank first too)."""
+    adapter = speech_models[kind]
+    tok = adapter.tokenizer
+    theirs = adapter.token_ids(range(adapter.vocab_size))  # our id -> theirs
+    ours = {t: i for i, t in enumerate(theirs)}
+    vocab = tok.get_vocab()
+    assert _transcript(adapter, [ours[vocab[t]] for t in ("N", "</s>", "N")]) == "N"
+    assert _transcript(adapter, [ours[vocab[t]] for t in ("E", "<pad>", "E")]) == "EE"
+    specials = {i for i in tok.all_special_ids if i != tok.pad_token_id and i != tok.word_delimiter_token_id}
+    pool = [vocab[t] for t in ("<pad>", "<s>", "</s>", "<unk>", "|", "N", "E", "T")]  # specials and repeats, often
+    rng = np.random.default_rng(0)
+    separated = 0
+    for _ in range(400):
+        frames = [int(t) for t in rng.choice(pool, rng.integers(0, 14))]
+        got = _transcript(adapter, [ours[t] for t in frames])
+        assert got == tok.batch_decode([[t for t in frames if t not in specials]])[0], frames
+        heard = [t for t in frames if t not in specials]
+        blank_between_repeats = any(heard[i] == heard[j] != tok.pad_token_id and
+                                    set(heard[i + 1:j]) == {tok.pad_token_id}
+                                    for i in range(len(heard)) for j in range(i + 2, len(heard)))
+        if not blank_between_repeats:
+            assert got == tok.batch_decode([frames], skip_special_tokens=True)[0], frames
+        separated += blank_between_repeats
+    assert 0 < separated < 400  # both cases were tried
+
+
 @pytest.mark.parametrize("kind", ["blank-last", "words"])
 def test_ctc_targets_put_the_word_delimiter_between_words_as_the_model_s_head_does(speech_models, kind):
     """Trained CTC exits learn these targets: with a word vocabulary too, the delimiter
@@ -93,7 +130,10 @@ def test_ctc_targets_put_the_word_delimiter_between_words_as_the_model_s_head_do
 @pytest.fixture(scope="module")
 def image_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("hf_image")
-    return {kind: hf.load(str(tiny_image(kind, root / kind))) for kind in ("vit", "deit", "deit-teacher", "resnet")}
+    out = {kind: hf.load(str(tiny_image(kind, root / kind))) for kind in ("vit", "deit", "deit-teacher")}
+    out["resnet"] = hf.load(str(tiny_image("resnet", root / "resnet")), exits="trained")  # its only kinds
+    out["resnet-path"] = root / "resnet"
+    return out
 
 
 def _pictures(n, seed=0):
@@ -130,11 +170,10 @@ def test_deit_exits_read_its_special_tokens(image_models):
         assert adapter.special == 2 and adapter.features(0, state.h).shape == (3, 64)
 
 
-def test_resnet_final_head_exits_say_what_to_do(image_models):
-    adapter = image_models["resnet"]
-    x, _ = adapter.collate([adapter.prepare(p) for p in _pictures(1)])
-    with pytest.raises(ValueError, match="trained"):
-        run_with_exits(adapter, x, criteria.get("confidence"), 0.0)
+def test_resnet_final_head_exits_are_refused_at_load_and_say_what_to_do(image_models):
+    with pytest.raises(ValueError, match="--exits trained"):
+        hf.load(str(image_models["resnet-path"]))
+    assert not image_models["resnet"].final_head_works and image_models["vit"].final_head_works
 
 
 def test_nothing_runs_after_an_exit(speech_models):
