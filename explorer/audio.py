@@ -216,7 +216,7 @@ _SNIFFED_READABLE = ("WAV", "FLAC", "OGG", "MP3", "AIFF", "M4A", "AAC", "MP4", "
 def _not_audio_message(data: bytes) -> str:
     kind = sniff(data)
     prefix = "This file could not be read as audio"
-    if kind is not None and kind.family == "audio":
+    if kind is not None and kind.media == "audio":
         if any(name in kind.name for name in _SNIFFED_READABLE):
             return (f"{prefix}: it looks like {kind.name}, but it is damaged or incomplete. "
                     "Please upload a complete copy.")

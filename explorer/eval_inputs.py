@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from . import zoo
 from .errors import InputError
 
@@ -54,18 +52,3 @@ def truth(name: str, target) -> str:
     """A target in words: a classifier's class name, or the reference transcript."""
     model = zoo.model(name)
     return model.describe(int(target)) if model.task == "class" else str(target)
-
-
-def picture(model, x) -> np.ndarray:
-    """A prepared image input [C, H, W] as the picture the model saw, [H, W, C] in [0, 1]
-    (the processor's normalisation undone where it says how)."""
-    arr = np.asarray(x, np.float32)
-    proc = getattr(model, "processor", None)
-    if proc is not None and getattr(proc, "do_normalize", False):
-        mean = np.asarray(proc.image_mean, np.float32).reshape(-1, 1, 1)
-        std = np.asarray(proc.image_std, np.float32).reshape(-1, 1, 1)
-        arr = arr * std + mean
-    elif arr.min() < 0 or arr.max() > 1:
-        arr = (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-6)
-    arr = np.clip(arr, 0, 1)
-    return np.repeat(arr, 3, 0).transpose(1, 2, 0) if arr.shape[0] == 1 else arr.transpose(1, 2, 0)

@@ -16,12 +16,9 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .errors import InputError
-
-if TYPE_CHECKING:
-    from .modality import Modality
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +30,7 @@ class DataFolder:
     """What a data folder holds, before decoding: files, their targets and the split."""
 
     root: Path
-    modality: Modality  # how its files are listed and read (explorer.modality)
+    modality: Any  # an explorer.modality object: lists and reads the files (not imported: it imports us)
     layout: str  # "imagefolder", "metadata.csv", "librispeech"
     files: list[Path]  # relative to root
     targets: list[str]  # class name, or transcript
@@ -89,7 +86,7 @@ def read_metadata(root: Path, column: str) -> tuple[list[Path], list[str], list[
     return files, targets, missing
 
 
-def scan(root, modality: Modality, train_fraction: float = 0.4, calib_fraction: float = 0.3,
+def scan(root, modality, train_fraction: float = 0.4, calib_fraction: float = 0.3,
          limit: int = 0) -> DataFolder:
     """Find the layout of `root` (as `modality` lists files) and list its labelled files, split
     by path hash.
@@ -149,9 +146,9 @@ class Loaded:
 
 
 def load_part(folder: DataFolder, part: str, prepare, labels: list[str] | None = None,
-              rate: int = 0) -> Loaded:
+              rate: int | None = None) -> Loaded:
     """Decode one split's files and prepare them for the model (`prepare`: a PIL image or a
-    waveform at `rate` -> one input tensor; labels: a classifier's class names). Unreadable
+    waveform at `rate`, None: the modality's own -> one input tensor; labels: a classifier's class names). Unreadable
     files are skipped and named."""
     files, targets = folder.part(part)
     targets = folder.modality.targets(targets, labels)

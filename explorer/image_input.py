@@ -180,7 +180,7 @@ def _unreadable(data: bytes) -> InputError:
             "This file is an SVG drawing, which is not supported. Please export or screenshot it "
             f"as a {_FORMATS_TEXT} picture and upload that."
         )
-    if kind is not None and kind.family == "image":
+    if kind is not None and kind.media == "image":
         readable = _SNIFFED_ACCEPTED if _register_heif() else tuple(n for n in _SNIFFED_ACCEPTED if n != "HEIC")
         if any(name in kind.name for name in readable):
             return InputError(

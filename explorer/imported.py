@@ -17,10 +17,10 @@ import os
 from functools import cache
 from pathlib import Path
 
+from . import modality
 from .paths import CACHE
 
 SHARED = "-shared"  # NAME-shared: the FreeML shared-exit view of an image model imported with one
-LIVE_PAGE = {"class": "live_image", "ctc": "live_speech"}  # the live page of each task
 PAGES = frozenset({"tradeoffs", "noise", "model", "energy"})  # every imported model, besides its live page
 
 
@@ -54,9 +54,8 @@ def views(manifest: dict) -> list[str]:
 
 
 def pages(manifest: dict) -> frozenset:
-    """The pages that show an imported model: its task's live page and every analysis page."""
-    live = LIVE_PAGE.get(manifest.get("task"))
-    return PAGES | ({live} if live else set())
+    """The pages that show an imported model: its modality's live page and every analysis page."""
+    return PAGES | {modality.of(manifest["family"]).live_page}
 
 
 def names(page: str | None = None, where: str | Path | None = None) -> list[str]:
@@ -84,7 +83,7 @@ def found(name: str, where: str | Path | None = None) -> tuple[dict, str] | None
 
 def entry(name: str, where: str | Path | None = None):
     """The registry entry (zoo.BuiltIn) of an imported model, or None if there is none."""
-    from . import modality, zoo
+    from . import zoo
 
     where = root(where)
     got = found(name, where)
@@ -128,7 +127,7 @@ def _data_function(name: str):
 def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
     """The decoded inputs and targets of one split of the model's data folder (`variant`:
     a noisy set's (keyword, value) pairs, mixed in before the checkpoint's processor)."""
-    from . import folders, modality, zoo
+    from . import folders, zoo
 
     if split not in ("train", "calib", "test"):
         raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
@@ -143,8 +142,6 @@ def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
 
 def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
     """(data folder, the split's files in order): where each evaluation input came from."""
-    from . import modality
-
     manifest, _ = found(name)
     d = manifest["data"]
     folder = modality.of(manifest["family"]).scan(d["folder"], d["train_fraction"], d["calib_fraction"], d["limit"])
@@ -153,7 +150,7 @@ def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
 
 def _decoder(name: str):
     def decode(data: bytes):
-        from . import modality, zoo
+        from . import zoo
 
         model = zoo.model(name)
         return modality.of(model.family).decode(data, model)  # through the checkpoint's own processor

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Kind:
     name: str  # e.g. "a TIFF picture"
-    family: str  # "image", "audio" or "other"
+    media: str  # "image", "audio" or "other" (what a file holds; not a model's modality)
 
 
 M4A = Kind("an M4A (AAC) recording", "audio")

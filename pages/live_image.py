@@ -8,8 +8,8 @@ import streamlit as st
 import torch
 
 from explorer import criteria, plots, robustness, zoo
-from explorer.eval_inputs import picture
 from explorer.memo import memoized
+from explorer.modality.image import picture
 from explorer.predict import exit_taken, predict_input
 from pages import choice, common, live_shared
 

@@ -228,4 +228,4 @@ def test_audio_known_signatures_with_junk(signature_source, junk):
 @given(st.binary(max_size=600))
 def test_sniff_never_fails(data):
     kind = sniff(data)
-    assert kind is None or (kind.name and kind.family in ("image", "audio", "other"))
+    assert kind is None or (kind.name and kind.media in ("image", "audio", "other"))

@@ -80,7 +80,8 @@ def test_speech_transcripts_use_the_checkpoints_tokenizer(speech_models):
 
 def _transcript(adapter, ours: list[int]) -> str:
     """What the adapter reads from frames whose best ids (in its order) are `ours`."""
-    logits = torch.nn.functional.one_hot(torch.tensor([ours], dtype=torch.long), adapter.vocab_size).float() * 10  # [1, T, V]
+    frames = torch.tensor([ours], dtype=torch.long)
+    logits = torch.nn.functional.one_hot(frames, adapter.vocab_size).float() * 10  # [1, T, V]
     return adapter.describe(read_head("ctc", logits, None, adapter.ctc_silent)["pred"][0])
 
 

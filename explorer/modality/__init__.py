@@ -1,6 +1,6 @@
 """One object per kind of input (a modality): IMAGE and SPEECH, and the next one beside
 them. Each owns decoding an upload, a labelled folder's layout, the noise axis, the
-quality measure and how answers are shown (see base.Modality); code that works for any
+quality measure and what an import trains for it (see base.Modality); code that works for any
 input asks the model's modality instead of branching on its family."""
 
 from __future__ import annotations

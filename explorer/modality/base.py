@@ -3,7 +3,7 @@ to the registry: an upload decoded into one input, and a model's noisy test sets
 
 A modality owns the facts that change with the input and with nothing else: how an
 uploaded or listed file is decoded, how a labelled folder is laid out, its noise or
-corruption axis, how its answers are judged (accuracy or WER) and shown, and which
+corruption axis, how its answers are judged (accuracy or WER), its live page, and which
 exit heads an import can train for it. Models name theirs by `family` (the string an
 import's manifest stores); `explorer.modality.of(family)` finds the object.
 """
@@ -74,8 +74,9 @@ class Modality:
         """The labelled files of a folder; an InputError with what to fix when there are none."""
         raise NotImplementedError
 
-    def read(self, data: bytes, rate: int):
-        """A file's bytes -> the raw input a model's `prepare` takes (a PIL image, a waveform)."""
+    def read(self, data: bytes, rate: int | None = None):
+        """A file's bytes -> the raw input a model's `prepare` takes (a PIL image, a waveform at
+        `rate` samples per second; None: the modality's own rate)."""
         raise NotImplementedError
 
     def targets(self, names: list[str], labels: list[str] | None) -> list:
@@ -112,11 +113,6 @@ class Modality:
         count = iter(range(1 << 62))
         kind = variant.get("noise", variant.get("corruption"))
         return lambda raw: model.prepare(self.noisy(raw, variant, seed(next(count), kind), model.rate))
-
-    # ---- answers ------------------------------------------------------------------------------
-    def truth(self, model, target) -> str:
-        """A target in words, as the pages show it beside the answer."""
-        return str(target)
 
     # ---- imported models' exit heads ----------------------------------------------------------
     def exit_modules(self, model, manifest: dict, view: str) -> dict:

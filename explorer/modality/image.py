@@ -42,7 +42,7 @@ class Image(Modality):
                              "(its name is the label), or a metadata.csv with file_name,label")
         return Listing("imagefolder", files, targets, [])
 
-    def read(self, data: bytes, rate: int = 0):
+    def read(self, data: bytes, rate: int | None = None):
         """Bytes of a picture -> an upright RGB PIL image (the upload decoder's checks)."""
         from PIL import Image as PILImage
 
@@ -98,8 +98,6 @@ class Image(Modality):
                 return x  # the clean level
             import torch
 
-            from ..eval_inputs import picture
-
             m = model()
             return m.prepare(self._picture(corrupted(picture(m, x), kind, int(level), seed(0, kind)))) \
                 .to(torch.float32)
@@ -107,7 +105,7 @@ class Image(Modality):
         return NoiseAxis(CORRUPTIONS, levels, label, variant,
                          "its test pictures under each corruption at severities 1–5 (made on first use)", apply)
 
-    def noisy(self, raw, variant: dict, seed: int, rate: int = 0):
+    def noisy(self, raw, variant: dict, seed: int, rate: int | None = None):
         rgb = np.asarray(raw.convert("RGB"), np.float32) / 255
         return self._picture(corrupted(rgb, variant["corruption"], variant["severity"], seed))
 
@@ -116,10 +114,6 @@ class Image(Modality):
         from PIL import Image as PILImage
 
         return PILImage.fromarray(np.round(rgb * 255).astype(np.uint8))
-
-    # ---- answers ------------------------------------------------------------------------------
-    def truth(self, model, target) -> str:
-        return model.describe(int(target))
 
     # ---- imported models' exit heads ----------------------------------------------------------
     def exit_modules(self, model, manifest: dict, view: str) -> dict:
@@ -147,6 +141,21 @@ def corrupted(rgb: np.ndarray, kind: str, severity: int, seed: int) -> np.ndarra
     from ..corruptions import corrupt
 
     return np.stack([corrupt(rgb[..., c], kind, int(severity), seed=seed) for c in range(rgb.shape[-1])], -1)
+
+
+def picture(model, x) -> np.ndarray:
+    """A prepared image input [C, H, W] as the picture the model saw, [H, W, C] in [0, 1]
+    (the processor's normalisation undone where it says how)."""
+    arr = np.asarray(x, np.float32)
+    proc = getattr(model, "processor", None)
+    if proc is not None and getattr(proc, "do_normalize", False):
+        mean = np.asarray(proc.image_mean, np.float32).reshape(-1, 1, 1)
+        std = np.asarray(proc.image_std, np.float32).reshape(-1, 1, 1)
+        arr = arr * std + mean
+    elif arr.min() < 0 or arr.max() > 1:
+        arr = (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-6)
+    arr = np.clip(arr, 0, 1)
+    return np.repeat(arr, 3, 0).transpose(1, 2, 0) if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
 
 
 IMAGE = Image()

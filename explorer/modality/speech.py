@@ -43,11 +43,11 @@ class Speech(Modality):
                              "the audio as LibriSpeech does, or a metadata.csv with file_name,transcription")
         return Listing("librispeech", files, targets, missing)
 
-    def read(self, data: bytes, rate: int = RATE) -> np.ndarray:
+    def read(self, data: bytes, rate: int | None = None) -> np.ndarray:
         """Bytes of a recording -> mono float32 at `rate` (the upload decoder's checks)."""
         from ..audio import load_audio
 
-        return _resampled(load_audio(data, max_seconds=MAX_FILE_SECONDS).samples, rate)
+        return _resampled(load_audio(data, max_seconds=MAX_FILE_SECONDS).samples, rate or RATE)
 
     def decode(self, data: bytes, model=None) -> Decoded:
         if model is not None:  # at the model's rate, through its own feature extractor
