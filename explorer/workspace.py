@@ -228,7 +228,7 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     labels = list(model.labels)
     kind.targets(folder.targets, labels or None)  # a label mismatch stops here, before any work
     manifest = {"name": name, "version": MANIFEST_VERSION, "source": source, "source_hash": source_hash(source),
-                "architecture": type(getattr(model, "model", model)).__name__, "family": kind.name,
+                "architecture": model.architecture, "family": kind.name,
                 "task": model.task, "exits": opts.exits, "options": asdict(opts), "labels": labels,
                 "data": data_info, "daisy": None, "shared_exit": opts.shared_exit, "key": None,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

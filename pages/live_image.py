@@ -9,7 +9,6 @@ import torch
 
 from explorer import criteria, plots, robustness, zoo
 from explorer.memo import memoized
-from explorer.modality.image import picture
 from explorer.predict import exit_taken, predict_input
 from pages import choice, common, live_shared
 
@@ -41,7 +40,7 @@ def with_corruption(name: str, x: np.ndarray, kind: str, severity: int) -> np.nd
 
 def seen_picture(name: str, x: np.ndarray) -> np.ndarray:
     """The input as the model saw it, blown up (nearest pixel) to about 200 px."""
-    pic = picture(common.load_model(name), x)
+    pic = common.load_model(name).picture(x)
     scale = max(1, 224 // max(pic.shape[:2]))
     return np.kron(pic, np.ones((scale, scale, 1)))
 

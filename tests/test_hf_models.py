@@ -216,3 +216,14 @@ def test_built_ins_never_import_transformers():
             "print('transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("kind", ["vit", "resnet"])
+def test_a_prepared_picture_is_shown_as_the_model_saw_it(image_models, kind):
+    """The live page and the noisy sets undo the processor's normalisation: a flat colour
+    comes back as that colour, at the model's input size."""
+    adapter = image_models[kind]
+    colour = np.array([200, 50, 120])
+    shown = adapter.picture(adapter.prepare(Image.fromarray(np.tile(colour.astype(np.uint8), (40, 40, 1)))))
+    assert shown.shape[2] == 3 and shown.min() >= 0 and shown.max() <= 1
+    assert np.allclose(shown, colour / 255, atol=0.01)

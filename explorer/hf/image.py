@@ -61,7 +61,7 @@ class HFImageClassifier(MultiExitModel):
         return max(self.widths)
 
     def config_dict(self) -> dict:
-        return {"source": self.source, "architecture": type(self.model).__name__, "exits": self.exit_kind,
+        return {"source": self.source, "architecture": self.architecture, "exits": self.exit_kind,
                 "heads": dict(self.heads)}
 
     def attach(self, kind: str, branches: nn.ModuleList | None = None, shared: nn.Module | None = None):
@@ -84,6 +84,20 @@ class HFImageClassifier(MultiExitModel):
 
     def describe(self, answer) -> str:
         return self.labels[int(answer)]
+
+    @property
+    def architecture(self) -> str:
+        return type(self.model).__name__
+
+    def picture(self, x):
+        """The processor's normalisation undone, where it normalises."""
+        proc = self.processor
+        if proc is None or not getattr(proc, "do_normalize", False):
+            return super().picture(x)
+        x = torch.as_tensor(x, dtype=torch.float32)
+        mean = torch.tensor(proc.image_mean, dtype=torch.float32).reshape(-1, 1, 1)
+        std = torch.tensor(proc.image_std, dtype=torch.float32).reshape(-1, 1, 1)
+        return super().picture((x * std + mean).clamp(0, 1))
 
     # ---- the network ----------------------------------------------------------------------------
     def embed(self, x, lengths=None) -> State:  # x [B, C, H, W] pixel values

@@ -82,8 +82,12 @@ class HFSpeechCTC(MultiExitModel):
     def vocab_size(self) -> int:
         return self.model.config.vocab_size
 
+    @property
+    def architecture(self) -> str:
+        return type(self.model).__name__
+
     def config_dict(self) -> dict:
-        return {"source": self.source, "architecture": type(self.model).__name__, "exits": self.exit_kind,
+        return {"source": self.source, "architecture": self.architecture, "exits": self.exit_kind,
                 "heads": dict(self.heads)}
 
     def attach(self, kind: str, branches: nn.ModuleList | None = None, ssl: nn.ModuleList | None = None):

@@ -99,7 +99,7 @@ class Image(Modality):
             import torch
 
             m = model()
-            return m.prepare(self._picture(corrupted(picture(m, x), kind, int(level), seed(0, kind)))) \
+            return m.prepare(self._picture(corrupted(m.picture(x), kind, int(level), seed(0, kind)))) \
                 .to(torch.float32)
 
         return NoiseAxis(CORRUPTIONS, levels, label, variant,
@@ -141,21 +141,6 @@ def corrupted(rgb: np.ndarray, kind: str, severity: int, seed: int) -> np.ndarra
     from ..corruptions import corrupt
 
     return np.stack([corrupt(rgb[..., c], kind, int(severity), seed=seed) for c in range(rgb.shape[-1])], -1)
-
-
-def picture(model, x) -> np.ndarray:
-    """A prepared image input [C, H, W] as the picture the model saw, [H, W, C] in [0, 1]
-    (the processor's normalisation undone where it says how)."""
-    arr = np.asarray(x, np.float32)
-    proc = getattr(model, "processor", None)
-    if proc is not None and getattr(proc, "do_normalize", False):
-        mean = np.asarray(proc.image_mean, np.float32).reshape(-1, 1, 1)
-        std = np.asarray(proc.image_std, np.float32).reshape(-1, 1, 1)
-        arr = arr * std + mean
-    elif arr.min() < 0 or arr.max() > 1:
-        arr = (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-6)
-    arr = np.clip(arr, 0, 1)
-    return np.repeat(arr, 3, 0).transpose(1, 2, 0) if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
 
 
 IMAGE = Image()

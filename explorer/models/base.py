@@ -164,3 +164,17 @@ class MultiExitModel(nn.Module):
     def config_dict(self) -> dict:
         """What identifies the model's configuration (profiles are keyed by its hash)."""
         return {}
+
+    @property
+    def architecture(self) -> str:
+        """The network's class name, as an import's manifest and report name it."""
+        return type(self).__name__
+
+    def picture(self, x: torch.Tensor):
+        """A prepared image input [C, H, W] as the picture the model saw: [H, W, 3] in [0, 1]
+        (values outside [0, 1] rescaled; a model that normalises says how to undo it)."""
+        arr = torch.as_tensor(x).detach().cpu().float().numpy()
+        if arr.min() < 0 or arr.max() > 1:
+            arr = (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-6)
+        arr = arr.clip(0, 1)
+        return arr.repeat(3, 0).transpose(1, 2, 0) if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
