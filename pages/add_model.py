@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer import imported, server_paths, user_model, zoo
 from explorer.errors import InputError
-from explorer.modality import image
+from explorer.modality.image import SUFFIXES as IMAGE_SUFFIXES
 from explorer.workspace import EXIT_KINDS, PHASES, ImportOptions, import_model
 
 PHASE_LABELS = {"loading": "Loading the model and the data folder",
@@ -98,5 +98,5 @@ rows = [{"name": m["name"], "architecture": m["architecture"], "exits": m["exits
 if rows:
     st.dataframe(rows, hide_index=True)
 else:
-    st.info(f"None yet. Data layouts: images {', '.join(sorted(image.SUFFIXES))} in class folders or with "
+    st.info(f"None yet. Data layouts: images {', '.join(sorted(IMAGE_SUFFIXES))} in class folders or with "
             "metadata.csv; speech in a LibriSpeech tree or with metadata.csv.")
