@@ -29,8 +29,9 @@ from ..models.base import NO_FINAL_HEAD, MultiExitModel, State
 
 class HFImageClassifier(MultiExitModel):
     """What every HF image classifier shares: the processor, labels, trained and shared exits.
-    A family says where its stages are (`embed`, `stage`), what a branch reads (`features`)
-    and how its own head answers (`final_logits`)."""
+    A family says which exit kinds it can have (`exit_kinds`), where its stages are
+    (`embed_pixels`, `run_stage`), what a branch reads (`features`) and how its own head
+    answers (`final_logits`)."""
 
     task = "class"
     family = "image"

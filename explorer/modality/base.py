@@ -59,7 +59,6 @@ class Modality:
     """One kind of input. Subclasses fill in every method; the instances are IMAGE and SPEECH."""
 
     name: str  # the family string models and manifests carry ("image", "speech")
-    task: str  # the kind of its task head ("class", "ctc"; see models.base)
     quality: Quality  # how its answers are judged, and in which direction
     live_page: str  # the app page that runs one upload
     daisy: bool = False  # DAISY cluster heads (self-supervised exits) can be trained for it

@@ -16,7 +16,6 @@ MAX_PIXELS = 40_000_000  # a folder's picture may be larger than an upload, not 
 
 class Image(Modality):
     name = "image"
-    task = "class"
     quality = ACCURACY
     live_page = "live_image"
     shared_exit = True

@@ -20,10 +20,8 @@ MAX_FILE_SECONDS = 120  # a folder's recording may be longer, not unboundedly
 
 class Speech(Modality):
     name = "speech"
-    task = "ctc"
     quality = WER
     live_page = "live_speech"
-    rate = RATE  # every recording is decoded to this rate unless a model asks for its own
     daisy = True
     attention_exits = True
 
