@@ -57,8 +57,8 @@ def cmd_profile(args) -> int:
         profs = [zoo.profile(args.model, args.split, bar)]
     for prof in profs:
         print(json.dumps({"model": args.model, **({} if args.noisy else {"split": args.split}),
-                          "dataset": prof.meta["dataset"], "samples": prof.n, "exits": prof.k,
-                          "fingerprint": prof.meta["fingerprint"][:12], "skipped": len(prof.meta.get("skipped", []))}))
+                          "dataset": prof.meta.dataset, "samples": prof.n, "exits": prof.k,
+                          "fingerprint": prof.meta.fingerprint[:12], "skipped": len(prof.meta.skipped)}))
     return 0
 
 

@@ -63,13 +63,13 @@ def parameter_counts(model: MultiExitModel) -> dict:
 def parts_table(params: dict, prof: Profile) -> list[dict]:
     """One row per part (front end, each stage, each head at each exit): parameters,
     MACs and measured ms at batch 1, in the order the engine runs them."""
-    names = prof.meta["exit_names"]
+    names = prof.meta.exit_names
     rows = [{"exit": "input", "part": "front end", "parameters": params["front"],
              "MACs": prof.macs.front, "ms": prof.ms.front}]
     for k, where in enumerate(names):
         rows.append({"exit": where, "part": "stage", "parameters": params["stage"][k],
                      "MACs": float(prof.macs.stage[k]), "ms": float(prof.ms.stage[k])})
-        for name, kind in prof.meta["heads"].items():
+        for name, kind in prof.meta.heads.items():
             rows.append({"exit": where, "part": f"{name} head ({kind})", "parameters": params["head"][name][k],
                          "MACs": float(prof.macs.head[name][k]), "ms": float(prof.ms.head[name][k])})
     return rows

@@ -11,7 +11,7 @@ import torch
 from . import criteria, tradeoff, zoo
 from .costs import Costs
 from .engine import run_full, run_stream, run_with_exits
-from .profile import Profile
+from .profile import Profile, ProfileMeta
 from .speedup import Speedup, time_calls
 
 
@@ -87,8 +87,7 @@ def synthetic_profile(n: int = 10_000, k: int = 8, seed: int = 0) -> Profile:
             "confidence": u, "entropy": 1 - u, "entropy_norm": 1 - u,
             "ctc_entropy": 1 - u, "ssl_entropy": 2 * (1 - u)}
     costs = Costs(1.0, np.ones(k), {"exit": np.full(k, 0.1)})
-    meta = {"model": "synthetic", "dataset": "random", "fingerprint": "", "task": "class",
-            "heads": {"exit": "class"}, "exit_names": [str(j) for j in range(k)]}
+    meta = ProfileMeta("synthetic", "random", "", "class", {"exit": "class"}, [str(j) for j in range(k)])
     return Profile(meta, cols, np.ones(n), costs, costs, list(range(10)))
 
 

@@ -12,11 +12,11 @@ checkpoint's own processor) and its quality (accuracy or WER).
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cache
 from pathlib import Path
 
+from .manifest import Manifest
 from .paths import CACHE
 
 SHARED = "-shared"  # NAME-shared: the FreeML shared-exit view of an image model imported with one
@@ -29,16 +29,16 @@ def root(override: str | Path | None = None) -> Path:
     return Path(override or os.environ.get("EXPLORER_WORKSPACE") or CACHE / "workspace").expanduser()
 
 
-def _read(path: Path) -> dict | None:
+def _read(path: Path) -> Manifest | None:
     """A manifest, or None when it is unreadable or half written (an import still running)."""
     try:
-        m = json.loads(path.read_text())
-    except (OSError, ValueError):
+        m = Manifest.read(path)
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    return m if isinstance(m, dict) and m.get("key") and m.get("name") else None
+    return m if m.done and m.name else None
 
 
-def manifests(where: str | Path | None = None) -> list[dict]:
+def manifests(where: str | Path | None = None) -> list[Manifest]:
     """Every finished import in the workspace, by name (an import under way has no key yet)."""
     out = []
     for path in sorted(root(where).glob("*/manifest.json")):
@@ -48,14 +48,14 @@ def manifests(where: str | Path | None = None) -> list[dict]:
     return out
 
 
-def views(manifest: dict) -> list[str]:
+def views(manifest: Manifest) -> list[str]:
     """The model names an import gives: NAME, and NAME-shared with a shared exit."""
-    return [manifest["name"], *([manifest["name"] + SHARED] if manifest.get("shared_exit") else [])]
+    return [manifest.name, *([manifest.name + SHARED] if manifest.shared_exit else [])]
 
 
-def pages(manifest: dict) -> frozenset:
+def pages(manifest: Manifest) -> frozenset:
     """The pages that show an imported model: its task's live page and every analysis page."""
-    live = LIVE_PAGE.get(manifest.get("task"))
+    live = LIVE_PAGE.get(manifest.task)
     return PAGES | ({live} if live else set())
 
 
@@ -64,7 +64,7 @@ def names(page: str | None = None, where: str | Path | None = None) -> list[str]
     return [n for m in manifests(where) if page is None or page in pages(m) for n in views(m)]
 
 
-def found(name: str, where: str | Path | None = None) -> tuple[dict, str] | None:
+def found(name: str, where: str | Path | None = None) -> tuple[Manifest, str] | None:
     """(manifest, view) of an imported model's name (NAME or NAME-shared), or None.
     An import still being written (no key yet) is found too: the import itself reads it."""
     where = root(where)
@@ -72,12 +72,12 @@ def found(name: str, where: str | Path | None = None) -> tuple[dict, str] | None
         return None  # never a path: names come from links
     path = where / name / "manifest.json"
     if path.is_file():
-        return json.loads(path.read_text()), "main"
+        return Manifest.read(path), "main"
     if name.endswith(SHARED):
         path = where / name[: -len(SHARED)] / "manifest.json"
         if path.is_file():
-            m = json.loads(path.read_text())
-            if m.get("shared_exit"):
+            m = Manifest.read(path)
+            if m.shared_exit:
                 return m, "shared"
     return None
 
@@ -93,20 +93,20 @@ def entry(name: str, where: str | Path | None = None):
     if got is None:
         return None
     manifest, view = got
-    folder = where / manifest["name"]
-    base = manifest["name"]
-    shared = bool(manifest.get("shared_exit"))
-    data = manifest["data"]
-    kind = "shared" if view == "shared" else manifest["exits"]
-    files = data.get("files", {})
+    folder = where / manifest.name
+    base = manifest.name
+    shared = manifest.shared_exit
+    data = manifest.data
+    kind = "shared" if view == "shared" else manifest.exits
+    files = data.files
     return BuiltIn(
-        name, f"{manifest['architecture']} {base}" + (", shared exit" if view == "shared" else f" ({kind} exits)"),
+        name, f"{manifest.architecture} {base}" + (", shared exit" if view == "shared" else f" ({kind} exits)"),
         _loader(name, str(where)), _data_function(name), calib_split="calib", test_split="test",
-        profile_dir=folder / "profiles", decode=_decoder(name), group="imported", quality=of(manifest["task"]),
-        summary=(f"Imported from {manifest['source']} ({manifest['architecture']}, {kind} exits), measured on "
-                 f"{data['folder']}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
+        profile_dir=folder / "profiles", decode=_decoder(name), group="imported", quality=of(manifest.task),
+        summary=(f"Imported from {manifest.source} ({manifest.architecture}, {kind} exits), measured on "
+                 f"{data.folder}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
                  "files."),
-        pages=pages(manifest), noise=imported_noise.axis(name, manifest["task"]),
+        pages=pages(manifest), noise=imported_noise.axis(name, manifest.task),
         head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else ())
 
 
@@ -133,10 +133,9 @@ def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
 
     if split not in ("train", "calib", "test"):
         raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
-    manifest, _ = found(name)
-    d = manifest["data"]
+    d = found(name)[0].data
     model = zoo.model(name)
-    folder = folders.scan(d["folder"], model.family, d["train_fraction"], d["calib_fraction"], d["limit"])
+    folder = folders.scan(d.folder, model.family, d.train_fraction, d.calib_fraction, d.limit)
     prepare = imported_noise.preparer(model, dict(variant))
     got = folders.load_part(folder, split, prepare, getattr(model, "labels", None), getattr(model, "rate", 16_000))
     return got.inputs, got.targets
@@ -146,9 +145,8 @@ def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
     """(data folder, the split's files in order): where each evaluation input came from."""
     from . import folders, zoo
 
-    manifest, _ = found(name)
-    d = manifest["data"]
-    folder = folders.scan(d["folder"], zoo.model(name).family, d["train_fraction"], d["calib_fraction"], d["limit"])
+    d = found(name)[0].data
+    folder = folders.scan(d.folder, zoo.model(name).family, d.train_fraction, d.calib_fraction, d.limit)
     return folder.root, folder.part(split)[0]
 
 

@@ -27,10 +27,10 @@ def _params(module) -> int:
 def exits_table(prof: Profile) -> list[dict]:
     """Per exit: accuracy (or WER) and the cumulative cost of leaving there, reading
     the task head at every exit on the way (what the confidence criteria pay)."""
-    reads_answer = criteria.get("confidence" if prof.meta["task"] == "class" else "patience")
+    reads_answer = criteria.get("confidence" if prof.meta.task == "class" else "patience")
     reading, ms = prof.path(reads_answer), prof.path(reads_answer, "ms")
     rows = []
-    for k, name in enumerate(prof.meta["exit_names"]):
+    for k, name in enumerate(prof.meta.exit_names):
         rows.append({"exit": k, "name": name, prof.quality_name[0]: prof.quality(prof.exit_error(k)),
                      "macs": float(reading[k]), "ms": float(ms[k])})
     return rows

@@ -45,6 +45,6 @@ m3.metric("energy of the full model", f"{run.full_macs * nj * 1e-6:.2f} mJ",
 st.plotly_chart(energy_plots.trace_figure(run))
 e1, e2 = st.columns([2, 1])
 e1.markdown("**Exit reached by each input over time**")
-e1.plotly_chart(energy_plots.exits_figure(run, prof.meta["exit_names"]))
+e1.plotly_chart(energy_plots.exits_figure(run, prof.meta.exit_names))
 e2.markdown("**Outcome of every arriving input**")
 e2.plotly_chart(energy_plots.outcome_figure(run))

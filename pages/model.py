@@ -44,7 +44,7 @@ def architecture_ui(name: str) -> None:
     st.dataframe(table, hide_index=True, column_config={c: FORMATS[c.rsplit(" ", 1)[-1]] for c in table.columns[1:]})
     note = zoo.get(name).input_note
     st.caption(f"MACs counted by torch at batch 1{' ' + note if note else ''}; ms measured on "
-               f"this machine ({prof.meta.get('threads', '?')} threads) when the profile was made. Parameters: those "
+               f"this machine ({prof.meta.threads or '?'} threads) when the profile was made. Parameters: those "
                "each part really runs; the total also counts parameters used only in training.")
 
 
@@ -76,7 +76,7 @@ def memory_ui(name: str) -> None:
     m[2].metric("Peak working memory, full depth", _kb(mem.peak_bytes[-1]),
                 f"± {_kb(mem.peak_spread[-1] / 2)}", delta_color="off")
     st.plotly_chart(plots.memory_per_exit(mem.weights_to_exit, mem.peak_bytes, mem.peak_spread,
-                                          prof.meta["exit_names"]))
+                                          prof.meta.exit_names))
     parts = pd.DataFrame({"part": [p if p != "unused" else "in the checkpoint, never read by these exits"
                                    for p in mem.weights], "bytes": list(mem.weights.values())})
     st.dataframe(parts[parts["bytes"] > 0], hide_index=True, column_config={"bytes": FORMATS["parameters"]})

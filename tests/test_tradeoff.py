@@ -11,7 +11,7 @@ from explorer import tradeoff
 from explorer.costs import Costs
 from explorer.criteria import CRITERIA, applicable
 from explorer.models.toy import ToySeq, ToySeqConfig, toy_data, toy_seq_data
-from explorer.profile import Profile
+from explorer.profile import Profile, ProfileMeta
 
 ALL = list(CRITERIA.values())
 CLASS_CAUSAL = [c for c in ALL if c.causal and c.name not in ("ctc_entropy", "daisy")]
@@ -36,8 +36,7 @@ def _random_profile(n: int = 300, k: int = 5, seed: int = 0, task: str = "class"
     heads = {"exit": "class"} if task == "class" else {"ctc": "ctc", "ssl": "cluster"}
     macs = Costs(3.0, rng.integers(1, 5, k).astype(np.float64), {h: rng.integers(0, 3, k) / 2 for h in heads})
     ms = Costs(0.5, rng.random(k) + 0.1, {h: rng.random(k) / 10 for h in heads})
-    meta = {"model": "random", "dataset": "random", "fingerprint": "", "task": task, "heads": heads,
-            "exit_names": [str(j) for j in range(k)]}
+    meta = ProfileMeta("random", "random", "", task, heads, [str(j) for j in range(k)])
     return Profile(meta, cols, ref_len, macs, ms, list(range(3)))
 
 
@@ -54,8 +53,7 @@ def _graded_profile(n: int, seed: int, k: int = 6) -> Profile:
     cols = {"pred": pred, "errors": (~right).astype(np.float64), "confidence": conf,
             "entropy": 1 - conf, "entropy_norm": (1 - conf) / 2}
     macs = Costs(1.0, np.full(k, 10.0), {"exit": np.ones(k)})
-    meta = {"model": "graded", "dataset": str(seed), "fingerprint": "", "task": "class",
-            "heads": {"exit": "class"}, "exit_names": [str(j) for j in range(k)]}
+    meta = ProfileMeta("graded", str(seed), "", "class", {"exit": "class"}, [str(j) for j in range(k)])
     return Profile(meta, cols, np.ones(n), macs, macs, list(range(4)))
 
 
