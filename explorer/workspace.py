@@ -362,7 +362,7 @@ def build_report(name: str, where: Path, progress=None, say=print, shared_only: 
         out["final_accuracy"] = test.quality(test.exit_error(-1))
         if shared_only:
             rec = best_recommendation(calib, test, eps)
-            out["recommended"] = {"criterion": rec.criterion, "threshold": rec.threshold, "test": rec.test}
+            out["recommended"] = {"criterion": rec.criterion, "threshold": rec.threshold, "test": rec.test.to_json()}
             return out
         out["recommended"], out["recommended_ltt"] = class_recommendations(name, calib, test, eps, repeats_b64=3)
     else:
@@ -374,9 +374,9 @@ def build_report(name: str, where: Path, progress=None, say=print, shared_only: 
             rec = tradeoff.recommend(calib, test, criteria.get(cname), eps)
             b1 = bench(name, cname, rec.threshold, 1, "test", repeats=3)
             out["recommended"][cname] = {
-                "threshold": rec.threshold, "wer_increase_pt": rec.test["drop_pt"], "wer": rec.test["error_rate"],
-                "mac_speedup": rec.test["mac_speedup"], "measured_speedup_b1": b1["realized_speedup"],
-                "ideal_speedup_b1": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
+                "threshold": rec.threshold, "wer_increase_pt": rec.test.drop_pt, "wer": rec.test.error_rate,
+                "mac_speedup": rec.test.mac_speedup, "measured_speedup_b1": b1["realized_speedup"],
+                "ideal_speedup_b1": b1["ideal_speedup"], "mean_exit": rec.test.mean_exit,
                 "profile_agreement_b1": b1["profile_agreement"], "noisy_b1": b1["noisy"]}
         first = out["recommended"]["ctc_entropy"]
         b16 = bench(name, "ctc_entropy", first["threshold"], 16, "test", repeats=3)

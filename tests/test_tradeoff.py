@@ -65,7 +65,7 @@ def graded():
 def _brute(prof: Profile, crit, thresholds) -> dict[str, np.ndarray]:
     """Every threshold on its own, straight from Profile.exits."""
     rows = [tradeoff.evaluate(prof, crit, t) for t in thresholds]
-    out = {m: np.array([r[m] for r in rows]) for m in METRICS}
+    out = {m: np.array([getattr(r, m) for r in rows]) for m in METRICS}
     hist = np.array([np.bincount(prof.exits(crit, t), minlength=prof.k) / prof.n for t in thresholds])
     for j in range(prof.k):
         out[f"exit_{j}"] = hist[:, j]
@@ -172,11 +172,11 @@ def test_recommend_is_the_cheapest_within_eps(graded, crit):
     costs = []
     for eps in [0.0, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0, 50.0, 100.0]:
         rec = tradeoff.recommend(calib, test, crit, eps)
-        assert rec.calibration["drop_pt"] <= eps + 1e-9
+        assert rec.calibration.drop_pt <= eps + 1e-9
         ok = df[df["drop_pt"] <= eps + 1e-9]
-        assert rec.calibration["mean_macs"] == pytest.approx(ok["mean_macs"].min())
-        assert rec.test == pytest.approx(tradeoff._report(test, crit, rec.threshold))
-        costs.append(rec.calibration["mean_macs"])
+        assert rec.calibration.mean_macs == pytest.approx(ok["mean_macs"].min())
+        assert rec.test == tradeoff.evaluate(test, crit, rec.threshold)
+        costs.append(rec.calibration.mean_macs)
     assert costs == sorted(costs, reverse=True)  # a looser eps is never more expensive
 
 
@@ -206,7 +206,7 @@ def test_recommend_ltt(graded, crit):
         for delta in [0.01, 0.1, 0.3]:
             rec = tradeoff.recommend_ltt(calib, test, crit, eps, delta)
             assert rec.method == "ltt"
-            d = rec.calibration["disagreement"] * calib.n
+            d = rec.calibration.disagreement * calib.n
             assert d == pytest.approx(disagreements(rec.threshold))
             i = np.flatnonzero(safest_first == rec.threshold)
             if len(i):  # chosen from the grid: it and every safer threshold pass the test
@@ -216,7 +216,7 @@ def test_recommend_ltt(graded, crit):
             else:  # nothing certified: the model is left as it is
                 assert not certified(safest_first[0], eps, delta)
                 assert (calib.exits(crit, rec.threshold) == calib.k - 1).all()
-            cost[eps, delta] = rec.calibration["mean_macs"]
+            cost[eps, delta] = rec.calibration.mean_macs
     for (eps, delta), c in cost.items():
         for (eps2, delta2), c2 in cost.items():
             if eps2 <= eps and delta2 <= delta:  # stricter never gives a cheaper threshold
@@ -231,7 +231,7 @@ def test_recommend_ltt_stops_at_the_first_threshold_it_cannot_certify():
     prof.cols["pred"][:, 0] = final  # exit 0 always agrees with the final exit,
     prof.cols["pred"][:, 1:3] = final[:, None] + 1  # exits 1 and 2 never do
     rec = tradeoff.recommend_ltt(prof, prof, CRITERIA["static"], eps=0.1, delta=0.1)
-    assert rec.threshold == 3 and rec.calibration["mean_exit"] == 3
+    assert rec.threshold == 3 and rec.calibration.mean_exit == 3
 
 
 # ---- fixtures -----------------------------------------------------------------------------------
