@@ -69,10 +69,10 @@ def class_recommendations(name: str, calib: Profile, test: Profile, eps_pt: floa
     recommended = {
         "criterion": rec.criterion, "threshold": rec.threshold, "eps_pt": eps_pt,
         "accuracy_drop_pt": rec.test.drop_pt, "mac_speedup": rec.test.mac_speedup,
-        "measured_speedup_b1": b1["realized_speedup"], "measured_speedup_b64": b64["realized_speedup"],
-        "ideal_speedup": b1["ideal_speedup"], "mean_exit": rec.test.mean_exit,
-        "profile_agreement_b1": b1["profile_agreement"], "profile_agreement_b64": b64["profile_agreement"],
-        "noisy_b1": b1["noisy"], "noisy_b64": b64["noisy"],  # why a measured figure is not one (speedup)
+        "measured_speedup_b1": b1.realized_speedup, "measured_speedup_b64": b64.realized_speedup,
+        "ideal_speedup": b1.ideal_speedup, "mean_exit": rec.test.mean_exit,
+        "profile_agreement_b1": b1.profile_agreement, "profile_agreement_b64": b64.profile_agreement,
+        "noisy_b1": b1.noisy, "noisy_b64": b64.noisy,  # why a measured figure is not one (speedup)
         "calibration": rec.calibration.to_json(), "test": rec.test.to_json(),
     }
     return recommended, {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps_pt / 100,
@@ -147,9 +147,9 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
         b1 = bench("speech", name, rec.threshold, 1, "test_a", repeats=3)
         recommended[name] = {"threshold": rec.threshold, "wer_increase_pt": rec.test.drop_pt,
                              "wer": rec.test.error_rate, "mac_speedup": rec.test.mac_speedup,
-                             "measured_speedup_b1": b1["realized_speedup"], "ideal_speedup_b1": b1["ideal_speedup"],
-                             "mean_exit": rec.test.mean_exit, "profile_agreement_b1": b1["profile_agreement"],
-                             "noisy_b1": b1["noisy"]}
+                             "measured_speedup_b1": b1.realized_speedup, "ideal_speedup_b1": b1.ideal_speedup,
+                             "mean_exit": rec.test.mean_exit, "profile_agreement_b1": b1.profile_agreement,
+                             "noisy_b1": b1.noisy}
     # DAISY's depth against noise across thresholds (chosen from the validation clips'
     # first-layer entropy quantiles, no labels), averaged over the noise types
     depth_by_threshold = {}
@@ -157,7 +157,7 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
         thr = float(np.quantile(val.cols["ssl_entropy"][:, 0], q))
         depth_by_threshold[f"{thr:.3f}"] = by_level(noise_table("speech", {"daisy": thr})[1], "mean_exit")
     b64 = bench("speech", "ctc_entropy", recommended["ctc_entropy"]["threshold"], 64, "test_a", repeats=5)
-    recommended["ctc_entropy"]["measured_speedup_b64"] = b64["realized_speedup"]
+    recommended["ctc_entropy"]["measured_speedup_b64"] = b64.realized_speedup
     path = test_a.path(criteria.get("ctc_entropy"))
     return {
         "model": "speech",

@@ -375,14 +375,14 @@ def build_report(name: str, where: Path, progress=None, say=print, shared_only: 
             b1 = bench(name, cname, rec.threshold, 1, "test", repeats=3)
             out["recommended"][cname] = {
                 "threshold": rec.threshold, "wer_increase_pt": rec.test.drop_pt, "wer": rec.test.error_rate,
-                "mac_speedup": rec.test.mac_speedup, "measured_speedup_b1": b1["realized_speedup"],
-                "ideal_speedup_b1": b1["ideal_speedup"], "mean_exit": rec.test.mean_exit,
-                "profile_agreement_b1": b1["profile_agreement"], "noisy_b1": b1["noisy"]}
+                "mac_speedup": rec.test.mac_speedup, "measured_speedup_b1": b1.realized_speedup,
+                "ideal_speedup_b1": b1.ideal_speedup, "mean_exit": rec.test.mean_exit,
+                "profile_agreement_b1": b1.profile_agreement, "noisy_b1": b1.noisy}
         first = out["recommended"]["ctc_entropy"]
         b16 = bench(name, "ctc_entropy", first["threshold"], 16, "test", repeats=3)
-        first["measured_speedup_b16"] = b16["realized_speedup"]
-        first["profile_agreement_b16"] = b16["profile_agreement"]
-        first["noisy_b16"] = b16["noisy"]
+        first["measured_speedup_b16"] = b16.realized_speedup
+        first["profile_agreement_b16"] = b16.profile_agreement
+        first["noisy_b16"] = b16.noisy
         path = test.path(criteria.get("ctc_entropy"))
         out["front_end_cap"] = float(test.full() / path[0])
         out["front_end_share"] = float(test.macs.front / test.full())

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import anatomy, criteria, plots, zoo
-from explorer.bench import bench
+from explorer.bench import BenchResult, bench
 from explorer.speedup import DEFINITION, REPEATS, WARMUP
 from pages import choice, common
 
@@ -106,7 +106,7 @@ def estimate_seconds(name: str, crit: str, thr: float, limit: int, batch: int) -
     return 0.5 + (REPEATS + WARMUP) * limit * per_input / 1e3 / (1 if batch == 1 else 3)
 
 
-def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[dict]:
+def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[BenchResult]:
     """Both batch sizes, each in a worker thread while a progress bar estimates how far
     it has got."""
     bar = st.progress(0.0, "Starting the benchmark…")
@@ -151,15 +151,15 @@ def benchmark_ui(name: str) -> None:
     results = stored[1]
     cols = st.columns(len(results))
     for col, r in zip(cols, results, strict=True):
-        if r["noisy"]:
-            col.metric(f"Batch {r['batch']}: realized speedup", "noisy")
-            col.warning(f"Noisy measurement, not a result: {r['noisy']}.")
+        if r.noisy:
+            col.metric(f"Batch {r.batch}: realized speedup", "noisy")
+            col.warning(f"Noisy measurement, not a result: {r.noisy}.")
         else:
-            col.metric(f"Batch {r['batch']}: realized speedup", f"{r['realized_speedup']:.2f}×")
-        col.markdown(f"**{r['realized_over_ideal']:.2f} of the ideal {r['ideal_speedup']:.2f}×** (MACs). "
-                     f"Median {r['ms_per_input_full']:.3f} → {r['ms_per_input_exit']:.3f} ms per input; mean exit "
-                     f"{r['mean_exit'] + 1:.2f} (1 = first); the real exits equal the profile's on "
-                     f"{r['profile_agreement']:.1%} of {r['samples']} inputs.")
+            col.metric(f"Batch {r.batch}: realized speedup", f"{r.realized_speedup:.2f}×")
+        col.markdown(f"**{r.realized_over_ideal:.2f} of the ideal {r.ideal_speedup:.2f}×** (MACs). "
+                     f"Median {r.ms_per_input_full:.3f} → {r.ms_per_input_exit:.3f} ms per input; mean exit "
+                     f"{r.mean_exit + 1:.2f} (1 = first); the real exits equal the profile's on "
+                     f"{r.profile_agreement:.1%} of {r.samples} inputs.")
     st.plotly_chart(plots.speedup_bars(results))
 
 

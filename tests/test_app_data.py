@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from explorer import anatomy, checkpoint, criteria, plots, robustness, tradeoff, zoo
+from explorer.bench import BenchResult
 from explorer.report import by_kind_and_level, by_level, noise_table
 from explorer.shipped import load_report
+from explorer.speedup import Speedup, Timing
 from explorer.thresholds import default_criterion, recommended
 
 needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) and checkpoint.exists(
@@ -63,9 +65,13 @@ def test_pages_and_predict_start_at_the_reports_recommendation():
     assert recommended("image", "entropy", 1.0) == looser
 
 
+def _bench_result(batch: int, realized: float, ideal: float) -> BenchResult:
+    timed = Speedup(Timing((realized,)), Timing((1.0,)), ideal, batch, 10)
+    return BenchResult("image", "entropy", 0.5, 10, 1, 0.0, timed, "accuracy", 0.99, 0.98, 1.0, 1.0)
+
+
 def test_speedup_and_distribution_figures():
-    fig = plots.speedup_bars([{"batch": 1, "ideal_speedup": 4.0, "realized_speedup": 3.0, "noisy": ""},
-                              {"batch": 64, "ideal_speedup": 4.0, "realized_speedup": 5.5, "noisy": "above"}])
+    fig = plots.speedup_bars([_bench_result(1, 3.0, 4.0), _bench_result(64, 5.5, 4.0)])  # 5.5 > 4: noisy
     assert [t.name for t in fig.data] == ["ideal (MACs)", "realized (measured median)"]
     assert list(fig.data[1].text) == ["3.00×", "5.50× noisy"] and fig.layout.title.text
     fig = plots.exit_distributions({"clean": [0.9, 0.1], "noisy": [0.5, 0.5]}, ["a", "b"])
