@@ -136,7 +136,7 @@ def list_models(where: str | Path | None = None) -> list[dict]:
         out.append({"name": m.name, "architecture": m.architecture, "exits": m.exits,
                     "source": m.source, "data": m.data.folder, "task": m.task})
         if m.shared_exit:
-            out.append(dict(out[-1], name=m["name"] + "-shared", exits="shared"))
+            out.append(dict(out[-1], name=m.name + "-shared", exits="shared"))
     return out
 
 

@@ -18,7 +18,7 @@ FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),
            "ms": st.column_config.NumberColumn(format="%.3f")}
 
 
-def parameters(name: str) -> dict:
+def parameters(name: str) -> anatomy.ParameterCounts:
     return anatomy.parameter_counts(common.load_model(name))
 
 
@@ -27,7 +27,7 @@ def architecture_ui(name: str) -> None:
     rows = anatomy.parts_table(params, prof)
     st.subheader("Architecture: every stage and head")
     m = st.columns(4)
-    m[0].metric("Parameters", f"{params['total']:,}")
+    m[0].metric("Parameters", f"{params.total:,}")
     m[1].metric("MACs, full model", f"{prof.full() / 1e6:.2f} M")
     m[2].metric("ms, full model (batch 1)", f"{prof.full('ms'):.2f}")
     m[3].metric("Exits", prof.k)

@@ -21,9 +21,9 @@ def test_parameters_of_every_part_add_up_to_the_model():
     model = zoo.model("image")
     params = anatomy.parameter_counts(model)
     unused = sum(p.numel() for p in model.shared.parameters())  # the other view's head
-    assert params["front"] + sum(params["stage"]) + params["head_total"]["exit"] + unused == params["total"]
+    assert params.front + sum(params.stage) + params.head_total["exit"] + unused == params.total
     shared = anatomy.parameter_counts(zoo.model("image-shared"))
-    assert shared["head"]["shared"] == [shared["head_total"]["shared"]] * 6  # one head, read at every exit
+    assert shared.head["shared"] == [shared.head_total["shared"]] * 6  # one head, read at every exit
     prof = zoo.profile("image", "test")
     rows = anatomy.head_overhead({"per exit": (params, prof), "shared": (shared, zoo.profile("image-shared", "test"))})
     assert rows[1]["parameters"] < rows[0]["parameters"]
