@@ -30,7 +30,7 @@ def test_parameters_of_every_part_add_up_to_the_model():
     parts = anatomy.parts_table(params, prof)
     table = anatomy.by_exit(parts)
     assert list(table["exit"]) == ["input"] + [f"block {k}" for k in range(1, 7)]
-    assert table["backbone parameters"].sum() == params["front"] + sum(params["stage"])
+    assert table["backbone parameters"].sum() == params.front + sum(params.stage)
     fig = plots.cost_breakdown(parts)  # stacked bars: every part once, adding up to all MACs
     assert sorted(t.name for t in fig.data) == sorted({r["part"] for r in parts})
     assert sum(sum(t.y) for t in fig.data) == pytest.approx(sum(r["MACs"] for r in parts))
