@@ -41,7 +41,7 @@ class Manifest:
     version: int = VERSION
     source_hash: str = ""  # content hash of the source
     options: dict = field(default_factory=dict)  # the import options, as given
-    labels: list = field(default_factory=list)  # class names, in the checkpoint's order
+    labels: list[str] = field(default_factory=list)  # class names, in the checkpoint's order
     daisy: dict | None = None  # speech: DAISY's cluster count and layer, when it has cluster heads
     shared_exit: bool = False  # images: also the FreeML shared-exit view, NAME-shared
     key: str | None = None  # hash of source, data and options; None while the import is still running
