@@ -24,7 +24,7 @@ def cmd_bench(args) -> int:
     from .bench import bench
 
     out = bench(args.model, args.criterion, args.threshold, args.batch, args.split, args.repeats,
-                _progress_bar(f"profiling {args.model}"), args.limit)
+                _progress_bar(f"profiling {args.model}"), args.limit).to_json()
     print(json.dumps(out) if args.json else "\n".join(f"{k:>22}: {v}" for k, v in out.items()))
     return 0
 
@@ -57,8 +57,8 @@ def cmd_profile(args) -> int:
         profs = [zoo.profile(args.model, args.split, bar)]
     for prof in profs:
         print(json.dumps({"model": args.model, **({} if args.noisy else {"split": args.split}),
-                          "dataset": prof.meta["dataset"], "samples": prof.n, "exits": prof.k,
-                          "fingerprint": prof.meta["fingerprint"][:12], "skipped": len(prof.meta.get("skipped", []))}))
+                          "dataset": prof.meta.dataset, "samples": prof.n, "exits": prof.k,
+                          "fingerprint": prof.meta.fingerprint[:12], "skipped": len(prof.meta.skipped)}))
     return 0
 
 
@@ -263,8 +263,8 @@ def cmd_energy(args) -> int:
                                                   seed=args.seed))
     run = energy.simulate(prof, trace, energy.EnergySettings(nj_per_mac=args.nj_per_mac,
                                                              capacitor_mj=args.capacitor_mj, period_s=args.period))
-    print(json.dumps({"model": args.model, **run.summary, "period_s": args.period, "capacitor_mj": args.capacitor_mj,
-                      "full_mj": run.full_macs * args.nj_per_mac * 1e-6}))
+    print(json.dumps({"model": args.model, **run.summary.to_json(), "period_s": args.period,
+                      "capacitor_mj": args.capacitor_mj, "full_mj": run.full_macs * args.nj_per_mac * 1e-6}))
     return 0
 
 

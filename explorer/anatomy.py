@@ -9,6 +9,7 @@ touched); MACs and ms come from the model's profile.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -22,11 +23,20 @@ def _own_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters(recurse=False))
 
 
+@dataclass(frozen=True)
+class ParameterCounts:
+    """Parameters each part of a model calls at batch 1."""
+
+    front: int  # the front end
+    stage: list[int]  # [K] each stage
+    head: dict[str, list[int]]  # head name -> [K] parameters read at each exit
+    head_total: dict[str, int]  # head name -> distinct parameters over every exit (a shared head counts once)
+    total: int  # every parameter of the model, training-only ones included
+
+
 @memoized("Counting parameters", max_entries=32)  # keyed by the model object
 @torch.inference_mode()
-def parameter_counts(model: MultiExitModel) -> dict:
-    """{"front": n, "stage": [K], "head": {name: [K]}, "head_total": {name: n distinct},
-    "total": n in the model (training-only parameters included)} at batch 1."""
+def parameter_counts(model: MultiExitModel) -> ParameterCounts:
     work = copy.deepcopy(model).eval()
     called: dict[int, torch.nn.Module] = {}
 
@@ -55,27 +65,27 @@ def parameter_counts(model: MultiExitModel) -> dict:
     finally:
         for h in hooks:
             h.remove()
-    return {"front": front, "stage": stage, "head": head,
-            "head_total": {name: sum(_own_params(m) for m in mods.values()) for name, mods in by_head.items()},
-            "total": sum(p.numel() for p in model.parameters())}
+    return ParameterCounts(front, stage, head,
+                           {name: sum(_own_params(m) for m in mods.values()) for name, mods in by_head.items()},
+                           sum(p.numel() for p in model.parameters()))
 
 
-def parts_table(params: dict, prof: Profile) -> list[dict]:
+def parts_table(params: ParameterCounts, prof: Profile) -> list[dict]:
     """One row per part (front end, each stage, each head at each exit): parameters,
     MACs and measured ms at batch 1, in the order the engine runs them."""
-    names = prof.meta["exit_names"]
-    rows = [{"exit": "input", "part": "front end", "parameters": params["front"],
+    names = prof.meta.exit_names
+    rows = [{"exit": "input", "part": "front end", "parameters": params.front,
              "MACs": prof.macs.front, "ms": prof.ms.front}]
     for k, where in enumerate(names):
-        rows.append({"exit": where, "part": "stage", "parameters": params["stage"][k],
+        rows.append({"exit": where, "part": "stage", "parameters": params.stage[k],
                      "MACs": float(prof.macs.stage[k]), "ms": float(prof.ms.stage[k])})
-        for name, kind in prof.meta["heads"].items():
-            rows.append({"exit": where, "part": f"{name} head ({kind})", "parameters": params["head"][name][k],
+        for name, kind in prof.meta.heads.items():
+            rows.append({"exit": where, "part": f"{name} head ({kind})", "parameters": params.head[name][k],
                          "MACs": float(prof.macs.head[name][k]), "ms": float(prof.ms.head[name][k])})
     return rows
 
 
-def head_overhead(heads: dict[str, tuple[dict, Profile]]) -> list[dict]:
+def head_overhead(heads: dict[str, tuple[ParameterCounts, Profile]]) -> list[dict]:
     """Per-exit heads against a shared exit head (FreeML): `heads` maps a label to
     (parameter counts, profile) of one view of the same backbone. One row per view:
     the head's parameters, its cost per read and if read at every exit (as the
@@ -88,7 +98,7 @@ def head_overhead(heads: dict[str, tuple[dict, Profile]]) -> list[dict]:
         quality = [prof.quality(prof.exit_error(k)) for k in range(prof.k)]
         rows.append({
             "head": label,
-            "parameters": params["head_total"][task],
+            "parameters": params.head_total[task],
             "MACs per read": every / prof.k,
             "MACs read at every exit": every,
             "share of backbone MACs": every / backbone,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -11,12 +12,72 @@ import torch
 from . import criteria, tradeoff, zoo
 from .costs import Costs
 from .engine import run_full, run_stream, run_with_exits
-from .profile import Profile
+from .profile import Profile, ProfileMeta
 from .speedup import Speedup, time_calls
 
 
+@dataclass(frozen=True)
+class BenchResult:
+    """One benchmark: the plain model against real exits on the same inputs and batch size."""
+
+    model: str
+    criterion: str
+    threshold: float
+    samples: int
+    threads: int  # torch threads it ran on
+    mean_exit: float  # 0 = the first exit
+    speedup: Speedup  # the timings, the ideal (MACs) and realized speedup, and whether it is noisy
+    quality_name: str  # the quality column ("accuracy" or "wer") of the two figures below
+    quality_full: float
+    quality_exit: float
+    profile_agreement: float  # share of inputs whose real exit equals the profile's
+    sweep_ms_10k: float  # see sweep_ms_10k
+
+    @property
+    def batch(self) -> int:
+        return self.speedup.batch
+
+    @property
+    def ideal_speedup(self) -> float:
+        return self.speedup.ideal
+
+    @property
+    def realized_speedup(self) -> float:  # see explorer.speedup: the one definition
+        return self.speedup.realized
+
+    @property
+    def realized_over_ideal(self) -> float:
+        return self.speedup.realized / self.speedup.ideal
+
+    @property
+    def noisy(self) -> str:
+        """Why the measurement cannot be trusted ("" if it can)."""
+        return self.speedup.noisy
+
+    @property
+    def ms_per_input_full(self) -> float:
+        return self.speedup.full.median / self.samples
+
+    @property
+    def ms_per_input_exit(self) -> float:
+        return self.speedup.exit.median / self.samples
+
+    def to_json(self) -> dict:
+        """`bench --json`'s keys (the quality ones named after it: accuracy_full, wer_exit, ...)."""
+        return {
+            "model": self.model, "criterion": self.criterion, "threshold": self.threshold, "batch": self.batch,
+            "samples": self.samples, "threads": self.threads, "mean_exit": self.mean_exit,
+            "ideal_speedup": self.ideal_speedup, "realized_speedup": self.realized_speedup,
+            "realized_over_ideal": self.realized_over_ideal, "noisy": self.noisy,
+            "speedup": self.speedup.to_dict(),
+            "ms_per_input_full": self.ms_per_input_full, "ms_per_input_exit": self.ms_per_input_exit,
+            f"{self.quality_name}_full": self.quality_full, f"{self.quality_name}_exit": self.quality_exit,
+            "profile_agreement": self.profile_agreement, "sweep_ms_10k": self.sweep_ms_10k,
+        }
+
+
 def bench(model_name: str, criterion_name: str, threshold: float | None, batch: int,
-          split: str | None = None, repeats: int = 5, progress=None, limit: int = 0) -> dict:
+          split: str | None = None, repeats: int = 5, progress=None, limit: int = 0) -> BenchResult:
     """Time the plain model and real exits on the same inputs (the first `limit` of the
     split, 0 = all), `repeats` runs each after a warm-up (medians: `speedup`), and check
     the exits against the profile's."""
@@ -60,23 +121,9 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
         return sum(model.errors(p, t)[0] for p, t in zip(preds, targets, strict=False)) / n_ref
 
     sp = Speedup(t_full, t_exit, float(prof.full("macs") / costs[exits].mean()), batch, len(inputs))
-    quality = prof.quality_name[0]
-    return {
-        "model": model_name, "criterion": crit.name, "threshold": float(threshold), "batch": batch,
-        "samples": len(inputs), "threads": torch.get_num_threads(),
-        "mean_exit": float(exits.mean()),
-        "ideal_speedup": sp.ideal,
-        "realized_speedup": sp.realized,  # see explorer.speedup: the one definition
-        "realized_over_ideal": sp.realized / sp.ideal,
-        "noisy": sp.noisy,  # why the measurement cannot be trusted ("" if it can)
-        "speedup": sp.to_dict(),
-        "ms_per_input_full": t_full.median / len(inputs),
-        "ms_per_input_exit": t_exit.median / len(inputs),
-        f"{quality}_full": prof.quality(error_rate(pred_full)),
-        f"{quality}_exit": prof.quality(error_rate(pred_exit)),
-        "profile_agreement": float((exits == expected).mean()),
-        "sweep_ms_10k": sweep_ms_10k(),
-    }
+    return BenchResult(model_name, crit.name, float(threshold), len(inputs), torch.get_num_threads(),
+                       float(exits.mean()), sp, prof.quality_name[0], prof.quality(error_rate(pred_full)),
+                       prof.quality(error_rate(pred_exit)), float((exits == expected).mean()), sweep_ms_10k())
 
 
 def synthetic_profile(n: int = 10_000, k: int = 8, seed: int = 0) -> Profile:
@@ -87,8 +134,7 @@ def synthetic_profile(n: int = 10_000, k: int = 8, seed: int = 0) -> Profile:
             "confidence": u, "entropy": 1 - u, "entropy_norm": 1 - u,
             "ctc_entropy": 1 - u, "ssl_entropy": 2 * (1 - u)}
     costs = Costs(1.0, np.ones(k), {"exit": np.full(k, 0.1)})
-    meta = {"model": "synthetic", "dataset": "random", "fingerprint": "", "task": "class",
-            "heads": {"exit": "class"}, "exit_names": [str(j) for j in range(k)]}
+    meta = ProfileMeta("synthetic", "random", "", "class", {"exit": "class"}, [str(j) for j in range(k)])
     return Profile(meta, cols, np.ones(n), costs, costs, list(range(10)))
 
 

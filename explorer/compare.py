@@ -70,11 +70,11 @@ def recommended_table(rows: list[tuple[Compared, Recommendation, Recommendation]
         out.append({
             "model": m.title, "criterion": rec.criterion,
             "τ (empirical)": rec.threshold,
-            "quality on test (empirical)": f"{q.label} {q.from_error(rec.test['error_rate']):.2%}",
-            "change (points)": round(q.change_pt(rec.test["drop_pt"]), 2),
-            "mean exit (1 = first)": round(rec.test["mean_exit"] + 1, 2),
-            "fewer MACs": f"{rec.test['mac_speedup']:.2f}×",
+            "quality on test (empirical)": f"{q.label} {q.from_error(rec.test.error_rate):.2%}",
+            "change (points)": round(q.change_pt(rec.test.drop_pt), 2),
+            "mean exit (1 = first)": round(rec.test.mean_exit + 1, 2),
+            "fewer MACs": f"{rec.test.mac_speedup:.2f}×",
             "τ (Learn-then-Test)": ltt.threshold if ltt.certified else None,
-            "fewer MACs (LTT)": f"{ltt.test['mac_speedup']:.2f}×" if ltt.certified else "nothing certified",
+            "fewer MACs (LTT)": f"{ltt.test.mac_speedup:.2f}×" if ltt.certified else "nothing certified",
         })
     return pd.DataFrame(out)

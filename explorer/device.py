@@ -1,7 +1,7 @@
 """Where profiles are measured and heads trained: the CPU, or a CUDA GPU (`--device cuda`).
 
 A profile's milliseconds are only meaningful with the device they were measured on, so
-every profile built here says it in `meta["measured_on"]` (device, host, torch threads,
+every profile built here says it in `meta.measured_on` (device, host, torch threads,
 and by what: this process or a Ray worker). Asking for a GPU where torch sees none gets a
 sentence, never a traceback or a silent fall-back to the CPU.
 """
@@ -9,6 +9,7 @@ sentence, never a traceback or a silent fall-back to the CPU.
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 
 DEVICES = ("cpu", "cuda")
 
@@ -53,7 +54,7 @@ def profile_on(name: str, split: str, device: str, progress=None, **variant):
     costs = count_macs(model), measure_ms(model)
     prof = build_profile(model, batches, name, "-".join([split] + [str(v) for v in variant.values()]),
                          progress, costs)
-    prof.meta["measured_on"] = measured_on(device, "this process at batch 1")
-    prof.save(profile_path(entry.profile_dir, name, prof.meta["dataset"], fingerprint(model), fresh=True))
-    zoo._PROFILES.pop((name, prof.meta["dataset"]), None)  # the next zoo.profile reads this one
+    prof.meta = replace(prof.meta, measured_on=measured_on(device, "this process at batch 1"))
+    prof.save(profile_path(entry.profile_dir, name, prof.meta.dataset, fingerprint(model), fresh=True))
+    zoo._PROFILES.pop((name, prof.meta.dataset), None)  # the next zoo.profile reads this one
     return prof

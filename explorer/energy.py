@@ -17,7 +17,7 @@ input period, and only MACs cost energy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -104,6 +104,26 @@ class PolicyRun:
         return self.n_correct / len(self.exit) if len(self.exit) else 0.0
 
 
+@dataclass(frozen=True)
+class EnergySummary:
+    """An energy run in figures (`python -m explorer energy` prints these keys)."""
+
+    arrivals: int
+    early_answered: int
+    early_correct: int
+    early_accuracy: float  # right answers over all arrivals
+    full_answered: int
+    full_correct: int
+    full_accuracy: float
+    mean_exit_answered: float  # of the inputs early exit answered, 1 = the first exit (0 when none)
+    nj_per_mac: float
+    mean_mw: float
+    shape: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class EnergyRun:
     trace: Trace
@@ -114,7 +134,14 @@ class EnergyRun:
     full_macs: float  # the plain model
     early: PolicyRun
     full: PolicyRun
-    summary: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> EnergySummary:
+        e, f = self.early, self.full
+        return EnergySummary(
+            len(self.arrivals), e.answered, e.n_correct, e.accuracy, f.answered, f.n_correct, f.accuracy,
+            float(e.exit[e.exit >= 0].mean() + 1) if e.answered else 0.0,
+            self.settings.nj_per_mac, self.trace.config.mean_mw, self.trace.config.shape)
 
 
 def power_trace(cfg: TraceConfig) -> Trace:
@@ -212,12 +239,4 @@ def simulate(prof: Profile, trace: Trace, settings: EnergySettings | None = None
     early, full = _Budget(prof), _FullOnly(prof)
     run_e = _policy("early exit (budget)", prof, trace, s, arrivals, inputs, early)
     run_f = _policy("full model only", prof, trace, s, arrivals, inputs, full)
-    out = EnergyRun(trace, s, arrivals, inputs, early.costs, prof.full("macs"), run_e, run_f)
-    out.summary = {
-        "arrivals": len(arrivals),
-        "early_answered": run_e.answered, "early_correct": run_e.n_correct, "early_accuracy": run_e.accuracy,
-        "full_answered": run_f.answered, "full_correct": run_f.n_correct, "full_accuracy": run_f.accuracy,
-        "mean_exit_answered": float(run_e.exit[run_e.exit >= 0].mean() + 1) if run_e.answered else 0.0,
-        "nj_per_mac": s.nj_per_mac, "mean_mw": trace.config.mean_mw, "shape": trace.config.shape,
-    }
-    return out
+    return EnergyRun(trace, s, arrivals, inputs, early.costs, prof.full("macs"), run_e, run_f)

@@ -12,12 +12,12 @@ checkpoint's own processor) and its quality (accuracy or WER).
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cache
 from pathlib import Path
 
 from . import modality
+from .manifest import Manifest
 from .paths import CACHE
 
 SHARED = "-shared"  # NAME-shared: the FreeML shared-exit view of an image model imported with one
@@ -29,16 +29,16 @@ def root(override: str | Path | None = None) -> Path:
     return Path(override or os.environ.get("EXPLORER_WORKSPACE") or CACHE / "workspace").expanduser()
 
 
-def _read(path: Path) -> dict | None:
+def _read(path: Path) -> Manifest | None:
     """A manifest, or None when it is unreadable or half written (an import still running)."""
     try:
-        m = json.loads(path.read_text())
-    except (OSError, ValueError):
+        m = Manifest.read(path)
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    return m if isinstance(m, dict) and m.get("key") and m.get("name") else None
+    return m if m.done and m.name else None
 
 
-def manifests(where: str | Path | None = None) -> list[dict]:
+def manifests(where: str | Path | None = None) -> list[Manifest]:
     """Every finished import in the workspace, by name (an import under way has no key yet)."""
     out = []
     for path in sorted(root(where).glob("*/manifest.json")):
@@ -48,14 +48,14 @@ def manifests(where: str | Path | None = None) -> list[dict]:
     return out
 
 
-def views(manifest: dict) -> list[str]:
+def views(manifest: Manifest) -> list[str]:
     """The model names an import gives: NAME, and NAME-shared with a shared exit."""
-    return [manifest["name"], *([manifest["name"] + SHARED] if manifest.get("shared_exit") else [])]
+    return [manifest.name, *([manifest.name + SHARED] if manifest.shared_exit else [])]
 
 
-def pages(manifest: dict) -> frozenset:
+def pages(manifest: Manifest) -> frozenset:
     """The pages that show an imported model: its modality's live page and every analysis page."""
-    return PAGES | {modality.of(manifest["family"]).live_page}
+    return PAGES | {modality.of(manifest.family).live_page}
 
 
 def names(page: str | None = None, where: str | Path | None = None) -> list[str]:
@@ -63,7 +63,7 @@ def names(page: str | None = None, where: str | Path | None = None) -> list[str]
     return [n for m in manifests(where) if page is None or page in pages(m) for n in views(m)]
 
 
-def found(name: str, where: str | Path | None = None) -> tuple[dict, str] | None:
+def found(name: str, where: str | Path | None = None) -> tuple[Manifest, str] | None:
     """(manifest, view) of an imported model's name (NAME or NAME-shared), or None.
     An import still being written (no key yet) is found too: the import itself reads it."""
     where = root(where)
@@ -71,12 +71,12 @@ def found(name: str, where: str | Path | None = None) -> tuple[dict, str] | None
         return None  # never a path: names come from links
     path = where / name / "manifest.json"
     if path.is_file():
-        return json.loads(path.read_text()), "main"
+        return Manifest.read(path), "main"
     if name.endswith(SHARED):
         path = where / name[: -len(SHARED)] / "manifest.json"
         if path.is_file():
-            m = json.loads(path.read_text())
-            if m.get("shared_exit"):
+            m = Manifest.read(path)
+            if m.shared_exit:
                 return m, "shared"
     return None
 
@@ -90,19 +90,19 @@ def entry(name: str, where: str | Path | None = None):
     if got is None:
         return None
     manifest, view = got
-    folder = where / manifest["name"]
-    base = manifest["name"]
-    shared = bool(manifest.get("shared_exit"))
-    data = manifest["data"]
-    kind = "shared" if view == "shared" else manifest["exits"]
-    reads = modality.of(manifest["family"])
-    files = data.get("files", {})
+    folder = where / manifest.name
+    base = manifest.name
+    shared = bool(manifest.shared_exit)
+    data = manifest.data
+    kind = "shared" if view == "shared" else manifest.exits
+    reads = modality.of(manifest.family)
+    files = data.files
     return zoo.BuiltIn(
-        name, f"{manifest['architecture']} {base}" + (", shared exit" if view == "shared" else f" ({kind} exits)"),
+        name, f"{manifest.architecture} {base}" + (", shared exit" if view == "shared" else f" ({kind} exits)"),
         _loader(name, str(where)), _data_function(name), calib_split="calib", test_split="test",
         profile_dir=folder / "profiles", decode=_decoder(name), group="imported", quality=reads.quality,
-        summary=(f"Imported from {manifest['source']} ({manifest['architecture']}, {kind} exits), measured on "
-                 f"{data['folder']}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
+        summary=(f"Imported from {manifest.source} ({manifest.architecture}, {kind} exits), measured on "
+                 f"{data.folder}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
                  "files."),
         pages=pages(manifest), noise=reads.noise_axis(lambda: zoo.model(name)),
         head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else ())
@@ -132,9 +132,9 @@ def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
     if split not in ("train", "calib", "test"):
         raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
     manifest, _ = found(name)
-    d = manifest["data"]
-    model, reads = zoo.model(name), modality.of(manifest["family"])
-    folder = reads.scan(d["folder"], d["train_fraction"], d["calib_fraction"], d["limit"])
+    d = manifest.data
+    model, reads = zoo.model(name), modality.of(manifest.family)
+    folder = reads.scan(d.folder, d.train_fraction, d.calib_fraction, d.limit)
     got = folders.load_part(folder, split, reads.preparer(model, dict(variant)), list(model.labels) or None,
                             model.rate)
     return got.inputs, got.targets
@@ -143,8 +143,8 @@ def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
 def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
     """(data folder, the split's files in order): where each evaluation input came from."""
     manifest, _ = found(name)
-    d = manifest["data"]
-    folder = modality.of(manifest["family"]).scan(d["folder"], d["train_fraction"], d["calib_fraction"], d["limit"])
+    d = manifest.data
+    folder = modality.of(manifest.family).scan(d.folder, d.train_fraction, d.calib_fraction, d.limit)
     return folder.root, folder.part(split)[0]
 
 

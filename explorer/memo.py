@@ -38,7 +38,7 @@ _CONTENT_LOCK = threading.Lock()
 
 
 def _profile_hash(prof) -> str:
-    h = hashlib.sha1(json.dumps(prof.meta, sort_keys=True, default=str).encode())
+    h = hashlib.sha1(json.dumps(prof.meta.to_json(), sort_keys=True, default=str).encode())
     for name in sorted(prof.cols):
         a = np.ascontiguousarray(prof.cols[name])
         h.update(name.encode() + str(a.dtype).encode() + str(a.shape).encode())

@@ -205,16 +205,17 @@ def exit_distributions(shares: dict[str, list[float]], exit_names: list[str]) ->
     return titled(fig, "Where inputs leave: clean against noisy")
 
 
-def speedup_bars(results: list[dict]) -> go.Figure:
-    """Ideal (MAC) against realized (wall-clock) speedup, one group per batch size; a
-    noisy measurement (see explorer.speedup) is drawn hatched and labelled so."""
-    x = [f"batch {r['batch']}" for r in results]
+def speedup_bars(results: list) -> go.Figure:
+    """Ideal (MAC) against realized (wall-clock) speedup, one group per batch size (results:
+    explorer.bench's BenchResults); a noisy measurement (see explorer.speedup) is drawn
+    hatched and labelled so."""
+    x = [f"batch {r.batch}" for r in results]
     fig = go.Figure([
-        go.Bar(x=x, y=[r["ideal_speedup"] for r in results], name="ideal (MACs)",
-               text=[f"{r['ideal_speedup']:.2f}×" for r in results], textposition="outside"),
-        go.Bar(x=x, y=[r["realized_speedup"] for r in results], name="realized (measured median)",
-               text=[f"{r['realized_speedup']:.2f}×" + (" noisy" if r.get("noisy") else "") for r in results],
-               marker_pattern_shape=["/" if r.get("noisy") else "" for r in results], textposition="outside"),
+        go.Bar(x=x, y=[r.ideal_speedup for r in results], name="ideal (MACs)",
+               text=[f"{r.ideal_speedup:.2f}×" for r in results], textposition="outside"),
+        go.Bar(x=x, y=[r.realized_speedup for r in results], name="realized (measured median)",
+               text=[f"{r.realized_speedup:.2f}×" + (" noisy" if r.noisy else "") for r in results],
+               marker_pattern_shape=["/" if r.noisy else "" for r in results], textposition="outside"),
     ])
     fig.add_hline(y=1, line_dash="dot", annotation_text="no speedup")
     fig.update_layout(barmode="group", yaxis_title="speedup over the full model", height=340)

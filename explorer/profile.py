@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +38,36 @@ def fingerprint(model: MultiExitModel) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class ProfileMeta:
+    """What a profile is of, and where and how it was measured. Stored as the JSON of the
+    profile file's `meta` (the field names are its keys; empty optional fields are left
+    out, as they always were)."""
+
+    model: str
+    dataset: str
+    fingerprint: str  # of the model profiled (see `fingerprint`): a changed model is never shown stale
+    task: str  # class | ctc
+    heads: dict[str, str]  # head name -> kind, the task's head first
+    exit_names: list[str]
+    threads: int | None = None  # torch threads of the process that measured the ms
+    measured_on: dict | None = None  # device, host, threads and by what (explorer.device.measured_on)
+    profiled_by: list[str] = field(default_factory=list)  # the Ray workers that profiled it
+    skipped: list[dict] = field(default_factory=list)  # files that could not be read: {"file", "error"}
+    ray_pass: dict | None = None  # where a Ray pass's wall clock went (seconds per phase)
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None and v != []}
+
+    @classmethod
+    def from_json(cls, d: dict) -> ProfileMeta:
+        """Keys this version does not know are ignored."""
+        return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})
+
+
 @dataclass
 class Profile:
-    meta: dict  # model, dataset, fingerprint, task, heads (name -> kind), exit_names
+    meta: ProfileMeta
     cols: dict[str, np.ndarray]  # name -> [N, K]: scores, "pred" ids, "errors"
     ref_len: np.ndarray  # [N] words in the reference (1 for classes)
     macs: Costs
@@ -53,16 +80,16 @@ class Profile:
 
     @property
     def k(self) -> int:
-        return len(self.meta["exit_names"])
+        return len(self.meta.exit_names)
 
     @property
     def task_head(self) -> str:
-        return next(iter(self.meta["heads"]))
+        return next(iter(self.meta.heads))
 
     def path(self, criterion: Criterion, unit: str = "macs") -> np.ndarray:
         """[K] cumulative cost of leaving at each exit under this criterion."""
         costs = self.macs if unit == "macs" else self.ms
-        return costs.path(read_heads(self.meta["heads"], criterion), self.task_head)
+        return costs.path(read_heads(self.meta.heads, criterion), self.task_head)
 
     def full(self, unit: str = "macs") -> float:
         return (self.macs if unit == "macs" else self.ms).full(self.task_head)
@@ -89,12 +116,12 @@ class Profile:
     @property
     def quality_name(self) -> tuple[str, str]:
         """(column, words) of the quality people read: accuracy for classes, WER for speech."""
-        q = quality.of(self.meta["task"])
+        q = quality.of(self.meta.task)
         return q.column, q.label
 
     def quality(self, error_rate: float) -> float:
         """An error rate as that quality: accuracy = 1 - error rate; WER is the error rate."""
-        return quality.of(self.meta["task"]).from_error(error_rate)
+        return quality.of(self.meta.task).from_error(error_rate)
 
     def answer(self, i: int, k: int):
         return self.answers[int(self.cols["pred"][i, k])]
@@ -103,7 +130,7 @@ class Profile:
     def save(self, path: Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = dict(self.meta, macs=self.macs.to_dict(), ms=self.ms.to_dict(),
+        meta = dict(self.meta.to_json(), macs=self.macs.to_dict(), ms=self.ms.to_dict(),
                     answers=[list(a) if isinstance(a, tuple) else a for a in self.answers])
         arrays = {f"col/{c}": v for c, v in self.cols.items()}
         tmp = path.with_suffix(".tmp.npz")
@@ -119,7 +146,7 @@ class Profile:
             ref_len = z["ref_len"]
         macs, ms = Costs.from_dict(meta.pop("macs")), Costs.from_dict(meta.pop("ms"))
         answers = [tuple(a) if isinstance(a, list) else a for a in meta.pop("answers")]
-        return cls(meta, cols, ref_len, macs, ms, answers)
+        return cls(ProfileMeta.from_json(meta), cols, ref_len, macs, ms, answers)
 
 
 @dataclass
@@ -151,7 +178,7 @@ def merge_rows(model: MultiExitModel, rows: Iterable[Rows], model_name: str, dat
                costs: tuple[Costs, Costs], meta: dict | None = None) -> Profile:
     """Rows of consecutive batches, in dataset order -> the profile. Answers are interned
     batch by batch, exit by exit, so the same batches give the same ids however they
-    were computed (one process or many workers)."""
+    were computed (one process or many workers). meta: more ProfileMeta fields, by name."""
     intern = Interner()
     parts: dict[str, list] = {}
     for r in rows:
@@ -160,9 +187,8 @@ def merge_rows(model: MultiExitModel, rows: Iterable[Rows], model_name: str, dat
             parts.setdefault(c, []).append(v)
         parts.setdefault("ref_len", []).append(r.ref_len)
     macs, ms = costs
-    meta = {"model": model_name, "dataset": dataset, "fingerprint": fingerprint(model),
-            "task": model.task, "heads": dict(model.heads), "exit_names": list(model.exit_names),
-            "threads": torch.get_num_threads(), **(meta or {})}
+    meta = ProfileMeta(model_name, dataset, fingerprint(model), model.task, dict(model.heads),
+                       list(model.exit_names), **{"threads": torch.get_num_threads(), **(meta or {})})
     ref_len = np.concatenate(parts.pop("ref_len")).astype(np.float64)
     answers = intern.values if intern.values else list(range(int(max(p.max() for p in parts["pred"])) + 1))
     return Profile(meta, {c: np.concatenate(v) for c, v in parts.items()}, ref_len, macs, ms, answers)
@@ -231,7 +257,7 @@ def cached_profile(model: MultiExitModel, model_name: str, dataset: str, batches
     path = profile_path(directory, model_name, dataset, fp)
     if path.exists():
         prof = Profile.load(path)
-        if prof.meta["fingerprint"] == fp:
+        if prof.meta.fingerprint == fp:
             return prof
     prof = build_profile(model, batches_fn(), model_name, dataset, progress, costs)
     prof.save(profile_path(directory, model_name, dataset, fp, fresh=True))

@@ -17,7 +17,7 @@ started again skips the chunks whose shards exist; a file that cannot be decoded
 skipped, named and counted.
 
 Costs (MACs, per-stage and per-head ms at batch 1) are measured by one task with one
-worker's resources after the pass, and the profile says where (`meta["measured_on"]`).
+worker's resources after the pass, and the profile says where (`meta.measured_on`).
 
 The hook for other models: `DataSpec.files` + `targets` with a model whose registry
 entry has `decode(bytes) -> input`; the workers look the entry up by name (`_entry`).
@@ -37,7 +37,7 @@ import socket
 import time
 import warnings
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -303,7 +303,7 @@ def build_all(specs: list[DataSpec], address: str = "local", workers: int = 1, d
             where.setdefault(clean, profile_path(directory or entry.profile_dir, name, clean.dataset, fp))
             if _current(where[clean], fp):
                 c = Profile.load(where[clean])
-                costs, measured_on = (c.macs, c.ms), c.meta.get("measured_on")
+                costs, measured_on = (c.macs, c.ms), c.meta.measured_on
     todo = [s for s in where if not _current(where[s], fp)]
     if todo:
         ray = start_ray(address)
@@ -325,7 +325,7 @@ def build_all(specs: list[DataSpec], address: str = "local", workers: int = 1, d
             merged = {s: _merge(model, s, data[s], costs, measured_on) for s in todo}
             timing = _pass_timing(called, ray_up, pool, [d for s in todo for d in data[s]], time.time())
             for s in todo:
-                merged[s].meta["ray_pass"] = timing
+                merged[s].meta = replace(merged[s].meta, ray_pass=timing)
                 merged[s].save(where[s])
                 shutil.rmtree(shards[s])  # merged and saved: the shards have served
     return [Profile.load(where[s]) for s in specs]
@@ -345,7 +345,7 @@ def _lock(shards: Path, spec: DataSpec):
 
 
 def _current(path: Path, fp: str) -> bool:
-    return path.exists() and Profile.load(path).meta["fingerprint"] == fp
+    return path.exists() and Profile.load(path).meta.fingerprint == fp
 
 
 def _merge(model, spec: DataSpec, shards: list[bytes], costs, measured_on) -> Profile:
@@ -455,19 +455,19 @@ def imported_specs(name: str, splits: tuple[str, ...] = ("calib", "test")) -> li
     """An imported model's splits as file lists: absolute paths and targets (class ids, or
     transcripts) exactly as the single-process pass reads them, each split's key its name.
     The workers decode the files with the model's own decoder (its registry entry)."""
-    from . import modality, workspace
+    from . import imported, modality
 
-    found = workspace._manifest(name, workspace.root())
+    found = imported.found(name)
     if found is None:
         raise ValueError(f"{name} is not an imported model (see `python -m explorer models`)")
     manifest = found[0]
-    d = manifest["data"]
-    reads = modality.of(manifest["family"])
-    folder = reads.scan(d["folder"], d["train_fraction"], d["calib_fraction"], d["limit"])
+    d = manifest.data
+    reads = modality.of(manifest.family)
+    folder = reads.scan(d.folder, d.train_fraction, d.calib_fraction, d.limit)
     specs = []
     for split in splits:
         files, targets = folder.part(split)
-        targets = reads.targets(targets, manifest["labels"] or None)
+        targets = reads.targets(targets, manifest.labels or None)
         specs.append(DataSpec(name, split, files=tuple(str(folder.root / f) for f in files),
                               targets=tuple(targets), name=split))
     return specs

@@ -27,10 +27,10 @@ def _params(module) -> int:
 def exits_table(prof: Profile) -> list[dict]:
     """Per exit: accuracy (or WER) and the cumulative cost of leaving there, reading
     the task head at every exit on the way (what the confidence criteria pay)."""
-    reads_answer = criteria.get("confidence" if prof.meta["task"] == "class" else "patience")
+    reads_answer = criteria.get("confidence" if prof.meta.task == "class" else "patience")
     reading, ms = prof.path(reads_answer), prof.path(reads_answer, "ms")
     rows = []
-    for k, name in enumerate(prof.meta["exit_names"]):
+    for k, name in enumerate(prof.meta.exit_names):
         rows.append({"exit": k, "name": name, prof.quality_name[0]: prof.quality(prof.exit_error(k)),
                      "macs": float(reading[k]), "ms": float(ms[k])})
     return rows
@@ -40,7 +40,7 @@ def best_recommendation(calib: Profile, test: Profile, eps_pt: float) -> tradeof
     """Over every causal criterion: the recommendation with the largest MAC speedup on
     the calibration split (ties: lower error)."""
     recs = [tradeoff.recommend(calib, test, c, eps_pt) for c in criteria.applicable(calib.cols) if c.causal]
-    return max(recs, key=lambda r: (r.calibration["mac_speedup"], -r.calibration["error_rate"]))
+    return max(recs, key=lambda r: (r.calibration.mac_speedup, -r.calibration.error_rate))
 
 
 def noise_table(model_name: str, thresholds: dict[str, float]):
@@ -68,15 +68,15 @@ def class_recommendations(name: str, calib: Profile, test: Profile, eps_pt: floa
     ltt = tradeoff.recommend_ltt(calib, test, criteria.get(rec.criterion), eps=eps_pt / 100, delta=0.1)
     recommended = {
         "criterion": rec.criterion, "threshold": rec.threshold, "eps_pt": eps_pt,
-        "accuracy_drop_pt": rec.test["drop_pt"], "mac_speedup": rec.test["mac_speedup"],
-        "measured_speedup_b1": b1["realized_speedup"], "measured_speedup_b64": b64["realized_speedup"],
-        "ideal_speedup": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
-        "profile_agreement_b1": b1["profile_agreement"], "profile_agreement_b64": b64["profile_agreement"],
-        "noisy_b1": b1["noisy"], "noisy_b64": b64["noisy"],  # why a measured figure is not one (speedup)
-        "calibration": rec.calibration, "test": rec.test,
+        "accuracy_drop_pt": rec.test.drop_pt, "mac_speedup": rec.test.mac_speedup,
+        "measured_speedup_b1": b1.realized_speedup, "measured_speedup_b64": b64.realized_speedup,
+        "ideal_speedup": b1.ideal_speedup, "mean_exit": rec.test.mean_exit,
+        "profile_agreement_b1": b1.profile_agreement, "profile_agreement_b64": b64.profile_agreement,
+        "noisy_b1": b1.noisy, "noisy_b64": b64.noisy,  # why a measured figure is not one (speedup)
+        "calibration": rec.calibration.to_json(), "test": rec.test.to_json(),
     }
     return recommended, {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps_pt / 100,
-                         "delta": 0.1, "test": ltt.test}
+                         "delta": 0.1, "test": ltt.test.to_json()}
 
 
 def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
@@ -108,7 +108,7 @@ def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
             "final_accuracy": shared_test.quality(shared_test.exit_error(-1)),
             "exits": exits_table(shared_test),
             "recommended": {"criterion": shared_rec.criterion, "threshold": shared_rec.threshold,
-                            "test": shared_rec.test},
+                            "test": shared_rec.test.to_json()},
         },
         "corruptions": by_kind_and_level(noisy, "mean_exit"),
         "corruption_accuracy": by_kind_and_level(noisy, "full_depth"),
@@ -145,11 +145,11 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
     recommended = {}
     for name, rec in recs.items():
         b1 = bench("speech", name, rec.threshold, 1, "test_a", repeats=3)
-        recommended[name] = {"threshold": rec.threshold, "wer_increase_pt": rec.test["drop_pt"],
-                             "wer": rec.test["error_rate"], "mac_speedup": rec.test["mac_speedup"],
-                             "measured_speedup_b1": b1["realized_speedup"], "ideal_speedup_b1": b1["ideal_speedup"],
-                             "mean_exit": rec.test["mean_exit"], "profile_agreement_b1": b1["profile_agreement"],
-                             "noisy_b1": b1["noisy"]}
+        recommended[name] = {"threshold": rec.threshold, "wer_increase_pt": rec.test.drop_pt,
+                             "wer": rec.test.error_rate, "mac_speedup": rec.test.mac_speedup,
+                             "measured_speedup_b1": b1.realized_speedup, "ideal_speedup_b1": b1.ideal_speedup,
+                             "mean_exit": rec.test.mean_exit, "profile_agreement_b1": b1.profile_agreement,
+                             "noisy_b1": b1.noisy}
     # DAISY's depth against noise across thresholds (chosen from the validation clips'
     # first-layer entropy quantiles, no labels), averaged over the noise types
     depth_by_threshold = {}
@@ -157,7 +157,7 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
         thr = float(np.quantile(val.cols["ssl_entropy"][:, 0], q))
         depth_by_threshold[f"{thr:.3f}"] = by_level(noise_table("speech", {"daisy": thr})[1], "mean_exit")
     b64 = bench("speech", "ctc_entropy", recommended["ctc_entropy"]["threshold"], 64, "test_a", repeats=5)
-    recommended["ctc_entropy"]["measured_speedup_b64"] = b64["realized_speedup"]
+    recommended["ctc_entropy"]["measured_speedup_b64"] = b64.realized_speedup
     path = test_a.path(criteria.get("ctc_entropy"))
     return {
         "model": "speech",

@@ -217,15 +217,15 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
              f"({profile.n:,} inputs).".strip() for t, effect, (lo, hi) in zip(pos, effects, ci, strict=True)]
     start = rows.iloc[at].to_dict()
     fig = plots.tradeoff(everything, cost, start, tradeoff.pareto(everything, cost), log_x, current_ci=tuple(ci[at]))
-    names = list(profile.meta["exit_names"])
+    names = list(profile.meta.exit_names)
     shares = rows[_exit_columns(profile.k)].to_numpy()
     hist = plots.exit_histogram(start, names, title=f"Where inputs leave at τ = {TAU}")
     marker = [Move(_trace(fig, "current threshold"), x=_r(plots.as_shown(rows[cost], cost)), y=_r(q),
                    error=_r(np.stack([ci[:, 1] - q, q - ci[:, 0]], 1)))]
     bars = [Move(0, y=_r(shares), text=[plots.bar_text(s) for s in shares])]
     for trace, crit in zip(fig.data, everything.criterion.unique(), strict=False):  # plots.tradeoff's order
-        trace.meta = {"model": profile.meta["model"], "criterion": crit}
-    hist.data[0].meta = {"model": profile.meta["model"]}
+        trace.meta = {"model": profile.meta.model, "criterion": crit}
+    hist.data[0].meta = {"model": profile.meta.model}
     return ThresholdView(
         [float(t) for t in pos], [_label(t) for t in pos], metrics,
         [[Panel(_figure(fig, marker), marker,
@@ -280,7 +280,7 @@ def noise_view(df: pd.DataFrame, axis: robustness.NoiseAxis, test: Profile, crit
 
     first = {legend(clean, "clean")[at]: clean.loc[at, exit_cols], legend(noisy, f"{kind} at {level}")[at]:
              noisy.loc[at, exit_cols]}
-    dist = plots.exit_distributions(first, test.meta["exit_names"])
+    dist = plots.exit_distributions(first, test.meta.exit_names)
     bars = [Move(0, y=_r(clean[exit_cols].to_numpy()), name=legend(clean, "clean")),
             Move(1, y=_r(noisy[exit_cols].to_numpy()), name=legend(noisy, f"{kind} at {level}"))]
     return ThresholdView(

@@ -6,7 +6,7 @@ thresholds costs O(N·K + T) after one sort, whatever T is (see `_sweep_exits`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -92,15 +92,41 @@ def _add_quality(df: pd.DataFrame, profile: Profile) -> None:
     df["drop_pt"] = 100 * (df["error_rate"] - profile.exit_error(-1))
 
 
-def evaluate(profile: Profile, criterion: Criterion, threshold: float) -> dict:
+@dataclass(frozen=True)
+class ThresholdMetrics:
+    """One criterion at one threshold on one split: what a recommendation reports on the
+    calibration and on the test split. Reports store it as JSON with these keys."""
+
+    criterion: str
+    threshold: float
+    error_rate: float  # 1 - accuracy, or WER
+    mean_exit: float  # 0 = the first exit
+    mean_macs: float
+    mean_ms: float
+    mac_speedup: float  # the full model's MACs over the mean
+    ms_speedup: float
+    drop_pt: float  # error-rate points added against the full model (accuracy points lost, or WER points)
+    disagreement: float  # share of inputs whose answer differs from the full model's
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> ThresholdMetrics:
+        return cls(**d)
+
+
+def evaluate(profile: Profile, criterion: Criterion, threshold: float) -> ThresholdMetrics:
     """One criterion at one threshold, straight from the decisions (no sweep trick)."""
     exits = profile.exits(criterion, threshold)
-    macs = profile.path(criterion, "macs")[exits].mean()
-    ms = profile.path(criterion, "ms")[exits].mean()
-    return {"criterion": criterion.name, "threshold": float(threshold),
-            "error_rate": profile.error_rate(exits), "mean_exit": float(exits.mean()),
-            "mean_macs": float(macs), "mean_ms": float(ms),
-            "mac_speedup": profile.full("macs") / macs, "ms_speedup": profile.full("ms") / ms}
+    macs = float(profile.path(criterion, "macs")[exits].mean())
+    ms = float(profile.path(criterion, "ms")[exits].mean())
+    error_rate = profile.error_rate(exits)
+    final = profile.cols["pred"][:, -1]
+    return ThresholdMetrics(
+        criterion.name, float(threshold), error_rate, float(exits.mean()), macs, ms,
+        profile.full("macs") / macs, profile.full("ms") / ms, 100 * (error_rate - profile.exit_error(-1)),
+        float((profile.cols["pred"][np.arange(profile.n), exits] != final).mean()))
 
 
 def sweep_all(profile: Profile, names=None) -> pd.DataFrame:
@@ -118,12 +144,12 @@ def pareto(df: pd.DataFrame, cost: str = "mean_macs", error: str = "error_rate")
     return pts[keep]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recommendation:
     criterion: str
     threshold: float
-    calibration: dict  # metrics on the calibration split
-    test: dict  # the same threshold, measured on the disjoint test split
+    calibration: ThresholdMetrics  # on the calibration split
+    test: ThresholdMetrics  # the same threshold, measured on the disjoint test split
     method: str  # "empirical" or "ltt"
     certified: bool = True  # False: nothing met the target, the threshold keeps every input to the last exit
 
@@ -137,7 +163,7 @@ def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float
         thr = never_exit(criterion, df)
     else:
         thr = float(ok.sort_values(["mean_macs", "error_rate"]).iloc[0]["threshold"])
-    return Recommendation(criterion.name, thr, _report(calib, criterion, thr), _report(test, criterion, thr),
+    return Recommendation(criterion.name, thr, evaluate(calib, criterion, thr), evaluate(test, criterion, thr),
                           "empirical", not ok.empty)
 
 
@@ -164,23 +190,14 @@ def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: floa
         if binom.cdf(disagree, calib.n, eps) > delta:  # cannot reject "risk > eps"
             break
         chosen, certified = float(thr), True
-    return Recommendation(criterion.name, chosen, _report(calib, criterion, chosen),
-                          _report(test, criterion, chosen), "ltt", certified)
+    return Recommendation(criterion.name, chosen, evaluate(calib, criterion, chosen),
+                          evaluate(test, criterion, chosen), "ltt", certified)
 
 
 def never_exit(criterion: Criterion, df: pd.DataFrame) -> float:
     """The threshold that keeps every input to the final exit."""
     t = df["threshold"]
     return float(t.min() if criterion.rule == "le" else t.max())
-
-
-def _report(profile: Profile, criterion: Criterion, thr: float) -> dict:
-    out = evaluate(profile, criterion, thr)
-    exits = profile.exits(criterion, thr)
-    final = profile.cols["pred"][:, -1]
-    out["drop_pt"] = 100 * (out["error_rate"] - profile.exit_error(-1))
-    out["disagreement"] = float((profile.cols["pred"][np.arange(profile.n), exits] != final).mean())
-    return out
 
 
 # ---- what a threshold, a recommendation and a curve mean, in words ------------------------

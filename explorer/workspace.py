@@ -21,16 +21,16 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from . import folders, imported, modality, user_model
+from .manifest import VERSION, DataInfo, Manifest
 from .models.base import NO_FINAL_HEAD
 from .paths import CACHE
 
 log = logging.getLogger(__name__)
 EXIT_KINDS = ("final-head", "trained", "distilled")
-MANIFEST_VERSION = 1
 PHASES = ("loading", "features", "training", "profiling")  # what an import reports progress for
 root = imported.root
 
@@ -95,7 +95,7 @@ def source_hash(source: str) -> str:
     return h.hexdigest()
 
 
-def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
+def _attach(model, manifest: Manifest, heads_path: Path, view: str = "main"):
     """Put the imported heads on a freshly loaded model."""
     from . import exit_heads
 
@@ -103,11 +103,11 @@ def _attach(model, manifest: dict, heads_path: Path, view: str = "main"):
     modules = kind.exit_modules(model, manifest, view)
     if any(m is not None for m in modules.values()):
         exit_heads.load_heads(heads_path, modules)
-    return kind.attach(model, manifest["exits"], modules, view)
+    return kind.attach(model, manifest.exits, modules, view)
 
 
 # ---- lookup: imported models as zoo entries ---------------------------------------------------
-def _manifest(name: str, where: Path) -> tuple[dict, str] | None:
+def _manifest(name: str, where: Path) -> tuple[Manifest, str] | None:
     """(manifest, view) of an imported model's name (NAME or NAME-shared)."""
     return imported.found(name, where)
 
@@ -115,8 +115,8 @@ def _manifest(name: str, where: Path) -> tuple[dict, str] | None:
 def load_imported(name: str, where: str | Path | None = None):
     """The imported model `name` (NAME or NAME-shared) with its exit heads attached."""
     manifest, view = imported.found(name, where)
-    model = load_source(manifest["source"], manifest["exits"])
-    return _attach(model, manifest, root(where) / manifest["name"] / "heads", view)
+    model = load_source(manifest.source, manifest.exits)
+    return _attach(model, manifest, root(where) / manifest.name / "heads", view)
 
 
 def lookup(name: str, where: str | Path | None = None):
@@ -140,11 +140,11 @@ def list_models(where: str | Path | None = None) -> list[dict]:
     where = root(where)
     out = []
     for path in sorted(where.glob("*/manifest.json")):
-        m = json.loads(path.read_text())
-        out.append({"name": m["name"], "architecture": m["architecture"], "exits": m["exits"],
-                    "source": m["source"], "data": m["data"]["folder"], "task": m["task"]})
-        if m.get("shared_exit"):
-            out.append(dict(out[-1], name=m["name"] + "-shared", exits="shared"))
+        m = Manifest.read(path)
+        out.append({"name": m.name, "architecture": m.architecture, "exits": m.exits,
+                    "source": m.source, "data": m.data.folder, "task": m.task})
+        if m.shared_exit:
+            out.append(dict(out[-1], name=m.name + "-shared", exits="shared"))
     return out
 
 
@@ -207,31 +207,27 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
         raise ValueError(refused)
     kind = modality.of(model.family)
     folder = kind.scan(data, opts.train_fraction, opts.calib_fraction, opts.limit)
-    data_info = {"folder": str(Path(data).expanduser().resolve()), "layout": folder.layout,
-                 "train_fraction": opts.train_fraction, "calib_fraction": opts.calib_fraction,
-                 "limit": opts.limit, "files": {s: folder.split.count(s) for s in ("train", "calib", "test")},
-                 "missing": len(folder.missing)}
-    key = hashlib.sha256(json.dumps([MANIFEST_VERSION, source_hash(source), folder.content_hash(),
+    data_info = DataInfo(str(Path(data).expanduser().resolve()), folder.layout, opts.train_fraction,
+                         opts.calib_fraction, opts.limit,
+                         {s: folder.split.count(s) for s in ("train", "calib", "test")}, len(folder.missing))
+    key = hashlib.sha256(json.dumps([VERSION, source_hash(source), folder.content_hash(),
                                      asdict(opts)], sort_keys=True).encode()).hexdigest()
     loading(1.0, f"{len(folder.files)} files in {data} ({folder.layout})")
     old = folder_out / "manifest.json"
     if old.is_file() and (folder_out / "report.json").is_file():
-        m = json.loads(old.read_text())
-        if m.get("key") == key:
+        if Manifest.read(old).key == key:
             say(f"{name}: nothing changed since the last import; the report is current")
             for later in PHASES[1:]:
                 (at(later) or (lambda f, what: None))(1.0, "nothing changed since the last import")
             return json.loads((folder_out / "report.json").read_text())
     _forget(name)
-    say(f"{folder.layout} folder: " + ", ".join(f"{data_info['files'][s]} {s}" for s in ("train", "calib", "test"))
+    say(f"{folder.layout} folder: " + ", ".join(f"{data_info.files[s]} {s}" for s in ("train", "calib", "test"))
         + (f"; {len(folder.missing)} listed files missing" if folder.missing else ""))
     labels = list(model.labels)
     kind.targets(folder.targets, labels or None)  # a label mismatch stops here, before any work
-    manifest = {"name": name, "version": MANIFEST_VERSION, "source": source, "source_hash": source_hash(source),
-                "architecture": model.architecture, "family": kind.name,
-                "task": model.task, "exits": opts.exits, "options": asdict(opts), "labels": labels,
-                "data": data_info, "daisy": None, "shared_exit": opts.shared_exit, "key": None,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    manifest = Manifest(name, source, model.architecture, kind.name, model.task, opts.exits, data_info,
+                        source_hash=source_hash(source), options=asdict(opts), labels=labels,
+                        shared_exit=opts.shared_exit, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     folder_out.mkdir(parents=True, exist_ok=True)
     heads_meta: dict = {"seed": opts.seed, "logs": []}
     modules: dict = {}
@@ -241,13 +237,13 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
 
         modules, heads_meta = _train_heads(model, folder, opts, labels, at("features"), at("training"), say,
                                            spill=folder_out / "features.tmp")
-        manifest["daisy"] = heads_meta.get("daisy")
+        manifest = replace(manifest, daisy=heads_meta.get("daisy"))
         exit_heads.save_heads(folder_out / "heads", modules, heads_meta)
     else:
         for later in ("features", "training"):
             (at(later) or (lambda f, what: None))(1.0, "not needed: the model's own head reads every exit")
-    manifest["training"] = heads_meta
-    (folder_out / "manifest.json").write_text(json.dumps(manifest, indent=1))  # key still None: not done
+    manifest = replace(manifest, training=heads_meta)
+    manifest.write(folder_out / "manifest.json")  # key still None: not done
     profiling = at("profiling")
     views = [name] + ([name + "-shared"] if opts.shared_exit else [])
     if ray is not None:  # the profiles the report reads, built on Ray (only here is it imported)
@@ -267,9 +263,8 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
         report["shared_exit"] = build_report(name + "-shared", where, _scaled(profiling, 0.7, 1), say,
                                              shared_only=True)
     say(f"{name} is ready: choose it on any page")
-    manifest["key"] = key
     (folder_out / "report.json").write_text(json.dumps(report, indent=1))
-    (folder_out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    replace(manifest, key=key).write(folder_out / "manifest.json")
     return report
 
 
@@ -349,14 +344,14 @@ def build_report(name: str, where: Path, progress=None, say=print, shared_only: 
         progress(0.9, "timing real exits at the recommended thresholds")
     eps = zoo.get(name).quality.eps_pt
     manifest, _ = _manifest(name, root(where))
-    out = {"model": name, "source": manifest["source"], "architecture": manifest["architecture"],
-           "exits_kind": "shared" if shared_only else manifest["exits"],
+    out = {"model": name, "source": manifest.source, "architecture": manifest.architecture,
+           "exits_kind": "shared" if shared_only else manifest.exits,
            "samples": {"calib": calib.n, "test": test.n}, "exits": exits_table(test)}
     if model.task == "class":
         out["final_accuracy"] = test.quality(test.exit_error(-1))
         if shared_only:
             rec = best_recommendation(calib, test, eps)
-            out["recommended"] = {"criterion": rec.criterion, "threshold": rec.threshold, "test": rec.test}
+            out["recommended"] = {"criterion": rec.criterion, "threshold": rec.threshold, "test": rec.test.to_json()}
             return out
         out["recommended"], out["recommended_ltt"] = class_recommendations(name, calib, test, eps, repeats_b64=3)
     else:
@@ -368,22 +363,22 @@ def build_report(name: str, where: Path, progress=None, say=print, shared_only: 
             rec = tradeoff.recommend(calib, test, criteria.get(cname), eps)
             b1 = bench(name, cname, rec.threshold, 1, "test", repeats=3)
             out["recommended"][cname] = {
-                "threshold": rec.threshold, "wer_increase_pt": rec.test["drop_pt"], "wer": rec.test["error_rate"],
-                "mac_speedup": rec.test["mac_speedup"], "measured_speedup_b1": b1["realized_speedup"],
-                "ideal_speedup_b1": b1["ideal_speedup"], "mean_exit": rec.test["mean_exit"],
-                "profile_agreement_b1": b1["profile_agreement"], "noisy_b1": b1["noisy"]}
+                "threshold": rec.threshold, "wer_increase_pt": rec.test.drop_pt, "wer": rec.test.error_rate,
+                "mac_speedup": rec.test.mac_speedup, "measured_speedup_b1": b1.realized_speedup,
+                "ideal_speedup_b1": b1.ideal_speedup, "mean_exit": rec.test.mean_exit,
+                "profile_agreement_b1": b1.profile_agreement, "noisy_b1": b1.noisy}
         first = out["recommended"]["ctc_entropy"]
         b16 = bench(name, "ctc_entropy", first["threshold"], 16, "test", repeats=3)
-        first["measured_speedup_b16"] = b16["realized_speedup"]
-        first["profile_agreement_b16"] = b16["profile_agreement"]
-        first["noisy_b16"] = b16["noisy"]
+        first["measured_speedup_b16"] = b16.realized_speedup
+        first["profile_agreement_b16"] = b16.profile_agreement
+        first["noisy_b16"] = b16.noisy
         path = test.path(criteria.get("ctc_entropy"))
         out["front_end_cap"] = float(test.full() / path[0])
         out["front_end_share"] = float(test.macs.front / test.full())
         out["front_end_share_ms"] = float(test.ms.front / test.full("ms"))
     out["per_layer_ms"] = [float(v) for v in test.ms.stage]
     out["front_end_ms"] = float(test.ms.front)
-    out["training"] = manifest.get("training", {})
+    out["training"] = manifest.training
     import torch
 
     out["threads"] = torch.get_num_threads()
@@ -398,7 +393,7 @@ def imported_report(name: str, progress=None) -> dict:
     if found is None:
         raise ValueError(f"{name} is not an imported model (see `python -m explorer models`)")
     manifest, view = found
-    path = root() / manifest["name"] / "report.json"
+    path = root() / manifest.name / "report.json"
     if path.is_file():
         report = json.loads(path.read_text())
         return report.get("shared_exit", report) if view == "shared" else report

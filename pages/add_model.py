@@ -84,7 +84,7 @@ done = st.session_state.get("add_model.done")
 if done and done in zoo.names():
     entry = zoo.get(done)
     st.success(f"{done} is imported: {entry.title}. Choose it on any page.")
-    task = imported.found(done)[0]["task"]
+    task = imported.found(done)[0].task
     page, label = LINKS[task]
     l1, l2, l3 = st.columns(3)
     l1.page_link(page, label=label, icon="➡️")
@@ -92,8 +92,8 @@ if done and done in zoo.names():
     l3.page_link("pages/model.py", label="Its cost, part by part", icon="🧱")
 
 st.subheader("Imported models")
-rows = [{"name": m["name"], "architecture": m["architecture"], "exits": m["exits"], "task": m["task"],
-         "data": m["data"]["folder"], "test files": m["data"]["files"].get("test"), "imported": m.get("created", "")}
+rows = [{"name": m.name, "architecture": m.architecture, "exits": m.exits, "task": m.task,
+         "data": m.data.folder, "test files": m.data.files.get("test"), "imported": m.created}
         for m in imported.manifests()]
 if rows:
     st.dataframe(rows, hide_index=True)

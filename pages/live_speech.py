@@ -12,7 +12,7 @@ import torch
 
 from explorer import criteria, plots, robustness, zoo
 from explorer.audio import FORMATS_HINT, to_wav_bytes
-from explorer.data.examples import EXAMPLES, load_index
+from explorer.data.examples import EXAMPLES, speech_examples
 from explorer.memo import memoized
 from explorer.modality.speech import MAX_SECONDS
 from explorer.predict import exit_taken, is_right, logmel, predict_input
@@ -70,12 +70,10 @@ elif source == "Record":
     rec = st.audio_input("Say a few digits, e.g. a phone number (other words show as <unk>)")
     data = rec.getvalue() if rec else None
 elif source != live_shared.LINKED:
-    examples = load_index()["speech"]
-    pick = st.selectbox("Example", examples,
-                        format_func=lambda e: f"“{e.get('said', e['text'])}” — {e['voice']} ({e['note']})")
-    data = (EXAMPLES / pick["file"]).read_bytes() if pick else None
-    truth = pick["text"] if pick else None  # the label: digit words, <unk> for any other word
-    said = pick.get("said", truth) if pick else None
+    pick = st.selectbox("Example", speech_examples(), format_func=lambda e: f"“{e.said}” — {e.voice} ({e.note})")
+    data = (EXAMPLES / pick.file).read_bytes() if pick else None
+    truth = pick.text if pick else None
+    said = pick.said if pick else None
 
 audio = (given, ()) if given is not None else common.decoded(data, lambda b: decode_upload(name, b), "recording")
 if audio is None:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import anatomy, criteria, plots, zoo
-from explorer.bench import bench
+from explorer.bench import BenchResult, bench
 from explorer.speedup import DEFINITION, REPEATS, WARMUP
 from pages import choice, common
 
@@ -18,7 +18,7 @@ FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),
            "ms": st.column_config.NumberColumn(format="%.3f")}
 
 
-def parameters(name: str) -> dict:
+def parameters(name: str) -> anatomy.ParameterCounts:
     return anatomy.parameter_counts(common.load_model(name))
 
 
@@ -27,7 +27,7 @@ def architecture_ui(name: str) -> None:
     rows = anatomy.parts_table(params, prof)
     st.subheader("Architecture: every stage and head")
     m = st.columns(4)
-    m[0].metric("Parameters", f"{params['total']:,}")
+    m[0].metric("Parameters", f"{params.total:,}")
     m[1].metric("MACs, full model", f"{prof.full() / 1e6:.2f} M")
     m[2].metric("ms, full model (batch 1)", f"{prof.full('ms'):.2f}")
     m[3].metric("Exits", prof.k)
@@ -44,7 +44,7 @@ def architecture_ui(name: str) -> None:
     st.dataframe(table, hide_index=True, column_config={c: FORMATS[c.rsplit(" ", 1)[-1]] for c in table.columns[1:]})
     note = zoo.get(name).input_note
     st.caption(f"MACs counted by torch at batch 1{' ' + note if note else ''}; ms measured on "
-               f"this machine ({prof.meta.get('threads', '?')} threads) when the profile was made. Parameters: those "
+               f"this machine ({prof.meta.threads or '?'} threads) when the profile was made. Parameters: those "
                "each part really runs; the total also counts parameters used only in training.")
 
 
@@ -76,7 +76,7 @@ def memory_ui(name: str) -> None:
     m[2].metric("Peak working memory, full depth", _kb(mem.peak_bytes[-1]),
                 f"± {_kb(mem.peak_spread[-1] / 2)}", delta_color="off")
     st.plotly_chart(plots.memory_per_exit(mem.weights_to_exit, mem.peak_bytes, mem.peak_spread,
-                                          prof.meta["exit_names"]))
+                                          prof.meta.exit_names))
     parts = pd.DataFrame({"part": [p if p != "unused" else "in the checkpoint, never read by these exits"
                                    for p in mem.weights], "bytes": list(mem.weights.values())})
     st.dataframe(parts[parts["bytes"] > 0], hide_index=True, column_config={"bytes": FORMATS["parameters"]})
@@ -106,7 +106,7 @@ def estimate_seconds(name: str, crit: str, thr: float, limit: int, batch: int) -
     return 0.5 + (REPEATS + WARMUP) * limit * per_input / 1e3 / (1 if batch == 1 else 3)
 
 
-def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[dict]:
+def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[BenchResult]:
     """Both batch sizes, each in a worker thread while a progress bar estimates how far
     it has got."""
     bar = st.progress(0.0, "Starting the benchmark…")
@@ -151,15 +151,15 @@ def benchmark_ui(name: str) -> None:
     results = stored[1]
     cols = st.columns(len(results))
     for col, r in zip(cols, results, strict=True):
-        if r["noisy"]:
-            col.metric(f"Batch {r['batch']}: realized speedup", "noisy")
-            col.warning(f"Noisy measurement, not a result: {r['noisy']}.")
+        if r.noisy:
+            col.metric(f"Batch {r.batch}: realized speedup", "noisy")
+            col.warning(f"Noisy measurement, not a result: {r.noisy}.")
         else:
-            col.metric(f"Batch {r['batch']}: realized speedup", f"{r['realized_speedup']:.2f}×")
-        col.markdown(f"**{r['realized_over_ideal']:.2f} of the ideal {r['ideal_speedup']:.2f}×** (MACs). "
-                     f"Median {r['ms_per_input_full']:.3f} → {r['ms_per_input_exit']:.3f} ms per input; mean exit "
-                     f"{r['mean_exit'] + 1:.2f} (1 = first); the real exits equal the profile's on "
-                     f"{r['profile_agreement']:.1%} of {r['samples']} inputs.")
+            col.metric(f"Batch {r.batch}: realized speedup", f"{r.realized_speedup:.2f}×")
+        col.markdown(f"**{r.realized_over_ideal:.2f} of the ideal {r.ideal_speedup:.2f}×** (MACs). "
+                     f"Median {r.ms_per_input_full:.3f} → {r.ms_per_input_exit:.3f} ms per input; mean exit "
+                     f"{r.mean_exit + 1:.2f} (1 = first); the real exits equal the profile's on "
+                     f"{r.profile_agreement:.1%} of {r.samples} inputs.")
     st.plotly_chart(plots.speedup_bars(results))
 
 

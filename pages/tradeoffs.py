@@ -35,13 +35,13 @@ def recommendation_ui(name: str, crit: str) -> None:
                            float(eps), float(eps_ltt) / 100, float(delta))
 
     def on_test(r) -> str:
-        return (f"on the test split: {q.label} {q.from_error(r.test['error_rate']):.2%} "
-                f"({r.test['drop_pt']:.2f} {q.change_unit}), {r.test['mac_speedup']:.2f}× fewer MACs, "
-                f"mean exit {r.test['mean_exit'] + 1:.2f} (1 = first)")
+        return (f"on the test split: {q.label} {q.from_error(r.test.error_rate):.2%} "
+                f"({r.test.drop_pt:.2f} {q.change_unit}), {r.test.mac_speedup:.2f}× fewer MACs, "
+                f"mean exit {r.test.mean_exit + 1:.2f} (1 = first)")
 
     r1, r2 = st.columns(2)
     r1.markdown(f"**Empirical: τ = {rec.threshold:.4g}** — the cheapest threshold within ε = {eps:.2f} "
-                f"{q.change_unit} on the {calib_n} calibration inputs ({rec.calibration['drop_pt']:.2f} there); "
+                f"{q.change_unit} on the {calib_n} calibration inputs ({rec.calibration.drop_pt:.2f} there); "
                 f"{on_test(rec)}. No guarantee on new inputs.")
     r1.button("Apply", key="w.apply", on_click=choice.set_threshold, args=(name, crit, rec.threshold),
               help="Move the threshold to the recommended threshold.")
@@ -52,7 +52,7 @@ def recommendation_ui(name: str, crit: str) -> None:
         + (" (never exit early)" if not certified else "")
         + f" — LTT tests thresholds from the safest down and keeps those for which, with probability ≥ "
         f"{1 - delta:.0%} over the draw of the calibration set, the early answer differs from the full model's on "
-        f"at most ε = {eps_ltt:.2f}% of new inputs ({ltt.calibration['disagreement']:.2%} on calibration); "
+        f"at most ε = {eps_ltt:.2f}% of new inputs ({ltt.calibration.disagreement:.2%} on calibration); "
         f"{on_test(ltt)}.")
     r2.caption(f"With {calib_n} calibration inputs and δ = {delta:g}, the smallest ε any threshold can be certified "
                f"at is {smallest:.2%} (and only with no disagreement at all); "

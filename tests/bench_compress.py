@@ -36,7 +36,7 @@ def main() -> int:
         prof = zoo.profile(name, zoo.get(name).test_split)
         for shape in energy.SHAPES:
             run = energy.simulate(prof, energy.power_trace(energy.TraceConfig(shape=shape)), energy.EnergySettings())
-            out["energy"][f"{name}/{shape}"] = run.summary
+            out["energy"][f"{name}/{shape}"] = run.summary.to_json()
     print(json.dumps(out, indent=1))
     return 0
 

@@ -6,7 +6,7 @@ Prints JSON lines, then a summary table:
    (1 thread, and torch's default) against Ray with 1 and 2 workers (from the call to the
    saved profile: actor start, reading, profiling, merge; costs given, not re-measured),
    each Ray run's wall clock taken apart (Ray start, actor start, the pass, of which reading
-   and profiling, merge: the profile's meta["ray_pass"]), and the same pass through actors
+   and profiling, merge: the profile's meta.ray_pass), and the same pass through actors
    already warm (model loaded, data read): what Ray costs once its workers are up.
 3. The built-in speech model's 13 noisy test sets (test_a clean + 3 noises x 4 SNRs, 3,900
    clips) in one pass: single process against Ray with 1 and 2 workers.
@@ -84,7 +84,7 @@ def on_ray(name: str, variants, costs, workers: int) -> tuple[float, float, floa
     profs = rp.build_all(specs, workers=workers, directory=out, costs=costs, progress=progress)
     (t0, n0), (t1, n1) = first[0], first[-1]
     return (time.perf_counter() - start, t0, (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan"),
-            profs[0].meta["ray_pass"])
+            profs[0].meta.ray_pass)
 
 
 def warm_pass(name: str, variants, workers: int = 1) -> float:

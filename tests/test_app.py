@@ -339,16 +339,16 @@ def test_live_speech_example_reference_noise_and_uploads():
 
 @needs_speech
 def test_live_speech_says_which_digits_it_heard_and_when_it_heard_none():
-    from explorer.data.examples import load_index
+    from explorer.data.examples import speech_examples
 
     at = open_page("live_speech")
-    examples = load_index()["speech"]
+    examples = speech_examples()
     pick = next(s for s in at.selectbox if s.label == "Example")
-    without = next(e for e in examples if e.get("said") and e["text"].split().count("<unk>") == len(e["text"].split()))
+    without = next(e for e in examples if e.text.split().count("<unk>") == len(e.text.split()))
     pick.set_value(without).run()
     assert "No digits heard: the model only knows zero, oh, one" in _decision(at)
-    assert f"said: “{without['said']}”" in _decision(at)
-    within = next(e for e in examples if e.get("said") and e["said"] != e["text"] and e is not without)
+    assert f"said: “{without.said}”" in _decision(at)
+    within = next(e for e in examples if e.said != e.text and e is not without)
     next(s for s in at.selectbox if s.label == "Example").set_value(within).run()
     assert "Digits heard: " in _decision(at)
     table = at.dataframe[0].value

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from explorer import anatomy, checkpoint, criteria, plots, robustness, tradeoff, zoo
+from explorer.bench import BenchResult
 from explorer.report import by_kind_and_level, by_level, noise_table
 from explorer.shipped import load_report
+from explorer.speedup import Speedup, Timing
 from explorer.thresholds import default_criterion, recommended
 
 needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) and checkpoint.exists(
@@ -19,16 +21,16 @@ def test_parameters_of_every_part_add_up_to_the_model():
     model = zoo.model("image")
     params = anatomy.parameter_counts(model)
     unused = sum(p.numel() for p in model.shared.parameters())  # the other view's head
-    assert params["front"] + sum(params["stage"]) + params["head_total"]["exit"] + unused == params["total"]
+    assert params.front + sum(params.stage) + params.head_total["exit"] + unused == params.total
     shared = anatomy.parameter_counts(zoo.model("image-shared"))
-    assert shared["head"]["shared"] == [shared["head_total"]["shared"]] * 6  # one head, read at every exit
+    assert shared.head["shared"] == [shared.head_total["shared"]] * 6  # one head, read at every exit
     prof = zoo.profile("image", "test")
     rows = anatomy.head_overhead({"per exit": (params, prof), "shared": (shared, zoo.profile("image-shared", "test"))})
     assert rows[1]["parameters"] < rows[0]["parameters"]
     parts = anatomy.parts_table(params, prof)
     table = anatomy.by_exit(parts)
     assert list(table["exit"]) == ["input"] + [f"block {k}" for k in range(1, 7)]
-    assert table["backbone parameters"].sum() == params["front"] + sum(params["stage"])
+    assert table["backbone parameters"].sum() == params.front + sum(params.stage)
     fig = plots.cost_breakdown(parts)  # stacked bars: every part once, adding up to all MACs
     assert sorted(t.name for t in fig.data) == sorted({r["part"] for r in parts})
     assert sum(sum(t.y) for t in fig.data) == pytest.approx(sum(r["MACs"] for r in parts))
@@ -63,9 +65,13 @@ def test_pages_and_predict_start_at_the_reports_recommendation():
     assert recommended("image", "entropy", 1.0) == looser
 
 
+def _bench_result(batch: int, realized: float, ideal: float) -> BenchResult:
+    timed = Speedup(Timing((realized,)), Timing((1.0,)), ideal, batch, 10)
+    return BenchResult("image", "entropy", 0.5, 10, 1, 0.0, timed, "accuracy", 0.99, 0.98, 1.0, 1.0)
+
+
 def test_speedup_and_distribution_figures():
-    fig = plots.speedup_bars([{"batch": 1, "ideal_speedup": 4.0, "realized_speedup": 3.0, "noisy": ""},
-                              {"batch": 64, "ideal_speedup": 4.0, "realized_speedup": 5.5, "noisy": "above"}])
+    fig = plots.speedup_bars([_bench_result(1, 3.0, 4.0), _bench_result(64, 5.5, 4.0)])  # 5.5 > 4: noisy
     assert [t.name for t in fig.data] == ["ideal (MACs)", "realized (measured median)"]
     assert list(fig.data[1].text) == ["3.00×", "5.50× noisy"] and fig.layout.title.text
     fig = plots.exit_distributions({"clean": [0.9, 0.1], "noisy": [0.5, 0.5]}, ["a", "b"])

@@ -78,7 +78,7 @@ def test_a_link_opens_an_evaluation_input_on_the_live_page(workspace):
         decision = _decision(at)
         assert (f"true: {item.truth}" in decision) if kind == "image" else (f"Reference: “{item.truth}”" in decision)
     noisy = eval_inputs.item(workspace["image"], "blur-3", 0)
-    assert noisy.label.startswith("blur") and noisy.truth in imported.found(workspace["image"])[0]["labels"]
+    assert noisy.label.startswith("blur") and noisy.truth in imported.found(workspace["image"])[0].labels
     at = open_page("live_image", model=workspace["image"], input="fog-9:1")
     assert "has no evaluation set “fog-9”" in " ".join(e.value for e in at.error)
     at = open_page("live_image", model=workspace["image"], input="test:99999")

@@ -35,5 +35,5 @@ def test_synthetic_profile_works_with_every_criterion(synthetic, crit):
     exits = synthetic.exits(crit, crit.default)
     assert exits.shape == (synthetic.n,) and exits.min() >= 0 and exits.max() < synthetic.k
     row = tradeoff.evaluate(synthetic, crit, crit.default)
-    assert row["mean_exit"] == pytest.approx(exits.mean())
-    assert row["mac_speedup"] == pytest.approx(synthetic.full() / synthetic.path(crit)[exits].mean())
+    assert row.mean_exit == pytest.approx(exits.mean())
+    assert row.mac_speedup == pytest.approx(synthetic.full() / synthetic.path(crit)[exits].mean())

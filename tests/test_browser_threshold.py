@@ -27,11 +27,11 @@ def expected(prof, crit: str, thr: float) -> dict:
     c = criteria.get(crit)
     exits = prof.exits(c, thr)
     point = tradeoff.evaluate(prof, c, thr)
-    accuracy = prof.quality(point["error_rate"])
-    drop = 100 * (point["error_rate"] - prof.exit_error(-1))
+    accuracy = prof.quality(point.error_rate)
+    drop = 100 * (point.error_rate - prof.exit_error(-1))
     return {"metrics": {QUALITY: f"{accuracy:.2%}", "Mean exit": f"{exits.mean() + 1:.2f} of {prof.k}",
-                        "Ideal speedup (MACs)": f"{point['mac_speedup']:.2f}×"},
-            "change": f"{-drop:+.2f} points", "marker": (point["mean_macs"], accuracy),
+                        "Ideal speedup (MACs)": f"{point.mac_speedup:.2f}×"},
+            "change": f"{-drop:+.2f} points", "marker": (point.mean_macs, accuracy),
             "interval": sorted(1 - e for e in tradeoff.bootstrap_ci(prof, exits)),
             "shares": np.bincount(exits, minlength=prof.k) / prof.n}
 

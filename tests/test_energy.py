@@ -93,7 +93,7 @@ def test_early_exit_answers_more_inputs_right_on_the_intermittent_trace(toy_case
     run = energy.simulate(prof, tr, _settings(prof))
     assert run.early.answered > run.full.answered
     assert run.early.n_correct > run.full.n_correct
-    assert run.summary["early_correct"] == run.early.n_correct
+    assert run.summary.early_correct == run.early.n_correct
 
 
 def test_bad_settings_are_said_in_words(toy_case):

@@ -63,7 +63,7 @@ def test_profile_contents(toy_profile, seq_profile, toy, toy_batches):
     assert (toy_profile.n, toy_profile.k) == (90, 6)
     assert set(toy_profile.cols) == {"pred", "errors", "confidence", "entropy", "entropy_norm"}
     assert all(v.shape == (90, 6) for v in toy_profile.cols.values())
-    assert toy_profile.meta["fingerprint"] == fingerprint(toy)
+    assert toy_profile.meta.fingerprint == fingerprint(toy)
     assert (toy_profile.ms.stage > 0).all() and (toy_profile.ms.head["exit"] > 0).all()
     assert set(seq_profile.cols) == {"pred", "errors", "ctc_entropy", "ssl_entropy"}
     assert all(isinstance(a, tuple) for a in seq_profile.answers)
@@ -129,7 +129,7 @@ def test_cached_profile_rebuilds_for_a_changed_model(toy, toy_batches, tmp_path,
         changed.exits[0][1].weight[0, 0] += 5.0  # one weight of the first exit's classifier
     fresh = cached_profile(changed, "toy", "test", batches, tmp_path)
     assert len(built) == 2  # rebuilt, not the stale profile
-    assert fresh.meta["fingerprint"] == fingerprint(changed) != first.meta["fingerprint"]
+    assert fresh.meta.fingerprint == fingerprint(changed) != first.meta.fingerprint
     assert not np.array_equal(fresh.cols["confidence"][:, 0], first.cols["confidence"][:, 0])
     np.testing.assert_array_equal(fresh.cols["confidence"][:, 1:], first.cols["confidence"][:, 1:])
 
@@ -147,8 +147,8 @@ def test_cached_profile_never_serves_a_file_with_another_fingerprint(toy, toy_ba
     # a stale profile (of the original model) sitting where the changed model's would go
     toy_profile.save(profile_path(tmp_path, "toy", "test", fingerprint(changed)))
     prof = cached_profile(changed, "toy", "test", lambda: toy_batches, tmp_path)
-    assert prof.meta["fingerprint"] == fingerprint(changed)
-    assert Profile.load(profile_path(tmp_path, "toy", "test", fingerprint(changed))).meta["fingerprint"] == \
+    assert prof.meta.fingerprint == fingerprint(changed)
+    assert Profile.load(profile_path(tmp_path, "toy", "test", fingerprint(changed))).meta.fingerprint == \
         fingerprint(changed)
 
 

@@ -61,7 +61,7 @@ def single_process(name: str, split: str, costs, **variant) -> Profile:
 def assert_same_profile(ray_prof: Profile, ref: Profile):
     """Every sample's predictions, scores and errors identical (costs aside)."""
     for key in ("model", "dataset", "fingerprint", "task", "heads", "exit_names"):
-        assert ray_prof.meta[key] == ref.meta[key], key
+        assert getattr(ray_prof.meta, key) == getattr(ref.meta, key), key
     assert ray_prof.cols.keys() == ref.cols.keys()
     for c in ref.cols:
         assert ray_prof.cols[c].dtype == ref.cols[c].dtype, c
@@ -84,22 +84,22 @@ def test_image_clean_and_corrupted_equal_single_process(tmp_path):
         assert prof.n == 200
         assert_same_profile(prof, single_process("image", "test", costs, **variant))
     # the same file and key as the single-process pass, so every page finds it
-    assert profile_path(tmp_path, "image", "test-blur-3-200", got[1].meta["fingerprint"]).exists()
+    assert profile_path(tmp_path, "image", "test-blur-3-200", got[1].meta.fingerprint).exists()
     assert not any((tmp_path / "cache").rglob("*.npz")), "shards are removed once merged"
 
 
 def test_toy_equal_and_costs_measured_on_one_worker(tmp_path):
     prof = rp.build_on_ray(rp.DataSpec("toy", "test"), workers=1, directory=tmp_path)
     assert_same_profile(prof, single_process("toy", "test", (prof.macs, prof.ms)))
-    where = prof.meta["measured_on"]
+    where = prof.meta.measured_on
     assert where["device"] == "cpu" and where["threads"] == 1 and "Ray worker" in where["by"]
     assert (prof.ms.stage > 0).all() and (prof.macs.stage > 0).all()
-    took = prof.meta["ray_pass"]  # where the wall clock went, for `make bench-scale`
+    took = prof.meta.ray_pass  # where the wall clock went, for `make bench-scale`
     parts = ("ray_start", "prepare", "actor_start", "pass", "merge")
     assert all(took[p] >= 0 for p in parts) and sum(took[p] for p in parts) <= took["total"] + 1e-6
     assert took["tasks"] >= 1 and took["profile"] > 0 and len(took["actor_init"]) == 1
     # loading: a second call finds the saved profile and starts no worker
-    assert Profile.load(profile_path(tmp_path, "toy", "test", prof.meta["fingerprint"])).n == 1000
+    assert Profile.load(profile_path(tmp_path, "toy", "test", prof.meta.fingerprint)).n == 1000
 
 
 def test_killed_worker_gives_the_identical_speech_profile(tmp_path):
@@ -119,7 +119,7 @@ def test_killed_worker_gives_the_identical_speech_profile(tmp_path):
 
     got = rp.build_all(specs, workers=1, directory=tmp_path, progress=kill_first_worker, costs=costs)
     assert killed, "the run ended before a worker could be killed"
-    workers = {w.split(":")[1] for p in got for w in p.meta["profiled_by"]}
+    workers = {w.split(":")[1] for p in got for w in p.meta.profiled_by}
     assert str(killed[0]) in workers and len(workers) >= 2, "a new worker finished the run"
     assert_same_profile(got[0], single_process("speech", "test_a", costs, limit=130))
     assert_same_profile(got[1], single_process("speech", "test_a", costs, noise="babble", snr=5, limit=130))
@@ -140,7 +140,7 @@ def test_interrupted_run_resumes_from_its_shards(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger=rp.__name__):
         prof = rp.build_on_ray(spec, workers=1, directory=tmp_path, costs=costs)
     assert f"resuming, {len(kept)} of 5 chunks already profiled" in caplog.text
-    assert len(prof.meta["profiled_by"]) == 2, "the first run's shards were merged, not recomputed"
+    assert len(prof.meta.profiled_by) == 2, "the first run's shards were merged, not recomputed"
     assert_same_profile(prof, single_process("image", "test", costs, limit=320))
 
 
@@ -167,8 +167,8 @@ def test_undecodable_files_are_named_counted_and_skipped(tmp_path, caplog):
     costs = shipped_costs("image", "test")
     with caplog.at_level(logging.WARNING, logger=rp.__name__):
         prof = rp.build_on_ray(spec, workers=1, directory=tmp_path, costs=costs)
-    assert prof.n == 70 and prof.meta["dataset"] == "digits"
-    assert [s["file"] for s in prof.meta["skipped"]] == [str(folder / "012-broken.png"), str(folder / "040-empty.png")]
+    assert prof.n == 70 and prof.meta.dataset == "digits"
+    assert [s["file"] for s in prof.meta.skipped] == [str(folder / "012-broken.png"), str(folder / "040-empty.png")]
     assert "skipped 2 undecodable files" in caplog.text and "040-empty.png" in caplog.text
     assert_same_profile(prof, rp.build_local(spec, costs))
     acc = 1 - prof.exit_error(-1)
@@ -212,7 +212,7 @@ def test_cuda_without_a_gpu_gets_a_sentence(tmp_path, capsys):
 
 def test_single_process_profiles_say_where_their_ms_were_measured():
     prof = build_profile(zoo.model("toy"), zoo.batches(zoo.model("toy"), *zoo.get("toy").data("val"), 64), "toy", "val")
-    assert prof.meta["measured_on"]["device"] == "cpu" and "this process" in prof.meta["measured_on"]["by"]
+    assert prof.meta.measured_on["device"] == "cpu" and "this process" in prof.meta.measured_on["by"]
 
 
 
@@ -236,8 +236,8 @@ def test_imported_hf_models_profile_on_ray_as_in_one_process(tmp_path, capsys):
     for name in ("ray-vit", "ray-hubert"):
         for split in ("calib", "test"):
             ray_prof = zoo.profile(name, split)  # the import's: built on Ray, found where zoo looks
-            assert "Ray worker" in ray_prof.meta["measured_on"]["by"], "built on Ray, not in this process"
-            assert ray_prof.n > 0 and not ray_prof.meta.get("skipped")
+            assert "Ray worker" in ray_prof.meta.measured_on["by"], "built on Ray, not in this process"
+            assert ray_prof.n > 0 and not ray_prof.meta.skipped
             assert_same_profile(ray_prof, single_process(name, split, (ray_prof.macs, ray_prof.ms)))
     # `profile --ray` on an imported model: its files again, found current (no worker starts)
     assert main(["profile", "--model", "ray-hubert", "--split", "test", "--ray"]) == 0
@@ -262,5 +262,5 @@ def test_noisy_sets_of_an_imported_model_on_ray_when_configured(tmp_path, monkey
     for (kind, level), prof in [(k, p) for k, p in profiles.items() if k[1] in (0, 3)]:
         split, args = robustness.variant_args("ray-noisy-vit", kind, level)
         if args:
-            assert "ray_pass" in prof.meta, "built on Ray"
+            assert prof.meta.ray_pass, "built on Ray"
         assert_same_profile(prof, single_process("ray-noisy-vit", split, (prof.macs, prof.ms), **args))

@@ -70,16 +70,16 @@ def test_tradeoff_view_at_every_position_is_the_decisions_at_that_threshold(name
         thr = view.thresholds[i]
         exits = prof.exits(c, thr)  # the plain decisions, not the sweep
         point = tradeoff.evaluate(prof, c, thr)
-        quality = prof.quality(point["error_rate"])
-        change = 100 * (point["error_rate"] - prof.exit_error(-1)) * (-1 if col == "accuracy" else 1)
+        quality = prof.quality(point.error_rate)
+        change = 100 * (point.error_rate - prof.exit_error(-1)) * (-1 if col == "accuracy" else 1)
         shown = _shown_at(view, i)
         assert shown["metrics"] == {
             f"{words} ({s.label})": (f"{quality:.2%}", f"{change:+.2f} points"),
             "Mean exit": (f"{exits.mean() + 1:.2f} of {prof.k}", None),
-            "Ideal speedup (MACs)": (f"{point['mac_speedup']:.2f}×", None),
+            "Ideal speedup (MACs)": (f"{point.mac_speedup:.2f}×", None),
             "Measured speedup": (f"measured at {thr:.4g}", None)}
         (_, x, y, _), = shown["moves"][0]
-        assert (x, y) == pytest.approx((point["mean_macs"], quality), rel=1e-5)
+        assert (x, y) == pytest.approx((point.mean_macs, quality), rel=1e-5)
         lo, hi = sorted(q.from_error(e) for e in tradeoff.bootstrap_ci(prof, exits))
         assert f"95% bootstrap interval of {words} {lo:.2%}–{hi:.2%}" in view.notes[i]
         assert view.rows[0][0].moves[0].error[i] == pytest.approx([hi - quality, quality - lo], abs=1e-5)

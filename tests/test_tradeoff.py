@@ -11,7 +11,7 @@ from explorer import tradeoff
 from explorer.costs import Costs
 from explorer.criteria import CRITERIA, applicable
 from explorer.models.toy import ToySeq, ToySeqConfig, toy_data, toy_seq_data
-from explorer.profile import Profile
+from explorer.profile import Profile, ProfileMeta
 
 ALL = list(CRITERIA.values())
 CLASS_CAUSAL = [c for c in ALL if c.causal and c.name not in ("ctc_entropy", "daisy")]
@@ -36,8 +36,7 @@ def _random_profile(n: int = 300, k: int = 5, seed: int = 0, task: str = "class"
     heads = {"exit": "class"} if task == "class" else {"ctc": "ctc", "ssl": "cluster"}
     macs = Costs(3.0, rng.integers(1, 5, k).astype(np.float64), {h: rng.integers(0, 3, k) / 2 for h in heads})
     ms = Costs(0.5, rng.random(k) + 0.1, {h: rng.random(k) / 10 for h in heads})
-    meta = {"model": "random", "dataset": "random", "fingerprint": "", "task": task, "heads": heads,
-            "exit_names": [str(j) for j in range(k)]}
+    meta = ProfileMeta("random", "random", "", task, heads, [str(j) for j in range(k)])
     return Profile(meta, cols, ref_len, macs, ms, list(range(3)))
 
 
@@ -54,8 +53,7 @@ def _graded_profile(n: int, seed: int, k: int = 6) -> Profile:
     cols = {"pred": pred, "errors": (~right).astype(np.float64), "confidence": conf,
             "entropy": 1 - conf, "entropy_norm": (1 - conf) / 2}
     macs = Costs(1.0, np.full(k, 10.0), {"exit": np.ones(k)})
-    meta = {"model": "graded", "dataset": str(seed), "fingerprint": "", "task": "class",
-            "heads": {"exit": "class"}, "exit_names": [str(j) for j in range(k)]}
+    meta = ProfileMeta("graded", str(seed), "", "class", {"exit": "class"}, [str(j) for j in range(k)])
     return Profile(meta, cols, np.ones(n), macs, macs, list(range(4)))
 
 
@@ -67,7 +65,7 @@ def graded():
 def _brute(prof: Profile, crit, thresholds) -> dict[str, np.ndarray]:
     """Every threshold on its own, straight from Profile.exits."""
     rows = [tradeoff.evaluate(prof, crit, t) for t in thresholds]
-    out = {m: np.array([r[m] for r in rows]) for m in METRICS}
+    out = {m: np.array([getattr(r, m) for r in rows]) for m in METRICS}
     hist = np.array([np.bincount(prof.exits(crit, t), minlength=prof.k) / prof.n for t in thresholds])
     for j in range(prof.k):
         out[f"exit_{j}"] = hist[:, j]
@@ -174,11 +172,11 @@ def test_recommend_is_the_cheapest_within_eps(graded, crit):
     costs = []
     for eps in [0.0, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0, 50.0, 100.0]:
         rec = tradeoff.recommend(calib, test, crit, eps)
-        assert rec.calibration["drop_pt"] <= eps + 1e-9
+        assert rec.calibration.drop_pt <= eps + 1e-9
         ok = df[df["drop_pt"] <= eps + 1e-9]
-        assert rec.calibration["mean_macs"] == pytest.approx(ok["mean_macs"].min())
-        assert rec.test == pytest.approx(tradeoff._report(test, crit, rec.threshold))
-        costs.append(rec.calibration["mean_macs"])
+        assert rec.calibration.mean_macs == pytest.approx(ok["mean_macs"].min())
+        assert rec.test == tradeoff.evaluate(test, crit, rec.threshold)
+        costs.append(rec.calibration.mean_macs)
     assert costs == sorted(costs, reverse=True)  # a looser eps is never more expensive
 
 
@@ -208,7 +206,7 @@ def test_recommend_ltt(graded, crit):
         for delta in [0.01, 0.1, 0.3]:
             rec = tradeoff.recommend_ltt(calib, test, crit, eps, delta)
             assert rec.method == "ltt"
-            d = rec.calibration["disagreement"] * calib.n
+            d = rec.calibration.disagreement * calib.n
             assert d == pytest.approx(disagreements(rec.threshold))
             i = np.flatnonzero(safest_first == rec.threshold)
             if len(i):  # chosen from the grid: it and every safer threshold pass the test
@@ -218,7 +216,7 @@ def test_recommend_ltt(graded, crit):
             else:  # nothing certified: the model is left as it is
                 assert not certified(safest_first[0], eps, delta)
                 assert (calib.exits(crit, rec.threshold) == calib.k - 1).all()
-            cost[eps, delta] = rec.calibration["mean_macs"]
+            cost[eps, delta] = rec.calibration.mean_macs
     for (eps, delta), c in cost.items():
         for (eps2, delta2), c2 in cost.items():
             if eps2 <= eps and delta2 <= delta:  # stricter never gives a cheaper threshold
@@ -233,7 +231,7 @@ def test_recommend_ltt_stops_at_the_first_threshold_it_cannot_certify():
     prof.cols["pred"][:, 0] = final  # exit 0 always agrees with the final exit,
     prof.cols["pred"][:, 1:3] = final[:, None] + 1  # exits 1 and 2 never do
     rec = tradeoff.recommend_ltt(prof, prof, CRITERIA["static"], eps=0.1, delta=0.1)
-    assert rec.threshold == 3 and rec.calibration["mean_exit"] == 3
+    assert rec.threshold == 3 and rec.calibration.mean_exit == 3
 
 
 # ---- fixtures -----------------------------------------------------------------------------------

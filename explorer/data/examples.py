@@ -9,6 +9,7 @@ Images: the first MNIST test digits, enlarged 4x as PNG.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,21 @@ def export(out: Path = EXAMPLES) -> dict:
 def load_index() -> dict:
     path = EXAMPLES / "index.json"
     return json.loads(path.read_text()) if path.exists() else {"speech": [], "image": []}
+
+
+@dataclass(frozen=True)
+class SpeechExample:
+    """One shipped clip, as index.json lists it."""
+
+    file: str  # in EXAMPLES
+    text: str  # the label: digit words, <unk> for any other word
+    voice: str
+    note: str  # why it is there (a held-out voice, babble at 5 dB SNR, ...)
+    said: str  # what the clip says, word for word (the label, unless it has words beyond the digits)
+
+
+def speech_examples() -> list[SpeechExample]:
+    return [SpeechExample(**{"said": e["text"], **e}) for e in load_index()["speech"]]
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ class Modality:
         return lambda raw: model.prepare(self.noisy(raw, variant, seed(next(count), kind), model.rate))
 
     # ---- imported models' exit heads ----------------------------------------------------------
-    def exit_modules(self, model, manifest: dict, view: str) -> dict:
+    def exit_modules(self, model, manifest, view: str) -> dict:
         """The (untrained) modules an import saved for `model`, to load its heads into:
         {"branches": ..., and "ssl" or "shared"}, None where the import trained none."""
         raise NotImplementedError

@@ -115,14 +115,14 @@ class Image(Modality):
         return PILImage.fromarray(np.round(rgb * 255).astype(np.uint8))
 
     # ---- imported models' exit heads ----------------------------------------------------------
-    def exit_modules(self, model, manifest: dict, view: str) -> dict:
+    def exit_modules(self, model, manifest, view: str) -> dict:
         from torch import nn
 
         from ..exit_heads import Branch
 
         C, K = len(model.labels), model.num_exits
         branches = (nn.ModuleList(Branch(model.widths[k], C, model.branch_parts) for k in range(K - 1))
-                    if manifest["exits"] != "final-head" else None)
+                    if manifest.exits != "final-head" else None)
         return {"branches": branches, "shared": nn.Linear(K * model.slot, C) if view == "shared" else None}
 
     def attach(self, model, exits: str, modules: dict, view: str):

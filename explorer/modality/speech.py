@@ -98,16 +98,16 @@ class Speech(Modality):
         return noisy_waveform(raw, variant["noise"], variant["snr"], seed, rate)
 
     # ---- imported models' exit heads ----------------------------------------------------------
-    def exit_modules(self, model, manifest: dict, view: str) -> dict:
+    def exit_modules(self, model, manifest, view: str) -> dict:
         from torch import nn
 
         from ..exit_heads import ctc_branch
 
-        K, head = model.num_exits, manifest.get("options", {}).get("head", "linear")
+        K, head = model.num_exits, manifest.options.get("head", "linear")
         branches = (nn.ModuleList(ctc_branch(head, model.hidden_size, model.vocab_size) for _ in range(K - 1))
-                    if manifest["exits"] != "final-head" else None)
-        ssl = (nn.ModuleList(nn.Linear(model.hidden_size, manifest["daisy"]["clusters"]) for _ in range(K))
-               if manifest.get("daisy") else None)
+                    if manifest.exits != "final-head" else None)
+        ssl = (nn.ModuleList(nn.Linear(model.hidden_size, manifest.daisy["clusters"]) for _ in range(K))
+               if manifest.daisy else None)
         return {"branches": branches, "ssl": ssl}
 
     def attach(self, model, exits: str, modules: dict, view: str):
