@@ -47,7 +47,7 @@ page = st.navigation([  # first, before anything slow: the navigation is the fir
     st.Page("pages/energy.py", title="Energy", icon="🔋"),
     st.Page("pages/add_model.py", title="Add a model", icon="➕"),
 ])
-from pages.choice import remember_link  # noqa: E402  (light: no torch, no model)
+from ui.choice import remember_link  # noqa: E402  (light: no torch, no model)
 
 remember_link()  # a shared link's settings, whichever page it opens
 page.run()

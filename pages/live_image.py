@@ -11,7 +11,7 @@ from explorer import criteria, plots, robustness, zoo
 from explorer.eval_inputs import picture
 from explorer.memo import memoized
 from explorer.predict import exit_taken, predict_input
-from pages import choice, common, live_shared
+from ui import choice, common, live_shared
 
 
 @memoized(max_entries=64)

@@ -15,7 +15,7 @@ from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.memo import memoized
 from explorer.predict import exit_taken, is_right, logmel, predict_input
-from pages import choice, common, live_shared
+from ui import choice, common, live_shared
 
 
 @memoized(max_entries=64)

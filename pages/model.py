@@ -10,7 +10,7 @@ import streamlit as st
 from explorer import anatomy, criteria, plots, zoo
 from explorer.bench import bench
 from explorer.speedup import DEFINITION, REPEATS, WARMUP
-from pages import choice, common
+from ui import choice, common
 
 BATCHES = (1, 64)
 FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import cached, plots, robustness, zoo
 from explorer.threshold_view import ThresholdView
-from pages import choice, common
+from ui import choice, common
 
 
 def noisy_profiles(name: str):
