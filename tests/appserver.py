@@ -1,5 +1,5 @@
-"""`python app.py` (the app as `make run` starts it) on 127.0.0.1 and Debian's chromium, for the browser tests and
-the app timing benchmark (tests/bench_app.py)."""
+"""`python app.py` (the app as `make run` starts it) or `streamlit run app.py` on 127.0.0.1 and Debian's chromium,
+for the browser tests and the app timing benchmark (tests/bench_app.py)."""
 
 import shutil
 import socket
@@ -22,13 +22,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(timeout: float = 60) -> tuple[subprocess.Popen, str, float]:
-    """Start the app; return (process, url, seconds until /_stcore/health said ok).
-    Raises RuntimeError with the server's output if it does not come up."""
+# The two ways to start the app: ours (`make run`) and the one every Streamlit user types.
+LAUNCHES = {"python app.py": [sys.executable, "app.py"],
+            "streamlit run app.py": [sys.executable, "-m", "streamlit", "run", "app.py"]}
+
+
+def start(timeout: float = 60, launch: str = "python app.py") -> tuple[subprocess.Popen, str, float]:
+    """Start the app as `launch` (a key of LAUNCHES) says; return (process, url, seconds until
+    /_stcore/health said ok). Raises RuntimeError with the server's output if it does not come up."""
     port = free_port()
     begin = time.perf_counter()
     log = tempfile.TemporaryFile()  # a file, not a pipe: a pipe nobody reads would stall the server
-    proc = subprocess.Popen([sys.executable, "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([*LAUNCHES[launch], "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from appserver import CHROMIUM, PAGE_TITLES, ROOT, done, first_paint, start, stop
+from appserver import CHROMIUM, ROOT, done, start, stop
 from conftest import needs_image, needs_speech
 from playwright.sync_api import expect
 from threshold_probe import explorer_frame, slider
@@ -43,17 +43,6 @@ def shoot(page, name: str, height: int = 1000) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
     page.set_viewport_size({"width": 1280, "height": 1000})
-
-
-def test_first_paint_of_a_fresh_server_shows_the_real_navigation_and_the_overview_soon(browser):
-    """Issue 16: never a raw file name in the navigation, the Overview drawn within 10 s."""
-    proc, url, _ = start()
-    try:
-        seen = first_paint(browser, url, timeout_s=10)
-    finally:
-        stop(proc)
-    print(f"request -> drawn Overview: {seen['seconds']:.2f} s")
-    assert seen["navs"] and all(set(nav) <= set(PAGE_TITLES) for nav in seen["navs"]), seen["navs"]
 
 
 def test_overview(server, page):

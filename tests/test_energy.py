@@ -117,7 +117,7 @@ def test_energy_page_shows_both_policies_and_moves_with_the_trace():
 
     from streamlit.testing.v1 import AppTest
 
-    page = str(Path(__file__).resolve().parent.parent / "pages" / "energy.py")
+    page = str(Path(__file__).resolve().parent.parent / "app_pages" / "energy.py")
     at = AppTest.from_file(page, default_timeout=120).run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}

@@ -29,7 +29,7 @@ from explorer.errors import InputError
 from explorer.predict import MAX_FILE_BYTES
 from explorer.profile import Profile
 
-CODE = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "explorer").rglob("*.py"))]
+CODE = [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py")), *sorted((ROOT / "explorer").rglob("*.py"))]
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "node_modules"}
 
 
@@ -112,7 +112,7 @@ def test_the_only_unpickler_is_the_restricted_one():
 # --- uploads stay in memory ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", sorted((ROOT / "pages").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("page", sorted((ROOT / "app_pages").glob("*.py")), ids=lambda p: p.name)
 def test_pages_never_use_an_upload_as_a_path(page):
     """An uploaded file's name is never read: no `.name` of an uploader's value, no open() of it."""
     tree = ast.parse(page.read_text())
@@ -153,12 +153,12 @@ def test_uploads_are_never_written_into_the_project_or_used_as_paths(tmp_path):
     names = [f"../../{token}.png", f"{token}.png", f"/tmp/{token}.png", f"..\\..\\{token}.png"]
     start = time.time() - 1
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/live_image.py").run()
+    at.switch_page("app_pages/live_image.py").run()
     at.radio[0].set_value("Upload").run()
     for name in names:
         at.file_uploader[0].upload(name, png, "image/png").run()
         assert not at.exception and not at.error
-    at.switch_page("pages/live_speech.py").run()
+    at.switch_page("app_pages/live_speech.py").run()
     at.radio[0].set_value("Upload").run()
     at.file_uploader[0].upload(f"../{token}.wav", wav, "audio/wav").run()
     assert not at.exception and not at.error
@@ -184,7 +184,7 @@ def test_server_limit_and_security_settings():
     assert server.get("enableXsrfProtection", True) and server.get("enableCORS", True)
 
 
-@pytest.mark.parametrize("page", ["pages/live_image.py", "pages/live_speech.py"])
+@pytest.mark.parametrize("page", ["app_pages/live_image.py", "app_pages/live_speech.py"])
 def test_each_uploader_has_its_own_stated_limit(page):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page(page).run()
