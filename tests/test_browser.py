@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from appserver import CHROMIUM, ROOT, done, start, stop
+from appserver import CHROMIUM, LAUNCHES, ROOT, done, start, stop
 from conftest import needs_image, needs_speech
 from playwright.sync_api import expect
 from threshold_probe import explorer_frame, slider
@@ -117,8 +117,9 @@ def test_a_shared_link_sets_every_setting_on_every_page(server, page):
 
 
 @needs_image
-def test_a_shared_link_as_the_first_request_of_a_fresh_server_gets_the_whole_app(browser):
-    proc, url, _ = start()
+@pytest.mark.parametrize("launch", LAUNCHES)
+def test_a_shared_link_as_the_first_request_of_a_fresh_server_gets_the_whole_app(browser, launch):
+    proc, url, _ = start(launch=launch)
     pg = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:
         visit(pg, url + "/tradeoffs?model=image&criterion=entropy&threshold=0.3&eval=blur-5&log=0",
