@@ -1,7 +1,10 @@
-"""Early-Exit Explorer: the router. The pages live in app_pages/ and only draw; what they
-share lives in ui/. No folder here is named pages/: beside the script Streamlit runs, that
-name switches on its legacy multipage mode, in which a fresh server's first request lists
-every file in it by its raw name (app, choice, common, ...) before this router runs.
+"""Early-Exit Explorer: the router. The pages live in pages/ and only draw; what they
+share lives in ui/. The pages, their titles and the frame every page draws (settings,
+sidebar links) are in ui/frame.py: a folder named pages/ beside this script makes
+Streamlit's first request of a fresh server run a deep-linked page without this router,
+so each page draws the frame itself too (once: `framed()` tells it the router did).
+The navigation is ours (st.page_link in the sidebar); Streamlit's own is hidden, here
+and in .streamlit/config.toml (client.showSidebarNavigation), so no raw file name shows.
 
 Start it with `streamlit run app.py` or `python app.py` (what `make run` does), the same
 app either way; any `streamlit run` option may follow, e.g. `python app.py --server.port 8502`.
@@ -31,18 +34,8 @@ def _serve() -> None:
 if __name__ == "__main__" and not st.runtime.exists():  # `python app.py`, not a script run by the server
     _serve()
 
-st.set_page_config(page_title="Early-Exit Explorer", page_icon="⏩", layout="wide")
-page = st.navigation([  # first, before anything slow: the navigation is the first thing drawn
-    st.Page("app_pages/overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("app_pages/live_image.py", title="Live: image", icon="🔢"),
-    st.Page("app_pages/live_speech.py", title="Live: speech", icon="🎙️"),
-    st.Page("app_pages/tradeoffs.py", title="Tradeoffs", icon="⚖️"),
-    st.Page("app_pages/noise.py", title="Noise & robustness", icon="🌫️"),
-    st.Page("app_pages/model.py", title="Model", icon="🧱"),
-    st.Page("app_pages/energy.py", title="Energy", icon="🔋"),
-    st.Page("app_pages/add_model.py", title="Add a model", icon="➕"),
-])
-from ui.choice import remember_link  # noqa: E402  (light: no torch, no model)
+from ui.frame import framed, router_pages  # noqa: E402  (light: no torch, no model)
 
-remember_link()  # a shared link's settings, whichever page it opens
-page.run()
+page = st.navigation(router_pages(), position="hidden")  # our own navigation is drawn by the frame
+with framed():  # the page settings, the sidebar's links and a shared link's settings, before the page
+    page.run()

@@ -79,7 +79,7 @@ def released_move_ms(model: str, moves: int, vs: str = "") -> list[float]:
     if vs:
         at.query_params.update(model=model, vs=vs)
     at.run()
-    at.switch_page("app_pages/tradeoffs.py").run()
+    at.switch_page("pages/tradeoffs.py").run()
     at.selectbox(key="w.model").set_value(model).run()
     element = at.get("component_instance")[0]
     key = element.proto.id.split("-", 2)[2]  # $$ID-<hash>-<key>

@@ -24,7 +24,7 @@ def open_page(page: str | None = None, timeout: int = 120, **link) -> AppTest:
     at.query_params.update(link)
     at.run()
     if page:
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -254,16 +254,16 @@ def test_links_say_what_they_cannot_do():
 @needs_image
 def test_a_link_sets_the_choice_for_every_page():
     at = open_page(model="image", criterion="entropy", threshold="0.3")
-    at.switch_page("app_pages/live_image.py").run()
+    at.switch_page("pages/live_image.py").run()
     assert (at.selectbox(key="w.criterion.image").value, at.number_input[0].value) == ("entropy", 0.3)
     at.number_input[0].set_value(0.5).run()  # chosen on one page ...
-    at.switch_page("app_pages/tradeoffs.py").run()
+    at.switch_page("pages/tradeoffs.py").run()
     assert (at.selectbox(key="w.criterion.image").value, _explorer(at)["value"]) == ("entropy", 0.5)  # ... holds
     released = _explorer(at)["view"]["thresholds"][40]
     _release(at, released)  # let go in the browser on this page ...
-    at.switch_page("app_pages/noise.py").run()
+    at.switch_page("pages/noise.py").run()
     assert _explorer(at)["value"] == released  # ... holds on the next
-    at.switch_page("app_pages/live_image.py").run()
+    at.switch_page("pages/live_image.py").run()
     assert at.number_input[0].value == pytest.approx(released)
 
 

@@ -29,13 +29,13 @@ def test_every_page_shows_an_imported_model(workspace, kind):
     assert decision.startswith("### Exit") and " of 4" in decision  # the tiny models have 4 layers
     assert at.dataframe or at.get("plotly_chart")  # per-exit transcripts or confidence, drawn
     for page in ("tradeoffs", "noise", "model", "energy"):
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert at.selectbox(key="w.model").value == name, page  # the choice follows the visitor
         assert not at.error, (page, [e.value for e in at.error])
         if page != "model":
             assert _figures(at), page
-    assert "Front end:" in _said(at.switch_page("app_pages/model.py").run())  # its front end's share of the cost
+    assert "Front end:" in _said(at.switch_page("pages/model.py").run())  # its front end's share of the cost
     if kind == "image":  # one head per exit against FreeML's shared exit, measured
         assert any("shared exit" in s.value for s in at.subheader)
 

@@ -178,17 +178,17 @@ def _run_page_corpus(page: str, model: str, good: bytes, good_answer: str) -> No
 
 @pytest.mark.skipif(not HAVE["image"], reason="no shipped image checkpoint")
 def test_live_image_page_handles_every_upload():
-    _run_page_corpus("app_pages/live_image.py", "image", GOOD_IMAGE(), "Answer **7**")
+    _run_page_corpus("pages/live_image.py", "image", GOOD_IMAGE(), "Answer **7**")
 
 
 @pytest.mark.skipif(not HAVE["speech"], reason="no shipped speech checkpoint")
 def test_live_speech_page_handles_every_upload():
-    _run_page_corpus("app_pages/live_speech.py", "speech", GOOD_SPEECH(), f"“{SPEECH_TEXT}”")
+    _run_page_corpus("pages/live_speech.py", "speech", GOOD_SPEECH(), f"“{SPEECH_TEXT}”")
 
 
 @pytest.mark.parametrize(("page", "types"), [
-    pytest.param("app_pages/live_image.py", image_input.UPLOAD_TYPES, marks=_needs_model(BY_ID["avif"])),
-    pytest.param("app_pages/live_speech.py", audio.UPLOAD_TYPES, marks=_needs_model(BY_ID["mp3"]))])
+    pytest.param("pages/live_image.py", image_input.UPLOAD_TYPES, marks=_needs_model(BY_ID["avif"])),
+    pytest.param("pages/live_speech.py", audio.UPLOAD_TYPES, marks=_needs_model(BY_ID["mp3"]))])
 def test_pages_let_every_upload_type_through(page, types):
     """Streamlit's own refusal ("audio/x-m4a files are not allowed") must never hide the decoder's answer:
     every extension the library reads or explains (HEIC photos, M4A memos, ...) gets to it."""
@@ -205,7 +205,7 @@ def test_corpus_files_are_named_as_the_library_lets_them_through():
 
 @pytest.mark.skipif(not HAVE["image"], reason="no shipped image checkpoint")
 def test_file_names_are_never_rendered():
-    at = _page("app_pages/live_image.py")
+    at = _page("pages/live_image.py")
     _upload(at, HTML_NAME, GOOD_IMAGE(), "image/png")
     assert "Answer **7**" in _decision(at)
     shown = "\n".join(_texts(at))

@@ -21,7 +21,7 @@ def open_page(page: str, **link) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=240)
     at.query_params.update(link)
     at.run()
-    at.switch_page(f"app_pages/{page}.py").run()
+    at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -281,7 +281,7 @@ def test_tradeoffs_overlays_the_model_and_its_variants(image_int8, tmp_path, mon
         at = AppTest.from_file("../app.py", default_timeout=300)
         at.query_params.update(model="image")
         at.run()
-        at.switch_page("app_pages/tradeoffs.py").run()
+        at.switch_page("pages/tradeoffs.py").run()
         assert not at.exception, at.exception
         return at
 

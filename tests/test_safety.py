@@ -29,7 +29,7 @@ from explorer.errors import InputError
 from explorer.predict import MAX_FILE_BYTES
 from explorer.profile import Profile
 
-UI = [*sorted((ROOT / "app_pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py"))]  # the pages and their helpers
+UI = [*sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py"))]  # the pages and their helpers
 CODE = [ROOT / "app.py", *UI, *sorted((ROOT / "explorer").rglob("*.py"))]
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "node_modules"}
 
@@ -154,12 +154,12 @@ def test_uploads_are_never_written_into_the_project_or_used_as_paths(tmp_path):
     names = [f"../../{token}.png", f"{token}.png", f"/tmp/{token}.png", f"..\\..\\{token}.png"]
     start = time.time() - 1
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.switch_page("app_pages/live_image.py").run()
+    at.switch_page("pages/live_image.py").run()
     at.radio[0].set_value("Upload").run()
     for name in names:
         at.file_uploader[0].upload(name, png, "image/png").run()
         assert not at.exception and not at.error
-    at.switch_page("app_pages/live_speech.py").run()
+    at.switch_page("pages/live_speech.py").run()
     at.radio[0].set_value("Upload").run()
     at.file_uploader[0].upload(f"../{token}.wav", wav, "audio/wav").run()
     assert not at.exception and not at.error
@@ -185,7 +185,7 @@ def test_server_limit_and_security_settings():
     assert server.get("enableXsrfProtection", True) and server.get("enableCORS", True)
 
 
-@pytest.mark.parametrize("page", ["app_pages/live_image.py", "app_pages/live_speech.py"])
+@pytest.mark.parametrize("page", ["pages/live_image.py", "pages/live_speech.py"])
 def test_each_uploader_has_its_own_stated_limit(page):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page(page).run()

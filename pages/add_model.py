@@ -9,11 +9,14 @@ import streamlit as st
 from explorer import folders, imported, server_paths, user_model, zoo
 from explorer.errors import InputError
 from explorer.workspace import EXIT_KINDS, PHASES, ImportOptions, import_model
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 PHASE_LABELS = {"loading": "Loading the model and the data folder",
                 "features": "Reading the frozen backbone's features", "training": "Training the exit heads",
                 "profiling": "Profiling every exit and timing real exits"}
-LINKS = {"ctc": ("app_pages/live_speech.py", "Try it live"), "class": ("app_pages/live_image.py", "Try it live")}
+LINKS = {"ctc": ("pages/live_speech.py", "Try it live"), "class": ("pages/live_image.py", "Try it live")}
 
 st.title("Add a model")
 st.caption("Bring a Hugging Face speech model (HubertForCTC, Wav2Vec2ForCTC, WavLMForCTC) or image classifier "
@@ -87,8 +90,8 @@ if done and done in zoo.names():
     page, label = LINKS[task]
     l1, l2, l3 = st.columns(3)
     l1.page_link(page, label=label, icon="➡️")
-    l2.page_link("app_pages/tradeoffs.py", label="Its accuracy–cost tradeoffs", icon="⚖️")
-    l3.page_link("app_pages/model.py", label="Its cost, part by part", icon="🧱")
+    l2.page_link("pages/tradeoffs.py", label="Its accuracy–cost tradeoffs", icon="⚖️")
+    l3.page_link("pages/model.py", label="Its cost, part by part", icon="🧱")
 
 st.subheader("Imported models")
 rows = [{"name": m["name"], "architecture": m["architecture"], "exits": m["exits"], "task": m["task"],

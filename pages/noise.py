@@ -6,6 +6,9 @@ import streamlit as st
 from explorer import cached, plots, robustness, zoo
 from explorer.threshold_view import ThresholdView
 from ui import choice, common
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 
 def noisy_profiles(name: str):

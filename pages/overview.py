@@ -6,8 +6,11 @@ import streamlit as st
 from explorer import zoo
 from explorer.shipped import headline
 from explorer.speedup import DEFINITION
+from ui.frame import page_frame
 
-LIVE = {"live_image": ("app_pages/live_image.py", "Try a digit"), "live_speech": ("app_pages/live_speech.py",
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
+
+LIVE = {"live_image": ("pages/live_image.py", "Try a digit"), "live_speech": ("pages/live_speech.py",
                                                                             "Try a recording")}
 
 st.title("Early-Exit Explorer")
@@ -44,7 +47,7 @@ for col, name in zip(cols, zoo.names("overview"), strict=True):
         card(name)
 st.divider()
 l1, l2, l3 = st.columns(3)
-l1.page_link("app_pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",
+l1.page_link("pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",
              icon="⚖️")
-l2.page_link("app_pages/noise.py", label="How exit depth follows noise and corruptions", icon="🌫️")
-l3.page_link("app_pages/model.py", label="The model part by part, and the real-exit benchmark", icon="🧱")
+l2.page_link("pages/noise.py", label="How exit depth follows noise and corruptions", icon="🌫️")
+l3.page_link("pages/model.py", label="The model part by part, and the real-exit benchmark", icon="🧱")

@@ -16,6 +16,9 @@ from explorer.data.examples import EXAMPLES, load_index
 from explorer.memo import memoized
 from explorer.predict import exit_taken, is_right, logmel, predict_input
 from ui import choice, common, live_shared
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 
 @memoized(max_entries=64)
