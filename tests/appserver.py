@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ui.frame import TITLES
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -64,24 +66,26 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # Every list of navigation links the page ever showed, recorded from the first paint on
-# (an init script runs before Streamlit's own code, so nothing is missed between polls).
+# (an init script runs before Streamlit's own code, so nothing is missed between polls): the
+# links of the sidebar (the app's own, st.page_link) and of any navigation Streamlit draws.
+NAV_LINKS = '[data-testid="stSidebar"] a, [data-testid="stSidebarNav"] a, [data-testid^="stTopNav"] a'
 NAV_WATCH = """
 window.__nav = [];
 new MutationObserver(() => {
-  const nav = document.querySelector('[data-testid="stSidebarNav"]');
-  if (!nav) return;
-  const items = [...nav.querySelectorAll('a')].map(a => a.innerText.trim().split('\\n').pop().trim()).filter(Boolean);
+  const items = [...document.querySelectorAll('NAV_LINKS')]
+    .map(a => a.innerText.trim().split('\\n').pop().trim()).filter(Boolean);
   const key = JSON.stringify(items);
   if (items.length && window.__nav[window.__nav.length - 1] !== key) window.__nav.push(key);
 }).observe(document, {subtree: true, childList: true, characterData: true});
-"""
-PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model", "Energy",
-               "Add a model")
+""".replace("NAV_LINKS", NAV_LINKS)
+PAGE_TITLES = TITLES  # the app's page titles, written once (ui/frame.py)
 
 
-def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s: float = 60) -> dict:
-    """Open `url` in a new page and wait for the h1 `title`: {"seconds": from the request to
-    the drawn title, "navs": every navigation list shown meanwhile (lists of link texts)}."""
+def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s: float = 60,
+                keep: bool = False) -> dict:
+    """Open `url` in a new page and wait for the h1 `title` and the sidebar's links: {"seconds": from
+    the request to the drawn title, "navs": every navigation list shown meanwhile (lists of link
+    texts)}, and "page" (still open, the caller closes it) if `keep`."""
     import json
 
     from playwright.sync_api import expect
@@ -93,10 +97,15 @@ def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s
         page.goto(url)
         expect(page.locator("h1", has_text=title)).to_be_visible(timeout=timeout_s * 1000)
         seconds = time.perf_counter() - begin
-        expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("Noise & robustness")
-        return {"seconds": seconds, "navs": [json.loads(n) for n in page.evaluate("window.__nav")]}
-    finally:
+        expect(page.get_by_test_id("stSidebar")).to_contain_text(PAGE_TITLES[-1])
+        seen = {"seconds": seconds, "navs": [json.loads(n) for n in page.evaluate("window.__nav")]}
+    except BaseException:
         page.close()
+        raise
+    if keep:
+        return {**seen, "page": page}
+    page.close()
+    return seen
 
 
 def done(page, timeout_ms: float = 120_000) -> None:
