@@ -8,6 +8,7 @@ Why a deep link too: a folder named pages/ beside app.py makes Streamlit run a f
 first request for /add_model (say) without the router, under a navigation of raw file names;
 the page must still come with the whole frame (ui/frame.py) and no raw name."""
 
+import json
 import os
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def test_a_fresh_server_shows_only_page_titles_and_the_overview_soon(browser, la
 @pytest.mark.parametrize("launch", LAUNCHES)
 def test_a_deep_link_as_a_fresh_servers_first_request_gets_the_whole_frame(browser, launch):
     """Issue 22: /add_model first (Streamlit's pages mode runs it without the router): page titles
-    only, all of them, the current page marked, the wide layout, the page itself."""
+    only, all of them, the current page marked, the wide layout, the page itself; and on from there
+    through the sidebar (Energy, then the Overview), titles only all along."""
     proc, url, _ = start(launch=launch)
     try:
         seen = first_paint(browser, url + "/add_model", title="Add a model", keep=True)
@@ -60,8 +62,14 @@ def test_a_deep_link_as_a_fresh_servers_first_request_gets_the_whole_frame(brows
             assert looks.count(current) == 1, looks  # the current page's link, and only it, is marked
             width = page.get_by_test_id("stMainBlockContainer").bounding_box()["width"]
             assert width > 900, width  # layout="wide" (centered is 736 px)
+            links.filter(has_text="Energy").click()  # on in the same session: the frame's links lead on
+            expect(page.locator("h1", has_text="Energy")).to_be_visible(timeout=120_000)
+            links.filter(has_text="Overview").click()
+            expect(page.locator("h1", has_text="Early-Exit Explorer")).to_be_visible(timeout=120_000)
+            expect(links).to_have_count(len(PAGE_TITLES))
+            navs = [json.loads(n) for n in page.evaluate("window.__nav")]
         finally:
             page.close()
     finally:
         stop(proc)
-    _only_titles(seen["navs"])
+    _only_titles(navs)
