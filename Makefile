@@ -9,7 +9,7 @@ APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 .PHONY: run test lint bench bench-app bench-scale byom-demo load screenshots data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime data
-	$(PY) app.py --server.address localhost  # = streamlit run app.py, router from the first request (see app.py); this machine only, so Add a model may read its folders
+	$(PY) app.py --server.address localhost  # = streamlit run app.py; this machine only, so Add a model may read its folders
 
 test: $(VENV)/.dev data speech-tools browser
 	$(PY) -m ruff check .

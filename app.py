@@ -1,13 +1,13 @@
-"""Early-Exit Explorer: the router. Pages live in pages/ and only draw (pages/choice.py
-and pages/common.py hold what they share and are not pages).
+"""Early-Exit Explorer: the router. The pages live in pages/ and only draw; what they
+share lives in ui/. The pages, their titles and the frame every page draws (settings,
+sidebar links) are in ui/frame.py: a folder named pages/ beside this script makes
+Streamlit's first request of a fresh server run a deep-linked page without this router,
+so each page draws the frame itself too (once: `framed()` tells it the router did).
+The navigation is ours (st.page_link in the sidebar); Streamlit's own is hidden, here
+and in .streamlit/config.toml (client.showSidebarNavigation), so no raw file name shows.
 
-Start it with `python app.py` (what `make run` does; any `streamlit run` option may
-follow, e.g. `python app.py --server.port 8502`). That is `streamlit run app.py` with
-one difference, made in `_serve` below and nowhere else: Streamlit's legacy mode for a
-folder named pages/ is switched off before the server starts. In that mode the first
-request of a fresh server runs without this router: the navigation lists the raw file
-names (app, choice, common, live image, ...) and a shared link opens its page alone.
-`streamlit run app.py` still works, but its very first request goes through that mode.
+Start it with `streamlit run app.py` or `python app.py` (what `make run` does), the same
+app either way; any `streamlit run` option may follow, e.g. `python app.py --server.port 8502`.
 
 `python app.py --allow-server-paths` lets the Add-a-model page read folders on this
 machine although the server can be reached from the network (explorer/server_paths.py);
@@ -21,12 +21,10 @@ import streamlit as st
 
 
 def _serve() -> None:
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.web import cli
 
     from explorer.server_paths import ENV, FLAG
 
-    PagesManager.uses_pages_directory = False  # read when the first session starts: the router serves it
     if FLAG in sys.argv:  # ours, not Streamlit's: said to the pages through the environment
         os.environ[ENV] = "1"
     sys.argv = ["streamlit", "run", __file__, *(a for a in sys.argv[1:] if a != FLAG)]
@@ -36,18 +34,8 @@ def _serve() -> None:
 if __name__ == "__main__" and not st.runtime.exists():  # `python app.py`, not a script run by the server
     _serve()
 
-st.set_page_config(page_title="Early-Exit Explorer", page_icon="⏩", layout="wide")
-page = st.navigation([  # first, before anything slow: the navigation is the first thing drawn
-    st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("pages/live_image.py", title="Live: image", icon="🔢"),
-    st.Page("pages/live_speech.py", title="Live: speech", icon="🎙️"),
-    st.Page("pages/tradeoffs.py", title="Tradeoffs", icon="⚖️"),
-    st.Page("pages/noise.py", title="Noise & robustness", icon="🌫️"),
-    st.Page("pages/model.py", title="Model", icon="🧱"),
-    st.Page("pages/energy.py", title="Energy", icon="🔋"),
-    st.Page("pages/add_model.py", title="Add a model", icon="➕"),
-])
-from pages.choice import remember_link  # noqa: E402  (light: no torch, no model)
+from ui.frame import framed, router_pages  # noqa: E402  (light: no torch, no model)
 
-remember_link()  # a shared link's settings, whichever page it opens
-page.run()
+page = st.navigation(router_pages(), position="hidden")  # our own navigation is drawn by the frame
+with framed():  # the page settings, the sidebar's links and a shared link's settings, before the page
+    page.run()

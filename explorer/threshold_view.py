@@ -2,7 +2,7 @@
 for the browser to look up while the slider moves.
 
 The pages draw the threshold slider and what it moves in the browser
-(pages/components/threshold_explorer), so a move costs no round trip to the server.
+(ui/components/threshold_explorer), so a move costs no round trip to the server.
 The numbers come from here, from the library's one sweep (`tradeoff.sweep`, at every
 slider position at once, O(N·K + T)) and the library's figure builders (`plots`): a
 `ThresholdView` holds the metrics as shown and, per figure, the values of the traces that

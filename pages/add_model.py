@@ -10,6 +10,9 @@ from explorer import imported, server_paths, user_model, zoo
 from explorer.errors import InputError
 from explorer.modality.image import SUFFIXES as IMAGE_SUFFIXES
 from explorer.workspace import EXIT_KINDS, PHASES, ImportOptions, import_model
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 PHASE_LABELS = {"loading": "Loading the model and the data folder",
                 "features": "Reading the frozen backbone's features", "training": "Training the exit heads",

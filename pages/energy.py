@@ -5,7 +5,10 @@ criterion decides how deep it goes. Computed from the model's profile: instant."
 import streamlit as st
 
 from explorer import energy, energy_plots
-from pages import choice, common
+from ui import choice, common
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 st.title("Energy: anytime inference under harvested power")
 st.caption("FreeML's batteryless setting. Inputs arrive at a fixed period; each may spend the energy stored when "

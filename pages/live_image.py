@@ -10,7 +10,10 @@ import torch
 from explorer import criteria, plots, robustness, zoo
 from explorer.memo import memoized
 from explorer.predict import exit_taken, predict_input
-from pages import choice, common, live_shared
+from ui import choice, common, live_shared
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 
 @memoized(max_entries=64)

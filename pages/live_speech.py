@@ -16,7 +16,10 @@ from explorer.data.examples import EXAMPLES, speech_examples
 from explorer.memo import memoized
 from explorer.modality.speech import MAX_SECONDS
 from explorer.predict import exit_taken, is_right, logmel, predict_input
-from pages import choice, common, live_shared
+from ui import choice, common, live_shared
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 
 @memoized(max_entries=64)

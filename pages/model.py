@@ -10,7 +10,10 @@ import streamlit as st
 from explorer import anatomy, criteria, plots, zoo
 from explorer.bench import BenchResult, bench
 from explorer.speedup import DEFINITION, REPEATS, WARMUP
-from pages import choice, common
+from ui import choice, common
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 BATCHES = (1, 64)
 FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),

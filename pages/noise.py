@@ -5,7 +5,10 @@ import streamlit as st
 
 from explorer import cached, plots, robustness, zoo
 from explorer.threshold_view import ThresholdView
-from pages import choice, common
+from ui import choice, common
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 
 def noisy_profiles(name: str):

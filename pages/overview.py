@@ -6,6 +6,9 @@ import streamlit as st
 from explorer import zoo
 from explorer.shipped import headline
 from explorer.speedup import DEFINITION
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 LIVE = {"live_image": ("pages/live_image.py", "Try a digit"), "live_speech": ("pages/live_speech.py",
                                                                             "Try a recording")}

@@ -12,8 +12,11 @@ from explorer.audio import RATE
 from explorer.predict import is_right, predict_input
 from explorer.shipped import headline
 from explorer.thresholds import default_eps_pt
-from pages import choice, common
-from pages.components.threshold_explorer import picked
+from ui import choice, common
+from ui.components.threshold_explorer import picked
+from ui.frame import page_frame
+
+page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
 SHOWN_INPUTS = 24  # inputs drawn at once behind a point (the count says how many there are)
 

@@ -1,5 +1,5 @@
-"""`python app.py` (the app as `make run` starts it) on 127.0.0.1 and Debian's chromium, for the browser tests and
-the app timing benchmark (tests/bench_app.py)."""
+"""`python app.py` (the app as `make run` starts it) or `streamlit run app.py` on 127.0.0.1 and Debian's chromium,
+for the browser tests and the app timing benchmark (tests/bench_app.py)."""
 
 import shutil
 import socket
@@ -9,6 +9,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from ui.frame import TITLES
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,13 +24,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(timeout: float = 60) -> tuple[subprocess.Popen, str, float]:
-    """Start the app; return (process, url, seconds until /_stcore/health said ok).
-    Raises RuntimeError with the server's output if it does not come up."""
+# The two ways to start the app: ours (`make run`) and the one every Streamlit user types.
+LAUNCHES = {"python app.py": [sys.executable, "app.py"],
+            "streamlit run app.py": [sys.executable, "-m", "streamlit", "run", "app.py"]}
+
+
+def start(timeout: float = 60, launch: str = "python app.py") -> tuple[subprocess.Popen, str, float]:
+    """Start the app as `launch` (a key of LAUNCHES) says; return (process, url, seconds until
+    /_stcore/health said ok). Raises RuntimeError with the server's output if it does not come up."""
     port = free_port()
     begin = time.perf_counter()
     log = tempfile.TemporaryFile()  # a file, not a pipe: a pipe nobody reads would stall the server
-    proc = subprocess.Popen([sys.executable, "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([*LAUNCHES[launch], "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -59,24 +66,26 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # Every list of navigation links the page ever showed, recorded from the first paint on
-# (an init script runs before Streamlit's own code, so nothing is missed between polls).
+# (an init script runs before Streamlit's own code, so nothing is missed between polls): the
+# links of the sidebar (the app's own, st.page_link) and of any navigation Streamlit draws.
+NAV_LINKS = '[data-testid="stSidebar"] a, [data-testid="stSidebarNav"] a, [data-testid^="stTopNav"] a'
 NAV_WATCH = """
 window.__nav = [];
 new MutationObserver(() => {
-  const nav = document.querySelector('[data-testid="stSidebarNav"]');
-  if (!nav) return;
-  const items = [...nav.querySelectorAll('a')].map(a => a.innerText.trim().split('\\n').pop().trim()).filter(Boolean);
+  const items = [...document.querySelectorAll('NAV_LINKS')]
+    .map(a => a.innerText.trim().split('\\n').pop().trim()).filter(Boolean);
   const key = JSON.stringify(items);
   if (items.length && window.__nav[window.__nav.length - 1] !== key) window.__nav.push(key);
 }).observe(document, {subtree: true, childList: true, characterData: true});
-"""
-PAGE_TITLES = ("Overview", "Live: image", "Live: speech", "Tradeoffs", "Noise & robustness", "Model", "Energy",
-               "Add a model")
+""".replace("NAV_LINKS", NAV_LINKS)
+PAGE_TITLES = TITLES  # the app's page titles, written once (ui/frame.py)
 
 
-def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s: float = 60) -> dict:
-    """Open `url` in a new page and wait for the h1 `title`: {"seconds": from the request to
-    the drawn title, "navs": every navigation list shown meanwhile (lists of link texts)}."""
+def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s: float = 60,
+                keep: bool = False) -> dict:
+    """Open `url` in a new page and wait for the h1 `title` and the sidebar's links: {"seconds": from
+    the request to the drawn title, "navs": every navigation list shown meanwhile (lists of link
+    texts)}, and "page" (still open, the caller closes it) if `keep`."""
     import json
 
     from playwright.sync_api import expect
@@ -88,10 +97,15 @@ def first_paint(browser, url: str, title: str = "Early-Exit Explorer", timeout_s
         page.goto(url)
         expect(page.locator("h1", has_text=title)).to_be_visible(timeout=timeout_s * 1000)
         seconds = time.perf_counter() - begin
-        expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("Noise & robustness")
-        return {"seconds": seconds, "navs": [json.loads(n) for n in page.evaluate("window.__nav")]}
-    finally:
+        expect(page.get_by_test_id("stSidebar")).to_contain_text(PAGE_TITLES[-1])
+        seen = {"seconds": seconds, "navs": [json.loads(n) for n in page.evaluate("window.__nav")]}
+    except BaseException:
         page.close()
+        raise
+    if keep:
+        return {**seen, "page": page}
+    page.close()
+    return seen
 
 
 def done(page, timeout_ms: float = 120_000) -> None:

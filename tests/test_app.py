@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import zoo
 from explorer.shipped import headline
 from explorer.thresholds import recommended
+from ui.frame import PAGES, TITLES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -77,6 +78,22 @@ def _said(at) -> str:
 
 @needs_image
 @needs_speech
+def _sidebar_links(at: AppTest) -> list[str]:
+    return [e.proto.label for e in at.sidebar.get("page_link")]
+
+
+def test_every_page_draws_the_frame_once_whoever_runs_it():
+    """Issue 22: the sidebar's links, the page titles of ui/frame.py, once: through the router (which
+    draws the frame and the page which skips it) and when Streamlit runs the page alone, as its pages
+    mode does on a fresh server's first request for a deep link (AppTest runs a switched page so)."""
+    at = open_page()
+    assert _sidebar_links(at) == list(TITLES)
+    assert {p.path for p in PAGES} == {f"pages/{f.name}" for f in (Path(APP).parent / "pages").glob("*.py")}
+    at.switch_page("pages/energy.py").run()
+    assert not at.exception, at.exception
+    assert _sidebar_links(at) == list(TITLES)
+
+
 def test_overview_shows_the_one_measured_speedup_that_the_readme_states():
     """Item 2: one measured speedup, the same in the README and on the Overview."""
     at = open_page()

@@ -14,7 +14,7 @@ import pytest
 from test_app import _decision, _figures, _said, _values, open_page
 
 from explorer import batch, eval_inputs, imported, server_paths, zoo
-from pages.live_shared import BATCH, LINKED
+from ui.live_shared import BATCH, LINKED
 
 LIVE = {"image": "live_image", "speech": "live_speech"}
 

@@ -117,8 +117,9 @@ def test_energy_page_shows_both_policies_and_moves_with_the_trace():
 
     from streamlit.testing.v1 import AppTest
 
-    page = str(Path(__file__).resolve().parent.parent / "pages" / "energy.py")
-    at = AppTest.from_file(page, default_timeout=120).run()
+    app = str(Path(__file__).resolve().parent.parent / "app.py")  # through the router, as a user opens it
+    at = AppTest.from_file(app, default_timeout=120).run()
+    at.switch_page("pages/energy.py").run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["answered right, early exit"].endswith("/ 120")

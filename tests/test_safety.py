@@ -29,7 +29,8 @@ from explorer.errors import InputError
 from explorer.predict import MAX_FILE_BYTES
 from explorer.profile import Profile
 
-CODE = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "explorer").rglob("*.py"))]
+UI = [*sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py"))]  # the pages and their helpers
+CODE = [ROOT / "app.py", *UI, *sorted((ROOT / "explorer").rglob("*.py"))]
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis", "node_modules"}
 
 
@@ -112,7 +113,7 @@ def test_the_only_unpickler_is_the_restricted_one():
 # --- uploads stay in memory ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", sorted((ROOT / "pages").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("page", UI, ids=lambda p: str(p.relative_to(ROOT)))
 def test_pages_never_use_an_upload_as_a_path(page):
     """An uploaded file's name is never read: no `.name` of an uploader's value, no open() of it."""
     tree = ast.parse(page.read_text())

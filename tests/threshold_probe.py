@@ -1,4 +1,4 @@
-"""Reading the threshold explorer (pages/components/threshold_explorer) in chromium, for the
+"""Reading the threshold explorer (ui/components/threshold_explorer) in chromium, for the
 browser tests and `make bench-app`: what it shows, read back from the drawn SVG through
 Plotly's own axes, and what Plotly's data holds once the slider rests."""
 

@@ -1,4 +1,4 @@
-"""The shared choice (not a page): the model, exit criterion and threshold chosen once for
+"""The shared choice: the model, exit criterion and threshold chosen once for
 all pages, and every other setting of a page, all carried in the link
 (?model=image&criterion=confidence&threshold=0.8&eval=blur-3&cost=mean_macs&log=1).
 
@@ -151,7 +151,7 @@ def _linked_threshold(model: str, crit: str) -> None:
 
 def current_threshold(model: str, crit: str) -> float:
     """The threshold chosen for this model and criterion, else its recommended one."""
-    from pages import common
+    from ui import common
 
     chosen = _store()["threshold"].get(model, {}).get(crit)
     return float(common.default_threshold_for(model, crit) if chosen is None else chosen)
@@ -162,7 +162,7 @@ def threshold_widget(model: str, crit: str, where=st, style: str = "slider") -> 
     grid (style "slider"), or a number box that takes any value ("number"). A value
     outside the grid (from a link or typed) is said in words, and what it does."""
     from explorer import tradeoff
-    from pages import common
+    from ui import common
 
     _linked_threshold(model, crit)
     label = tradeoff.threshold_label(crit)
@@ -196,12 +196,12 @@ def threshold_widget(model: str, crit: str, where=st, style: str = "slider") -> 
 
 def threshold_explorer(model: str, crit: str, view_at) -> float:
     """The shared threshold τ of this model and criterion as a slider that moves its figures
-    and metrics in the browser (pages/components/threshold_explorer), with no round trip:
+    and metrics in the browser (ui/components/threshold_explorer), with no round trip:
     view_at(τ) is the page's `ThresholdView` holding τ among its positions. The server hears
     the threshold the hand lets go of; it goes to the store and the link like any widget's.
     A value outside the slider's range (from a link) is said in words, and what it does."""
-    from pages import common
-    from pages.components.threshold_explorer import threshold_explorer as component
+    from ui import common
+    from ui.components.threshold_explorer import threshold_explorer as component
 
     _linked_threshold(model, crit)
     thr = current_threshold(model, crit)

@@ -1,7 +1,7 @@
-"""What the pages share besides the choice (not a page): the model, its profiles and
+"""What the pages share besides the choice: the model, its profiles and
 sweeps, each loaded by the library (which keeps them: explorer.memo is the one cache
 layer) with a progress bar while it is built, and upload decoding with its messages.
-The shared choice and its widgets are in pages/choice.py."""
+The shared choice and its widgets are in ui/choice.py."""
 
 from __future__ import annotations
 

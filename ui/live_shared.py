@@ -1,4 +1,4 @@
-"""What the two live pages share (not a page): an evaluation input opened from a link
+"""What the two live pages share: an evaluation input opened from a link
 (`?model=NAME&input=SETKEY:INDEX`), a test-set input by number, and the batch upload.
 The work happens in the library (`explorer.eval_inputs`, `explorer.batch`); this only draws."""
 
@@ -14,7 +14,7 @@ from explorer import batch, eval_inputs, plots, zoo
 from explorer.errors import InputError
 from explorer.memo import memoized
 from explorer.speedup import DEFINITION
-from pages import choice, common
+from ui import choice, common
 
 LINKED = "From the link"
 BATCH = "Batch (several files or a zip)"

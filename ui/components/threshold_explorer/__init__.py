@@ -5,8 +5,6 @@ While the slider moves, the browser looks the metrics and figures up in the page
 `ThresholdView` (explorer/threshold_view.py): no round trip, nothing runs on the server.
 The server hears the threshold once the hand lets go (or the keys rest) and the page
 returns it to the shared choice, the link and whatever needs the model.
-
-A subfolder of pages/, so Streamlit's legacy pages/ mode never lists it as a page.
 """
 
 from __future__ import annotations
