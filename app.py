@@ -36,6 +36,9 @@ def _serve() -> None:
 if __name__ == "__main__" and not st.runtime.exists():  # `python app.py`, not a script run by the server
     _serve()
 
+from explorer import setup  # noqa: E402  (light: no torch, no model)
+
+setup.install()  # every model joins the registry before a page names one
 st.set_page_config(page_title="Early-Exit Explorer", page_icon="⏩", layout="wide")
 page = st.navigation([  # first, before anything slow: the navigation is the first thing drawn
     st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),

@@ -3,7 +3,8 @@ entries, found from their small manifest files.
 
 Light on purpose (no torch, no transformers at import time): every page's model menu
 lists the imported models, the first page included, by reading WORKSPACE/*/manifest.json;
-nothing heavy is loaded until a model is chosen. The entry says everything the pages
+nothing heavy is loaded until a model is chosen (loading one is the workspace's job: see
+`provider`). The entry says everything the pages
 need: which pages show it (by its task: live image or live speech, and tradeoffs, noise,
 model, energy), its data (the calibration and test splits of its folder, and noisy
 variants of the test split made on demand, see `imported_noise`), its decoder (the
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+from . import zoo
 from .paths import CACHE
 
 SHARED = "-shared"  # NAME-shared: the FreeML shared-exit view of an image model imported with one
@@ -82,11 +85,20 @@ def found(name: str, where: str | Path | None = None) -> tuple[dict, str] | None
     return None
 
 
-def entry(name: str, where: str | Path | None = None):
-    """The registry entry (zoo.BuiltIn) of an imported model, or None if there is none."""
+Loader = Callable[[str, Path], object]  # (name, workspace) -> the model with its exit heads attached
+
+
+def provider(load: Loader) -> zoo.Provider:
+    """The imported models as a registry provider. Loading one (its checkpoint, then its
+    trained heads) is `explorer.workspace`'s job, which sits above this light module:
+    `explorer.setup` hands its loader in at start-up."""
+    return zoo.Provider(names, lambda name: entry(name, load))
+
+
+def entry(name: str, load: Loader, where: str | Path | None = None) -> zoo.BuiltIn | None:
+    """The registry entry of an imported model (loaded with `load`), or None if there is none."""
     from . import imported_noise
     from .quality import of
-    from .zoo import BuiltIn
 
     where = root(where)
     got = found(name, where)
@@ -99,23 +111,15 @@ def entry(name: str, where: str | Path | None = None):
     data = manifest["data"]
     kind = "shared" if view == "shared" else manifest["exits"]
     files = data.get("files", {})
-    return BuiltIn(
+    return zoo.BuiltIn(
         name, f"{manifest['architecture']} {base}" + (", shared exit" if view == "shared" else f" ({kind} exits)"),
-        _loader(name, str(where)), _data_function(name), calib_split="calib", test_split="test",
+        lambda: load(name, where), _data_function(name), calib_split="calib", test_split="test",
         profile_dir=folder / "profiles", decode=_decoder(name), group="imported", quality=of(manifest["task"]),
         summary=(f"Imported from {manifest['source']} ({manifest['architecture']}, {kind} exits), measured on "
                  f"{data['folder']}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
                  "files."),
         pages=pages(manifest), noise=imported_noise.axis(name, manifest["task"]),
         head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else ())
-
-
-def _loader(name: str, where: str):
-    def load():
-        from .workspace import load_imported
-
-        return load_imported(name, where)
-    return load
 
 
 def _data_function(name: str):
@@ -129,7 +133,7 @@ def _data_function(name: str):
 def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
     """The decoded inputs and targets of one split of the model's data folder (`variant`:
     a noisy set's (keyword, value) pairs, mixed in before the checkpoint's processor)."""
-    from . import folders, imported_noise, zoo
+    from . import folders, imported_noise
 
     if split not in ("train", "calib", "test"):
         raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
@@ -142,9 +146,12 @@ def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
     return got.inputs, got.targets
 
 
+zoo.on_forget(lambda name: loaded.cache_clear())  # a re-imported model's data may be another folder
+
+
 def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
     """(data folder, the split's files in order): where each evaluation input came from."""
-    from . import folders, zoo
+    from . import folders
 
     manifest, _ = found(name)
     d = manifest["data"]
@@ -154,7 +161,7 @@ def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
 
 def _decoder(name: str):
     def decode(data: bytes):
-        from . import folders, zoo
+        from . import folders
 
         model = zoo.model(name)
         if model.family == "image":

@@ -12,6 +12,7 @@ import torch
 
 from explorer import criteria, plots, robustness, zoo
 from explorer.audio import FORMATS_HINT, RATE, to_wav_bytes
+from explorer.built_ins import MAX_SECONDS
 from explorer.data.examples import EXAMPLES, load_index
 from explorer.memo import memoized
 from explorer.predict import exit_taken, is_right, logmel, predict_input
@@ -63,7 +64,7 @@ if source == "Test set":
 elif source == "Upload":
     # any file type goes to the decoder, which names what it got and says what to do
     up = st.file_uploader(f"{FORMATS_HINT}, up to {common.MAX_UPLOAD_MB} MB (only the first "
-                          f"{zoo.MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
+                          f"{MAX_SECONDS} s are used)", max_upload_size=common.MAX_UPLOAD_MB)
     data = up.getvalue() if up else None
 elif source == "Record":
     rec = st.audio_input("Say a few digits, e.g. a phone number (other words show as <unk>)")
