@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import pytest
 
-from explorer import ray_profile as rp
 from explorer import built_ins, zoo
+from explorer import ray_profile as rp
 from explorer.paths import ROOT
 from explorer.profile import Profile, build_profile, profile_path
 
