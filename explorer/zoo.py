@@ -9,7 +9,7 @@ pages and `predict`), what to say about its inputs, which quality it is judged b
 (accuracy or WER, see `quality`) and which pages show it (`pages`).
 
 Models join it from above, at start-up (`explorer.setup.install`, called by the CLI, the
-app and the tests): the built-in entries with `register(entry)`, and `provide(provider)`
+app, the tests and each Ray worker): the built-in entries with `register(entry)`, and `provide(provider)`
 for models found when asked (compressed variants in the cache, imported models in the
 workspace, `file.py:build`). From then on every page that an entry's `pages` names lists
 it, and `get(name)` finds it. `names(page)` lists the models a page offers, in
