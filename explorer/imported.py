@@ -3,12 +3,12 @@ entries, found from their small manifest files.
 
 Light on purpose (no torch, no transformers at import time): every page's model menu
 lists the imported models, the first page included, by reading WORKSPACE/*/manifest.json;
-nothing heavy is loaded until a model is chosen (loading one is the workspace's job: see
-`provider`). The entry says everything the pages
-need: which pages show it (by its task: live image or live speech, and tradeoffs, noise,
-model, energy), its data (the calibration and test splits of its folder, and noisy
-variants of the test split made on demand, see `imported_noise`), its decoder (the
-checkpoint's own processor) and its quality (accuracy or WER).
+nothing heavy is loaded until a model is chosen (loading one is the workspace's job, see
+`provider`). The entry says everything the pages need: which pages show it (by its task:
+live image or live speech, and tradeoffs, noise, model, energy), its data (the calibration
+and test splits of its folder, and noisy variants of the test split made on demand, see
+`imported_noise`), its decoder (the checkpoint's own processor) and its quality (accuracy
+or WER).
 """
 
 from __future__ import annotations
