@@ -11,21 +11,22 @@ import threading
 
 from . import built_ins, imported, user_model, variants, zoo
 
-_LOCK = threading.Lock()
-_INSTALLED = []  # [True] once installed: the app's script runs again on every rerun
+_LOCK = threading.Lock()  # two first sessions of the app may start at once
+_installed = False  # the app's script runs again on every rerun: install once
 
 
 def install() -> None:
     """Register the built-in models, then the providers of compressed variants (in the
     cache), imported models (in the workspace) and `file.py:build` models. Idempotent."""
+    global _installed
     with _LOCK:
-        if _INSTALLED:
+        if _installed:
             return
         for entry in built_ins.entries():
             zoo.register(entry)
         for provider in (variants.PROVIDER, imported.provider(_load_imported), user_model.PROVIDER):
             zoo.provide(provider)
-        _INSTALLED.append(True)
+        _installed = True
 
 
 def _load_imported(name: str, where):
