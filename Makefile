@@ -13,6 +13,7 @@ run: $(VENV)/.runtime data
 
 test: $(VENV)/.dev data speech-tools browser
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports  # the registry at the bottom, no import cycle (pyproject.toml)
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.dev

@@ -8,6 +8,8 @@ import sys
 
 from tqdm import tqdm
 
+from . import setup
+
 
 def _progress_bar(desc: str):
     bar = tqdm(total=100, desc=desc, file=sys.stderr, leave=False)
@@ -31,27 +33,23 @@ def cmd_bench(args) -> int:
 
 def cmd_profile(args) -> int:
     from . import zoo
+    from .robustness import all_variant_args, load_all
 
     bar = _progress_bar(f"profiling {args.model}")
     if args.ship:
         from .profile import ship_profiles
 
         ship_profiles()
+    sets = all_variant_args(args.model) if args.noisy else [(args.split, {})]
     if args.ray is not None:  # only here is Ray imported
         from .ray_profile import profile_built_in
 
-        profs = profile_built_in(args.model, args.split, args.noisy, args.ray, args.workers, args.device, bar)
+        profs = profile_built_in(args.model, sets, args.ray, args.workers, args.device, bar)
     elif args.workers != 1:
         raise ValueError("--workers needs --ray (one process profiles on this machine)")
     elif args.device != "cpu":  # one process on this machine's GPU
-        from .device import profile_on
-        from .robustness import all_variant_args
-
-        sets = all_variant_args(args.model) if args.noisy else [(args.split, {})]
-        profs = [profile_on(args.model, split, args.device, bar, **variant) for split, variant in sets]
+        profs = [zoo.profile_on(args.model, split, args.device, bar, **variant) for split, variant in sets]
     elif args.noisy:
-        from .robustness import load_all
-
         profs = list(load_all(args.model, bar).values())
     else:
         profs = [zoo.profile(args.model, args.split, bar)]
@@ -178,17 +176,19 @@ def cmd_compare(args) -> int:
 
 
 def cmd_models(args) -> int:
+    """Every model a page can choose (built-in, compressed, imported), with its kind."""
     from . import zoo
-    from .workspace import list_models
 
-    rows = [{"name": n, "kind": "built-in", "title": e.title} for n, e in zoo.BUILT_INS.items()]
-    rows += [dict(r, kind="imported") for r in list_models(args.workspace)]
+    if args.workspace:  # imported models are looked up there
+        import os
+
+        os.environ["EXPLORER_WORKSPACE"] = args.workspace
+    rows = [{"name": n, "kind": e.group, "title": e.title} for n, e in ((n, zoo.get(n)) for n in zoo.names())]
     if args.json:
         print(json.dumps(rows))
     else:
         for r in rows:
-            what = r.get("title") or f"{r['architecture']} ({r['exits']} exits) from {r['source']} on {r['data']}"
-            print(f"{r['name']:24s} {r['kind']:9s} {what}")
+            print(f"{r['name']:24s} {r['kind']:10s} {r['title']}")
     return 0
 
 
@@ -269,6 +269,7 @@ def cmd_energy(args) -> int:
 
 
 def main(argv=None) -> int:
+    setup.install()  # every model joins the registry before any command names one
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -351,7 +352,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_compare)
 
-    p = sub.add_parser("models", help="list built-in and imported models")
+    p = sub.add_parser("models", help="list every model: built-in, compressed and imported")
     p.add_argument("--workspace")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_models)

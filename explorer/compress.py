@@ -43,7 +43,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.flop_counter import register_flop_formula
 
-from . import variants
+from . import paths
 from .models.base import MultiExitModel
 
 METHODS = ("int8", "prune")
@@ -430,7 +430,7 @@ def _class_path(cls) -> str:
 def save_variant(model: MultiExitModel, name: str, info: dict, directory: Path | None = None) -> Path:
     """`name`.safetensors (weights; int8 ones as int8) + `name`.json (config, classes, how
     it was made). info: at least "base" (the model it was made from) and "method"."""
-    path = Path(directory or variants.VARIANTS) / name
+    path = Path(directory or paths.VARIANTS) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     state, seen = {}, set()
     for k, v in model.state_dict().items():
@@ -451,7 +451,7 @@ def load_variant(name: str, directory: Path | None = None) -> MultiExitModel:
     """Rebuild a saved variant: its class from the saved config (or, for a model without a
     config dataclass, a copy of its base model), int8 modules where the plan says, then
     the saved weights (safetensors: nothing is unpickled)."""
-    directory = Path(directory or variants.VARIANTS)
+    directory = Path(directory or paths.VARIANTS)
     path = directory / name
     if not path.with_suffix(".json").exists():
         raise ValueError(f"no compressed model {name!r} in {directory}; make it with "

@@ -3,20 +3,21 @@ entries, found from their small manifest files.
 
 Light on purpose (no torch, no transformers at import time): every page's model menu
 lists the imported models, the first page included, by reading WORKSPACE/*/manifest.json;
-nothing heavy is loaded until a model is chosen. The entry says everything the pages
-need: which pages show it (by its task: live image or live speech, and tradeoffs, noise,
-model, energy), its data (the calibration and test splits of its folder, and noisy
-variants of the test split made on demand by its modality), its decoder (the
-checkpoint's own processor) and its quality (accuracy or WER).
+nothing heavy is loaded until a model is chosen (loading one is the workspace's job, see
+`provider`). The entry says everything the pages need: which pages show it (its
+modality's live page, and tradeoffs, noise, model, energy), its data (the calibration
+and test splits of its folder, and noisy variants of the test split made on demand by its
+modality), its decoder (the checkpoint's own processor) and its quality (accuracy or WER).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from . import modality
+from . import modality, zoo
 from .manifest import Manifest
 from .paths import CACHE
 
@@ -81,9 +82,18 @@ def found(name: str, where: str | Path | None = None) -> tuple[Manifest, str] | 
     return None
 
 
-def entry(name: str, where: str | Path | None = None):
-    """The registry entry (zoo.BuiltIn) of an imported model, or None if there is none."""
-    from . import zoo
+Loader = Callable[[str, Path], object]  # (name, workspace) -> the model with its exit heads attached
+
+
+def provider(load: Loader) -> zoo.Provider:
+    """The imported models as a registry provider. Loading one (its checkpoint, then its
+    trained heads) is `explorer.workspace`'s job, which sits above this light module:
+    `explorer.setup` hands its loader in at start-up."""
+    return zoo.Provider(names, lambda name: entry(name, load))
+
+
+def entry(name: str, load: Loader, where: str | Path | None = None) -> zoo.BuiltIn | None:
+    """The registry entry of an imported model (loaded with `load`), or None if there is none."""
 
     where = root(where)
     got = found(name, where)
@@ -99,21 +109,13 @@ def entry(name: str, where: str | Path | None = None):
     files = data.files
     return zoo.BuiltIn(
         name, f"{manifest.architecture} {base}" + (", shared exit" if view == "shared" else f" ({kind} exits)"),
-        _loader(name, str(where)), _data_function(name), calib_split="calib", test_split="test",
+        lambda: load(name, where), _data_function(name), calib_split="calib", test_split="test",
         profile_dir=folder / "profiles", decode=_decoder(name), group="imported", quality=reads.quality,
         summary=(f"Imported from {manifest.source} ({manifest.architecture}, {kind} exits), measured on "
                  f"{data.folder}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
                  "files."),
         pages=pages(manifest), noise=reads.noise_axis(lambda: zoo.model(name)),
         head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else ())
-
-
-def _loader(name: str, where: str):
-    def load():
-        from .workspace import load_imported
-
-        return load_imported(name, where)
-    return load
 
 
 def _data_function(name: str):
@@ -127,7 +129,7 @@ def _data_function(name: str):
 def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
     """The decoded inputs and targets of one split of the model's data folder (`variant`:
     a noisy set's (keyword, value) pairs, mixed in before the checkpoint's processor)."""
-    from . import folders, zoo
+    from . import folders
 
     if split not in ("train", "calib", "test"):
         raise ValueError(f"imported models have the splits train, calib and test, not {split!r}")
@@ -140,6 +142,9 @@ def loaded(name: str, split: str, variant: tuple = ()) -> tuple[list, list]:
     return got.inputs, got.targets
 
 
+zoo.on_forget(lambda name: loaded.cache_clear())  # a re-imported model's data may be another folder
+
+
 def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
     """(data folder, the split's files in order): where each evaluation input came from."""
     manifest, _ = found(name)
@@ -150,7 +155,6 @@ def raw_files(name: str, split: str) -> tuple[Path, list[Path]]:
 
 def _decoder(name: str):
     def decode(data: bytes):
-        from . import zoo
 
         model = zoo.model(name)
         return modality.of(model.family).decode(data, model)  # through the checkpoint's own processor

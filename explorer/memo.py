@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from . import zoo
+
 Progress = Callable[[float, str], None]  # (fraction done, what is happening), as explorer.profile's
 
 _CONTENT: dict[int, tuple[object, str]] = {}  # id(profile) -> (the profile, its content hash)
@@ -166,10 +168,14 @@ def memoized(what: str = "", max_entries: int = 64):
 
 
 def clear_all() -> None:
-    """Forget every kept result (a model re-imported under its old name: answers and sweeps
-    keyed by that name are stale)."""
+    """Forget every kept result."""
     with _CACHES_LOCK:
         caches = list(_CACHES.values())
     for cache in caches:
         with cache.guard:
             cache.entries.clear()
+
+
+# A model changed under its name (re-imported): answers and sweeps kept under that name are
+# stale. Keys do not say which model they came from, so every result goes.
+zoo.on_forget(lambda name: clear_all())

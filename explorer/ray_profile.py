@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from . import device as devices
+from . import zoo
 from .costs import Costs, count_macs, measure_ms
 from .paths import CACHE, ROOT
 from .profile import Profile, Progress, Rows, fingerprint, merge_rows, profile_batch, profile_path
@@ -59,8 +60,6 @@ log = logging.getLogger(__name__)
 
 def _entry(name: str):
     """The registry entry of a model by name: where `load`, `data` and `decode` live."""
-    from . import zoo
-
     return zoo.get(name)
 
 
@@ -68,10 +67,8 @@ def _model(name: str, device: str = "cpu", fresh: bool = False):
     """The model by name through the registry's memo, so the entry's own decoder (which
     looks the model up by name) finds this very copy. fresh: load it again (a pooled Ray
     task process may hold an older copy of a model rebuilt under the same name)."""
-    from . import zoo
-
     if fresh:
-        zoo.model.cache_clear()
+        zoo.forget(name)
     return zoo.model(name).to(device).eval()
 
 
@@ -137,6 +134,9 @@ def _built_in_data(model: str, split: str, variant: tuple) -> tuple[list, list]:
     """The whole split once per process (noise and corruptions are made over the whole
     set, seeded per sample, so a slice of it equals the single-process inputs)."""
     return _entry(model).data(split, **dict(variant))
+
+
+zoo.on_forget(lambda name: _built_in_data.cache_clear())  # a rebuilt model may read other data
 
 
 # ---- one chunk's rows <-> bytes (npz + JSON, never pickle) -------------------------------
@@ -231,7 +231,9 @@ def start_ray(address: str = "local", num_cpus: int | None = None):
     if ray.is_initialized():
         return ray
     env = {"env_vars": {k: v for k, v in os.environ.items()
-                        if k in ("EXPLORER_CACHE", "EXPLORER_WORKSPACE", "OMP_WAIT_POLICY", "HF_HUB_OFFLINE")}}
+                        if k in ("EXPLORER_CACHE", "EXPLORER_WORKSPACE", "OMP_WAIT_POLICY", "HF_HUB_OFFLINE")},
+           # a worker is a process of its own: it fills its registry at start, as the command line does
+           "worker_process_setup_hook": "explorer.setup.install"}
     if address == "local":
         env["env_vars"]["PYTHONPATH"] = str(ROOT)  # workers import explorer from this checkout
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING,
@@ -480,15 +482,11 @@ def profile_imported(name: str, address: str = "local", workers: int = 1, device
     return build_all(imported_specs(name), address, workers, device, progress=progress)
 
 
-def profile_built_in(model: str, split: str, noisy: bool = False, address: str = "local", workers: int = 1,
+def profile_built_in(model: str, sets: list[tuple[str, dict]], address: str = "local", workers: int = 1,
                      device: str = "cpu", progress: Progress | None = None) -> list[Profile]:
-    """`python -m explorer profile --ray`: one split, or (noisy) every noisy test set."""
-    if noisy:  # whatever noisy sets the model's registry entry gives (built-in or imported)
-        from .robustness import all_variant_args
-
-        specs = [DataSpec.built_in(model, s, **args) for s, args in all_variant_args(model)]
-    elif _entry(model).group == "imported" and split in ("calib", "test"):
-        specs = imported_specs(model, (split,))  # its files, decoded on the workers
-    else:
-        specs = [DataSpec(model, split)]
+    """`python -m explorer profile --ray`: the model on each (split, data-function arguments)
+    of `sets` (one split, or every noisy test set). An imported model's own calibration or
+    test split is its files, decoded on the workers."""
+    own = _entry(model).group == "imported" and sets in ([("calib", {})], [("test", {})])
+    specs = imported_specs(model, (sets[0][0],)) if own else [DataSpec.built_in(model, s, **a) for s, a in sets]
     return build_all(specs, address, workers, device, progress=progress)

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import criteria, robustness, tradeoff, zoo
 from .bench import bench
+from .built_ins import IMAGE_CHECKPOINT, IMAGE_LIMIT, SPEECH_CHECKPOINT
 from .paths import CACHE
 from .profile import Profile
 from .quality import ACCURACY, WER
@@ -112,8 +113,8 @@ def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
         },
         "corruptions": by_kind_and_level(noisy, "mean_exit"),
         "corruption_accuracy": by_kind_and_level(noisy, "full_depth"),
-        "corruption_images": robustness.IMAGE_LIMIT,
-        "training": json.loads((zoo.IMAGE_CHECKPOINT.with_suffix(".json")).read_text()).get("train", {}),
+        "corruption_images": IMAGE_LIMIT,
+        "training": json.loads((IMAGE_CHECKPOINT.with_suffix(".json")).read_text()).get("train", {}),
     }
 
 
@@ -180,5 +181,5 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
         "front_end_cap": float(test_a.full() / path[0]),
         "front_end_share": float(test_a.macs.front / test_a.full()),
         "eval_clips": {"val": val.n, **{split: row["clips"] for split, row in held_out["per_set"].items()}},
-        "training": json.loads(zoo.SPEECH_CHECKPOINT.with_suffix(".json").read_text()).get("train", {}),
+        "training": json.loads(SPEECH_CHECKPOINT.with_suffix(".json").read_text()).get("train", {}),
     }

@@ -16,7 +16,6 @@ import pandas as pd
 from . import criteria, zoo
 from .profile import Profile, Progress
 
-IMAGE_LIMIT = zoo.IMAGE_LIMIT  # corrupted test digits per profile (the report's figure)
 NoiseAxis = zoo.NoiseAxis
 
 

@@ -26,6 +26,9 @@ def recommended(model_name: str, criterion_name: str, eps_pt: float | None = Non
     return tradeoff.recommend(calib, test, criteria.get(criterion_name), eps).threshold
 
 
+zoo.on_forget(lambda name: recommended.cache_clear())  # a changed model has other profiles
+
+
 def default_criterion(model_name: str) -> str:
     """The criterion to start with: the entry's, else its report's recommended one, else
     the first causal criterion its quality suggests (entropy, or CTC entropy for speech)."""

@@ -6,6 +6,8 @@ define `data(split)` returning (inputs, targets) for the splits "calib" and "tes
 "train" for trained exits), which profile / sweep / bench / report then use. A model
 that reads a data folder defines `family` ("image" or "speech") and `prepare` (a PIL
 image or a waveform -> one input) instead, and is imported with `--data DIR`.
+This module is the registry's provider of such models (`PROVIDER`, installed by
+`explorer.setup`): light, torch only once a model is built.
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ import importlib.util
 import sys
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .models.base import MultiExitModel
+from . import zoo
+from .paths import CACHE
+
+if TYPE_CHECKING:
+    from .models.base import MultiExitModel
 
 
 def is_user_source(source: str) -> bool:
@@ -50,6 +57,8 @@ def function(source: str, default: str = "build"):
 
 
 def build(source: str) -> MultiExitModel:
+    from .models.base import MultiExitModel
+
     model = function(source)()
     if not isinstance(model, MultiExitModel):
         raise ValueError(f"{source} returned a {type(model).__name__}, not a MultiExitModel "
@@ -66,3 +75,21 @@ def data_function(source: str):
 def content_hash(source: str) -> str:
     path, _, _ = source.rpartition(":")
     return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()
+
+
+def entry(source: str) -> zoo.BuiltIn | None:
+    """The registry entry of `file.py:build` (of any other name: None)."""
+    if not is_user_source(source):
+        return None
+    data = data_function(source)
+
+    def no_data(split):
+        raise ValueError(f"{source} defines no data(split); import it with a data folder: "
+                         f"python -m explorer import {source} --data DIR --name NAME")
+
+    return zoo.BuiltIn(source, f"your model {source}", lambda: build(source), data or no_data,
+                       calib_split="calib", test_split="test",  # keyed by the file's content: an edit rebuilds
+                       profile_dir=CACHE / "profiles" / "user" / content_hash(source)[:12])
+
+
+PROVIDER = zoo.Provider(lambda page: [], entry)  # named on the command line, never listed on a page

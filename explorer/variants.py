@@ -1,7 +1,8 @@
 """Compressed variants saved in the cache, as registry entries (issue 17's models).
 
 Light on purpose (no torch): the registry lists these on every page, including the
-first one, by reading their small JSON files. `compress` makes and loads them.
+first one, by reading their small JSON files. `compress` makes and loads them; this
+module is their provider (`PROVIDER`, installed by `explorer.setup`).
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from .paths import CACHE
-
-VARIANTS = CACHE / "variants"  # <name>.safetensors + <name>.json per variant
+from . import paths, zoo
 
 
 def info(name: str, directory: Path | None = None) -> dict | None:
     """How the variant was made ("base", "method", "ratio", ...), or None if there is none."""
-    path = (Path(directory or VARIANTS) / name).with_suffix(".json")
+    path = (Path(directory or paths.VARIANTS) / name).with_suffix(".json")
     return json.loads(path.read_text())["variant"] if path.exists() else None
 
 
 def names() -> list[str]:
     """Names of every compressed variant in the cache."""
-    return sorted(p.stem for p in Path(VARIANTS).glob("*.json"))
+    return sorted(p.stem for p in Path(paths.VARIANTS).glob("*.json"))
 
 
 def of(base: str) -> list[str]:
@@ -34,8 +33,6 @@ def of(base: str) -> list[str]:
 def entry(name: str):
     """The registry entry of a saved variant, or None. It shares its base model's data,
     splits and decoder; its profiles go to the cache; it has no noisy sets of its own."""
-    from . import zoo
-
     made = info(name)
     if made is None:
         return None
@@ -47,6 +44,14 @@ def entry(name: str):
 
         return load_variant(name)
 
-    return replace(base, name=name, title=f"{base.title}, {what}", load=load, profile_dir=CACHE / "profiles",
+    return replace(base, name=name, title=f"{base.title}, {what}", load=load, profile_dir=paths.CACHE / "profiles",
                    report="", noise=None, extra_tests=(), group="compressed",
                    pages=base.pages & {"live_image", "live_speech", "tradeoffs", "model", "energy"})
+
+
+def _on(page: str | None) -> list[str]:
+    """The variants a page offers (each shows on its base model's pages, less noise)."""
+    return [n for n in names() if page is None or page in entry(n).pages]
+
+
+PROVIDER = zoo.Provider(_on, entry)

@@ -27,7 +27,6 @@ from pathlib import Path
 from . import folders, imported, modality, user_model
 from .manifest import VERSION, DataInfo, Manifest
 from .models.base import NO_FINAL_HEAD
-from .paths import CACHE
 
 log = logging.getLogger(__name__)
 EXIT_KINDS = ("final-head", "trained", "distilled")
@@ -106,7 +105,7 @@ def _attach(model, manifest: Manifest, heads_path: Path, view: str = "main"):
     return kind.attach(model, manifest.exits, modules, view)
 
 
-# ---- lookup: imported models as zoo entries ---------------------------------------------------
+# ---- loading an imported model (its registry entry: explorer.imported) ----------------------------
 def _manifest(name: str, where: Path) -> tuple[Manifest, str] | None:
     """(manifest, view) of an imported model's name (NAME or NAME-shared)."""
     return imported.found(name, where)
@@ -117,23 +116,6 @@ def load_imported(name: str, where: str | Path | None = None):
     manifest, view = imported.found(name, where)
     model = load_source(manifest.source, manifest.exits)
     return _attach(model, manifest, root(where) / manifest.name / "heads", view)
-
-
-def lookup(name: str, where: str | Path | None = None):
-    """The zoo entry (zoo.BuiltIn) of an imported model or of `file.py:build`, or None."""
-    from .zoo import BuiltIn
-
-    if user_model.is_user_source(name):
-        data = user_model.data_function(name)
-
-        def no_data(split):
-            raise ValueError(f"{name} defines no data(split); import it with a data folder: "
-                             f"python -m explorer import {name} --data DIR --name NAME")
-
-        return BuiltIn(name, f"your model {name}", lambda: user_model.build(name), data or no_data,
-                       calib_split="calib", test_split="test",  # keyed by the file's content: an edit rebuilds
-                       profile_dir=CACHE / "profiles" / "user" / user_model.content_hash(name)[:12])
-    return imported.entry(name, where)
 
 
 def list_models(where: str | Path | None = None) -> list[dict]:
@@ -149,15 +131,11 @@ def list_models(where: str | Path | None = None) -> list[dict]:
 
 
 def _forget(name: str) -> None:
-    """Drop what this process cached about `name` (it is being rebuilt)."""
-    from . import memo, thresholds, zoo
+    """Tell every cache that `name` (and its shared-exit view) is being rebuilt."""
+    from . import zoo
 
-    memo.clear_all()  # answers and sweeps kept under the old model's name
-    zoo.model.cache_clear()
-    imported.loaded.cache_clear()
-    thresholds.recommended.cache_clear()
-    for key in [k for k in zoo._PROFILES if k[0] in (name, name + "-shared")]:
-        del zoo._PROFILES[key]
+    for view in (name, name + imported.SHARED):
+        zoo.forget(view)
 
 
 # ---- import ----------------------------------------------------------------------------------
@@ -252,7 +230,7 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
         for view in views:
             profile_imported(view, ray.get("address", "local"), ray.get("workers", 1), opts.device, profiling)
     elif opts.device != "cpu":  # the same profiles on this machine's GPU
-        from .device import profile_on
+        from .zoo import profile_on
 
         for view in views:
             for split in ("calib", "test"):

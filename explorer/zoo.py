@@ -1,5 +1,6 @@
 """The model registry: every fact about a model lives in its entry, so that pages,
-`predict`, reports and benchmarks never branch on a model's name.
+`predict`, reports and benchmarks never branch on a model's name. It sits at the bottom:
+it imports nothing that adds models to it.
 
 An entry (`BuiltIn`) says how to load the model and its evaluation data, which split
 chooses thresholds and which reports them, its noisy / hard evaluation sets (`noise`,
@@ -7,23 +8,27 @@ chooses thresholds and which reports them, its noisy / hard evaluation sets (`no
 pages and `predict`), what to say about its inputs, which quality it is judged by
 (accuracy or WER, see `quality`) and which pages show it (`pages`).
 
-Other code adds models with `register(entry)` (an imported Hugging Face model, a
-compressed variant of a built-in one): from then on every page that the entry's
-`pages` names lists it, and `get(name)` finds it. `names(page)` lists the models a
-page offers, in registration order.
+Models join it from above, at start-up (`explorer.setup.install`, called by the CLI, the
+app, the tests and each Ray worker): the built-in entries with `register(entry)`, and `provide(provider)`
+for models found when asked (compressed variants in the cache, imported models in the
+workspace, `file.py:build`). From then on every page that an entry's `pages` names lists
+it, and `get(name)` finds it. `names(page)` lists the models a page offers, in
+registration order.
+
+A model that changes under its name (re-imported, rebuilt, replaced) is announced with
+`forget(name)`: every cache keyed by a model name subscribes with `on_forget(callback)`,
+so nobody clears another module's cache by hand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .modality import IMAGE, SPEECH, Decoded, NoiseAxis  # noqa: F401  (Decoded: the registry's record too)
-from .paths import ASSETS, CACHE
-from .quality import ACCURACY, WER, Quality
+from .modality import Decoded, NoiseAxis  # noqa: F401  (an entry's parts: the modality objects define them)
+from .paths import CACHE
+from .quality import ACCURACY, Quality
 
 if TYPE_CHECKING:  # torch is imported only when a model or its data is used
 
@@ -66,109 +71,19 @@ class BuiltIn:
     group: str = "built-in"  # how model menus group it: "built-in", "compressed", "imported"
 
 
-# ---- toy: trained on first use (seconds) and cached ------------------------------------
-def _toy_config():
-    from .models.toy import ToyConfig
+@dataclass(frozen=True)
+class Provider:
+    """Models found when asked rather than registered one by one (compressed variants in the
+    cache, imported models in the workspace, `file.py:build`), from files that may change
+    while the process runs."""
 
-    # stages heavy enough that a stage costs far more than the engine's per-exit
-    # bookkeeping, as in a real backbone; trains in about half a minute
-    return ToyConfig(width=512, hidden=2048, num_stages=8)
-
-
-def _load_toy() -> MultiExitModel:
-    from . import checkpoint
-    from .models.toy import ToyConfig, ToyMLP, train_toy
-
-    cfg = _toy_config()
-    path = CACHE / "models" / f"toy-w{cfg.width}-h{cfg.hidden}-s{cfg.num_stages}-seed{cfg.seed}"
-    if not checkpoint.exists(path):
-        checkpoint.save(train_toy(cfg, steps=200), path)
-    return checkpoint.load(ToyMLP, ToyConfig, path)
+    names: Callable[[str | None], list[str]]  # the models it offers on a page (None: all); light, no torch
+    entry: Callable[[str], BuiltIn | None]  # a name's entry, or None when the name is not one of its models
 
 
-def _toy_data(split: str):
-    from .models.toy import toy_data
-
-    x, y, _ = toy_data(1000, _toy_config(), seed={"val": 11, "test": 12}[split])
-    return list(x), y.tolist()
-
-
-# ---- image: the shipped MNIST checkpoints (one per training strategy), two views of each ---
-IMAGE_CHECKPOINT = ASSETS / "models" / "image"  # joint training: the model every page starts with
-# The same network trained the other ways RESEARCH.md compares (`train image --strategy S
-# --out assets/models/image-S`): backbone first, then early heads; and joint with self-distillation.
-IMAGE_STRATEGIES = (("joint", "image", IMAGE_CHECKPOINT),
-                    ("two-stage", "image-two-stage", ASSETS / "models" / "image-two-stage"),
-                    ("self-distilled", "image-distill", ASSETS / "models" / "image-distill"))
-
-
-def _image_loader(head: str, path: Path = IMAGE_CHECKPOINT, strategy: str = "joint"):
-    def load() -> MultiExitModel:
-        from . import checkpoint
-        from .models.image import ImageConfig, MnistResNet
-
-        if not checkpoint.exists(path):
-            raise ValueError(f"the {strategy} image model is missing ({path}); train it with "
-                             f"`python -m explorer train image --strategy {strategy} --out {path}`")
-        return checkpoint.load(MnistResNet, ImageConfig, path, head=head)
-
-    return load
-
-
-def _mnist_data(split: str, corruption: str | None = None, severity: int = 0, limit: int = 0):
-    import torch
-
-    from .corruptions import corrupt
-    from .data.mnist import load_mnist
-
-    x, y = load_mnist(split)
-    if limit:
-        x, y = x[:limit], y[:limit]
-    if corruption and severity:
-        x = corrupt(x, corruption, severity, seed=severity)
-    return list(torch.tensor(x)[:, None]), y.tolist()
-
-
-IMAGE_LIMIT = 2000  # corrupted test digits per noisy profile (the report's figure)
-
-
-# ---- speech: the shipped checkpoint and compact held-out-voice evaluation set -------------
-SPEECH_CHECKPOINT = ASSETS / "models" / "speech"
-
-
-def _load_speech() -> MultiExitModel:
-    from . import checkpoint
-    from .models.speech import SpeechConfig, SpeechEncoder
-
-    if not checkpoint.exists(SPEECH_CHECKPOINT):
-        raise ValueError(f"the speech model is missing ({SPEECH_CHECKPOINT}); "
-                         "train it with `python -m explorer train speech`")
-    return checkpoint.load(SpeechEncoder, SpeechConfig, SPEECH_CHECKPOINT)
-
-
-def _speech_data(split: str, noise: str | None = None, snr: int | None = None, limit: int = 0):
-    import torch
-
-    from .data.speech_eval import load_eval
-
-    clips, texts, _ = load_eval(split, noise, snr)
-    if limit:
-        clips, texts = clips[:limit], texts[:limit]
-    return [torch.from_numpy(c) for c in clips], texts
-
-
-# Held-out sets beside test (a), all spoken by whole voices never trained on. On (c) a
-# clip's WER counts the digits it invents per word spoken (it has no digit to get right).
-SPEECH_EXTRA_TESTS = (("test_b", "unseen voices (test_b)"),
-                      ("test_c", "no digits: words and sentences, unseen voices (test_c)"),
-                      ("test_d", "digits in carrier phrases, unseen voices (test_d)"))
-
-IMAGE_SUMMARY = "A 6-exit ResNet-style CNN trained here on MNIST, with per-exit heads and a FreeML shared exit."
-IMAGE_VIEWS = (("one head per exit", "image"), ("one shared exit", "image-shared"))
-STRATEGY_NOTES = {"two-stage": "in two stages: backbone and final exit first, then the early heads on the frozen "
-                               "backbone (HuBERT-EE's recipe)",
-                  "self-distilled": "jointly, its early exits also taught by the final exit's soft answers"}
-BUILT_INS: dict[str, BuiltIn] = {}  # the registry: name -> entry, in registration order
+BUILT_INS: dict[str, BuiltIn] = {}  # registered entries (the built-in models), in registration order
+_PROVIDERS: list[Provider] = []  # asked in order, after the registered entries
+_FORGET: list[Callable[[str], None]] = []  # what to tell when a model changes
 
 
 def register(entry: BuiltIn) -> BuiltIn:
@@ -179,50 +94,47 @@ def register(entry: BuiltIn) -> BuiltIn:
     if "noise" in entry.pages and entry.noise is None:
         raise ValueError(f"entry {entry.name!r} is on the noise page but has no noisy test sets")
     BUILT_INS[entry.name] = entry
-    for key in [k for k in _PROFILES if k[0] == entry.name]:  # a replaced entry's profiles are stale
-        del _PROFILES[key]
+    forget(entry.name)  # a replaced entry's model and profiles are stale
     return entry
+
+
+def provide(provider: Provider) -> Provider:
+    """Ask `provider` for the models it finds, after the registered entries and earlier providers."""
+    _PROVIDERS.append(provider)
+    return provider
 
 
 def names(page: str | None = None) -> list[str]:
     """The registered models, or those shown on `page` (one of PAGES), in registration
-    order (a page starts with the first)."""
-    from . import imported
-
-    entries = [*BUILT_INS.values(), *(_made_here(n) for n in _made_here_names())]
-    return [e.name for e in entries if page is None or page in e.pages] + \
-        [n for n in imported.names(page) if n not in BUILT_INS]  # from their manifests: no torch
-
-
-def _made_here_names() -> list[str]:
-    """Models made on this machine (compressed variants in the cache), found afresh on
-    every call from their small JSON files: no torch, nothing stale."""
-    from . import variants
-
-    return [n for n in variants.names() if n not in BUILT_INS]
-
-
-def _made_here(name: str) -> BuiltIn | None:
-    from . import variants
-
-    return variants.entry(name)
+    order (a page starts with the first); then each provider's."""
+    out = [e.name for e in BUILT_INS.values() if page is None or page in e.pages]
+    for provider in _PROVIDERS:
+        out += [n for n in provider.names(page) if n not in out and n not in BUILT_INS]
+    return out
 
 
 def get(name: str) -> BuiltIn:
     if name in BUILT_INS:
         return BUILT_INS[name]
-    if (made := _made_here(name)) is not None:
-        return made
-    from . import imported  # imported models: from their manifests, nothing loaded yet
-
-    if (entry := imported.entry(name)) is not None:
-        return entry
-    from .workspace import lookup  # imported models and `file.py:build` (the one hook into the workspace)
-
-    if (entry := lookup(name)) is not None:
-        return entry
+    for provider in _PROVIDERS:
+        if (entry := provider.entry(name)) is not None:
+            return entry
     raise ValueError(f"unknown model {name!r}; built-in models: {', '.join(BUILT_INS)} "
-                     "(imported ones: `python -m explorer models`)")
+                     "(every model: `python -m explorer models`)")
+
+
+def on_forget(callback: Callable[[str], None]) -> Callable[[str], None]:
+    """Call `callback(model name)` whenever a model changes under its name: how a cache keyed
+    by model names learns it. Returns the callback, so it can decorate it."""
+    _FORGET.append(callback)
+    return callback
+
+
+def forget(name: str) -> None:
+    """Model `name` changed (re-imported, rebuilt, replaced): every cache drops what it kept
+    about it, and the next question about it is answered afresh."""
+    for callback in _FORGET:
+        callback(name)
 
 
 def eval_sets(name: str) -> list[EvalSet]:
@@ -246,41 +158,23 @@ def eval_set(name: str, key: str) -> EvalSet:
         raise ValueError(f"model {name} has no evaluation set {key!r}") from None
 
 
+# ---- each model loaded once, and its profiles, until it is forgotten ------------------------
+_MODELS: dict[str, MultiExitModel] = {}
 _PROFILES: dict[tuple[str, str], Profile] = {}
 
 
-def _builtins() -> None:
-    for entry in [
-        BuiltIn("image", "MNIST ResNet, one head per exit, joint training", _image_loader("exit"), _mnist_data,
-                profile_dir=ASSETS / "profiles", decode=IMAGE.decode, report="image", summary=IMAGE_SUMMARY,
-                pages=frozenset({"overview", "live_image", "tradeoffs", "noise", "model", "energy"}),
-                noise=IMAGE.noise_axis(limit=IMAGE_LIMIT),
-                head_views=IMAGE_VIEWS),
-        BuiltIn("image-shared", "MNIST ResNet, FreeML shared exit", _image_loader("shared"), _mnist_data,
-                profile_dir=ASSETS / "profiles", decode=IMAGE.decode, report="image", summary=IMAGE_SUMMARY,
-                head_views=IMAGE_VIEWS),
-        *(BuiltIn(name, f"MNIST ResNet, {strategy} training", _image_loader("exit", path, strategy),
-                  _mnist_data, profile_dir=ASSETS / "profiles", noise=IMAGE.noise_axis(limit=IMAGE_LIMIT),
-                  pages=frozenset({"tradeoffs", "noise", "model", "energy"}),
-                  summary=f"The image model's network trained {STRATEGY_NOTES[strategy]}.")
-          for strategy, name, path in IMAGE_STRATEGIES[1:]),
-        BuiltIn("speech", "Digits ASR, HuBERT-style encoder with CTC and DAISY exits", _load_speech, _speech_data,
-                test_split="test_a", profile_dir=ASSETS / "profiles", decode=SPEECH.decode, report="speech",
-                quality=WER, input_note="for a 2 s clip",
-                summary="A 6-layer HuBERT-style encoder trained here on synthesized voices: CTC exit branches "
-                        "(HuBERT-EE) and self-supervised DAISY exits.",
-                pages=frozenset({"overview", "live_speech", "tradeoffs", "noise", "model", "energy"}),
-                noise=SPEECH.noise_axis(),
-                extra_tests=SPEECH_EXTRA_TESTS, start_criterion="ctc_entropy"),
-        BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
-                summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),
-    ]:
-        register(entry)
+@on_forget
+def _drop(name: str) -> None:
+    _MODELS.pop(name, None)
+    for key in [k for k in _PROFILES if k[0] == name]:
+        del _PROFILES[key]
 
 
-@cache
 def model(name: str) -> MultiExitModel:
-    return get(name).load()
+    """The model, loaded once and shared: never change it (read it under torch.inference_mode)."""
+    if name not in _MODELS:
+        _MODELS[name] = get(name).load()
+    return _MODELS[name]
 
 
 def batches(model: MultiExitModel, inputs: list, targets: list, size: int):
@@ -300,9 +194,9 @@ def loaded(name: str, split: str, **variant) -> bool:
 
 
 def profile(name: str, split: str, progress: Progress | None = None, **variant) -> Profile:
-    """The profile of a built-in model on one split (`variant`: e.g. corruption and
-    severity, passed to its data function): loaded if current, else built. Kept in
-    memory once loaded (a model's weights never change while the process runs)."""
+    """The profile of a model on one split (`variant`: e.g. corruption and severity,
+    passed to its data function): loaded if current, else built. Kept in memory once
+    loaded, until the model is forgotten."""
     dataset = _dataset(split, variant)
     if (name, dataset) not in _PROFILES:
         _PROFILES[name, dataset] = _load_or_build(name, split, dataset, progress, variant)
@@ -325,4 +219,24 @@ def _load_or_build(name: str, split: str, dataset: str, progress, variant: dict)
     return cached_profile(m, name, dataset, make_batches, entry.profile_dir, progress, costs)
 
 
-_builtins()
+def profile_on(name: str, split: str, device: str, progress=None, **variant) -> Profile:
+    """`profile`'s pass, in this process, on `device`: the model and every batch on it,
+    per-stage and per-head ms measured there at batch 1. Saved under the same file and key
+    as the CPU pass (the same model and data give the same predictions; the ms say where),
+    and the one `profile` gives from now on."""
+    from .costs import count_macs, measure_ms
+    from .device import check, measured_on
+    from .profile import build_profile, fingerprint, profile_path
+
+    check(device)
+    entry = get(name)
+    m = entry.load().to(device).eval()  # its own copy: the registry's stays on the CPU
+    inputs, targets = entry.data(split, **variant)
+    on_device = [(x.to(device), None if lengths is None else lengths.to(device), t)
+                 for x, lengths, t in batches(m, inputs, targets, 64)]
+    dataset = _dataset(split, variant)
+    prof = build_profile(m, on_device, name, dataset, progress, (count_macs(m), measure_ms(m)))
+    prof.meta = replace(prof.meta, measured_on=measured_on(device, "this process at batch 1"))
+    prof.save(profile_path(entry.profile_dir, name, dataset, fingerprint(m), fresh=True))
+    _PROFILES[name, dataset] = prof
+    return prof

@@ -14,7 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from explorer import energy, memory, variants, zoo  # noqa: E402
+from explorer import energy, memory, setup, variants, zoo  # noqa: E402
+
+setup.install()
 
 
 def main() -> int:

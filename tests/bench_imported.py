@@ -48,7 +48,8 @@ def make_models(root: Path) -> dict:
 
 def names_seconds() -> tuple[float, list[str], bool]:
     """A fresh process: import the registry and list the Tradeoffs page's models."""
-    code = ("import time, sys; t = time.perf_counter(); from explorer import zoo; n = zoo.names('tradeoffs'); "
+    code = ("import time, sys; t = time.perf_counter(); from explorer import setup, zoo; setup.install(); "
+            "n = zoo.names('tradeoffs'); "
             "print(time.perf_counter() - t); print(','.join(n)); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     seconds, names, torch = out.stdout.splitlines()

@@ -36,9 +36,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from explorer import ray_profile as rp  # noqa: E402
-from explorer import robustness, zoo  # noqa: E402
+from explorer import robustness, setup, zoo  # noqa: E402
 from explorer.profile import build_profile  # noqa: E402
 
+setup.install()
 TMP = Path(tempfile.mkdtemp(prefix="bench-scale-"))
 rp.CACHE = TMP / "cache"  # shards here, never in the user's cache
 LIBRISPEECH = {"utterances": 2620, "mean_seconds": 7.4}

@@ -436,6 +436,9 @@ def main() -> None:
     p.add_argument("--out", default=str(Path(os.environ.get("BYOM_OUT", "/tmp/byom"))))
     p.add_argument("--steps", type=int, default=4000, help="speech: training steps of the demo checkpoint")
     a = p.parse_args()
+    from explorer import setup
+
+    setup.install()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(os.environ.get("BYOM_THREADS", torch.get_num_threads())))

@@ -13,15 +13,19 @@ import torch  # noqa: E402
 # Tests use tiny models: one thread is as fast, and leaves the other core free.
 torch.set_num_threads(1)
 
+from explorer import setup  # noqa: E402
+
+setup.install()  # every model in the registry, as the command line and the app have them
+
 
 @pytest.fixture(scope="session", autouse=True)
 def no_variants_made_on_this_machine(tmp_path_factory):
     """Compressed variants someone made in the cache would join every model menu: tests
     see only the ones they make."""
-    from explorer import variants
+    from explorer import paths
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(variants, "VARIANTS", tmp_path_factory.mktemp("variants"))
+        mp.setattr(paths, "VARIANTS", tmp_path_factory.mktemp("variants"))
         yield
 
 
@@ -64,9 +68,9 @@ def page(server, browser):
 
 
 def _shipped(name: str) -> bool:
-    from explorer import checkpoint, zoo
+    from explorer import built_ins, checkpoint
 
-    return checkpoint.exists(getattr(zoo, f"{name.upper()}_CHECKPOINT"))
+    return checkpoint.exists(getattr(built_ins, f"{name.upper()}_CHECKPOINT"))
 
 
 # Markers for tests that need a shipped checkpoint (assets/models): one definition here.

@@ -48,9 +48,10 @@ TIMEOUT_MS = 300_000
 
 
 def _every_exit_says(model: str, x, answer) -> bool:
-    from explorer import criteria
+    from explorer import criteria, setup
     from explorer.predict import predict_input
 
+    setup.install()
     crit = "confidence" if model == "image" else "ctc_entropy"
     out = predict_input(model, x, crit, criteria.get(crit).default)
     return all(a == answer for a in out.answers)

@@ -5,15 +5,15 @@ recommended thresholds and the figures (no Streamlit)."""
 import numpy as np
 import pytest
 
-from explorer import anatomy, checkpoint, criteria, plots, robustness, tradeoff, zoo
+from explorer import anatomy, built_ins, checkpoint, criteria, plots, robustness, tradeoff, zoo
 from explorer.bench import BenchResult
 from explorer.report import by_kind_and_level, by_level, noise_table
 from explorer.shipped import load_report
 from explorer.speedup import Speedup, Timing
 from explorer.thresholds import default_criterion, recommended
 
-needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) and checkpoint.exists(
-    zoo.SPEECH_CHECKPOINT)), reason="no shipped checkpoints")
+needs_models = pytest.mark.skipif(not (checkpoint.exists(built_ins.IMAGE_CHECKPOINT) and checkpoint.exists(
+    built_ins.SPEECH_CHECKPOINT)), reason="no shipped checkpoints")
 
 
 @needs_models

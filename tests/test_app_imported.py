@@ -60,7 +60,7 @@ def test_model_menus_find_imported_models_without_torch(workspace):
     import subprocess
     import sys
 
-    code = ("import sys; from explorer import zoo; n = zoo.names('tradeoffs'); "
+    code = ("import sys; from explorer import setup, zoo; setup.install(); n = zoo.names('tradeoffs'); "
             "print(','.join(n)); print('torch' in sys.modules, 'transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"EXPLORER_WORKSPACE": str(workspace["workspace"]), "PATH": ""}).stdout.splitlines()

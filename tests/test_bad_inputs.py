@@ -13,12 +13,13 @@ import pytest
 from input_corpus import BY_ID, CORPUS, GOOD_IMAGE, GOOD_SPEECH, HTML_NAME, ROOT, SPEECH_TEXT, Case
 from streamlit.testing.v1 import AppTest
 
-from explorer import audio, checkpoint, image_input, zoo
+from explorer import audio, built_ins, checkpoint, image_input
 from explorer.__main__ import main
 from explorer.predict import CAUTION_STARTS
 
 APP = str(ROOT / "app.py")
-HAVE = {"image": checkpoint.exists(zoo.IMAGE_CHECKPOINT), "speech": checkpoint.exists(zoo.SPEECH_CHECKPOINT)}
+HAVE = {"image": checkpoint.exists(built_ins.IMAGE_CHECKPOINT),
+        "speech": checkpoint.exists(built_ins.SPEECH_CHECKPOINT)}
 SUBPROCESS_IDS = {"audio-text-as-wav", "png-bomb-20000x20000", "wav-5-minutes", "wav-8-khz", "html-file-name"}
 
 

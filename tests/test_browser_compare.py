@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from test_browser import shoot
 from threshold_probe import explorer_frame
 
-from explorer import criteria, zoo
+from explorer import built_ins, criteria, zoo
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                 reason="chromium missing (make test installs it)")
@@ -56,7 +56,7 @@ def test_clicking_a_bar_and_a_compared_curve_lists_the_inputs_behind_them(server
 
 
 def test_the_training_strategies_on_one_tradeoff_chart_and_one_noise_chart(server, page):
-    names = [name for _, name, _ in zoo.IMAGE_STRATEGIES]
+    names = [name for _, name, _ in built_ins.IMAGE_STRATEGIES]
     titles = [zoo.get(n).title for n in names]
     page.goto(server + f"/tradeoffs?model=image&criterion=confidence&threshold=0.9&vs={names[1]},{names[2]}")
     explorer_frame(page)

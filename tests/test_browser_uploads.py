@@ -9,12 +9,12 @@ from appserver import CHROMIUM
 from input_corpus import BY_ID, GOOD_IMAGE, HTML_NAME
 from playwright.sync_api import expect
 
-from explorer import checkpoint, zoo
+from explorer import built_ins, checkpoint
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                        reason="chromium missing (make test installs it)"),
-    pytest.mark.skipif(not checkpoint.exists(zoo.IMAGE_CHECKPOINT), reason="no shipped image checkpoint"),
+    pytest.mark.skipif(not checkpoint.exists(built_ins.IMAGE_CHECKPOINT), reason="no shipped image checkpoint"),
 ]
 
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import needs_image, needs_speech, quick_profile
 from streamlit.testing.v1 import AppTest
 
-from explorer import cached, criteria, drilldown, figure_export, memo, tradeoff, zoo
+from explorer import built_ins, cached, criteria, drilldown, figure_export, memo, tradeoff, zoo
 from explorer import threshold_view as tv
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -141,7 +141,7 @@ def test_the_image_model_s_training_strategies_side_by_side(page):
     """Joint, two-stage and self-distilled training of one network: one tradeoff chart, one
     exit-depth-against-noise chart, their recommended thresholds in one table; and each
     strategy's own Noise and Model pages."""
-    names = [name for _, name, _ in zoo.IMAGE_STRATEGIES]
+    names = [name for _, name, _ in built_ins.IMAGE_STRATEGIES]
     if page != "tradeoffs":
         at = open_page(page, model=names[1])
         assert at.selectbox(key="w.model").value == names[1] and not at.error

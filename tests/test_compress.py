@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import compress, criteria, variants, zoo
+from explorer import compress, criteria, paths, variants, zoo
 from explorer.__main__ import main
 from explorer.costs import count_macs
 from explorer.engine import read_all_exits, run_stream, run_with_exits
@@ -256,7 +256,7 @@ def test_int8_on_a_tiny_hugging_face_model():
 
 # ---- registry and command line ---------------------------------------------------------------
 def test_a_saved_variant_is_a_selectable_model(image_int8, image_inputs, tmp_path, monkeypatch):
-    monkeypatch.setattr(variants, "VARIANTS", tmp_path)
+    monkeypatch.setattr(paths, "VARIANTS", tmp_path)
     compress.save_variant(image_int8, "image-int8", {"base": "image", "method": "int8"})
     assert variants.names() == variants.of("image") == ["image-int8"]
     assert variants.of("speech") == []
@@ -285,7 +285,7 @@ def test_tradeoffs_overlays_the_model_and_its_variants(image_int8, tmp_path, mon
         assert not at.exception, at.exception
         return at
 
-    monkeypatch.setattr(variants, "VARIANTS", tmp_path)
+    monkeypatch.setattr(paths, "VARIANTS", tmp_path)
     assert any("No compressed variant of this model yet" in c.value for c in tradeoffs().caption)
     compress.save_variant(image_int8, "image-int8", {"base": "image", "method": "int8"})
     at = tradeoffs()

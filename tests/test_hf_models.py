@@ -212,7 +212,8 @@ def test_built_ins_never_import_transformers():
     import subprocess
     import sys
 
-    code = ("import sys; from explorer import zoo, report, predict, bench, workspace; zoo.get('image'); "
+    code = ("import sys; from explorer import setup, zoo, report, predict, bench, workspace; setup.install(); "
+            "zoo.get('image'); "
             "print('transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

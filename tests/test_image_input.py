@@ -14,7 +14,7 @@ import torch
 from input_corpus import HANDWRITTEN, damaged_copies, desk_photo, encode_heic, pen_stroke
 from PIL import Image, ImageDraw
 
-from explorer import checkpoint, zoo
+from explorer import built_ins, checkpoint, zoo
 from explorer.digit_shape import measure, unlike_a_digit
 from explorer.engine import read_all_exits
 from explorer.errors import InputError
@@ -256,7 +256,7 @@ def test_mnist_to_png_round_trip():
 
 # --- photos of paper on a desk ----------------------------------------------------------
 
-HAVE_MODEL = checkpoint.exists(zoo.IMAGE_CHECKPOINT)
+HAVE_MODEL = checkpoint.exists(built_ins.IMAGE_CHECKPOINT)
 needs_model = pytest.mark.skipif(not HAVE_MODEL, reason="no shipped image checkpoint")
 
 

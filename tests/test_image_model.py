@@ -11,13 +11,13 @@ import torch
 from input_corpus import GOOD_IMAGE
 from PIL import Image, ImageDraw
 
-from explorer import checkpoint, criteria, zoo
+from explorer import built_ins, checkpoint, criteria, zoo
 from explorer.costs import count_macs
 from explorer.engine import run_stream, run_with_exits
 from explorer.models.image import ImageConfig, MnistResNet
 from explorer.train.image import STRATEGIES, TrainConfig, all_exit_logits, train
 
-SHIPPED = checkpoint.exists(zoo.IMAGE_CHECKPOINT)
+SHIPPED = checkpoint.exists(built_ins.IMAGE_CHECKPOINT)
 
 
 def test_six_exits_ordered_by_cost_last_at_least_4x_first():

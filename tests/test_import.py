@@ -150,7 +150,8 @@ def test_every_command_takes_an_imported_model(env, capsys, tmp_path):
     out = json.loads(capsys.readouterr().out)
     assert 1 <= out["exit"] <= 4 and isinstance(out["prediction"], str)  # exits counted from 1
     assert main(["models", "--json"]) == 0
-    assert {"image", "tiny-w2v"} <= {r["name"] for r in json.loads(capsys.readouterr().out)}
+    kinds = {r["name"]: r["kind"] for r in json.loads(capsys.readouterr().out)}
+    assert kinds["image"] == "built-in" and kinds["tiny-w2v"] == "imported"
 
 
 def test_cli_import_and_bad_sources_get_sentences(env, capsys, monkeypatch):

@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import pytest
 
+from explorer import built_ins, zoo
 from explorer import ray_profile as rp
-from explorer import zoo
 from explorer.paths import ROOT
 from explorer.profile import Profile, build_profile, profile_path
 
@@ -35,14 +35,14 @@ def local_ray(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EXPLORER_CACHE", str(cache))  # for the workers
         mp.setenv("EXPLORER_WORKSPACE", str(cache / "workspace"))  # imported models, found by name on workers
-        mp.setattr(zoo, "CACHE", cache)  # for this process
+        mp.setattr(built_ins, "CACHE", cache)  # for this process
         mp.setattr(toy, "train_toy", lambda cfg, steps: train_toy(cfg, steps=10))
-        zoo.model.cache_clear()
+        zoo.forget("toy")
         zoo.model("toy")  # trained (briefly) and saved where the workers load it
         ray = rp.start_ray("local", num_cpus=2)
         yield ray
         ray.shutdown()
-        zoo.model.cache_clear()
+        zoo.forget("toy")
 
 
 @pytest.fixture(autouse=True)

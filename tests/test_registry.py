@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from explorer import quality, zoo
+from explorer import built_ins, quality, zoo
 
 
 def test_pages_list_models_from_their_entries_and_a_registered_model_joins_them():
@@ -34,7 +34,7 @@ def test_evaluation_sets_include_unseen_voices_and_every_noise_level():
     keys = [s.key for s in zoo.eval_sets("speech")]
     assert keys[:4] == ["test_a", "test_b", "test_c", "test_d"] and "babble-0" in keys and len(keys) == 4 + 3 * 4
     blur = zoo.eval_set("image", "blur-3")
-    assert dict(blur.variant) == {"corruption": "blur", "severity": 3, "limit": zoo.IMAGE_LIMIT}
+    assert dict(blur.variant) == {"corruption": "blur", "severity": 3, "limit": built_ins.IMAGE_LIMIT}
     with pytest.raises(ValueError, match="no evaluation set"):
         zoo.eval_set("image", "fog-9")
 
@@ -65,7 +65,7 @@ def test_a_report_goes_to_the_cache_or_a_given_path_never_over_the_shipped_one(t
     assert (report.REPORTS / "image.json").read_bytes() == shipped
 
 
-@pytest.mark.parametrize("strategy,name,path", zoo.IMAGE_STRATEGIES)
+@pytest.mark.parametrize("strategy,name,path", built_ins.IMAGE_STRATEGIES)
 def test_each_training_strategy_is_a_checkpoint_trained_that_way_by_the_project(strategy, name, path):
     """The image model's strategies are real checkpoints, each trained by `train image
     --strategy S` with the same network and budget: their JSON says how."""
@@ -78,6 +78,6 @@ def test_each_training_strategy_is_a_checkpoint_trained_that_way_by_the_project(
     info = json.loads(path.with_suffix(".json").read_text())
     assert info["train"]["strategy"] == strategy.replace("self-distilled", "distill")
     assert info["train"]["epochs"] == 10 and info["config"]["blocks"] == json.loads(
-        zoo.IMAGE_CHECKPOINT.with_suffix(".json").read_text())["config"]["blocks"]
+        built_ins.IMAGE_CHECKPOINT.with_suffix(".json").read_text())["config"]["blocks"]
     assert min(info["val_accuracy"]["exit"]) > 0.9  # every exit learned
     assert zoo.get(name).title.endswith(f"{strategy} training")

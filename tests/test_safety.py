@@ -22,7 +22,7 @@ from input_corpus import GOOD_IMAGE, ROOT, speech
 from streamlit.testing.v1 import AppTest
 from test_mnist_data import _Payload  # unpickling it runs a shell command
 
-from explorer import checkpoint, zoo
+from explorer import built_ins, checkpoint
 from explorer.__main__ import main
 from explorer.data import mnist
 from explorer.errors import InputError
@@ -164,7 +164,7 @@ def test_uploads_are_never_written_into_the_project_or_used_as_paths(tmp_path):
     at.file_uploader[0].upload(f"../{token}.wav", wav, "audio/wav").run()
     assert not at.exception and not at.error
     (tmp_path / f"{token}.png").write_bytes(png)
-    if checkpoint.exists(zoo.IMAGE_CHECKPOINT):
+    if checkpoint.exists(built_ins.IMAGE_CHECKPOINT):
         assert main(["predict", "--model", "image", str(tmp_path / f"{token}.png"), "--json"]) == 0
 
     for place in (ROOT, ROOT.parent, Path("/tmp")):

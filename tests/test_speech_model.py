@@ -11,13 +11,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from explorer import checkpoint, criteria, zoo
+from explorer import built_ins, checkpoint, criteria, zoo
 from explorer.costs import count_macs
 from explorer.engine import run_stream
 from explorer.models.speech import VOCAB, SpeechConfig, SpeechEncoder
 
 TOOLS = all(shutil.which(t) for t in ("espeak-ng", "flite", "text2wave"))
-SHIPPED = checkpoint.exists(zoo.SPEECH_CHECKPOINT)
+SHIPPED = checkpoint.exists(built_ins.SPEECH_CHECKPOINT)
 
 
 def test_front_end_is_light_next_to_the_encoder():

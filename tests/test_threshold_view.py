@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer import checkpoint, criteria, robustness, tradeoff, zoo
+from explorer import built_ins, checkpoint, criteria, robustness, tradeoff, zoo
 from explorer import threshold_view as tv
 from explorer.report import exits_table
 
-needs_models = pytest.mark.skipif(not (checkpoint.exists(zoo.IMAGE_CHECKPOINT) and checkpoint.exists(
-    zoo.SPEECH_CHECKPOINT)), reason="no shipped checkpoints")
+needs_models = pytest.mark.skipif(not (checkpoint.exists(built_ins.IMAGE_CHECKPOINT) and checkpoint.exists(
+    built_ins.SPEECH_CHECKPOINT)), reason="no shipped checkpoints")
 
 
 def _view(name: str, c, cost: str = "mean_macs", value=None, key: str | None = None, **kw) -> tv.ThresholdView:

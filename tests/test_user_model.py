@@ -23,7 +23,7 @@ def quick_example(tmp_path_factory):
     full = mod.data
     mp.setattr(mod, "data", lambda split, limit=0: full(split, limit or 150))
     mp.setattr(zoo, "_PROFILES", {})
-    mp.setattr("explorer.workspace.CACHE", tmp_path_factory.mktemp("cache"))  # profiles of 150 digits stay here
+    mp.setattr("explorer.user_model.CACHE", tmp_path_factory.mktemp("cache"))  # profiles of 150 digits stay here
     yield
     mp.undo()
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from explorer import setup
 from ui.choice import remember_link
 
 APP_TITLE = "Early-Exit Explorer"
@@ -59,6 +60,7 @@ _run = threading.local()  # a session's script runs one at a time, on its own th
 
 
 def _draw() -> None:
+    setup.install()  # every model joins the registry before a page (or a shared link) names one
     st.set_page_config(page_title=APP_TITLE, page_icon=APP_ICON, layout="wide")
     for p in PAGES:
         st.sidebar.page_link(p.path, label=p.title, icon=p.icon)
