@@ -166,5 +166,5 @@ def test_forget_reaches_the_model_its_profiles_and_every_cache_keyed_by_it(chang
     assert not zoo.loaded("changing", "test")
     new_model, new_prof, new_n, new_threshold = everything()
     assert len(changing) == 2 and new_model is changing[1] and new_n == n + 1  # each asked afresh
-    assert new_prof.meta["fingerprint"] != prof.meta["fingerprint"]  # the new model's profile
+    assert new_prof.meta.fingerprint != prof.meta.fingerprint  # the new model's profile
     assert new_threshold != threshold  # chosen on the new model's calibration profile
