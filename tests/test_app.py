@@ -18,6 +18,7 @@ from ui.frame import PAGES, TITLES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 README = Path(__file__).resolve().parent.parent / "README.md"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"  # every measured figure
 
 
 def open_page(page: str | None = None, timeout: int = 120, **link) -> AppTest:
@@ -101,7 +102,7 @@ def test_overview_shows_the_one_measured_speedup_that_the_readme_states():
     shown = [m.value for m in at.metric if "speedup" in m.label]
     for name, value in zip(zoo.names("overview"), shown, strict=True):
         figure = f"{headline(name).measured_speedup_b1:.2f}×"
-        assert value == figure and figure in README.read_text(), (name, value)
+        assert value == figure and figure in README.read_text() and figure in BENCHMARKS.read_text(), (name, value)
 
 
 @needs_image

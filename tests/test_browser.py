@@ -2,7 +2,7 @@
 `make run` starts it, on 127.0.0.1. Every wait is for content the page should show
 (Playwright's expect), never a fixed sleep. Takes one screenshot per page: into a
 temporary folder, or with SCREENSHOTS=assets/screenshots (`make screenshots`) the ones
-the README shows."""
+the README and docs/app.md show."""
 
 import os
 import re

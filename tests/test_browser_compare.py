@@ -47,7 +47,7 @@ def test_clicking_a_bar_and_a_compared_curve_lists_the_inputs_behind_them(server
     assert url.path.endswith("live_image")
     assert parse_qs(url.query) == {"model": ["image"], "input": [f"test:{behind[0]}"]}
     expect(page).to_have_url(re.compile(r"pick=image(%2C|,)confidence(%2C|,)0\.9(%2C|,)1"))
-    shoot(page, "compare", height=2900)  # the README's picture of a comparison and its drill-down
+    shoot(page, "compare", height=2900)  # docs/app.md's picture of a comparison and its drill-down
 
     curve = figures.nth(0).locator("g.trace.scatter").nth(1).locator("path.point")  # the shared exit's curve
     click_on(page, curve.nth(curve.count() // 2))
@@ -67,4 +67,4 @@ def test_the_training_strategies_on_one_tradeoff_chart_and_one_noise_chart(serve
         expect(figures.nth(0)).to_contain_text(title)  # the tradeoff chart's legend
         expect(figures.nth(2)).to_contain_text(title)  # mean exit against noise
     expect(page.get_by_text("Recommended thresholds, side by side")).to_be_visible()
-    shoot(page, "strategies", height=2400)  # the README's picture of the three strategies
+    shoot(page, "strategies", height=2400)  # docs/app.md's picture of the three strategies
