@@ -42,20 +42,20 @@ bench: $(VENV)/.runtime
 # until every threshold figure is updated (median <= 50 ms, max <= 100 ms) and a 200-step
 # drag (figures at most one step behind).
 bench-app: $(VENV)/.dev data browser
-	$(PY) tests/bench_app.py
+	$(PY) benchmarks/bench_app.py
 
 # The Ray profiling pass against one process on this machine (not part of `make test`; minutes):
 # samples/s with 1 and 2 workers, where each run's time went (Ray start, actor start, the pass,
 # merge) and the same pass through warm actors, Ray's per-task overhead, a HuBERT-base-sized model,
 # and the expected wall clock of LibriSpeech test-clean on 1, 8 and 64 workers.
 bench-scale: $(VENV)/.dev data
-	$(PY) tests/bench_scale.py
+	$(PY) benchmarks/bench_scale.py
 
 # Bounded load test (not part of `make test`; a few minutes): 8 browser sessions at once upload
 # a digit picture and a spoken-digit WAV to both live pages, 3 rounds; every answer must be the
 # session's own and the server must stay up. Prints p50/p95 seconds per upload.
 load: $(VENV)/.dev data browser
-	$(PY) tests/load_test.py
+	$(PY) benchmarks/load_test.py
 
 # Bring your own model, end to end (not part of `make test`; tens of minutes on 2 cores): a ViT trained
 # here on MNIST and a Wav2Vec2ForCTC trained on the digit corpus (built first if missing), imported with
@@ -64,7 +64,7 @@ BYOM_OUT ?= $(HOME)/.cache/early-exit-explorer/byom-demo
 byom-demo: $(VENV)/.runtime data speech-tools
 	[ -f $(BYOM_OUT)/corpus/corpus.json ] || $(PY) -m explorer synth speech --train 6700 --val 200 \
 		--test-a 50 --test-b 50 --test-c 0 --test-d 0 --out $(BYOM_OUT)/corpus
-	BYOM_OUT=$(BYOM_OUT) $(PY) tests/byom_demo.py all
+	BYOM_OUT=$(BYOM_OUT) $(PY) scripts/byom_demo.py all
 
 # The README's screenshots, one per page, taken by the browser tests.
 screenshots: $(VENV)/.dev data browser
