@@ -1,6 +1,8 @@
-"""Shared test settings, and the app server and browser the browser tests share."""
+"""Shared test settings, the app's pages under AppTest, and the app server and browser the
+browser tests share."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,28 @@ def no_variants_made_on_this_machine(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(variants, "VARIANTS", tmp_path_factory.mktemp("variants"))
         yield
+
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@pytest.fixture
+def open_page():
+    """Opens a page as a visitor's link does, under Streamlit's AppTest: the router (app.py) with
+    the link's query parameters, then the page; fails on any exception. open_page() stays on the
+    first page; open_page("tradeoffs", model="image") opens pages/tradeoffs.py with ?model=image."""
+    from streamlit.testing.v1 import AppTest
+
+    def open_(page: str | None = None, **link) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=300)  # a ceiling for a busy 2-core machine
+        at.query_params.update(link)
+        at.run()
+        if page:
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    return open_
 
 
 def served():
