@@ -1,19 +1,29 @@
 # Two commands do everything on a fresh Debian machine:
 #   make run   set up and start the app      make test   set up and run every test
+# and one is the loop while you work:
+#   make check   lint, import contracts and the fast tests (<= 90 s; no browser, no slow test)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test lint bench bench-app bench-scale byom-demo load screenshots data speech-tools browser clean debian-base
+.PHONY: run test check lint bench bench-app bench-scale byom-demo load screenshots data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime data
 	$(PY) app.py --server.address localhost  # = streamlit run app.py, router from the first request (see app.py); this machine only, so Add a model may read its folders
 
 test: $(VENV)/.dev data speech-tools browser
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
+
+# Tests marked `browser` drive chromium; `slow` ones train a model, profile a whole set, run Ray
+# or take more than a few seconds (markers in pyproject.toml).
+check: $(VENV)/.dev data speech-tools
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -m "not browser and not slow"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
