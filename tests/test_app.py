@@ -256,6 +256,7 @@ def test_a_link_sets_the_choice_for_every_page(open_page):
     assert at.number_input[0].value == pytest.approx(released)
 
 
+@pytest.mark.slow
 @needs_image
 def test_model_page_architecture_and_benchmark(open_page):
     at = open_page("model")

@@ -16,6 +16,8 @@ from test_app import _decision, _figures, _said, _values
 from explorer import batch, eval_inputs, imported, server_paths, zoo
 from pages.live_shared import BATCH, LINKED
 
+pytestmark = pytest.mark.slow  # the tiny models are imported (their exits trained) once for the session
+
 LIVE = {"image": "live_image", "speech": "live_speech"}
 
 

@@ -71,6 +71,7 @@ def test_predict_in_process(case, tmp_path, capsys):
     _check_cli(case, status, captured.out, captured.err)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", _params([c for c in CORPUS if c.id in SUBPROCESS_IDS]))
 def test_predict_command(case, tmp_path):
     done = subprocess.run([sys.executable, "-m", "explorer", "predict", "--model", case.model,
@@ -173,11 +174,13 @@ def _run_page_corpus(at: AppTest, model: str, good: bytes, good_answer: str) -> 
             assert not at.error and good_answer in _decision(at), case.id
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE["image"], reason="no shipped image checkpoint")
 def test_live_image_page_handles_every_upload(open_page):
     _run_page_corpus(open_page("live_image"), "image", GOOD_IMAGE(), "Answer **7**")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE["speech"], reason="no shipped speech checkpoint")
 def test_live_speech_page_handles_every_upload(open_page):
     _run_page_corpus(open_page("live_speech"), "speech", GOOD_SPEECH(), f"“{SPEECH_TEXT}”")

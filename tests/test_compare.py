@@ -159,6 +159,7 @@ def test_the_compare_command_gives_the_page_s_table_per_exit_quality_and_depth_u
     assert len(depth) == 6 and depth[-1] > depth[0] and "mean_exit_by_noise" not in shared
 
 
+@pytest.mark.slow
 @needs_image
 def test_three_models_at_one_threshold_each_marker_on_its_own_curve(open_page):
     at = open_page("tradeoffs", model="image", vs="image-shared,toy", criterion="entropy")
@@ -266,6 +267,7 @@ def test_the_link_restores_every_setting_of_the_noise_page(open_page):
     assert all(at.query_params[k] == v for k, v in link.items()), dict(at.query_params)
 
 
+@pytest.mark.slow
 @needs_image
 def test_every_figure_downloads_as_a_titled_file(open_page, monkeypatch):
     at = open_page("tradeoffs", model="image")

@@ -193,6 +193,7 @@ def test_pruning_almost_nothing_changes_nothing(image, image_inputs):
     torch.testing.assert_close(_logits(same_shared, x), _logits(shared, x))
 
 
+@pytest.mark.slow
 def test_pruned_image_is_narrower_cheaper_and_learns(image, image_inputs):
     pruned = compress.prune_channels(image, 0.5)
     assert [c for c, _ in pruned.config.blocks] == [8, 16, 16, 32, 32, 32]
@@ -274,6 +275,7 @@ def test_compress_command_says_what_is_wrong(capsys):
     assert "between 0 and 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_tradeoffs_overlays_the_model_and_its_variants(open_page, image_int8, tmp_path, monkeypatch):
     monkeypatch.setattr(variants, "VARIANTS", tmp_path)
     assert any("No compressed variant of this model yet" in c.value
