@@ -76,6 +76,7 @@ def test_overview_shows_the_one_measured_speedup_that_the_readme_states(open_pag
         assert value == figure and figure in README.read_text(), (name, value)
 
 
+@pytest.mark.slow
 @needs_image
 def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit(open_page):
     at = open_page("tradeoffs")
@@ -104,6 +105,7 @@ def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit(open_page
     assert _explorer(at)["view"]["id"] == view["id"]  # releasing never sends the view again
 
 
+@pytest.mark.slow
 @needs_image
 @needs_speech
 def test_tradeoffs_explorer_for_the_other_built_in_models(open_page):
@@ -122,6 +124,7 @@ def test_tradeoffs_explorer_for_the_other_built_in_models(open_page):
         assert next(m.value for m in at.markdown if m.value.startswith("**Exit")).startswith("**Exit 6 of 6")
 
 
+@pytest.mark.slow
 @needs_image
 def test_tradeoffs_apply_sets_the_recommended_threshold(open_page):
     at = open_page("tradeoffs")
@@ -191,6 +194,7 @@ def test_exits_are_counted_from_one_everywhere(open_page):
             assert min(v for t in fig["data"] for v in _values(t.get("y")) if v is not None) >= 1
 
 
+@pytest.mark.slow
 @needs_image
 @needs_speech
 def test_noise_page_draws_every_figure_for_both_models(open_page):
@@ -210,6 +214,7 @@ def test_noise_page_draws_every_figure_for_both_models(open_page):
     assert at.selectbox(key="w.criterion.speech").value == "ctc_entropy"
 
 
+@pytest.mark.slow
 @needs_image
 @needs_speech
 def test_every_chart_has_a_title_and_the_live_charts_a_key(open_page):

@@ -123,6 +123,7 @@ def test_comparing_two_models_draws_both_curves_and_their_thresholds_side_by_sid
     assert "No noisy test sets: " + zoo.get("image-shared").title in view["rows"][1][1]["caption"]
 
 
+@pytest.mark.slow
 @needs_image
 @pytest.mark.parametrize("page", ["tradeoffs", "noise", "model"])
 def test_the_image_model_s_training_strategies_side_by_side(open_page, page):
