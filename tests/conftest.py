@@ -1,5 +1,11 @@
 """Shared test settings, the app's pages under AppTest, and the app server and browser the
-browser tests share."""
+browser tests share.
+
+Markers (pyproject.toml): `browser` drives chromium, `slow` trains, profiles a whole set, runs Ray
+or takes seconds; `make check` runs the rest. Beside the tests, the helpers they import:
+appserver (the app on a port, chromium's flags), hf_tiny (tiny Hugging Face checkpoints),
+input_corpus (good and bad uploads), threshold_probe (reading the threshold explorer in chromium).
+Benchmarks live in benchmarks/, demos and trainers in scripts/."""
 
 import os
 from pathlib import Path

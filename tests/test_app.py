@@ -146,6 +146,7 @@ def test_tradeoffs_apply_sets_the_recommended_threshold(open_page):
     assert not at.exception and "τ = " in next(m.value for m in at.markdown if "Learn-then-Test" in m.value)
 
 
+@pytest.mark.slow
 @needs_image
 def test_tradeoffs_offers_hard_sets_a_log_axis_intervals_and_says_when_adaptive_depth_buys_nothing(open_page):
     """Item 3, with the figures and metrics the threshold moves in the browser."""
