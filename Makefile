@@ -1,12 +1,14 @@
 # Two commands do everything on a fresh Debian machine:
 #   make run   set up and start the app      make test   set up and run every test
+# and one is the loop while you work:
+#   make check   lint, import contracts and the fast tests (<= 90 s; no browser, no slow test)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test lint bench bench-app bench-scale byom-demo load screenshots data speech-tools browser clean debian-base
+.PHONY: run test check lint bench bench-app bench-scale byom-demo load screenshots data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime data
 	$(PY) app.py --server.address localhost  # = streamlit run app.py; this machine only, so Add a model may read its folders
@@ -15,6 +17,13 @@ test: $(VENV)/.dev data speech-tools browser
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports  # the registry at the bottom, no import cycle (pyproject.toml)
 	$(PY) -m pytest -q
+
+# Tests marked `browser` drive chromium; `slow` ones train a model, profile a whole set, run Ray
+# or take more than a few seconds (markers in pyproject.toml).
+check: $(VENV)/.dev data speech-tools
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -m "not browser and not slow"
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
@@ -43,20 +52,20 @@ bench: $(VENV)/.runtime
 # until every threshold figure is updated (median <= 50 ms, max <= 100 ms) and a 200-step
 # drag (figures at most one step behind).
 bench-app: $(VENV)/.dev data browser
-	$(PY) tests/bench_app.py
+	$(PY) benchmarks/bench_app.py
 
 # The Ray profiling pass against one process on this machine (not part of `make test`; minutes):
 # samples/s with 1 and 2 workers, where each run's time went (Ray start, actor start, the pass,
 # merge) and the same pass through warm actors, Ray's per-task overhead, a HuBERT-base-sized model,
 # and the expected wall clock of LibriSpeech test-clean on 1, 8 and 64 workers.
 bench-scale: $(VENV)/.dev data
-	$(PY) tests/bench_scale.py
+	$(PY) benchmarks/bench_scale.py
 
 # Bounded load test (not part of `make test`; a few minutes): 8 browser sessions at once upload
 # a digit picture and a spoken-digit WAV to both live pages, 3 rounds; every answer must be the
 # session's own and the server must stay up. Prints p50/p95 seconds per upload.
 load: $(VENV)/.dev data browser
-	$(PY) tests/load_test.py
+	$(PY) benchmarks/load_test.py
 
 # Bring your own model, end to end (not part of `make test`; tens of minutes on 2 cores): a ViT trained
 # here on MNIST and a Wav2Vec2ForCTC trained on the digit corpus (built first if missing), imported with
@@ -65,7 +74,7 @@ BYOM_OUT ?= $(HOME)/.cache/early-exit-explorer/byom-demo
 byom-demo: $(VENV)/.runtime data speech-tools
 	[ -f $(BYOM_OUT)/corpus/corpus.json ] || $(PY) -m explorer synth speech --train 6700 --val 200 \
 		--test-a 50 --test-b 50 --test-c 0 --test-d 0 --out $(BYOM_OUT)/corpus
-	BYOM_OUT=$(BYOM_OUT) $(PY) tests/byom_demo.py all
+	BYOM_OUT=$(BYOM_OUT) $(PY) scripts/byom_demo.py all
 
 # The README's screenshots, one per page, taken by the browser tests.
 screenshots: $(VENV)/.dev data browser

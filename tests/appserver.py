@@ -1,5 +1,5 @@
 """`python app.py` (the app as `make run` starts it) or `streamlit run app.py` on 127.0.0.1 and Debian's chromium,
-for the browser tests and the app timing benchmark (tests/bench_app.py)."""
+for the browser tests and the app timing benchmark (benchmarks/bench_app.py)."""
 
 import shutil
 import socket

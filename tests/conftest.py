@@ -1,6 +1,14 @@
-"""Shared test settings, and the app server and browser the browser tests share."""
+"""Shared test settings, the app's pages under AppTest, and the app server and browser the
+browser tests share.
+
+Markers (pyproject.toml): `browser` drives chromium, `slow` trains, profiles a whole set, runs Ray
+or takes seconds; `make check` runs the rest. Beside the tests, the helpers they import:
+appserver (the app on a port, chromium's flags), hf_tiny (tiny Hugging Face checkpoints),
+input_corpus (good and bad uploads), threshold_probe (reading the threshold explorer in chromium).
+Benchmarks live in benchmarks/, demos and trainers in scripts/."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +35,40 @@ def no_variants_made_on_this_machine(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(paths, "VARIANTS", tmp_path_factory.mktemp("variants"))
         yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `browser` drive Debian's chromium: skipped where it is missing (`make test`
+    installs it), except on CI, where they must run."""
+    from appserver import CHROMIUM
+
+    if Path(CHROMIUM).exists() or os.environ.get("CI"):
+        return
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason="chromium missing (make test installs it)"))
+
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@pytest.fixture
+def open_page():
+    """Opens a page as a visitor's link does, under Streamlit's AppTest: the router (app.py) with
+    the link's query parameters, then the page; fails on any exception. open_page() stays on the
+    first page; open_page("tradeoffs", model="image") opens pages/tradeoffs.py with ?model=image."""
+    from streamlit.testing.v1 import AppTest
+
+    def open_(page: str | None = None, **link) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=300)  # a ceiling for a busy 2-core machine
+        at.query_params.update(link)
+        at.run()
+        if page:
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    return open_
 
 
 def served():

@@ -10,7 +10,7 @@ would send, the bytes (made on demand, cached), and the expected behaviour:
 - ``answer``: the answer expected when the file works (None: not checked, e.g.
   a clip cut in the middle).
 
-Used by tests/test_bad_inputs.py (command line and AppTest) and tests/load_test.py.
+Used by tests/test_bad_inputs.py (command line and AppTest) and benchmarks/load_test.py.
 """
 
 from __future__ import annotations

@@ -16,19 +16,8 @@ from explorer.shipped import headline
 from explorer.thresholds import recommended
 from ui.frame import PAGES, TITLES
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 README = Path(__file__).resolve().parent.parent / "README.md"
 BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"  # every measured figure
-
-
-def open_page(page: str | None = None, timeout: int = 120, **link) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout)
-    at.query_params.update(link)
-    at.run()
-    if page:
-        at.switch_page(f"pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def _figures(at) -> list[dict]:
@@ -77,25 +66,26 @@ def _said(at) -> str:
     return " ".join(e.value for kind in ("warning", "info", "caption", "markdown", "error") for e in at.get(kind))
 
 
-@needs_image
-@needs_speech
 def _sidebar_links(at: AppTest) -> list[str]:
     return [e.proto.label for e in at.sidebar.get("page_link")]
 
 
-def test_every_page_draws_the_frame_once_whoever_runs_it():
+def test_every_page_draws_the_frame_once_whoever_runs_it(open_page):
     """Issue 22: the sidebar's links, the page titles of ui/frame.py, once: through the router (which
     draws the frame and the page which skips it) and when Streamlit runs the page alone, as its pages
     mode does on a fresh server's first request for a deep link (AppTest runs a switched page so)."""
     at = open_page()
     assert _sidebar_links(at) == list(TITLES)
-    assert {p.path for p in PAGES} == {f"pages/{f.name}" for f in (Path(APP).parent / "pages").glob("*.py")}
+    files = (Path(__file__).resolve().parent.parent / "pages").glob("*.py")
+    assert {p.path for p in PAGES} == {f"pages/{f.name}" for f in files}
     at.switch_page("pages/energy.py").run()
     assert not at.exception, at.exception
     assert _sidebar_links(at) == list(TITLES)
 
 
-def test_overview_shows_the_one_measured_speedup_that_the_readme_states():
+@needs_image
+@needs_speech
+def test_overview_shows_the_one_measured_speedup_that_the_readme_states(open_page):
     """Item 2: one measured speedup, the same in the README and on the Overview."""
     at = open_page()
     assert "Early-Exit Explorer" in at.title[0].value
@@ -105,8 +95,9 @@ def test_overview_shows_the_one_measured_speedup_that_the_readme_states():
         assert value == figure and figure in README.read_text() and figure in BENCHMARKS.read_text(), (name, value)
 
 
+@pytest.mark.slow
 @needs_image
-def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
+def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit(open_page):
     at = open_page("tradeoffs")
 
     def decision():
@@ -133,9 +124,10 @@ def test_tradeoffs_threshold_moves_the_marker_the_metrics_and_the_exit():
     assert _explorer(at)["view"]["id"] == view["id"]  # releasing never sends the view again
 
 
+@pytest.mark.slow
 @needs_image
 @needs_speech
-def test_tradeoffs_explorer_for_the_other_built_in_models():
+def test_tradeoffs_explorer_for_the_other_built_in_models(open_page):
     at = open_page("tradeoffs")
     for name, quality in [("image-shared", "Accuracy (clean test set (test))"),
                           ("speech", "WER (clean test set (test_a))")]:
@@ -151,8 +143,9 @@ def test_tradeoffs_explorer_for_the_other_built_in_models():
         assert next(m.value for m in at.markdown if m.value.startswith("**Exit")).startswith("**Exit 6 of 6")
 
 
+@pytest.mark.slow
 @needs_image
-def test_tradeoffs_apply_sets_the_recommended_threshold():
+def test_tradeoffs_apply_sets_the_recommended_threshold(open_page):
     at = open_page("tradeoffs")
     at.selectbox(key="w.criterion.image").set_value("entropy").run()
     _release(at, _explorer(at)["view"]["thresholds"][0])
@@ -172,8 +165,9 @@ def test_tradeoffs_apply_sets_the_recommended_threshold():
     assert not at.exception and "τ = " in next(m.value for m in at.markdown if "Learn-then-Test" in m.value)
 
 
+@pytest.mark.slow
 @needs_image
-def test_tradeoffs_offers_hard_sets_a_log_axis_intervals_and_says_when_adaptive_depth_buys_nothing():
+def test_tradeoffs_offers_hard_sets_a_log_axis_intervals_and_says_when_adaptive_depth_buys_nothing(open_page):
     """Item 3, with the figures and metrics the threshold moves in the browser."""
     at = open_page("tradeoffs")
     view = _explorer(at)["view"]
@@ -197,7 +191,7 @@ def test_tradeoffs_offers_hard_sets_a_log_axis_intervals_and_says_when_adaptive_
 
 
 @needs_speech
-def test_ltt_is_explained_with_the_smallest_certifiable_eps_and_two_labelled_eps():
+def test_ltt_is_explained_with_the_smallest_certifiable_eps_and_two_labelled_eps(open_page):
     """Item 4: 300 calibration clips cannot certify ε below 0.76% at δ = 0.1."""
     at = open_page("tradeoffs", model="speech")
     labels = [n.label for n in at.number_input]
@@ -210,7 +204,7 @@ def test_ltt_is_explained_with_the_smallest_certifiable_eps_and_two_labelled_eps
 
 
 @needs_image
-def test_exits_are_counted_from_one_everywhere():
+def test_exits_are_counted_from_one_everywhere(open_page):
     """Item 5."""
     at = open_page("noise")
     for fig in _figures(at):
@@ -220,9 +214,10 @@ def test_exits_are_counted_from_one_everywhere():
             assert min(v for t in fig["data"] for v in _values(t.get("y")) if v is not None) >= 1
 
 
+@pytest.mark.slow
 @needs_image
 @needs_speech
-def test_noise_page_draws_every_figure_for_both_models():
+def test_noise_page_draws_every_figure_for_both_models(open_page):
     at = open_page("noise")
 
     def figures():  # in the page, and in the browser's threshold explorer
@@ -239,9 +234,10 @@ def test_noise_page_draws_every_figure_for_both_models():
     assert at.selectbox(key="w.criterion.speech").value == "ctc_entropy"
 
 
+@pytest.mark.slow
 @needs_image
 @needs_speech
-def test_every_chart_has_a_title_and_the_live_charts_a_key():
+def test_every_chart_has_a_title_and_the_live_charts_a_key(open_page):
     """Item 6 (the threshold explorer's figures too)."""
     for page, link in (("tradeoffs", {}), ("noise", {}), ("live_image", {}), ("live_speech", {})):
         at = open_page(page, **link)
@@ -255,7 +251,7 @@ def test_every_chart_has_a_title_and_the_live_charts_a_key():
 
 
 @needs_image
-def test_links_say_what_they_cannot_do():
+def test_links_say_what_they_cannot_do(open_page):
     """Item 9."""
     at = open_page("tradeoffs", model="image", criterion="confidence", threshold="5")
     assert "outside the range" in _said(at) and "nearest end" in _said(at)
@@ -270,7 +266,7 @@ def test_links_say_what_they_cannot_do():
 
 
 @needs_image
-def test_a_link_sets_the_choice_for_every_page():
+def test_a_link_sets_the_choice_for_every_page(open_page):
     at = open_page(model="image", criterion="entropy", threshold="0.3")
     at.switch_page("pages/live_image.py").run()
     assert (at.selectbox(key="w.criterion.image").value, at.number_input[0].value) == ("entropy", 0.3)
@@ -285,8 +281,9 @@ def test_a_link_sets_the_choice_for_every_page():
     assert at.number_input[0].value == pytest.approx(released)
 
 
+@pytest.mark.slow
 @needs_image
-def test_model_page_architecture_and_benchmark():
+def test_model_page_architecture_and_benchmark(open_page):
     at = open_page("model")
     assert _metrics(at)["Parameters"] == f"{sum(p.numel() for p in zoo.model('image').parameters()):,}"
     assert any("shared exit" in h.value for h in at.subheader)
@@ -308,7 +305,7 @@ def _decision(at) -> str:
 
 
 @needs_image
-def test_live_image_warns_when_deeper_exits_disagree_and_shows_the_true_label():
+def test_live_image_warns_when_deeper_exits_disagree_and_shows_the_true_label(open_page):
     """Item 1."""
     prof = zoo.profile("image", "test")
     i = int((prof.cols["pred"][:, 0] != prof.cols["pred"][:, -1]).nonzero()[0][0])
@@ -322,7 +319,7 @@ def test_live_image_warns_when_deeper_exits_disagree_and_shows_the_true_label():
 
 
 @needs_image
-def test_live_image_uploads_go_to_the_decoder():
+def test_live_image_uploads_go_to_the_decoder(open_page):
     at = open_page("live_image")
     at.radio[0].set_value("Upload").run()
     assert any("upload a picture" in i.value for i in at.info)  # an empty state that says what to do
@@ -334,7 +331,7 @@ def test_live_image_uploads_go_to_the_decoder():
 
 
 @needs_speech
-def test_live_speech_example_reference_noise_and_uploads():
+def test_live_speech_example_reference_noise_and_uploads(open_page):
     import soundfile as sf
 
     from explorer.audio import to_wav_bytes
@@ -356,7 +353,7 @@ def test_live_speech_example_reference_noise_and_uploads():
 
 
 @needs_speech
-def test_live_speech_says_which_digits_it_heard_and_when_it_heard_none():
+def test_live_speech_says_which_digits_it_heard_and_when_it_heard_none(open_page):
     from explorer.data.examples import speech_examples
 
     at = open_page("live_speech")
@@ -374,7 +371,7 @@ def test_live_speech_says_which_digits_it_heard_and_when_it_heard_none():
 
 
 @needs_speech
-def test_tradeoffs_judges_speech_without_digits_as_the_model_counts_errors():
+def test_tradeoffs_judges_speech_without_digits_as_the_model_counts_errors(open_page):
     """Set (c)'s first clip: no digit heard, one unknown word fewer than said: right, not wrong."""
     at = open_page("tradeoffs", model="speech", eval="test_c")
     line = next(m.value for m in at.markdown if m.value.startswith("**Exit"))
@@ -382,7 +379,7 @@ def test_tradeoffs_judges_speech_without_digits_as_the_model_counts_errors():
 
 
 @needs_speech
-def test_noise_page_shows_where_inputs_leave_on_the_other_held_out_sets():
+def test_noise_page_shows_where_inputs_leave_on_the_other_held_out_sets(open_page):
     at = open_page("noise", model="speech")
     table = next(d.value for d in at.dataframe if "set" in d.value.columns)
     rows = table[table.criterion == "ctc_entropy"].set_index("set")["mean exit (1 = first)"]
@@ -391,7 +388,7 @@ def test_noise_page_shows_where_inputs_leave_on_the_other_held_out_sets():
 
 
 @needs_speech
-def test_live_speech_makes_the_noise_once_per_input_whatever_the_threshold(monkeypatch):
+def test_live_speech_makes_the_noise_once_per_input_whatever_the_threshold(open_page, monkeypatch):
     """Item 10: moving the threshold regenerates no noise and re-runs no what-if pass."""
     from explorer import noise, predict
 

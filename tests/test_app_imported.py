@@ -11,16 +11,18 @@ import time
 import zipfile
 
 import pytest
-from test_app import _decision, _figures, _said, _values, open_page
+from test_app import _decision, _figures, _said, _values
 
 from explorer import batch, eval_inputs, imported, server_paths, zoo
 from ui.live_shared import BATCH, LINKED
+
+pytestmark = pytest.mark.slow  # the tiny models are imported (their exits trained) once for the session
 
 LIVE = {"image": "live_image", "speech": "live_speech"}
 
 
 @pytest.mark.parametrize("kind", ["image", "speech"])
-def test_every_page_shows_an_imported_model(workspace, kind):
+def test_every_page_shows_an_imported_model(open_page, workspace, kind):
     name = workspace[kind]
     assert name in zoo.names(LIVE[kind]) and name not in zoo.names(LIVE["speech" if kind == "image" else "image"])
     at = open_page(LIVE[kind], model=name)
@@ -68,7 +70,7 @@ def test_model_menus_find_imported_models_without_torch(workspace):
     assert out[1] == "False False"
 
 
-def test_a_link_opens_an_evaluation_input_on_the_live_page(workspace):
+def test_a_link_opens_an_evaluation_input_on_the_live_page(open_page, workspace):
     for kind in ("image", "speech"):
         name = workspace[kind]
         item = eval_inputs.item(name, "test", 1)
@@ -89,7 +91,7 @@ def _png(workspace, cls: str, i: int) -> bytes:
     return (workspace["images"] / cls / f"{i}.png").read_bytes()
 
 
-def test_a_batch_answers_the_good_files_and_names_the_bad_ones(workspace):
+def test_a_batch_answers_the_good_files_and_names_the_bad_ones(open_page, workspace):
     name = workspace["image"]
     z = io.BytesIO()
     with zipfile.ZipFile(z, "w") as f:
@@ -130,7 +132,7 @@ def test_a_speech_batch_takes_its_truth_from_transcripts(workspace):
     assert "x.wav" in result.csv()
 
 
-def test_add_model_refuses_server_folders_unless_allowed(monkeypatch):
+def test_add_model_refuses_server_folders_unless_allowed(open_page, monkeypatch):
     monkeypatch.delenv(server_paths.ENV, raising=False)
     at = open_page("add_model")
     assert at.button[0].disabled
@@ -140,7 +142,7 @@ def test_add_model_refuses_server_folders_unless_allowed(monkeypatch):
     assert server_paths.allowed("127.0.0.1", {})[0] and server_paths.allowed("", {server_paths.ENV: "1"})[0]
 
 
-def test_add_model_imports_from_a_folder_with_progress_then_lists_it(workspace, monkeypatch, tmp_path):
+def test_add_model_imports_from_a_folder_with_progress_then_lists_it(open_page, workspace, monkeypatch, tmp_path):
     monkeypatch.setenv(server_paths.ENV, "1")
     monkeypatch.setenv("EXPLORER_WORKSPACE", str(tmp_path / "ws"))
     at = open_page("add_model")

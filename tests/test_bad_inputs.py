@@ -17,7 +17,6 @@ from explorer import audio, built_ins, checkpoint, image_input
 from explorer.__main__ import main
 from explorer.predict import CAUTION_STARTS
 
-APP = str(ROOT / "app.py")
 HAVE = {"image": checkpoint.exists(built_ins.IMAGE_CHECKPOINT),
         "speech": checkpoint.exists(built_ins.SPEECH_CHECKPOINT)}
 SUBPROCESS_IDS = {"audio-text-as-wav", "png-bomb-20000x20000", "wav-5-minutes", "wav-8-khz", "html-file-name"}
@@ -73,6 +72,7 @@ def test_predict_in_process(case, tmp_path, capsys):
     _check_cli(case, status, captured.out, captured.err)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", _params([c for c in CORPUS if c.id in SUBPROCESS_IDS]))
 def test_predict_command(case, tmp_path):
     done = subprocess.run([sys.executable, "-m", "explorer", "predict", "--model", case.model,
@@ -114,9 +114,7 @@ def test_unreadable_file_is_a_clear_error(tmp_path, capsys, monkeypatch):
 # --- the live pages -------------------------------------------------------------------------
 
 
-def _page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page(page).run()
+def _upload_tab(at: AppTest) -> AppTest:
     at.radio[0].set_value("Upload").run()
     assert not at.exception, at.exception
     return at
@@ -164,8 +162,8 @@ def _lets_through(at: AppTest, name: str) -> bool:
     return not allowed or Path(name).suffix.lower() in allowed
 
 
-def _run_page_corpus(page: str, model: str, good: bytes, good_answer: str) -> None:
-    at = _page(page)
+def _run_page_corpus(at: AppTest, model: str, good: bytes, good_answer: str) -> None:
+    at = _upload_tab(at)
     name, mime = ("good.png", "image/png") if model == "image" else ("good.wav", "audio/wav")
     for case in [c for c in CORPUS if c.model == model]:
         if not _lets_through(at, case.name):  # test_pages_let_every_upload_type_through says so
@@ -177,23 +175,25 @@ def _run_page_corpus(page: str, model: str, good: bytes, good_answer: str) -> No
             assert not at.error and good_answer in _decision(at), case.id
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE["image"], reason="no shipped image checkpoint")
-def test_live_image_page_handles_every_upload():
-    _run_page_corpus("pages/live_image.py", "image", GOOD_IMAGE(), "Answer **7**")
+def test_live_image_page_handles_every_upload(open_page):
+    _run_page_corpus(open_page("live_image"), "image", GOOD_IMAGE(), "Answer **7**")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE["speech"], reason="no shipped speech checkpoint")
-def test_live_speech_page_handles_every_upload():
-    _run_page_corpus("pages/live_speech.py", "speech", GOOD_SPEECH(), f"“{SPEECH_TEXT}”")
+def test_live_speech_page_handles_every_upload(open_page):
+    _run_page_corpus(open_page("live_speech"), "speech", GOOD_SPEECH(), f"“{SPEECH_TEXT}”")
 
 
 @pytest.mark.parametrize(("page", "types"), [
-    pytest.param("pages/live_image.py", image_input.UPLOAD_TYPES, marks=_needs_model(BY_ID["avif"])),
-    pytest.param("pages/live_speech.py", audio.UPLOAD_TYPES, marks=_needs_model(BY_ID["mp3"]))])
-def test_pages_let_every_upload_type_through(page, types):
+    pytest.param("live_image", image_input.UPLOAD_TYPES, marks=_needs_model(BY_ID["avif"])),
+    pytest.param("live_speech", audio.UPLOAD_TYPES, marks=_needs_model(BY_ID["mp3"]))])
+def test_pages_let_every_upload_type_through(open_page, page, types):
     """Streamlit's own refusal ("audio/x-m4a files are not allowed") must never hide the decoder's answer:
     every extension the library reads or explains (HEIC photos, M4A memos, ...) gets to it."""
-    at = _page(page)
+    at = _upload_tab(open_page(page))
     refused = [t for t in types if not _lets_through(at, f"file.{t}")]
     assert not refused, f"{page} refuses {refused}: pass the library's UPLOAD_TYPES to st.file_uploader"
 
@@ -205,8 +205,8 @@ def test_corpus_files_are_named_as_the_library_lets_them_through():
 
 
 @pytest.mark.skipif(not HAVE["image"], reason="no shipped image checkpoint")
-def test_file_names_are_never_rendered():
-    at = _page("pages/live_image.py")
+def test_file_names_are_never_rendered(open_page):
+    at = _upload_tab(open_page("live_image"))
     _upload(at, HTML_NAME, GOOD_IMAGE(), "image/png")
     assert "Answer **7**" in _decision(at)
     shown = "\n".join(_texts(at))

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from appserver import CHROMIUM, LAUNCHES, PAGE_TITLES, ROOT, done, start, stop
+from appserver import LAUNCHES, PAGE_TITLES, ROOT, done, start, stop
 from conftest import needs_image, needs_speech
 from playwright.sync_api import expect
 from threshold_probe import explorer_frame, slider
@@ -18,8 +18,7 @@ from threshold_probe import explorer_frame, slider
 SHOTS = ROOT / os.environ.get("SCREENSHOTS", Path(tempfile.gettempdir()) / "early-exit-explorer-screenshots")
 LONG = 120_000  # ms: the first visit of a page loads torch and the model on a busy machine
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                                reason="chromium missing (make test installs it)")
+pytestmark = pytest.mark.browser
 
 
 def visit(page, url: str, ready: str, text: str = ""):

@@ -1,22 +1,19 @@
 """In chromium: a click on a bar of where inputs leave, and on a point of a compared model's
 curve, lists the inputs behind it, each with a link to the live page."""
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from appserver import CHROMIUM, done
+from appserver import done
 from playwright.sync_api import expect
 from test_browser import shoot
 from threshold_probe import explorer_frame
 
 from explorer import built_ins, criteria, zoo
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                                reason="chromium missing (make test installs it)")
+pytestmark = pytest.mark.browser
 
 
 def click_on(page, locator) -> None:

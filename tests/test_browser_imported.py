@@ -14,6 +14,7 @@ from test_browser import shoot
 from test_browser_compare import click_on
 from threshold_probe import explorer_frame
 
+pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def fresh_server(tmp_path_factory):

@@ -3,20 +3,17 @@ metrics and the exit histogram in the browser, each equal to the library at the 
 shown; the server hears the released threshold (the link, the shared choice, one test input
 really exiting)."""
 
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-from appserver import CHROMIUM, done
+from appserver import done
 from playwright.sync_api import expect
 from threshold_probe import SHOWN, STATE, explorer_frame, slider
 
 from explorer import criteria, tradeoff, zoo
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                                reason="chromium missing (make test installs it)")
+pytestmark = pytest.mark.browser
 
 
 QUALITY = f"Accuracy ({zoo.eval_set('image', 'test').label})"

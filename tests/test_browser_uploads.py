@@ -1,19 +1,15 @@
 """Uploads in a real browser (Debian's chromium, Playwright): a bad file gets its message, and
 a file whose name is HTML with script in it is shown as plain text, never run."""
 
-import os
-from pathlib import Path
 
 import pytest
-from appserver import CHROMIUM
 from input_corpus import BY_ID, GOOD_IMAGE, HTML_NAME
 from playwright.sync_api import expect
 
 from explorer import built_ins, checkpoint
 
 pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
-                       reason="chromium missing (make test installs it)"),
+    pytest.mark.browser,
     pytest.mark.skipif(not checkpoint.exists(built_ins.IMAGE_CHECKPOINT), reason="no shipped image checkpoint"),
 ]
 

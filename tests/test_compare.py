@@ -3,7 +3,6 @@ downloads, and the one cache layer behind the pages (issue 12; issue 11's cache 
 
 import json
 from dataclasses import replace
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -13,17 +12,6 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import built_ins, cached, criteria, drilldown, figure_export, memo, tradeoff, zoo
 from explorer import threshold_view as tv
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def open_page(page: str, **link) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.query_params.update(link)
-    at.run()
-    at.switch_page(f"pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def explorer(at) -> dict:
@@ -116,7 +104,7 @@ def test_keys_say_what_changed():
 
 # ---- compare -----------------------------------------------------------------------------------------
 @needs_image
-def test_comparing_two_models_draws_both_curves_and_their_thresholds_side_by_side():
+def test_comparing_two_models_draws_both_curves_and_their_thresholds_side_by_side(open_page):
     at = open_page("tradeoffs", model="image", vs="image-shared")
     view = explorer(at)["view"]
     curves = [t for t in view["rows"][0][0]["figure"]["data"] if t.get("meta")]
@@ -135,9 +123,10 @@ def test_comparing_two_models_draws_both_curves_and_their_thresholds_side_by_sid
     assert "No noisy test sets: " + zoo.get("image-shared").title in view["rows"][1][1]["caption"]
 
 
+@pytest.mark.slow
 @needs_image
 @pytest.mark.parametrize("page", ["tradeoffs", "noise", "model"])
-def test_the_image_model_s_training_strategies_side_by_side(page):
+def test_the_image_model_s_training_strategies_side_by_side(open_page, page):
     """Joint, two-stage and self-distilled training of one network: one tradeoff chart, one
     exit-depth-against-noise chart, their recommended thresholds in one table; and each
     strategy's own Noise and Model pages."""
@@ -171,8 +160,9 @@ def test_the_compare_command_gives_the_page_s_table_per_exit_quality_and_depth_u
     assert len(depth) == 6 and depth[-1] > depth[0] and "mean_exit_by_noise" not in shared
 
 
+@pytest.mark.slow
 @needs_image
-def test_three_models_at_one_threshold_each_marker_on_its_own_curve():
+def test_three_models_at_one_threshold_each_marker_on_its_own_curve(open_page):
     at = open_page("tradeoffs", model="image", vs="image-shared,toy", criterion="entropy")
     view = explorer(at)["view"]
     fig = view["rows"][0][0]["figure"]
@@ -187,7 +177,7 @@ def test_three_models_at_one_threshold_each_marker_on_its_own_curve():
 
 # ---- drill-down ----------------------------------------------------------------------------------------
 @needs_image
-def test_a_bar_of_the_exit_histogram_shows_the_inputs_leaving_there():
+def test_a_bar_of_the_exit_histogram_shows_the_inputs_leaving_there(open_page):
     at = open_page("tradeoffs", model="image")
     thr = explorer(at)["value"]
     at = click(at, panel="exits", model="image", criterion=None, point=1)
@@ -209,7 +199,7 @@ def test_a_bar_of_the_exit_histogram_shows_the_inputs_leaving_there():
 
 
 @needs_speech
-def test_the_clips_behind_a_bar_play_with_their_transcripts():
+def test_the_clips_behind_a_bar_play_with_their_transcripts(open_page):
     at = open_page("tradeoffs", model="speech")
     thr = explorer(at)["value"]
     at = click(at, panel="exits", model="speech", criterion=None, point=0)
@@ -223,7 +213,7 @@ def test_the_clips_behind_a_bar_play_with_their_transcripts():
 
 
 @needs_image
-def test_a_point_of_a_curve_shows_the_inputs_whose_answer_changed():
+def test_a_point_of_a_curve_shows_the_inputs_whose_answer_changed(open_page):
     at = open_page("tradeoffs", model="image", vs="image-shared")
     at = click(at, panel="curve", model="image-shared", criterion="entropy", point=3, threshold=0.5)
     assert not at.exception
@@ -241,7 +231,7 @@ def test_a_point_of_a_curve_shows_the_inputs_whose_answer_changed():
 
 # ---- links and figure files ----------------------------------------------------------------------------
 @needs_image
-def test_the_link_restores_every_setting_of_the_tradeoffs_page():
+def test_the_link_restores_every_setting_of_the_tradeoffs_page(open_page):
     link = {"model": "image", "criterion": "entropy", "threshold": "0.25", "eval": "blur-3", "cost": "mean_ms",
             "log": "0", "vs": "image-shared", "pick": "image-shared,entropy,0.25,1", "show": "right"}
     at = open_page("tradeoffs", **link)
@@ -260,7 +250,7 @@ def test_the_link_restores_every_setting_of_the_tradeoffs_page():
 
 
 @needs_image
-def test_a_link_that_names_unknown_models_or_a_bad_selection_says_so():
+def test_a_link_that_names_unknown_models_or_a_bad_selection_says_so(open_page):
     at = open_page("tradeoffs", model="image", vs="image-shared,nope", pick="image,entropy,lots,")
     said = " ".join(w.value for w in at.warning)
     assert "“nope”" in said and "left out" in said
@@ -269,7 +259,7 @@ def test_a_link_that_names_unknown_models_or_a_bad_selection_says_so():
 
 
 @needs_image
-def test_the_link_restores_every_setting_of_the_noise_page():
+def test_the_link_restores_every_setting_of_the_noise_page(open_page):
     link = {"model": "image", "criterion": "entropy", "dist_kind": "blur", "level": "3", "noise": "contrast"}
     at = open_page("noise", **link)
     assert at.selectbox(key="w.page.dist_kind").value == "blur"
@@ -278,8 +268,9 @@ def test_the_link_restores_every_setting_of_the_noise_page():
     assert all(at.query_params[k] == v for k, v in link.items()), dict(at.query_params)
 
 
+@pytest.mark.slow
 @needs_image
-def test_every_figure_downloads_as_a_titled_file(monkeypatch):
+def test_every_figure_downloads_as_a_titled_file(open_page, monkeypatch):
     at = open_page("tradeoffs", model="image")
     names = [b.proto.label for b in at.get("download_button")]
     assert any("Where inputs leave at τ" in n for n in names)

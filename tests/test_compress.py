@@ -193,6 +193,7 @@ def test_pruning_almost_nothing_changes_nothing(image, image_inputs):
     torch.testing.assert_close(_logits(same_shared, x), _logits(shared, x))
 
 
+@pytest.mark.slow
 def test_pruned_image_is_narrower_cheaper_and_learns(image, image_inputs):
     pruned = compress.prune_channels(image, 0.5)
     assert [c for c, _ in pruned.config.blocks] == [8, 16, 16, 32, 32, 32]
@@ -274,21 +275,13 @@ def test_compress_command_says_what_is_wrong(capsys):
     assert "between 0 and 1" in capsys.readouterr().err
 
 
-def test_tradeoffs_overlays_the_model_and_its_variants(image_int8, tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    def tradeoffs() -> AppTest:
-        at = AppTest.from_file("../app.py", default_timeout=300)
-        at.query_params.update(model="image")
-        at.run()
-        at.switch_page("pages/tradeoffs.py").run()
-        assert not at.exception, at.exception
-        return at
-
+@pytest.mark.slow
+def test_tradeoffs_overlays_the_model_and_its_variants(open_page, image_int8, tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "VARIANTS", tmp_path)
-    assert any("No compressed variant of this model yet" in c.value for c in tradeoffs().caption)
+    assert any("No compressed variant of this model yet" in c.value
+               for c in open_page("tradeoffs", model="image").caption)
     compress.save_variant(image_int8, "image-int8", {"base": "image", "method": "int8"})
-    at = tradeoffs()
+    at = open_page("tradeoffs", model="image")
     at.multiselect(key="w.page.vs").set_value(["image-int8"]).run()  # the page's comparison
     at.radio(key="w.page.cost").set_value("memory_kb").run()  # measured bytes: compressing against exiting
     assert not at.exception, at.exception

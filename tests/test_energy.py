@@ -112,15 +112,8 @@ def test_a_profile_lookup_not_inference(toy_case, monkeypatch):
     energy.simulate(prof, energy.power_trace(energy.TraceConfig(seconds=100)), _settings(prof))
 
 
-def test_energy_page_shows_both_policies_and_moves_with_the_trace():
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
-
-    app = str(Path(__file__).resolve().parent.parent / "app.py")  # through the router, as a user opens it
-    at = AppTest.from_file(app, default_timeout=120).run()
-    at.switch_page("pages/energy.py").run()
-    assert not at.exception, at.exception
+def test_energy_page_shows_both_policies_and_moves_with_the_trace(open_page):
+    at = open_page("energy")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["answered right, early exit"].endswith("/ 120")
     assert len(at.get("plotly_chart")) == 3

@@ -208,6 +208,7 @@ def test_unsupported_and_missing_sources_get_a_sentence(tmp_path, monkeypatch):
         hf.load(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_built_ins_never_import_transformers():
     import subprocess
     import sys

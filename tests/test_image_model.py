@@ -28,6 +28,7 @@ def test_six_exits_ordered_by_cost_last_at_least_4x_first():
     assert path[-1] >= 4 * path[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_every_strategy_trains_and_learns(strategy, tmp_path):
     model, summary = train(TrainConfig(strategy=strategy, epochs=2, head_epochs=1, limit=1024, batch=64),
@@ -77,6 +78,7 @@ def _digit_png(tmp_path, name="seven.png"):
     return path
 
 
+@pytest.mark.slow
 @needs_shipped
 def test_predict_cli_reads_a_drawn_seven_and_refuses_garbage(tmp_path):
     good = _digit_png(tmp_path)
@@ -102,6 +104,7 @@ def test_decode_digit_gives_the_model_input_shape():
     assert x.shape == (1, 28, 28) and 0 <= float(x.min()) and float(x.max()) <= 1
 
 
+@pytest.mark.slow
 @needs_shipped
 def test_bench_cli_prints_the_figures_and_agrees_with_the_profile():
     run = subprocess.run([sys.executable, "-m", "explorer", "bench", "--model", "image", "--criterion", "entropy",
@@ -114,6 +117,7 @@ def test_bench_cli_prints_the_figures_and_agrees_with_the_profile():
     assert 0.9 < out["accuracy_full"] <= 1 and 0.9 < out["accuracy_exit"] <= 1
 
 
+@pytest.mark.slow
 def test_cli_refuses_an_unknown_criterion_without_a_traceback():
     run = subprocess.run([sys.executable, "-m", "explorer", "bench", "--model", "toy", "--criterion", "nonsense",
                           "--json"], capture_output=True, text=True, timeout=120)

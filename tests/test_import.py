@@ -14,6 +14,8 @@ from explorer import criteria, zoo
 from explorer.__main__ import main
 from explorer.workspace import ImportOptions, import_model, list_models
 
+pytestmark = pytest.mark.slow  # imports train exit heads, and later tests read the models imported before
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):

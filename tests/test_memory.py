@@ -56,6 +56,7 @@ def saved_toys(tmp_path_factory):
     return d
 
 
+@pytest.mark.slow
 def test_memory_of_a_variant_in_one_dataclass(saved_toys):
     """Resident growth is coarse (Linux counts resident pages in batches), so only its
     shape is checked; the allocator's figures are exact and positive."""
@@ -68,6 +69,7 @@ def test_memory_of_a_variant_in_one_dataclass(saved_toys):
     assert m.to_dict()["weights"] == m.weights
 
 
+@pytest.mark.slow
 def test_a_model_that_cannot_load_is_said_in_words(tmp_path):
     with pytest.raises(ValueError, match="measuring the memory of nothing failed"):
         memory.rss_peaks("nothing", repeats=1, directory=tmp_path)

@@ -21,6 +21,8 @@ from explorer import ray_profile as rp
 from explorer.paths import ROOT
 from explorer.profile import Profile, build_profile, profile_path
 
+pytestmark = pytest.mark.slow  # one local Ray for the module, and whole sets profiled on it
+
 pytest.importorskip("ray")
 
 

@@ -50,6 +50,7 @@ def _imported(module: str, watch: tuple[str, ...]) -> list[str]:
     return eval(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
+@pytest.mark.slow
 def test_the_registry_needs_no_torch_and_the_start_point_no_report_or_benchmark():
     assert _imported("explorer.zoo", ("torch",)) == []  # the Overview draws before torch loads
     assert _imported("explorer.thresholds", ("explorer.report", "explorer.bench")) == []

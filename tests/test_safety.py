@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 from input_corpus import GOOD_IMAGE, ROOT, speech
-from streamlit.testing.v1 import AppTest
 from test_mnist_data import _Payload  # unpickling it runs a shell command
 
 from explorer import built_ins, checkpoint
@@ -146,15 +145,14 @@ def _token_wav(token: bytes) -> bytes:
     return buf.getvalue() + token  # trailing bytes after the data chunk: still a valid WAV
 
 
-def test_uploads_are_never_written_into_the_project_or_used_as_paths(tmp_path):
+def test_uploads_are_never_written_into_the_project_or_used_as_paths(open_page, tmp_path):
     """Uploads carry a unique token in their bytes and names (with ../ in them); afterwards no file
     in the project (or next to it) has the token in its name or contents."""
     token = secrets.token_hex(8)
     png, wav = GOOD_IMAGE() + token.encode(), _token_wav(token.encode())  # bytes after IEND / data: still valid
     names = [f"../../{token}.png", f"{token}.png", f"/tmp/{token}.png", f"..\\..\\{token}.png"]
     start = time.time() - 1
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.switch_page("pages/live_image.py").run()
+    at = open_page("live_image")
     at.radio[0].set_value("Upload").run()
     for name in names:
         at.file_uploader[0].upload(name, png, "image/png").run()
@@ -185,10 +183,9 @@ def test_server_limit_and_security_settings():
     assert server.get("enableXsrfProtection", True) and server.get("enableCORS", True)
 
 
-@pytest.mark.parametrize("page", ["pages/live_image.py", "pages/live_speech.py"])
-def test_each_uploader_has_its_own_stated_limit(page):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.switch_page(page).run()
+@pytest.mark.parametrize("page", ["live_image", "live_speech"])
+def test_each_uploader_has_its_own_stated_limit(open_page, page):
+    at = open_page(page)
     at.radio[0].set_value("Upload").run()
     uploader = at.file_uploader[0]
     limit = uploader.proto.max_upload_size_mb

@@ -193,6 +193,7 @@ def corpus(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @needs_tts
 def test_corpus_has_every_split_at_16khz_with_clean_labels(corpus):
     info = json.loads((corpus / "corpus.json").read_text())
@@ -209,6 +210,7 @@ def test_corpus_has_every_split_at_16khz_with_clean_labels(corpus):
             assert (u.engine, u.voice) in _voices(split)
 
 
+@pytest.mark.slow
 @needs_tts
 def test_corpus_splits_share_no_voice_rendering(corpus):
     seen = {}
@@ -221,6 +223,7 @@ def test_corpus_splits_share_no_voice_rendering(corpus):
         assert not train_voices & {(u.engine, u.voice) for u in sc.load_split(split, corpus)}
 
 
+@pytest.mark.slow
 @needs_tts
 def test_corpus_is_deterministic_for_a_seed(corpus):
     plan = sc.make_plan(SIZES, seed=1)
@@ -234,6 +237,7 @@ def test_corpus_is_deterministic_for_a_seed(corpus):
             np.testing.assert_array_equal(again, by_id[spec.id].pcm)
 
 
+@pytest.mark.slow
 @needs_tts
 def test_augmenting_real_clips(corpus):
     utts = sc.load_split("train", corpus)
@@ -244,6 +248,7 @@ def test_augmenting_real_clips(corpus):
         assert np.all(np.isfinite(out))
 
 
+@pytest.mark.slow
 @needs_tts
 def test_an_existing_corpus_is_not_rebuilt(corpus):
     before = (corpus / "train.npy").stat().st_mtime_ns
@@ -338,6 +343,7 @@ def test_female_and_child_styles_raise_pitch_and_formants():
         sa.apply_style(clip, "robot", np.random.default_rng(0))
 
 
+@pytest.mark.slow
 @needs_tts
 def test_corpus_sets_c_and_d_say_what_their_labels_say(corpus):
     for u in sc.load_split("test_c", corpus):

@@ -54,6 +54,7 @@ def tiny_corpus(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["joint", "two-stage"])
 def test_training_runs_every_phase_and_saves_a_loadable_checkpoint(tiny_corpus, tmp_path, strategy):
     from explorer.train.speech import SpeechTrainConfig, train
@@ -94,6 +95,7 @@ def test_shipped_model_recognizes_held_out_voices_and_exits_as_profiled():
     assert (got.exit == expected).mean() >= 0.98  # equal up to float rounding of padded batches
 
 
+@pytest.mark.slow
 @needs_shipped
 def test_predict_cli_transcribes_a_synthesized_phone_number(tmp_path):
     if not shutil.which("espeak-ng"):
@@ -130,6 +132,7 @@ def test_unknown_words_and_invented_digits_count_as_a_user_would():
     assert model.heard("<unk> five oh") == "Digits heard: five oh (1 other word shown as <unk>)."
 
 
+@pytest.mark.slow
 @needs_shipped
 def test_predict_says_plainly_when_no_digit_was_heard(tmp_path):
     if not shutil.which("flite"):

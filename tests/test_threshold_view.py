@@ -50,6 +50,7 @@ def test_slider_positions_cover_the_criterions_range_and_hold_a_pinned_value(nam
     assert view.label == ("Threshold τ (exits in a row)" if crit == "patience" else "Threshold τ")  # its unit
 
 
+@pytest.mark.slow
 @needs_models
 @pytest.mark.parametrize("name,crit,key", [("image", "entropy", None), ("image-shared", "confidence", None),
                                           ("speech", "ctc_entropy", None), ("image", "confidence", "blur-3"),
@@ -117,6 +118,7 @@ def test_noise_view_at_every_position_is_the_noise_table_at_that_threshold(name)
         assert name1 == f"{kind} at {level} (mean exit {noisy['mean_exit'] + 1:.2f})" and name0.startswith("clean")
 
 
+@pytest.mark.slow
 @needs_models
 def test_the_payload_is_json_and_changes_only_with_the_view():
     c = criteria.get("confidence")

@@ -1,7 +1,7 @@
 """Issue 17's benchmark figures beyond `python -m explorer compress ... --json`: memory of
 every model and variant, FreeML's shared-exit bytes, and the energy traces.
 
-    python tests/bench_compress.py [--rss] > figures.json
+    python benchmarks/bench_compress.py [--rss] > figures.json
 
 Needs the variants in the cache (make them with `python -m explorer compress`)."""
 

@@ -1,4 +1,4 @@
-"""Bounded load test (`make load`, or `python tests/load_test.py [--sessions 8 --rounds 3 --json]`).
+"""Bounded load test (`make load`, or `python benchmarks/load_test.py [--sessions 8 --rounds 3 --json]`).
 
 One `streamlit run app.py` on 127.0.0.1 and Debian's chromium: SESSIONS browser contexts at
 once, each with the two live pages open in its own tabs, upload in every round a digit
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # appserver
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # appserver
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # explorer
 
 from appserver import ARGS, CHROMIUM, output, start, stop  # noqa: E402

@@ -7,7 +7,7 @@
 2. a tiny ViT imported through the Add-a-model page in chromium: seconds from opening the
    page to "is imported", then the model on the Tradeoffs page's menu.
 
-Usage: .venv/bin/python tests/bench_imported.py [--workspace DIR] [--json]
+Usage: .venv/bin/python benchmarks/bench_imported.py [--workspace DIR] [--json]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # appserver, hf_tiny
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # appserver, hf_tiny
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # explorer
 
 from appserver import ARGS, CHROMIUM, ROOT, done, first_paint, import_through_page, start, stop  # noqa: E402

@@ -1,4 +1,4 @@
-"""The app's timing targets (`make bench-app`, or `python tests/bench_app.py [--json]`):
+"""The app's timing targets (`make bench-app`, or `python benchmarks/bench_app.py [--json]`):
 
 (a) server time of one released threshold-slider move on the Tradeoffs page: Streamlit's
     AppTest hands the page the value the browser sends on release and re-runs the page;
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # appserver
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # appserver, threshold_probe
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # explorer, pages
 
 from appserver import ARGS, CHROMIUM, ROOT, done, first_paint, start, stop  # noqa: E402

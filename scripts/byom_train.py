@@ -1,8 +1,8 @@
 """Train the demo checkpoints for `make byom-demo`, as someone elsewhere would have:
 transformers' own architectures, saved with save_pretrained beside their processor.
 
-  python tests/byom_train.py vit OUT [--epochs 3]      ViTForImageClassification on MNIST
-  python tests/byom_train.py speech OUT CORPUS [--minutes 20]   Wav2Vec2ForCTC on the digit corpus
+  python scripts/byom_train.py vit OUT [--epochs 3]      ViTForImageClassification on MNIST
+  python scripts/byom_train.py speech OUT CORPUS [--minutes 20]   Wav2Vec2ForCTC on the digit corpus
 """
 
 from __future__ import annotations

@@ -2,17 +2,20 @@
 byom-demo` trains on MNIST, imported with trained exits and with final-head exits, overlaid
 on Tradeoffs. Not a test (it needs the demo's workspace, minutes to make):
 
-    PYTHONPATH=.:tests .venv/bin/python tests/shoot_demo.py DEMO_DIR/workspace [assets/screenshots]
+    .venv/bin/python scripts/shoot_demo.py DEMO_DIR/workspace [assets/screenshots]
 """
 
 import os
 import sys
 from pathlib import Path
 
-import test_browser
-from appserver import ARGS, CHROMIUM, done, start, stop
-from playwright.sync_api import expect, sync_playwright
-from threshold_probe import explorer_frame
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # appserver, test_browser, threshold_probe
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # explorer
+
+import test_browser  # noqa: E402
+from appserver import ARGS, CHROMIUM, done, start, stop  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from threshold_probe import explorer_frame  # noqa: E402
 
 
 def main(workspace: str, out: str = "assets/screenshots") -> None:

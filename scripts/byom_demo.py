@@ -1,11 +1,11 @@
 """`make byom-demo`: bring-your-own-model end to end, on models that learned something,
 and the cost of the real architectures. Prints figures and writes them as JSON.
 
-  python tests/byom_demo.py vit [--out DIR]      MNIST ViTForImageClassification: final-head vs trained exits
-  python tests/byom_demo.py speech [--out DIR]   digit-corpus Wav2Vec2ForCTC: CTC branches + DAISY, WER by layer
-  python tests/byom_demo.py costs [--out DIR]    HuBERT-base / ViT-Base/16 sized: per-layer ms, realized vs ideal
+  python scripts/byom_demo.py vit [--out DIR]      MNIST ViTForImageClassification: final-head vs trained exits
+  python scripts/byom_demo.py speech [--out DIR]   digit-corpus Wav2Vec2ForCTC: CTC branches + DAISY, WER by layer
+  python scripts/byom_demo.py costs [--out DIR]    HuBERT-base / ViT-Base/16 sized: per-layer ms, realized vs ideal
 
-Models are trained by tests/byom_train.py (when missing) into DIR/models; the imported
+Models are trained by scripts/byom_train.py (when missing) into DIR/models; the imported
 models live in DIR/workspace. Not part of `make test`: it takes many minutes.
 """
 
@@ -34,7 +34,7 @@ def _say(line: str) -> None:
 
 def _train(what: str, out: Path, *extra: str) -> None:
     if not (out / "config.json").exists():
-        _say(f"training {what} into {out} (tests/byom_train.py)")
+        _say(f"training {what} into {out} (scripts/byom_train.py)")
         subprocess.run([sys.executable, str(HERE / "byom_train.py"), what, str(out), *extra], check=True,
                        env=dict(os.environ, PYTHONPATH=str(HERE.parent)))
 
