@@ -145,7 +145,7 @@ def entries() -> list[BuiltIn]:
                         "(HuBERT-EE) and self-supervised DAISY exits.",
                 pages=frozenset({"overview", "live_speech", "tradeoffs", "noise", "model", "energy"}),
                 noise=SPEECH.noise_axis(),
-                extra_tests=SPEECH_EXTRA_TESTS, start_criterion="ctc_entropy"),
+                extra_tests=SPEECH_EXTRA_TESTS, shifted_splits=("test_b", "test_d"), start_criterion="ctc_entropy"),
         BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
                 summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),
     ]

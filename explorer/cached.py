@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import criteria, robustness, tradeoff
+from . import criteria, robustness, shift, tradeoff
 from . import threshold_view as views
 from .memo import memoized
 from .profile import Profile
@@ -45,6 +45,12 @@ def slider_range(test: Profile, crit: str) -> tuple[float, float, float]:
 def sweep_all(prof: Profile) -> pd.DataFrame:
     """Every criterion (bounds included) at every threshold of its grid."""
     return tradeoff.sweep_all(prof)
+
+
+@memoized("Judging the threshold on the shifted sets")
+def shift_at(name: str, crit: str, thr: float, eps_pt: float, progress=None) -> shift.Shift:
+    """`thr` (chosen on clean calibration data) on the clean test set and every shifted set."""
+    return shift.at_threshold(name, crit, thr, eps_pt, progress)
 
 
 @memoized("Writing the sweep as CSV")

@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from . import criteria, robustness, tradeoff, zoo
+from . import criteria, robustness, shift, tradeoff, zoo
 from .bench import bench
 from .built_ins import IMAGE_CHECKPOINT, IMAGE_LIMIT, SPEECH_CHECKPOINT
 from .paths import CACHE
@@ -76,8 +76,19 @@ def class_recommendations(name: str, calib: Profile, test: Profile, eps_pt: floa
         "noisy_b1": b1.noisy, "noisy_b64": b64.noisy,  # why a measured figure is not one (speedup)
         "calibration": rec.calibration.to_json(), "test": rec.test.to_json(),
     }
-    return recommended, {"criterion": ltt.criterion, "threshold": ltt.threshold, "epsilon": eps_pt / 100,
+    return recommended, {"criterion": ltt.criterion, "threshold": ltt.threshold if ltt.certified else None,
+                         "certified": ltt.certified, "epsilon": eps_pt / 100,
                          "delta": 0.1, "test": ltt.test.to_json()}
+
+
+def add_shift(name: str, report: dict, eps_pt: float) -> dict:
+    """The report with each recommended threshold's figures on the clean test set and every
+    shifted set added under its `shift` key (explorer.shift, from profiles); every other
+    value stays as it was, so a shipped report can gain it without being measured again."""
+    rec = report["recommended"]
+    for crit, r in ([(rec["criterion"], rec)] if "criterion" in rec else rec.items()):
+        r["shift"] = shift.at_threshold(name, crit, r["threshold"], eps_pt).to_json()
+    return report
 
 
 def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
@@ -92,7 +103,7 @@ def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
     backbone_macs = float(test.macs.front + test.macs.stage.sum())
     noisy, _ = noise_table("image", {recommended["criterion"]: recommended["threshold"]})
 
-    return {
+    return add_shift("image", {
         "model": "image",
         "final_accuracy": final,
         "exits": exits_table(test),
@@ -115,7 +126,7 @@ def report_image(eps_pt: float = ACCURACY.eps_pt) -> dict:
         "corruption_accuracy": by_kind_and_level(noisy, "full_depth"),
         "corruption_images": IMAGE_LIMIT,
         "training": json.loads((IMAGE_CHECKPOINT.with_suffix(".json")).read_text()).get("train", {}),
-    }
+    }, eps_pt)
 
 
 def save_report(name: str, report: dict, path=None, ship: bool = False):
@@ -160,7 +171,7 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
     b64 = bench("speech", "ctc_entropy", recommended["ctc_entropy"]["threshold"], 64, "test_a", repeats=5)
     recommended["ctc_entropy"]["measured_speedup_b64"] = b64.realized_speedup
     path = test_a.path(criteria.get("ctc_entropy"))
-    return {
+    return add_shift("speech", {
         "model": "speech",
         "final_wer": test_a.exit_error(-1),
         "final_wer_unseen_voices": test_b.exit_error(-1),
@@ -182,4 +193,4 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
         "front_end_share": float(test_a.macs.front / test_a.full()),
         "eval_clips": {"val": val.n, **{split: row["clips"] for split, row in held_out["per_set"].items()}},
         "training": json.loads(SPEECH_CHECKPOINT.with_suffix(".json").read_text()).get("train", {}),
-    }
+    }, eps_pt)

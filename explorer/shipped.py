@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from .paths import ASSETS
+from .shift import Shift
 
 REPORTS = ASSETS / "reports"
 
@@ -28,6 +29,7 @@ class Headline:
     ideal_speedup: float  # MACs (see explorer.speedup)
     measured_speedup_b1: float  # wall clock at batch 1 (see explorer.speedup)
     noisy: str  # why the measured figure cannot be trusted ("" if it can)
+    shift: Shift | None = None  # the recommended threshold on the clean test set and each shifted set
 
 
 def headline(name: str) -> Headline | None:
@@ -45,4 +47,4 @@ def headline(name: str) -> Headline | None:
     return Headline(rec["criterion"], rep.get("final_accuracy", rep.get("final_wer")),
                     rec.get("accuracy_drop_pt", rec.get("wer_increase_pt")),
                     rec.get("ideal_speedup", rec.get("ideal_speedup_b1")), rec["measured_speedup_b1"],
-                    rec.get("noisy_b1", ""))
+                    rec.get("noisy_b1", ""), Shift.from_json(rec["shift"]) if "shift" in rec else None)

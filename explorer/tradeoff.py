@@ -151,7 +151,7 @@ class Recommendation:
     calibration: ThresholdMetrics  # on the calibration split
     test: ThresholdMetrics  # the same threshold, measured on the disjoint test split
     method: str  # "empirical" or "ltt"
-    certified: bool = True  # False: nothing met the target, the threshold keeps every input to the last exit
+    certified: bool = True  # False: nothing met the target; every input runs to the last exit (LTT: τ = ±inf)
 
 
 def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float) -> Recommendation:
@@ -183,7 +183,9 @@ def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: floa
     grid = criterion.grid(scores, calib.path(criterion))
     grid = np.sort(grid) if criterion.rule == "le" else np.sort(grid)[::-1]  # safest first
     final = calib.cols["pred"][:, -1]
-    chosen, certified = never_exit(criterion, pd.DataFrame({"threshold": grid})), False
+    # nothing certified: every input runs to the last exit, on the test split too (a threshold
+    # just beyond the calibration scores could still let some test inputs leave early)
+    chosen, certified = (-np.inf if criterion.rule == "le" else np.inf), False
     for thr in grid:
         exits = calib.exits(criterion, thr)
         disagree = int((calib.cols["pred"][np.arange(calib.n), exits] != final).sum())
@@ -228,6 +230,13 @@ def threshold_effect(profile: Profile, criterion: Criterion, thr: float) -> str:
     if passes_all:
         return f"τ = {thr:.4g} passes every score ({where}): every input leaves at the first exit."
     return ""
+
+
+def ltt_meaning(eps: float, delta: float) -> str:
+    """What Learn-then-Test's ε and δ promise, in one sentence (ε a share of inputs)."""
+    return (f"ε = {eps:.2%} and δ = {delta:g} mean: with probability at least {1 - delta:.0%} over the draw of the "
+            f"calibration inputs, the early answer differs from the full model's on at most {eps:.2%} of new inputs "
+            "like them (so quality falls by at most that much).")
 
 
 def smallest_certifiable_eps(n: int, delta: float) -> float:

@@ -45,7 +45,7 @@ def entry(name: str):
         return load_variant(name)
 
     return replace(base, name=name, title=f"{base.title}, {what}", load=load, profile_dir=paths.CACHE / "profiles",
-                   report="", noise=None, extra_tests=(), group="compressed",
+                   report="", noise=None, extra_tests=(), shifted_splits=(), group="compressed",
                    pages=base.pages & {"live_image", "live_speech", "tradeoffs", "model", "energy"})
 
 

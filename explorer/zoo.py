@@ -66,6 +66,7 @@ class BuiltIn:
     pages: frozenset = frozenset({"tradeoffs", "model", "energy"})
     noise: NoiseAxis | None = None
     extra_tests: tuple[tuple[str, str], ...] = ()  # other held-out splits: (split, label)
+    shifted_splits: tuple[str, ...] = ()  # of those, the ones the headline reports shift on (a quality is defined)
     head_views: tuple[tuple[str, str], ...] = ()  # (label, model name): views of one backbone to compare
     start_criterion: str = ""  # where pages start; "" = the report's recommended one
     group: str = "built-in"  # how model menus group it: "built-in", "compressed", "imported"

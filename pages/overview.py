@@ -37,8 +37,20 @@ def card(name: str) -> None:
                   help=f"Criterion {fig.criterion} at its recommended threshold. {DEFINITION} Ideal (MACs) here: "
                        f"{fig.ideal_speedup:.2f}×." +
                        (f" Not shown: {fig.noisy}." if fig.noisy else ""))
+        if fig.shift and fig.shift.shifted:
+            shift_card(fig.shift)
     for page in sorted(entry.pages & set(LIVE)):
         st.page_link(LIVE[page][0], label=LIVE[page][1], icon="➡️")
+
+
+def shift_card(s) -> None:
+    """The recommended threshold on the clean test set and every held-out shifted set."""
+    st.markdown(f"**Under distribution shift** (τ = {s.threshold:.4g}, chosen on clean data):")
+    st.dataframe(s.rows(), hide_index=True)
+    st.markdown(s.worst_sentence())
+    if s.over_eps:
+        st.caption(f"Exiting early costs more than ε = {s.eps_pt:g} ({s.q.change_unit}) on "
+                   f"{len(s.over_eps)} of {len(s.shifted)} shifted sets; Tradeoffs offers a threshold for each.")
 
 
 cols = st.columns(len(zoo.names("overview")))

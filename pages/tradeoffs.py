@@ -37,10 +37,13 @@ def recommendation_ui(name: str, crit: str) -> None:
     rec, ltt = common.work(cached.recommendations, common.calib_profile(name), common.test_profile(name), crit,
                            float(eps), float(eps_ltt) / 100, float(delta))
 
+    test = common.test_profile(name)
+    full = q.from_error(test.exit_error(-1))
+
     def on_test(r) -> str:
-        return (f"on the test split: {q.label} {q.from_error(r.test.error_rate):.2%} "
-                f"({r.test.drop_pt:.2f} {q.change_unit}), {r.test.mac_speedup:.2f}× fewer MACs, "
-                f"mean exit {r.test.mean_exit + 1:.2f} (1 = first)")
+        return (f"on the {test.n} test inputs: {q.label} {q.from_error(r.test.error_rate):.2%} "
+                f"({q.against_full(r.test.drop_pt, full)}), {r.test.mac_speedup:.2f}× fewer MACs, "
+                f"mean exit {r.test.mean_exit + 1:.2f} of {test.k}")
 
     r1, r2 = st.columns(2)
     r1.markdown(f"**Empirical: τ = {rec.threshold:.4g}** — the cheapest threshold within ε = {eps:.2f} "
@@ -49,20 +52,40 @@ def recommendation_ui(name: str, crit: str) -> None:
     r1.button("Apply", key="w.apply", on_click=choice.set_threshold, args=(name, crit, rec.threshold),
               help="Move the threshold to the recommended threshold.")
     smallest = tradeoff.smallest_certifiable_eps(calib_n, float(delta))
-    certified = ltt.certified
-    r2.markdown(
-        f"**Learn-then-Test: τ = {ltt.threshold:.4g}**"
-        + (" (never exit early)" if not certified else "")
-        + f" — LTT tests thresholds from the safest down and keeps those for which, with probability ≥ "
-        f"{1 - delta:.0%} over the draw of the calibration set, the early answer differs from the full model's on "
-        f"at most ε = {eps_ltt:.2f}% of new inputs ({ltt.calibration.disagreement:.2%} on calibration); "
-        f"{on_test(ltt)}.")
-    r2.caption(f"With {calib_n} calibration inputs and δ = {delta:g}, the smallest ε any threshold can be certified "
-               f"at is {smallest:.2%} (and only with no disagreement at all); "
-               + ("a smaller ε certifies nothing, so every input runs to the last exit."
-                  if not certified else "this ε is above it."))
-    r2.button("Apply the LTT threshold", key="w.apply_ltt", on_click=choice.set_threshold,
-              args=(name, crit, ltt.threshold))
+    if ltt.certified:
+        r2.markdown(f"**Learn-then-Test: τ = {ltt.threshold:.4g}** — the cheapest threshold LTT certifies on the "
+                    f"{calib_n} calibration inputs (answers changed there: {ltt.calibration.disagreement:.2%}); "
+                    f"{on_test(ltt)}.")
+        r2.button("Apply the LTT threshold", key="w.apply_ltt", on_click=choice.set_threshold,
+                  args=(name, crit, ltt.threshold))
+    else:  # the outcome is "no early exit": its figures are the full model's, never a τ beyond the scores
+        r2.markdown(f"**Learn-then-Test: no threshold can be certified** on {calib_n} calibration inputs at "
+                    f"ε = {eps_ltt:.2f}%, δ = {delta:g}, so every input runs to the last exit: {on_test(ltt)}.")
+    r2.caption(tradeoff.ltt_meaning(float(eps_ltt) / 100, float(delta))
+               + f" With {calib_n} calibration inputs the smallest ε that can be certified at this δ is "
+               f"{smallest:.2%} (and only with no changed answer at all).")
+    shift_ui(name, crit, rec.threshold, float(eps))
+
+
+def shift_ui(name: str, crit: str, thr: float, eps: float) -> None:
+    """The empirical threshold on the clean test set and on every shifted set, and where it
+    loses more than ε, the threshold the same ε picks there, one click away."""
+    s = common.work(cached.shift_at, name, crit, float(thr), eps)
+    if not s.shifted:
+        return
+    st.markdown(f"**Under distribution shift** — the empirical τ = {thr:.4g}, chosen on clean data, on each "
+                "held-out shifted set:")
+    st.dataframe(s.rows(), hide_index=True)
+    st.markdown(s.worst_sentence())
+    if s.warning():
+        st.warning(s.warning())
+        cols = st.columns(min(len(s.over_eps), 3))
+        for i, row in enumerate(s.over_eps):
+            cols[i % len(cols)].button(
+                f"Apply τ = {row.own_threshold:.4g} (chosen on {row.label})", key=f"w.apply_shift.{row.key}",
+                on_click=choice.set_threshold, args=(name, crit, row.own_threshold),
+                help=f"The cheapest threshold within ε on {row.label} itself: {row.own_mac_speedup:.2f}× fewer "
+                     "MACs there.")
 
 
 def one_input_ui(name: str, crit: str, thr: float, key: str) -> None:

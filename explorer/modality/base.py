@@ -34,6 +34,7 @@ class NoiseAxis:
     variant: Callable[[str, Any], dict]  # (kind, level) -> the data function's keyword arguments
     note: str = ""  # what the noisy sets are, in a sentence
     apply: Callable[[Any, str, Any], Any] | None = None  # (one input, kind, level) -> it under that noise (live pages)
+    shift_level: Any = None  # the level the headline reports distribution shift at (explorer.shift); None: none
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from .base import Decoded, Listing, Modality, NoiseAxis, seed
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MAX_PIXELS = 40_000_000  # a folder's picture may be larger than an upload, not unboundedly
+SHIFT_SEVERITY = 3  # the headline's corrupted sets: the middle severity, visible but not destroyed
 
 
 class Image(Modality):
@@ -87,7 +88,8 @@ class Image(Modality):
                 return x if not int(level) else torch.from_numpy(corrupt(x.numpy(), kind, int(level)))
 
             return NoiseAxis(CORRUPTIONS, levels, label, variant,
-                             f"the first {limit:,} test digits under each corruption at severities 1–5", one)
+                             f"the first {limit:,} test digits under each corruption at severities 1–5", one,
+                             SHIFT_SEVERITY)
 
         def variant(kind: str, level) -> dict:
             return {} if not int(level) else {"corruption": kind, "severity": int(level)}
@@ -102,7 +104,8 @@ class Image(Modality):
                 .to(torch.float32)
 
         return NoiseAxis(CORRUPTIONS, levels, label, variant,
-                         "its test pictures under each corruption at severities 1–5 (made on first use)", apply)
+                         "its test pictures under each corruption at severities 1–5 (made on first use)", apply,
+                         SHIFT_SEVERITY)
 
     def noisy(self, raw, variant: dict, seed: int, rate: int | None = None):
         rgb = np.asarray(raw.convert("RGB"), np.float32) / 255
