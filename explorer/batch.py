@@ -24,7 +24,10 @@ import numpy as np
 import pandas as pd
 
 from . import criteria, zoo
+from .cautions import cautions
+from .criteria import CRITERIA
 from .errors import InputError
+from .quality import ACCURACY, Quality
 from .speedup import Speedup, time_calls
 
 MAX_FILES = 500  # inputs in one batch
@@ -39,10 +42,22 @@ class BatchRow:
     file: str
     exit: int  # counted from 1
     answer: str
+    final_answer: str  # what the full model answers (the what-if pass)
     confidence: float | None  # max softmax at the exit (classifiers)
     score: float  # the criterion's own score at the exit (NaN when it reads none)
     truth: str | None
-    right: bool | None  # None without a truth; speech: no word error
+    errors: float | None  # against the truth, as the model counts them (None without a truth)
+    words: int  # the truth's length as the model counts it (1 for classes)
+    cautions: tuple[str, ...] = ()  # the one caution function's (explorer.cautions), as a single input gets
+
+    @property
+    def changed(self) -> bool:
+        """Whether exiting early changed the answer (against the full model's)."""
+        return self.answer != self.final_answer
+
+    @property
+    def right(self) -> bool | None:
+        return None if self.errors is None else self.errors == 0
 
 
 @dataclass(frozen=True)
@@ -55,11 +70,30 @@ class BatchResult:
     bad: tuple[tuple[str, str], ...]  # (file, why it was not used)
     exit_counts: tuple[int, ...]  # inputs leaving at each exit
     speedup: Speedup | None  # None when nothing could be answered
+    quality: Quality = ACCURACY  # how answers are judged: accuracy (right or wrong) or WER
 
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame([{"file": r.file, "exit": r.exit, "answer": r.answer, "confidence": r.confidence,
-                              "score": r.score, "truth": r.truth, "right": r.right} for r in self.rows],
-                            columns=["file", "exit", "answer", "confidence", "score", "truth", "right"])
+    def table(self, answer: str = "answer") -> pd.DataFrame:
+        """One row per input, with the columns its kind of answer has: classifiers their
+        confidence and whether they are right; speech the WER of each transcript. `answer`
+        names the answer column (e.g. "transcript")."""
+        per_class = self.quality.higher_is_better
+        score = CRITERIA[self.criterion].score_column
+        out = []
+        for r in self.rows:
+            row = {"file": r.file, "exit": r.exit, f"{answer} at the exit": r.answer,
+                   f"{answer} at full depth": r.final_answer, "changed by exiting early": r.changed}
+            if per_class:
+                row["confidence"] = r.confidence
+            if score and score != "confidence":  # a classifier's confidence is shown once
+                row[f"{self.criterion} score"] = r.score
+            row["truth"] = r.truth
+            if per_class:
+                row["right"] = r.right
+            else:
+                row["WER (%)"] = None if r.errors is None else 100 * r.errors / max(r.words, 1)
+            row["cautions"] = " ".join(r.cautions)
+            out.append(row)
+        return pd.DataFrame(out)
 
     def csv(self) -> str:
         """Every answered input, then every file not used (with the reason), as CSV."""
@@ -75,6 +109,16 @@ class BatchResult:
         """Share answered right among those with a truth (None: no truth known)."""
         known = [r.right for r in self.rows if r.right is not None]
         return float(np.mean(known)) if known else None
+
+    def quality_text(self) -> tuple[str, str]:
+        """(label, figure) of the batch's quality where the truth is known: accuracy, or the
+        WER pooled over every word (as the profiles count it); "—" without any truth."""
+        known = [r for r in self.rows if r.errors is not None]
+        label = f"{self.quality.label}, where the truth is known ({len(known)} of {len(self.rows)})"
+        if not known:
+            return label, "—"
+        rate = sum(r.errors for r in known) / max(sum(r.words for r in known), 1)
+        return label, f"{self.quality.from_error(rate):.1%}"
 
 
 # ---- files in, truths found -----------------------------------------------------------------
@@ -155,22 +199,24 @@ def run(name: str, files: list[tuple[str, bytes]], criterion: str, threshold: fl
     prof = zoo.profile(name, entry.test_split)
     path = prof.path(crit)
     files, bad = expand(files)
-    inputs, names = [], []
+    inputs, names, warned = [], [], []  # warned: what the decoder says about each, as it does for one upload
     for i, (fname, data) in enumerate(files):
         if progress:
             progress(0.4 * i / max(len(files), 1), f"decoding {fname}")
         if PurePosixPath(fname).suffix.lower() in SIDE_FILES:
             continue  # metadata and transcripts: read for the truth below
         try:
-            inputs.append(entry.decode(data).x)
+            decoded = entry.decode(data)
+            inputs.append(decoded.x)
             names.append(fname)
+            warned.append(tuple(decoded.warnings))
         except InputError as err:
             bad.append((fname, str(err)))
         except (ValueError, OSError) as err:
             bad.append((fname, f"this file could not be read as an input of {name} ({err})"))
     if not inputs:
         return BatchResult(name, crit.name, float(threshold), tuple(model.exit_names), (), tuple(bad),
-                           (0,) * model.num_exits, None)
+                           (0,) * model.num_exits, None, entry.quality)
     chunks = [model.collate(inputs[i:i + CHUNK]) for i in range(0, len(inputs), CHUNK)]
 
     def early():
@@ -190,11 +236,13 @@ def run(name: str, files: list[tuple[str, bytes]], criterion: str, threshold: fl
     if progress:
         progress(0.8, "reading every exit for the confidence at the exit taken")
     cols: dict[str, list] = {}
+    said: list[tuple[str, ...]] = []  # every input's answer at every exit (the what-if pass)
     classes = None
     for x, lengths in chunks:
         logits: list = []
-        c, _ = read_all_exits(model, x, lengths, logits)
+        c, answers = read_all_exits(model, x, lengths, logits)
         classes = logits[-1].shape[-1] if model.task == "class" else None
+        said += [tuple(model.describe(_plain(a[i])) for a in answers) for i in range(x.shape[0])]
         for k, v in c.items():
             cols.setdefault(k, []).append(v)
     scores = {k: np.concatenate(v) for k, v in cols.items()}
@@ -205,10 +253,12 @@ def run(name: str, files: list[tuple[str, bytes]], criterion: str, threshold: fl
         k = int(exits[i])
         answer = model.describe(preds[i])
         truth = _truth_of(fname, found)
-        rows.append(BatchRow(fname, k + 1, answer,
+        errors, words = (None, 1) if truth is None else _errors(model, preds[i], answer, truth)
+        mine = {c: v[i] for c, v in scores.items()}
+        rows.append(BatchRow(fname, k + 1, answer, said[i][-1],
                              float(scores["confidence"][i, k]) if "confidence" in scores else None,
                              float(scores[crit.score_column][i, k]) if crit.score_column in scores else float("nan"),
-                             truth, None if truth is None else _right(model, preds[i], answer, truth)))
+                             truth, errors, words, (*warned[i], *cautions(said[i], mine, k, crit.name, threshold))))
     speedup = None
     if timed:
         ideal = float(len(inputs) * prof.full() / path[exits].sum())
@@ -216,13 +266,19 @@ def run(name: str, files: list[tuple[str, bytes]], criterion: str, threshold: fl
     if progress:
         progress(1.0, f"{len(rows)} answered, {len(bad)} not used")
     return BatchResult(name, crit.name, float(threshold), tuple(model.exit_names), tuple(rows), tuple(bad),
-                       tuple(int(c) for c in np.bincount(exits, minlength=model.num_exits)), speedup)
+                       tuple(int(c) for c in np.bincount(exits, minlength=model.num_exits)), speedup, entry.quality)
 
 
-def _right(model, pred, answer: str, truth: str) -> bool:
+def _errors(model, pred, answer: str, truth: str) -> tuple[float, int]:
+    """(errors, reference length) of one answer against its truth, as the model counts them:
+    right or wrong for classes, word errors against the normalised transcript for speech."""
     if model.task == "class":
-        return answer == truth
+        return float(answer != truth), 1
     from .hf.speech import normalise_text
 
-    errors, _ = model.errors(pred, normalise_text(truth))
-    return errors == 0
+    errors, words = model.errors(pred, normalise_text(truth))
+    return float(errors), int(words)
+
+
+def _plain(a):
+    return a.item() if isinstance(a, np.generic) else a

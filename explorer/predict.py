@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import criteria, zoo
+from .cautions import cautions
 from .engine import read_all_exits, run_full, run_with_exits
 from .errors import InputError
 from .quality import Quality
@@ -85,19 +86,7 @@ class Prediction:
 
     def cautions(self) -> list[str]:
         """Why this early answer may be wrong, in words (empty: nothing to warn about)."""
-        out = []
-        if self.exit < self.exits_total - 1 and self.answer != self.final_answer:
-            out.append(f"{DISAGREE}: the final exit would answer “{self.final_answer}”, not "
-                       f"“{self.answer}”. Shallow exits are often overconfident (the known weakness of early "
-                       "exit), so this early answer may well be wrong.")
-        final = self.confidence(-1)
-        if final is not None and final < LOW_FINAL_CONFIDENCE:
-            out.append(f"{UNSURE} ({final:.0%} confidence): the input probably looks unlike "
-                       "the training data, and no exit's answer is to be trusted.")
-        elif final is not None and self.confidence() - final > CONFIDENCE_FALL:
-            out.append(f"{FALLS} at deeper exits ({self.confidence():.0%} at exit {self.exit_number}, "
-                       f"{final:.0%} at the last): the early confidence overstates how sure the model is.")
-        return out
+        return cautions(self.answers, self.scores, self.exit, self.criterion, self.threshold)
 
     def timing_text(self) -> str:
         """When and how this input was timed, and the measured speedup (or why it is noise)."""
@@ -121,10 +110,6 @@ class Prediction:
                              for j, name in enumerate(self.exit_names)]}
 
 
-DISAGREE, UNSURE, FALLS = "Deeper exits disagree", "Even the final exit is unsure", "Confidence falls"
-CAUTION_STARTS = (DISAGREE, UNSURE, FALLS)  # how each of Prediction.cautions() begins
-LOW_FINAL_CONFIDENCE = 0.6  # below this at the last exit: the input looks unlike the training data
-CONFIDENCE_FALL = 0.25  # confidence this much lower at the last exit than at the one taken: a warning
 TIMING_BUDGET_S = 1.0  # live timing stops repeating after this (at least MIN_REPEATS runs)
 
 

@@ -199,8 +199,14 @@ def test_ltt_is_explained_with_the_smallest_certifiable_eps_and_two_labelled_eps
     assert any("ε for Learn-then-Test: share of inputs" in label for label in labels)
     at.number_input(key="w.eps_ltt.speech").set_value(0.1).run()
     said = _said(at)
-    assert "smallest ε any threshold can be certified at is 0.76%" in said
-    assert "(never exit early)" in said and "certifies nothing" in said
+    assert "smallest ε that can be certified at this δ is 0.76%" in said
+    # issue 26 item 3: the outcome in words and in figures that agree with them, no τ beyond the scores
+    [ltt] = [m.value for m in at.markdown if "Learn-then-Test" in m.value]
+    assert "no threshold can be certified** on 300 calibration inputs at ε = 0.10%, δ = 0.1" in ltt
+    assert "every input runs to the last exit" in ltt and "mean exit 6.00 of 6" in ltt
+    assert "τ =" not in ltt and "the same as the full model's" in ltt
+    assert not [b for b in at.button if b.key == "w.apply_ltt"]  # nothing to apply
+    assert "ε = 0.10% and δ = 0.1 mean: with probability at least 90%" in said  # what ε and δ mean, beside them
 
 
 @needs_image

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import audio, built_ins, checkpoint, image_input
 from explorer.__main__ import main
-from explorer.predict import CAUTION_STARTS
+from explorer.cautions import CAUTION_STARTS
 
 HAVE = {"image": checkpoint.exists(built_ins.IMAGE_CHECKPOINT),
         "speech": checkpoint.exists(built_ins.SPEECH_CHECKPOINT)}

@@ -111,17 +111,23 @@ def batch_ui(name: str, crit: str, thr: float, what: str, answer_label: str) -> 
         return
     m = st.columns(3)
     m[0].metric("Answered", f"{len(result.rows)} of {len(result.rows) + len(result.bad)} files")
-    acc = result.accuracy
-    m[1].metric("Right, where the truth is known", "—" if acc is None else f"{acc:.0%}")
+    m[1].metric(*result.quality_text())
     s = result.speedup
     m[2].metric("Measured speedup, this batch", "noisy" if s.noisy else f"{s.realized:.2f}×",
                 f"ideal {s.ideal:.2f}× (MACs)", delta_color="off", help=DEFINITION)
     st.caption(f"Real exits on all {s.inputs} inputs, {s.batch} at a time: {s.exit.text(s.inputs)} per input with "
                f"exits, {s.full.text(s.inputs)} for the plain model — {s.text()}.")
-    table = result.table().rename(columns={"answer": answer_label, "score": f"{crit} score"})
-    st.dataframe(table, hide_index=True, column_config={
+    changed, warned = sum(r.changed for r in result.rows), sum(bool(r.cautions) for r in result.rows)
+    if warned:
+        st.warning(f"{warned} of {len(result.rows)} answers come with a caution: the cautions column says why.")
+    st.caption(f"Exiting early changed {changed} of {len(result.rows)} answers (against the full model's).")
+    st.dataframe(result.table(answer_label), hide_index=True, column_config={
         "confidence": st.column_config.NumberColumn(format="percent"),
-        "exit": st.column_config.NumberColumn(help="exit taken, 1 = the first")})
+        "WER (%)": st.column_config.NumberColumn(format="%.1f"),
+        "exit": st.column_config.NumberColumn(help="exit taken, 1 = the first"),
+        "changed by exiting early": st.column_config.CheckboxColumn(
+            help="the answer at the exit taken differs from the full model's"),
+        "cautions": st.column_config.TextColumn(width="large")})
     counts = np.asarray(result.exit_counts, float)
     shares = counts / counts.sum()
     fig = go.Figure(go.Bar(x=list(result.exit_names), y=shares, text=plots.bar_text(shares), textposition="outside"))
