@@ -236,7 +236,7 @@ def ltt_meaning(eps: float, delta: float) -> str:
     """What Learn-then-Test's ε and δ promise, in one sentence (ε a share of inputs)."""
     return (f"ε = {eps:.2%} and δ = {delta:g} mean: with probability at least {1 - delta:.0%} over the draw of the "
             f"calibration inputs, the early answer differs from the full model's on at most {eps:.2%} of new inputs "
-            "like them (so quality falls by at most that much).")
+            "like them.")
 
 
 def smallest_certifiable_eps(n: int, delta: float) -> float:
