@@ -16,6 +16,7 @@ a server bound to localhost reads them without it.
 
 import os
 import sys
+import threading
 
 import streamlit as st
 
@@ -27,6 +28,9 @@ def _serve() -> None:
 
     if FLAG in sys.argv:  # ours, not Streamlit's: said to the pages through the environment
         os.environ[ENV] = "1"
+    from explorer.setup import warm_up
+
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()  # first visits find it loaded
     sys.argv = ["streamlit", "run", __file__, *(a for a in sys.argv[1:] if a != FLAG)]
     sys.exit(cli.main())
 

@@ -35,3 +35,25 @@ def _load_imported(name: str, where):
     from .workspace import load_imported
 
     return load_imported(name, where)
+
+
+def warm_up() -> None:
+    """What a first visit needs, loaded before anyone asks (the app server calls it in a
+    thread at start-up): torch and the page libraries, and the model each page starts with,
+    its test and calibration profiles. A visitor who comes meanwhile waits on the same
+    loads (the registry's locks), never for a second copy."""
+    from .compute import step
+
+    with step("warming up: imports"):
+        from . import cached, plots  # noqa: F401  (the pages' libraries: torch, pandas, plotly)
+    install()
+    firsts = dict.fromkeys(names[0] for page in zoo.PAGES if (names := zoo.names(page)))
+    for name in firsts:
+        entry = zoo.get(name)
+        if entry.group != "built-in":
+            continue  # an imported model loads transformers: only when someone opens it
+        try:
+            for split in (entry.test_split, entry.calib_split):
+                zoo.profile(name, split)
+        except (OSError, ValueError):  # a model that cannot load says so when a page opens it
+            continue
