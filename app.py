@@ -38,8 +38,9 @@ def _serve() -> None:
 if __name__ == "__main__" and not st.runtime.exists():  # `python app.py`, not a script run by the server
     _serve()
 
+from explorer.compute import step  # noqa: E402  (light: no torch)
 from ui.frame import framed, router_pages  # noqa: E402  (light: no torch, no model)
 
 page = st.navigation(router_pages(), position="hidden")  # our own navigation is drawn by the frame
-with framed():  # the page settings, the sidebar's links and a shared link's settings, before the page
+with framed(), step(f"running the page script: {page.title}"):  # frame: settings, sidebar, a shared link's
     page.run()

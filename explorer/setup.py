@@ -42,6 +42,7 @@ def warm_up() -> None:
     thread at start-up): torch and the page libraries, and the model each page starts with,
     its test and calibration profiles. A visitor who comes meanwhile waits on the same
     loads (the registry's locks), never for a second copy."""
+    from . import eval_inputs
     from .compute import step
 
     with step("warming up: imports"):
@@ -55,5 +56,7 @@ def warm_up() -> None:
         try:
             for split in (entry.test_split, entry.calib_split):
                 zoo.profile(name, split)
+            with step(f"warming up: the test set of {name}"):
+                eval_inputs.item(name, entry.test_split, 0)  # the live pages start on a test input
         except (OSError, ValueError):  # a model that cannot load says so when a page opens it
             continue
