@@ -125,6 +125,7 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     """Time the plain model and real exits on the same inputs (the first `limit` of the
     split, 0 = all), `repeats` runs each after a warm-up (medians: `speedup`), and check
     the exits against the profile's."""
+    began = time.perf_counter()
     entry = zoo.get(model_name)
     split = split or entry.test_split
     crit = criteria.get(criterion_name)
@@ -137,7 +138,6 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     if limit:
         inputs, targets = inputs[:limit], targets[:limit]
     costs = prof.path(crit)
-    began = time.perf_counter()
 
     if batch == 1:  # latency: each input alone, as a live page runs it
         chunks = list(zoo.batches(model, inputs, targets, 1))
@@ -165,13 +165,14 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     def error_rate(preds):
         return sum(model.errors(p, t)[0] for p, t in zip(preds, targets, strict=False)) / n_ref
 
-    raw = _raw_seconds(zoo.profile(model_name, entry.test_split), crit, threshold, batch, len(inputs), repeats)
-    if split == entry.test_split and raw > 0:  # the next estimate learns from this run
-        _SLOWER[model_name, batch] = (time.perf_counter() - began) / raw
     sp = Speedup(t_full, t_exit, float(prof.full("macs") / costs[exits].mean()), batch, len(inputs))
-    return BenchResult(model_name, crit.name, float(threshold), len(inputs), torch.get_num_threads(),
-                       float(exits.mean()), sp, prof.quality_name[0], prof.quality(error_rate(pred_full)),
-                       prof.quality(error_rate(pred_exit)), float((exits == expected).mean()), sweep_ms_10k())
+    result = BenchResult(model_name, crit.name, float(threshold), len(inputs), torch.get_num_threads(),
+                         float(exits.mean()), sp, prof.quality_name[0], prof.quality(error_rate(pred_full)),
+                         prof.quality(error_rate(pred_exit)), float((exits == expected).mean()), sweep_ms_10k())
+    raw = _raw_seconds(zoo.profile(model_name, entry.test_split), crit, threshold, batch, len(inputs), repeats)
+    if split == entry.test_split and raw > 0:  # the next estimate learns from this run, all of it
+        _SLOWER[model_name, batch] = (time.perf_counter() - began) / raw
+    return result
 
 
 def synthetic_profile(n: int = 10_000, k: int = 8, seed: int = 0) -> Profile:

@@ -11,16 +11,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import plots
+from explorer import plots, predict
 from explorer.errors import InputError
 from explorer.memo import memoized
-from explorer.predict import exits_taken, time_input, timing_text
 from explorer.speedup import REPEATS, WARMUP
 
 
 @memoized("Timing the plain model against the real exits", max_entries=256)
 def _timing(name: str, x: np.ndarray, crit: str, thr: float):
-    return time_input(name, torch.from_numpy(x), crit, thr)
+    return predict.time_input(name, torch.from_numpy(x), crit, thr)
 
 
 def timing_ui(name: str, x: np.ndarray, crit: str, thr: float) -> None:
@@ -39,7 +38,7 @@ def timing_ui(name: str, x: np.ndarray, crit: str, thr: float) -> None:
     except InputError as err:
         st.info(str(err))
         return
-    st.caption(timing_text(speedup, when))
+    st.caption(predict.timing_text(speedup, when))
 
 
 def depth_ui(name: str, at_level: Callable[[object], np.ndarray], crit: str, thr: float, levels: list,
@@ -56,4 +55,4 @@ def depth_ui(name: str, at_level: Callable[[object], np.ndarray], crit: str, thr
 
 @memoized("The exit at every noise level", max_entries=256)
 def _exits(name: str, inputs: list, crit: str, thr: float) -> list[int]:
-    return exits_taken(name, [torch.from_numpy(np.asarray(x)) for x in inputs], crit, thr)
+    return predict.exits_taken(name, [torch.from_numpy(np.asarray(x)) for x in inputs], crit, thr)
