@@ -215,7 +215,15 @@ async def sessions(url: str, n: int, digits, speech) -> tuple[list[dict], list[d
 
 FIRST_VISIT = {"Tradeoffs": "/tradeoffs", "Model": "/model", "Live: image": "/live_image",
                "Live: speech": "/live_speech"}
-FIGURE = ".js-plotly-plot"
+EXPLORER = "iframe[title*='threshold_explorer']"  # Tradeoffs' figures: drawn in the browser, then marked shown
+
+
+async def first_figure(page) -> None:
+    """Until the page's first figure is drawn: the threshold explorer's, or a plotly chart."""
+    if await page.locator(EXPLORER).count() or page.url.endswith("/tradeoffs"):
+        await page.frame_locator(EXPLORER).first.locator("body[data-shown]").wait_for()
+    else:
+        await page.locator(".js-plotly-plot").first.wait_for()
 
 
 async def first_visits(url: str) -> dict[str, dict]:
@@ -235,7 +243,7 @@ async def first_visits(url: str) -> dict[str, dict]:
                 await page.goto(url + path)
                 await page.locator("h1").first.wait_for()
                 drawn = time.perf_counter() - begin
-                await page.locator(FIGURE).first.wait_for()
+                await first_figure(page)
                 out[title] = {"page_s": round(drawn, 2), "figures_s": round(time.perf_counter() - begin, 2)}
                 await page.close()
         finally:

@@ -58,5 +58,10 @@ def warm_up() -> None:
                 zoo.profile(name, split)
             with step(f"warming up: the test set of {name}"):
                 eval_inputs.item(name, entry.test_split, 0)  # the live pages start on a test input
+            with step(f"warming up: the sweeps of {name}"):
+                test = zoo.profile(name, entry.test_split)
+                cached.sweep_all(test)  # Tradeoffs' and Noise's figures and verdict start from these
+                cached.exits_rows(test)
+                cached.verdict(test)
         except (OSError, ValueError):  # a model that cannot load says so when a page opens it
             continue

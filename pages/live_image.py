@@ -3,17 +3,20 @@ exiting; or a batch of them. Every fact about the model (its decoder, its corrup
 class names) comes from its registry entry, so built-in and imported models look alike."""
 
 
-import numpy as np
 import streamlit as st
-import torch
 
-from explorer import criteria, plots, robustness, zoo
-from explorer.memo import memoized
-from explorer.predict import predict_input
-from ui import choice, common, live_shared, live_timing
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Live: image")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    import numpy as np
+    import torch
+
+    from explorer import criteria, plots, robustness, zoo
+    from explorer.memo import memoized
+    from explorer.predict import predict_input
+    from ui import choice, common, live_shared, live_timing
 
 
 @memoized(max_entries=64)
@@ -43,7 +46,6 @@ def seen_picture(name: str, x: np.ndarray) -> np.ndarray:
     return np.kron(pic, np.ones((scale, scale, 1)))
 
 
-st.title("Live: image")
 name = choice.model_select("live_image")
 entry = zoo.get(name)
 if entry.group != "built-in":

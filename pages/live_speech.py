@@ -1,25 +1,29 @@
 """Live: speech — a recording, an upload, an example, a test clip or a link's clip, really
 exiting layer by layer; or a batch of them. Each piece of work happens once per input:
 decoding, the noise mix, the analysis at a threshold; the timing and the exit at each SNR
-(one batched real run, no what-if pass) only when asked. The decoder, the noise and the vocabulary come from the model's
-registry entry and its own tokenizer, so built-in and imported models look alike."""
+(one batched real run, no what-if pass) only when asked. The decoder, the noise and the
+vocabulary come from the model's registry entry and its own tokenizer, so built-in and
+imported models look alike."""
 
 
-import numpy as np
-import pandas as pd
 import streamlit as st
-import torch
 
-from explorer import criteria, plots, robustness, zoo
-from explorer.audio import FORMATS_HINT, to_wav_bytes
-from explorer.data.examples import EXAMPLES, speech_examples
-from explorer.memo import memoized
-from explorer.modality.speech import MAX_SECONDS
-from explorer.predict import is_right, logmel, predict_input
-from ui import choice, common, live_shared, live_timing
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Live: speech")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from explorer import criteria, plots, robustness, zoo
+    from explorer.audio import FORMATS_HINT, to_wav_bytes
+    from explorer.data.examples import EXAMPLES, speech_examples
+    from explorer.memo import memoized
+    from explorer.modality.speech import MAX_SECONDS
+    from explorer.predict import is_right, logmel, predict_input
+    from ui import choice, common, live_shared, live_timing
 
 
 @memoized(max_entries=64)
@@ -46,7 +50,6 @@ def spectrogram(name: str, samples: np.ndarray) -> np.ndarray:
     return logmel(name, samples)
 
 
-st.title("Live: speech")
 name = choice.model_select("live_speech")
 st.caption(zoo.get(name).summary)
 c1, c2 = st.columns(2)  # shared with every page (and the link)

@@ -4,17 +4,20 @@ against FreeML's shared exit, and the real-exit speed benchmark."""
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pandas as pd
 import streamlit as st
 
-from explorer import anatomy, plots, zoo
-from explorer.bench import BenchResult, bench
-from explorer.bench import estimate as bench_estimate
-from explorer.speedup import DEFINITION, REPEATS, WARMUP
-from ui import choice, common
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Model: part by part, and timed")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    import pandas as pd
+
+    from explorer import anatomy, plots, zoo
+    from explorer.bench import BenchResult, bench
+    from explorer.bench import estimate as bench_estimate
+    from explorer.speedup import DEFINITION, REPEATS, WARMUP
+    from ui import choice, common
 
 BATCHES = (1, 64)
 FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),
@@ -164,7 +167,6 @@ def benchmark_ui(name: str) -> None:
     st.plotly_chart(plots.speedup_bars(results))
 
 
-st.title("Model: part by part, and timed")
 name = choice.model_select("model")
 architecture_ui(name)
 if zoo.get(name).head_views:

@@ -137,3 +137,14 @@ def test_the_benchmark_s_promise_comes_from_a_measurement_and_learns_from_the_la
     assert "as the last run here took" in again.basis
     assert took / 2 < again.seconds < took * 2  # the next promise is the time a run really takes here
     assert np.isfinite(first.seconds) and first.seconds > 0
+
+
+@pytest.mark.slow
+@needs_image
+def test_after_the_server_s_warm_up_a_first_visit_finds_its_model_profiles_and_sweeps_ready():
+    from explorer import cached, setup
+
+    setup.warm_up()
+    test = zoo.profile("image", "test")
+    assert zoo.loaded("image", "test") and zoo.loaded("image", "val")
+    assert cached.sweep_all.has(test)
