@@ -266,6 +266,17 @@ def step_table(lines: list[dict], begin: float, end: float, top: int = 12) -> li
     return sorted(rows, key=lambda r: -r["total_s"])[:top]
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds used so far by process `pid` (all its threads), or by the whole machine
+    (every core busy with anything: the server, the browsers, other people's work)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    if pid is not None:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / tick  # all but idle and iowait
+
+
 def read_steps(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -347,18 +358,28 @@ def main(argv=None) -> int:
     steps_file = Path(tempfile.mkdtemp()) / "steps.jsonl"
     os.environ[LOG_ENV] = str(steps_file)  # the server appends where its time goes (explorer.compute)
     proc, url, _ = start()
-    phases, first, runs = [], None, []
-    if not args.no_first_visit:
-        begin = time.time()
+    phases, first, runs, cpu = [], None, [], {}
+
+    def phase(name: str, work):
+        begin, server, machine = time.time(), cpu_seconds(proc.pid), cpu_seconds()
         try:
-            first = asyncio.run(first_visits(url))
+            return work()
+        finally:
+            phases.append((name, begin, time.time()))
+            cpu[name] = {"wall_s": round(time.time() - begin, 1),
+                         "server_cpu_s": round(cpu_seconds(proc.pid) - server, 1),
+                         "machine_cpu_s": round(cpu_seconds() - machine, 1)}
+
+    def visit():
+        try:
+            return asyncio.run(first_visits(url))
         except Exception as err:  # noqa: BLE001 - a page that never draws is a missed target, said below
-            first = {"(every page)": {"page_s": float("inf"), "figures_s": float("inf"), "failure": str(err)}}
-        phases.append(("first visit, one user", begin, time.time()))
+            return {"(every page)": {"page_s": float("inf"), "figures_s": float("inf"), "failure": str(err)}}
+
+    if not args.no_first_visit:
+        first = phase("first visit, one user", visit)
     for n, r in plan:
-        begin = time.time()
-        runs.append(scenario(url, n, r, pictures, clips))
-        phases.append((f"{n} sessions × {r} rounds", begin, time.time()))
+        runs.append(phase(f"{n} sessions × {r} rounds", lambda n=n, r=r: scenario(url, n, r, pictures, clips)))
     alive = proc.poll() is None
     try:
         healthy = urllib.request.urlopen(url + "/_stcore/health", timeout=10).read() == b"ok"
@@ -375,7 +396,7 @@ def main(argv=None) -> int:
     summary = {"load_before": os.getloadavg(), "inputs_prepared_s": round(prep, 1), "server_alive": alive,
                "server_healthy": healthy, "server_tracebacks": tracebacks, "first_visit": first, "scenarios": runs,
                "targets": [{"target": t, "measured": m, "met": bool(ok_)} for t, m, ok_ in met],
-               "steps": {name: step_table(lines, b, e) for name, b, e in phases}, "passed": ok}
+               "steps": {name: step_table(lines, b, e) for name, b, e in phases}, "cpu": cpu, "passed": ok}
     if args.json:
         print(json.dumps(summary, default=str))
     else:
@@ -398,6 +419,11 @@ def report(summary: dict) -> str:
     out += ["", "| seconds | " + " | ".join(f"{x['sessions']} × {x['rounds']}" for x in runs) + " |",
             "|---|" + "---|" * len(runs)]
     out += [f"| {k[:-2].replace('_', ' ')} | " + " | ".join(str(x[k]) for x in runs) + " |" for k in keys]
+    out += ["", f"Who used the {os.cpu_count()} cores (CPU seconds; the machine's also counts the browsers' tabs and "
+            "anything else running):", "", "| phase | wall s | server CPU s | machine CPU s | server's share |",
+            "|---|---|---|---|---|"]
+    out += [f"| {name} | {c['wall_s']} | {c['server_cpu_s']} | {c['machine_cpu_s']} | "
+            f"{c['server_cpu_s'] / max(c['machine_cpu_s'], 1e-9):.0%} |" for name, c in summary["cpu"].items()]
     for phase, rows in summary["steps"].items():
         out += ["", f"Where the server's time went — {phase} (longest in total first):", "",
                 "| step | count | total s | p50 s | max s |", "|---|---|---|---|---|"]

@@ -42,8 +42,9 @@ def warm_up() -> None:
     thread at start-up): torch and the page libraries, and the model each page starts with,
     its test and calibration profiles. A visitor who comes meanwhile waits on the same
     loads (the registry's locks), never for a second copy."""
-    from . import eval_inputs
+    from . import compare, eval_inputs
     from .compute import step
+    from .thresholds import default_criterion, default_eps_pt
 
     with step("warming up: imports"):
         from . import cached, plots  # noqa: F401  (the pages' libraries: torch, pandas, plotly)
@@ -63,5 +64,8 @@ def warm_up() -> None:
                 cached.sweep_all(test)  # Tradeoffs' and Noise's figures and verdict start from these
                 cached.exits_rows(test)
                 cached.verdict(test)
+            with step(f"warming up: the recommended thresholds of {name}"):  # Tradeoffs' defaults (compare's)
+                cached.recommendations(zoo.profile(name, entry.calib_split), test, default_criterion(name),
+                                       default_eps_pt(name), compare.LTT_EPS, compare.LTT_DELTA)
         except (OSError, ValueError):  # a model that cannot load says so when a page opens it
             continue
