@@ -351,9 +351,10 @@ def main(argv=None) -> int:
     plan = [(args.sessions, args.rounds)] + ([(args.many, args.many_rounds)] if args.many else [])
 
     prep = time.perf_counter()
-    count = max(n * r for n, r in plan)
+    count = sum(n * r for n, r in plan)  # each scenario its own inputs: none is answered from the last's cache
     pictures, clips = digit_pictures(count), spoken_digits(count)
     prep = time.perf_counter() - prep
+    offsets = np.cumsum([0] + [n * r for n, r in plan])
 
     steps_file = Path(tempfile.mkdtemp()) / "steps.jsonl"
     os.environ[LOG_ENV] = str(steps_file)  # the server appends where its time goes (explorer.compute)
@@ -378,8 +379,9 @@ def main(argv=None) -> int:
 
     if not args.no_first_visit:
         first = phase("first visit, one user", visit)
-    for n, r in plan:
-        runs.append(phase(f"{n} sessions × {r} rounds", lambda n=n, r=r: scenario(url, n, r, pictures, clips)))
+    for (n, r), at in zip(plan, offsets, strict=False):
+        runs.append(phase(f"{n} sessions × {r} rounds",
+                          lambda n=n, r=r, at=at: scenario(url, n, r, pictures[at:], clips[at:])))
     alive = proc.poll() is None
     try:
         healthy = urllib.request.urlopen(url + "/_stcore/health", timeout=10).read() == b"ok"

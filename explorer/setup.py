@@ -39,9 +39,10 @@ def _load_imported(name: str, where):
 
 def warm_up() -> None:
     """What a first visit needs, loaded before anyone asks (the app server calls it in a
-    thread at start-up): torch and the page libraries, and the model each page starts with,
-    its test and calibration profiles. A visitor who comes meanwhile waits on the same
-    loads (the registry's locks), never for a second copy."""
+    thread at start-up): torch and the page libraries, and for the model each page starts
+    with its test and calibration profiles, a test input, its sweeps and default recommended
+    thresholds, and the Model page's memory figures. A visitor who comes meanwhile waits on
+    the same loads (the registry's and explorer.memo's locks), never for a second copy."""
     from . import compare, eval_inputs
     from .compute import step
     from .thresholds import default_criterion, default_eps_pt
@@ -50,6 +51,7 @@ def warm_up() -> None:
         from . import cached, plots  # noqa: F401  (the pages' libraries: torch, pandas, plotly)
     install()
     firsts = dict.fromkeys(names[0] for page in zoo.PAGES if (names := zoo.names(page)))
+    measured = zoo.names("model")[:1]  # the Model page measures its first model's memory on a first visit
     for name in firsts:
         entry = zoo.get(name)
         if entry.group != "built-in":
@@ -67,5 +69,7 @@ def warm_up() -> None:
             with step(f"warming up: the recommended thresholds of {name}"):  # Tradeoffs' defaults (compare's)
                 cached.recommendations(zoo.profile(name, entry.calib_split), test, default_criterion(name),
                                        default_eps_pt(name), compare.LTT_EPS, compare.LTT_DELTA)
+            if name in measured:
+                cached.measured_memory(name, zoo.model(name))
         except (OSError, ValueError):  # a model that cannot load says so when a page opens it
             continue
