@@ -16,6 +16,7 @@ a server bound to localhost reads them without it.
 
 import os
 import sys
+import threading
 
 import streamlit as st
 
@@ -27,6 +28,9 @@ def _serve() -> None:
 
     if FLAG in sys.argv:  # ours, not Streamlit's: said to the pages through the environment
         os.environ[ENV] = "1"
+    from explorer.setup import warm_up
+
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()  # first visits find it loaded
     sys.argv = ["streamlit", "run", __file__, *(a for a in sys.argv[1:] if a != FLAG)]
     sys.exit(cli.main())
 
@@ -34,8 +38,9 @@ def _serve() -> None:
 if __name__ == "__main__" and not st.runtime.exists():  # `python app.py`, not a script run by the server
     _serve()
 
+from explorer.compute import step  # noqa: E402  (light: no torch)
 from ui.frame import framed, router_pages  # noqa: E402  (light: no torch, no model)
 
 page = st.navigation(router_pages(), position="hidden")  # our own navigation is drawn by the frame
-with framed():  # the page settings, the sidebar's links and a shared link's settings, before the page
+with framed(), step(f"running the page script: {page.title}"):  # frame: settings, sidebar, a shared link's
     page.run()

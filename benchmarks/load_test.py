@@ -1,15 +1,24 @@
-"""Bounded load test (`make load`, or `python benchmarks/load_test.py [--sessions 8 --rounds 3 --json]`).
+"""Bounded load test (`make load`, or `python benchmarks/load_test.py [--sessions 8 --rounds 3
+--many 16 --many-rounds 1 --strict --json]`).
 
-One `streamlit run app.py` on 127.0.0.1 and Debian's chromium: SESSIONS browser contexts at
-once, each with the two live pages open in its own tabs, upload in every round a digit
-picture (an MNIST test digit as a PNG) and a spoken-digit WAV (synthesized by espeak-ng,
-or made from the shipped examples without it) and wait for the answer. Every session gets
-different inputs from every other in the same round, so an answer that is not the
-session's own shows one session seeing another's input. Passes when every answer is right,
-no page shows an exception, and the server is still up and healthy at the end; prints the
-p50/p95 time per interaction (upload to the answer shown, script finished).
+One `python app.py` on 127.0.0.1 and Debian's chromium, three phases on the same server:
+1. a single user's first visit to Tradeoffs, Model and both live pages: seconds until each
+   page is drawn (its title) and until its first figure;
+2. SESSIONS browser contexts at once, each with the two live pages open in its own tabs,
+   upload in every round a digit picture (an MNIST test digit as a PNG) and a spoken-digit
+   WAV (synthesized by espeak-ng, or made from the shipped examples without it) and wait for
+   the answer;
+3. the same with MANY sessions (16 by default).
+Every session gets different inputs from every other in the same round, so an answer that is
+not the session's own shows one session seeing another's input. Fails when an answer is
+wrong, a page shows an exception, the server logs a traceback or is not up and healthy at
+the end (`--strict`: also when a timing target is missed). Prints the targets of issue 27
+against what was measured, p50 / p95 per scenario, and where the server's time went in each
+phase (its step log: explorer.compute, one line per model load, profile read, cached
+computation, answer, timing and compute-slot wait).
 
-Not a test_*.py file: `pytest` never collects it; it needs a few minutes of both cores.
+Not a test_*.py file: `pytest` never collects it; it needs several minutes of both cores.
+Timings depend on the machine's other load: quote them with `uptime`.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -34,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # app
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # explorer
 
 from appserver import ARGS, CHROMIUM, output, start, stop  # noqa: E402
+
+from explorer.compute import LOG_ENV  # noqa: E402
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 DONE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
@@ -163,14 +175,17 @@ class LivePage:
 
 async def session(browser, url: str, index: int, digits, speech, log: list, opened: list) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)  # a click on a busy server waits as long as an answer
     try:
         image = LivePage(await context.new_page(), "/live_image", "[data-testid='stMarkdownContainer']", "Answer",
                          r"Answer (\S+) with", "image/png", ".png")
         voice = LivePage(await context.new_page(), "/live_speech", "h3", "Exit", r"“([^”]*)”", "audio/wav", ".wav")
         begin = time.perf_counter()
         await image.open(url)
+        middle = time.perf_counter()
         await voice.open(url)
-        opened.append(time.perf_counter() - begin)
+        opened.append({"image": middle - begin, "speech": time.perf_counter() - middle,
+                       "both": time.perf_counter() - begin})
         for rnd, ((label, png), (text, wav)) in enumerate(zip(digits, speech, strict=True)):
             for kind, page, name, data, want in (("image", image, f"s{index}-r{rnd}-digit", png, label),
                                                  ("speech", voice, f"s{index}-r{rnd}-call", wav, text)):
@@ -181,52 +196,192 @@ async def session(browser, url: str, index: int, digits, speech, log: list, open
         await context.close()
 
 
-async def run(url: str, sessions: int, digits, speech) -> tuple[list[dict], list[float]]:
-    """(one entry per upload, seconds each session took to open both pages)"""
+async def sessions(url: str, n: int, digits, speech) -> tuple[list[dict], list[dict]]:
+    """(one entry per upload, per session the seconds it took to open each live page)"""
     from playwright.async_api import async_playwright
 
     log: list[dict] = []
-    opened: list[float] = []
+    opened: list[dict] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            await asyncio.gather(*(session(browser, url, i, digits[i], speech[i], log, opened)
-                                   for i in range(sessions)))
+            await asyncio.gather(*(session(browser, url, i, digits[i], speech[i], log, opened) for i in range(n)))
         finally:
             await browser.close()
     return log, opened
+
+
+# --- a single user's first visit ---------------------------------------------------------------
+
+FIRST_VISIT = {"Tradeoffs": "/tradeoffs", "Model": "/model", "Live: image": "/live_image",
+               "Live: speech": "/live_speech"}
+EXPLORER = "iframe[title*='threshold_explorer']"  # Tradeoffs' figures: drawn in the browser, then marked shown
+
+
+async def first_figure(page) -> None:
+    """Until the page's first figure is drawn: the threshold explorer's, or a plotly chart."""
+    if await page.locator(EXPLORER).count() or page.url.endswith("/tradeoffs"):
+        await page.frame_locator(EXPLORER).first.locator("body[data-shown]").wait_for()
+    else:
+        await page.locator(".js-plotly-plot").first.wait_for()
+
+
+async def first_visits(url: str) -> dict[str, dict]:
+    """Per page: seconds from the link to its title (the page drawn) and to its first figure,
+    each page opened once by one user, in the order above, on a server nobody else uses."""
+    from playwright.async_api import async_playwright
+
+    out = {}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(TIMEOUT_MS)
+            for title, path in FIRST_VISIT.items():
+                page = await context.new_page()
+                begin = time.perf_counter()
+                await page.goto(url + path)
+                await page.locator("h1").first.wait_for()
+                drawn = time.perf_counter() - begin
+                await first_figure(page)
+                out[title] = {"page_s": round(drawn, 2), "figures_s": round(time.perf_counter() - begin, 2)}
+                await page.close()
+        finally:
+            await browser.close()
+    return out
+
+
+# --- where the server's time went (its step log: explorer.compute) -------------------------------
+
+
+def step_table(lines: list[dict], begin: float, end: float, top: int = 12) -> list[dict]:
+    """The server's steps that ended between `begin` and `end` (epoch seconds), the longest in
+    total first: each with how often it ran, its total, median and longest seconds."""
+    by: dict[str, list[float]] = {}
+    for e in lines:
+        if begin <= e["at"] <= end:
+            by.setdefault(e["step"], []).append(e["s"])
+    rows = [{"step": k, "count": len(v), "total_s": round(sum(v), 2), "p50_s": round(float(np.median(v)), 3),
+             "max_s": round(max(v), 2)} for k, v in by.items()]
+    return sorted(rows, key=lambda r: -r["total_s"])[:top]
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds used so far by process `pid` (all its threads), or by the whole machine
+    (every core busy with anything: the server, the browsers, other people's work)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    if pid is not None:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / tick  # all but idle and iowait
+
+
+def read_steps(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 # --- the whole test ----------------------------------------------------------------------------
 
 
 def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
+    return round(float(np.percentile(values, q)), 2) if values else float("nan")
+
+
+def scenario(url: str, n: int, r: int, pictures, clips) -> dict:
+    """n sessions × r rounds; their figures, or the failure that stopped them."""
+    # Round k gives session i input k*n+i: within a round every session's input differs.
+    digits = [[pictures[k * n + i] for k in range(r)] for i in range(n)]
+    speech = [[clips[k * n + i] for k in range(r)] for i in range(n)]
+    began, failure = time.perf_counter(), None
+    try:
+        log, opened = asyncio.run(sessions(url, n, digits, speech))
+    except Exception as err:  # noqa: BLE001 - reported with the server's state
+        log, opened, failure = [], [], f"{type(err).__name__}: {err}".splitlines()[0]
+    times = {k: [e["seconds"] for e in log if e["kind"] == k] for k in ("image", "speech")}
+    every = times["image"] + times["speech"]
+    return {
+        "sessions": n, "rounds": r, "interactions": len(log), "expected": 2 * n * r, "failure": failure,
+        "wrong": [e for e in log if e["got"] != e["want"]], "duration_s": round(time.perf_counter() - began, 1),
+        "open_image_p50_s": _percentile([o["image"] for o in opened], 50),
+        "open_speech_p50_s": _percentile([o["speech"] for o in opened], 50),
+        "open_both_p50_s": _percentile([o["both"] for o in opened], 50),
+        "open_both_max_s": round(max(o["both"] for o in opened), 2) if opened else None,
+        **{f"{k}_{q}_s": _percentile(v, p) for k, v in (("upload", every), *times.items())
+           for q, p in (("p50", 50), ("p95", 95))},
+        "upload_max_s": round(max(every), 2) if every else None,
+    }
+
+
+def targets(first: dict | None, runs: list[dict]) -> list[tuple[str, str, bool]]:
+    """(target, what was measured, met) for every target of issue 27 this run measured."""
+    out = []
+    for run in runs:
+        right = not run["failure"] and not run["wrong"] and run["interactions"] == run["expected"]
+        tag = f"{run['sessions']} sessions × {run['rounds']}"
+        out.append((f"{tag}: every answer right", f"{run['interactions'] - len(run['wrong'])} of "
+                    f"{run['expected']} right" + (f" ({run['failure']})" if run["failure"] else ""), right))
+        p95 = run["upload_p95_s"]
+        limit = 5 if run["sessions"] <= 8 else 15
+        out.append((f"{tag}: upload → answer p95 ≤ {limit} s", f"{p95} s", p95 <= limit))
+        if run["sessions"] <= 8:
+            out.append((f"{tag}: opening both live pages p50 ≤ 10 s", f"{run['open_both_p50_s']} s",
+                        run["open_both_p50_s"] <= 10))
+            longest = max(run["upload_max_s"] or np.inf, run["open_image_p50_s"], run["open_speech_p50_s"])
+            out.append((f"{tag}: nothing waits > 10 s (longest upload; each page's opening, p50)",
+                        f"{longest} s", longest <= 10))
+    for title, t in (first or {}).items():
+        out.append((f"first visit, {title}: page ≤ 2 s, figures ≤ 5 s", f"{t['page_s']} s, {t['figures_s']} s",
+                    t["page_s"] <= 2 and t["figures_s"] <= 5))
+    return out
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--many", type=int, default=16, help="sessions of the second scenario (0: skip it)")
+    parser.add_argument("--many-rounds", type=int, default=1)
+    parser.add_argument("--no-first-visit", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="also fail when a timing target is missed")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    n, r = args.sessions, args.rounds
+    plan = [(args.sessions, args.rounds)] + ([(args.many, args.many_rounds)] if args.many else [])
 
     prep = time.perf_counter()
-    pictures, clips = digit_pictures(n * r), spoken_digits(n * r)
-    # Round k gives session i input k*n+i: within a round every session's input differs.
-    digits = [[pictures[k * n + i] for k in range(r)] for i in range(n)]
-    speech = [[clips[k * n + i] for k in range(r)] for i in range(n)]
+    count = sum(n * r for n, r in plan)  # each scenario its own inputs: none is answered from the last's cache
+    pictures, clips = digit_pictures(count), spoken_digits(count)
     prep = time.perf_counter() - prep
+    offsets = np.cumsum([0] + [n * r for n, r in plan])
 
+    steps_file = Path(tempfile.mkdtemp()) / "steps.jsonl"
+    os.environ[LOG_ENV] = str(steps_file)  # the server appends where its time goes (explorer.compute)
     proc, url, _ = start()
-    began = time.perf_counter()
-    failure = None
-    try:
-        log, opened = asyncio.run(run(url, n, digits, speech))
-    except Exception as err:  # noqa: BLE001 - reported below, with the server's state
-        log, opened, failure = [], [], f"{type(err).__name__}: {err}"
-    duration = time.perf_counter() - began
+    phases, first, runs, cpu = [], None, [], {}
+
+    def phase(name: str, work):
+        begin, server, machine = time.time(), cpu_seconds(proc.pid), cpu_seconds()
+        try:
+            return work()
+        finally:
+            phases.append((name, begin, time.time()))
+            cpu[name] = {"wall_s": round(time.time() - begin, 1),
+                         "server_cpu_s": round(cpu_seconds(proc.pid) - server, 1),
+                         "machine_cpu_s": round(cpu_seconds() - machine, 1)}
+
+    def visit():
+        try:
+            return asyncio.run(first_visits(url))
+        except Exception as err:  # noqa: BLE001 - a page that never draws is a missed target, said below
+            return {"(every page)": {"page_s": float("inf"), "figures_s": float("inf"), "failure": str(err)}}
+
+    if not args.no_first_visit:
+        first = phase("first visit, one user", visit)
+    for (n, r), at in zip(plan, offsets, strict=False):
+        runs.append(phase(f"{n} sessions × {r} rounds",
+                          lambda n=n, r=r, at=at: scenario(url, n, r, pictures[at:], clips[at:])))
     alive = proc.poll() is None
     try:
         healthy = urllib.request.urlopen(url + "/_stcore/health", timeout=10).read() == b"ok"
@@ -234,32 +389,55 @@ def main(argv=None) -> int:
         healthy = False
     stop(proc)
     server_log = output(proc).splitlines(keepends=True)
+    lines = read_steps(steps_file)
+    tracebacks = sum("Traceback" in line for line in server_log)
 
-    wrong = [e for e in log if e["got"] != e["want"]]
-    times = {k: [e["seconds"] for e in log if e["kind"] == k] for k in ("image", "speech")}
-    every = times["image"] + times["speech"]
-    summary = {
-        "sessions": n, "rounds": r, "interactions": len(log), "expected": 2 * n * r, "wrong": wrong,
-        "server_alive": alive, "server_healthy": healthy, "failure": failure,
-        "server_tracebacks": sum("Traceback" in line for line in server_log),
-        "duration_s": round(duration, 1), "inputs_prepared_s": round(prep, 1),
-        "open_both_pages_p50_s": round(_percentile(opened, 50), 1),
-        "uploads_phase_s": round(max(e["done"] for e in log) - min(e["done"] - e["seconds"] for e in log), 1)
-        if log else None,  # first upload sent to last answer shown
-        **{f"{k}_{q}_s": round(_percentile(v, p), 2) for k, v in (("all", every), *times.items())
-           for q, p in (("p50", 50), ("p95", 95))},
-        "max_s": round(max(every), 2) if every else None,
-    }
-    ok = (not failure and not wrong and len(log) == 2 * n * r and alive and healthy
-          and not summary["server_tracebacks"])
-    summary["passed"] = ok
+    met = targets(first, runs)
+    right = all(not x["failure"] and not x["wrong"] and x["interactions"] == x["expected"] for x in runs)
+    ok = right and alive and healthy and not tracebacks and (not args.strict or all(m for *_, m in met))
+    summary = {"load_before": os.getloadavg(), "inputs_prepared_s": round(prep, 1), "server_alive": alive,
+               "server_healthy": healthy, "server_tracebacks": tracebacks, "first_visit": first, "scenarios": runs,
+               "targets": [{"target": t, "measured": m, "met": bool(ok_)} for t, m, ok_ in met],
+               "steps": {name: step_table(lines, b, e) for name, b, e in phases}, "cpu": cpu, "passed": ok}
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(summary, default=str))
     else:
-        print("\n".join(f"{k:>20}: {v}" for k, v in summary.items()))
+        print(report(summary))
         if not ok and server_log:
             print("".join(server_log[-40:]), file=sys.stderr)
     return 0 if ok else 1
+
+
+def report(summary: dict) -> str:
+    """The tables a person reads: targets, each scenario, where the server's time went."""
+    out = [f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+           f"({os.cpu_count()} cores); server alive {summary['server_alive']}, healthy {summary['server_healthy']}, "
+           f"{summary['server_tracebacks']} tracebacks", "", "| target | measured | met |", "|---|---|---|"]
+    out += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |" for t in summary["targets"]]
+    keys = ["open_image_p50_s", "open_speech_p50_s", "open_both_p50_s", "open_both_max_s", "image_p50_s",
+            "image_p95_s", "speech_p50_s", "speech_p95_s", "upload_p50_s", "upload_p95_s", "upload_max_s",
+            "duration_s"]
+    runs = summary["scenarios"]
+    out += ["", "| seconds | " + " | ".join(f"{x['sessions']} × {x['rounds']}" for x in runs) + " |",
+            "|---|" + "---|" * len(runs)]
+    out += [f"| {k[:-2].replace('_', ' ')} | " + " | ".join(str(x[k]) for x in runs) + " |" for k in keys]
+    out += ["", f"Who used the {os.cpu_count()} cores (CPU seconds; the machine's also counts the browsers' tabs and "
+            "anything else running):", "", "| phase | wall s | server CPU s | machine CPU s | server's share |",
+            "|---|---|---|---|---|"]
+    out += [f"| {name} | {c['wall_s']} | {c['server_cpu_s']} | {c['machine_cpu_s']} | "
+            f"{c['server_cpu_s'] / max(c['machine_cpu_s'], 1e-9):.0%} |" for name, c in summary["cpu"].items()]
+    for phase, rows in summary["steps"].items():
+        out += ["", f"Where the server's time went — {phase} (longest in total first):", "",
+                "| step | count | total s | p50 s | max s |", "|---|---|---|---|---|"]
+        out += [f"| {r['step']} | {r['count']} | {r['total_s']} | {r['p50_s']} | {r['max_s']} |" for r in rows]
+    for x in runs:
+        if x["failure"]:
+            out.append(f"\n{x['sessions']} sessions: {x['failure']}")
+        for e in x["wrong"]:
+            out.append(f"wrong answer: session {e['session']} round {e['round']} {e['kind']}: "
+                       f"want {e['want']!r}, got {e['got']!r}")
+    out.append(f"\n{'PASSED' if summary['passed'] else 'FAILED'}")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

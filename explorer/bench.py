@@ -13,7 +13,7 @@ from . import criteria, tradeoff, zoo
 from .costs import Costs
 from .engine import run_full, run_stream, run_with_exits
 from .profile import Profile, ProfileMeta
-from .speedup import Speedup, time_calls
+from .speedup import REPEATS, WARMUP, Speedup, time_calls
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,56 @@ class BenchResult:
         }
 
 
+BATCH_GAIN = 3.0  # a first guess: batch 64 runs about this much faster per input than batch 1
+_SLOWER: dict[tuple[str, int], float] = {}  # (model, batch) -> the last run's wall clock ÷ its estimate here
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How long a benchmark will take, and from what."""
+
+    seconds: float
+    basis: str  # in words: the measurement it comes from and the corrections applied
+
+
+def _raw_seconds(prof: Profile, crit, threshold: float, batch: int, limit: int, repeats: int) -> float:
+    """The profile's measured per-stage ms (batch 1) on this criterion's path × inputs × runs."""
+    exits = prof.exits(crit, threshold)[:limit]
+    per_input_ms = prof.full("ms") + float(prof.path(crit, "ms")[exits].mean())  # plain run + run with exits
+    return (WARMUP + repeats) * len(exits) * per_input_ms / 1e3 / (1 if batch == 1 else BATCH_GAIN)
+
+
+def estimate(model_name: str, criterion_name: str, threshold: float, batch: int, limit: int,
+             repeats: int = REPEATS) -> Estimate:
+    """How long `bench(...)` will take: from the profile's measured ms per stage × the inputs
+    × the runs, corrected by what the last run of this model and batch really took on this
+    server (or, before any run, by the machine's load now: a busy machine shares its cores)."""
+    import os
+
+    from .compute import CORES
+
+    prof = zoo.profile(model_name, zoo.get(model_name).test_split)
+    limit = min(limit or prof.n, prof.n)
+    raw = _raw_seconds(prof, criteria.get(criterion_name), threshold, batch, limit, repeats)
+    basis = (f"the profile's measured ms per stage × {limit} inputs × {WARMUP + repeats} runs of each way"
+             + ("" if batch == 1 else f" ÷ {BATCH_GAIN:g} for batch {batch}"))
+    factor = _SLOWER.get((model_name, batch))
+    if factor is not None:
+        basis += f", × {factor:.1f} as the last run here took"
+    else:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        factor = max(1.0, load / CORES)
+        if factor > 1.05:
+            basis += f", × {factor:.1f} for the machine's load now ({load:.1f} on {CORES} cores)"
+    return Estimate(raw * factor, basis)
+
+
 def bench(model_name: str, criterion_name: str, threshold: float | None, batch: int,
           split: str | None = None, repeats: int = 5, progress=None, limit: int = 0) -> BenchResult:
     """Time the plain model and real exits on the same inputs (the first `limit` of the
     split, 0 = all), `repeats` runs each after a warm-up (medians: `speedup`), and check
     the exits against the profile's."""
+    began = time.perf_counter()
     entry = zoo.get(model_name)
     split = split or entry.test_split
     crit = criteria.get(criterion_name)
@@ -121,9 +166,13 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
         return sum(model.errors(p, t)[0] for p, t in zip(preds, targets, strict=False)) / n_ref
 
     sp = Speedup(t_full, t_exit, float(prof.full("macs") / costs[exits].mean()), batch, len(inputs))
-    return BenchResult(model_name, crit.name, float(threshold), len(inputs), torch.get_num_threads(),
-                       float(exits.mean()), sp, prof.quality_name[0], prof.quality(error_rate(pred_full)),
-                       prof.quality(error_rate(pred_exit)), float((exits == expected).mean()), sweep_ms_10k())
+    result = BenchResult(model_name, crit.name, float(threshold), len(inputs), torch.get_num_threads(),
+                         float(exits.mean()), sp, prof.quality_name[0], prof.quality(error_rate(pred_full)),
+                         prof.quality(error_rate(pred_exit)), float((exits == expected).mean()), sweep_ms_10k())
+    raw = _raw_seconds(zoo.profile(model_name, entry.test_split), crit, threshold, batch, len(inputs), repeats)
+    if split == entry.test_split and raw > 0:  # the next estimate learns from this run, all of it
+        _SLOWER[model_name, batch] = (time.perf_counter() - began) / raw
+    return result
 
 
 def synthetic_profile(n: int = 10_000, k: int = 8, seed: int = 0) -> Profile:

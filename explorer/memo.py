@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import zoo
+from .compute import step
 
 Progress = Callable[[float, str], None]  # (fraction done, what is happening), as explorer.profile's
 
@@ -148,7 +149,8 @@ def memoized(what: str = "", max_entries: int = 64):
                         return entries[k][0]
                 if progress is not None:
                     progress(0.0, what or fn.__name__.replace("_", " "))
-                result = fn(*args, **kwargs, **({"progress": progress} if takes_progress else {}))
+                with step(what or fn.__name__.replace("_", " ")):  # where the time goes (`make load`)
+                    result = fn(*args, **kwargs, **({"progress": progress} if takes_progress else {}))
                 with guard:
                     stats.misses += 1
                     entries[k] = (result, keep)
@@ -161,7 +163,13 @@ def memoized(what: str = "", max_entries: int = 64):
             with guard:
                 entries.clear()
 
-        cached.stats, cached.clear, cached.what = stats, clear, what
+        def has(*args, **kwargs) -> bool:
+            """Whether these arguments' result is kept (a call would answer at once)."""
+            k = (key(args, []), key(sorted(kwargs.items()), []))
+            with guard:
+                return k in entries
+
+        cached.stats, cached.clear, cached.has, cached.what = stats, clear, has, what
         return cached
 
     return wrap

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import criteria, zoo
 from .cautions import cautions
+from .compute import busy, slot, step
 from .engine import read_all_exits, run_full, run_with_exits
 from .errors import InputError
 from .quality import Quality
@@ -92,9 +93,7 @@ class Prediction:
         """When and how this input was timed, and the measured speedup (or why it is noise)."""
         if self.speedup is None:
             return "Not timed here (the live pages and the Model page time real exits)."
-        when = datetime.fromtimestamp(self.measured_at, UTC).strftime("%H:%M:%S UTC")
-        return (f"Timed at {when} on this input: {self.speedup.exit.text()} with exits, "
-                f"{self.speedup.full.text()} for the plain model — {self.speedup.text()}.")
+        return timing_text(self.speedup, self.measured_at)
 
     def to_json(self) -> dict:
         """Plain JSON for `predict` (exits counted from 1)."""
@@ -113,10 +112,17 @@ class Prediction:
 TIMING_BUDGET_S = 1.0  # live timing stops repeating after this (at least MIN_REPEATS runs)
 
 
+def timing_text(speedup: Speedup, measured_at: float) -> str:
+    """When and how an input was timed, and the measured speedup (or why it is noise)."""
+    when = datetime.fromtimestamp(measured_at, UTC).strftime("%H:%M:%S UTC")
+    return (f"Timed at {when} on this input: {speedup.exit.text()} with exits, "
+            f"{speedup.full.text()} for the plain model — {speedup.text()}.")
+
+
 def predict_input(model_name: str, x, criterion_name: str, threshold: float, timed: bool = True) -> Prediction:
     """Run one decoded input with real exits, timed against the plain model on the same
-    input (see `speedup`; `timed=False`: one untimed run), and read every exit in a
-    separate pass for display."""
+    input (see `speedup`; `timed=False`: one untimed run, what the live pages do until a user
+    asks for the timing: `time_input`), and read every exit in a separate pass for display."""
     model = zoo.model(model_name)
     crit = criteria.get(criterion_name)
     prof = zoo.profile(model_name, zoo.get(model_name).test_split)  # for the cost of each exit
@@ -125,13 +131,14 @@ def predict_input(model_name: str, x, criterion_name: str, threshold: float, tim
     def early():
         return run_with_exits(model, xb, crit, threshold, path, lengths)
 
-    if timed:
-        (t_full, t_exit), (_, result) = time_calls([lambda: run_full(model, xb, lengths), early],
-                                                   budget_s=TIMING_BUDGET_S)
-    else:
-        result = early()
-    logits: list = []
-    cols, answers = read_all_exits(model, xb, lengths, logits)
+    with slot(), step("answering an input (one real run and the what-if pass)"):
+        if timed:
+            (t_full, t_exit), (_, result) = time_calls([lambda: run_full(model, xb, lengths), early],
+                                                       budget_s=TIMING_BUDGET_S)
+        else:
+            result = early()
+        logits: list = []
+        cols, answers = read_all_exits(model, xb, lengths, logits)
     k = int(result.exit[0])
     answer = model.describe(result.pred[0])
     probs = np.stack([probabilities(z[0]) for z in logits]) if model.task == "class" else None
@@ -152,13 +159,38 @@ def is_right(p: Prediction, target) -> bool:
     return zoo.model(p.model).errors(p.pred, target)[0] == 0
 
 
+def time_input(model_name: str, x, criterion_name: str, threshold: float) -> tuple[Speedup, float]:
+    """(the measured speedup on one input, when it was measured): the plain model and the real
+    early-exit run timed in turns (see `speedup`). InputError when the machine is too busy for
+    a timing to mean anything (`compute.busy`)."""
+    why = busy()
+    if why:
+        raise InputError(f"Not timed: {why}, so a timing now would measure that work, not the model. "
+                         "Try again in a moment.")
+    model, crit = zoo.model(model_name), criteria.get(criterion_name)
+    prof = zoo.profile(model_name, zoo.get(model_name).test_split)
+    path = prof.path(crit)
+    xb, lengths = model.collate([x])
+    with slot(), step("timing an input (plain and with exits, in turns)"):
+        (t_full, t_exit), (_, result) = time_calls(
+            [lambda: run_full(model, xb, lengths), lambda: run_with_exits(model, xb, crit, threshold, path, lengths)],
+            budget_s=TIMING_BUDGET_S)
+    return Speedup(t_full, t_exit, float(prof.full() / path[int(result.exit[0])])), time.time()
+
+
 def exit_taken(model_name: str, x, criterion_name: str, threshold: float) -> int:
-    """Only the exit one input takes (one real early-exit run: no timing, no what-if pass),
-    for curves of the exit against a noise level."""
+    """Only the exit one input takes (one real early-exit run: no timing, no what-if pass)."""
+    return exits_taken(model_name, [x], criterion_name, threshold)[0]
+
+
+def exits_taken(model_name: str, xs: list, criterion_name: str, threshold: float) -> list[int]:
+    """The exit each input takes, all of them in one batched real early-exit run (no timing, no
+    what-if pass): curves of the exit against a noise level cost one pass, not one per level."""
     model, crit = zoo.model(model_name), criteria.get(criterion_name)
     path = zoo.profile(model_name, zoo.get(model_name).test_split).path(crit)
-    xb, lengths = model.collate([x])
-    return int(run_with_exits(model, xb, crit, threshold, path, lengths).exit[0])
+    xb, lengths = model.collate(list(xs))
+    with slot(), step("the exit at every noise level (one batched pass)"):
+        return [int(k) for k in run_with_exits(model, xb, crit, threshold, path, lengths).exit]
 
 
 def logmel(model_name: str, samples: np.ndarray) -> np.ndarray:
@@ -168,7 +200,7 @@ def logmel(model_name: str, samples: np.ndarray) -> np.ndarray:
     import torch
 
     model = zoo.model(model_name)
-    with torch.inference_mode():
+    with torch.inference_mode(), slot():
         if getattr(model, "mel", None) is None:  # no log-mel front end of its own
             from .models.speech import mel_filters
 

@@ -35,3 +35,41 @@ def _load_imported(name: str, where):
     from .workspace import load_imported
 
     return load_imported(name, where)
+
+
+def warm_up() -> None:
+    """What a first visit needs, loaded before anyone asks (the app server calls it in a
+    thread at start-up): torch and the page libraries, and for the model each page starts
+    with its test and calibration profiles, a test input, its sweeps and default recommended
+    thresholds, and the Model page's memory figures. A visitor who comes meanwhile waits on
+    the same loads (the registry's and explorer.memo's locks), never for a second copy."""
+    from . import compare, eval_inputs
+    from .compute import step
+    from .thresholds import default_criterion, default_eps_pt
+
+    with step("warming up: imports"):
+        from . import cached, plots  # noqa: F401  (the pages' libraries: torch, pandas, plotly)
+    install()
+    firsts = dict.fromkeys(names[0] for page in zoo.PAGES if (names := zoo.names(page)))
+    measured = zoo.names("model")[:1]  # the Model page measures its first model's memory on a first visit
+    for name in firsts:
+        entry = zoo.get(name)
+        if entry.group != "built-in":
+            continue  # an imported model loads transformers: only when someone opens it
+        try:
+            for split in (entry.test_split, entry.calib_split):
+                zoo.profile(name, split)
+            with step(f"warming up: the test set of {name}"):
+                eval_inputs.item(name, entry.test_split, 0)  # the live pages start on a test input
+            with step(f"warming up: the sweeps of {name}"):
+                test = zoo.profile(name, entry.test_split)
+                cached.sweep_all(test)  # Tradeoffs' and Noise's figures and verdict start from these
+                cached.exits_rows(test)
+                cached.verdict(test)
+            with step(f"warming up: the recommended thresholds of {name}"):  # Tradeoffs' defaults (compare's)
+                cached.recommendations(zoo.profile(name, entry.calib_split), test, default_criterion(name),
+                                       default_eps_pt(name), compare.LTT_EPS, compare.LTT_DELTA)
+            if name in measured:
+                cached.measured_memory(name, zoo.model(name))
+        except (OSError, ValueError):  # a model that cannot load says so when a page opens it
+            continue

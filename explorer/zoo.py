@@ -22,10 +22,12 @@ so nobody clears another module's cache by hand.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from .compute import step
 from .modality import Decoded, NoiseAxis  # noqa: F401  (an entry's parts: the modality objects define them)
 from .paths import CACHE
 from .quality import ACCURACY, Quality
@@ -160,8 +162,17 @@ def eval_set(name: str, key: str) -> EvalSet:
 
 
 # ---- each model loaded once, and its profiles, until it is forgotten ------------------------
+# Eight sessions asking for the same model at once load it once: each name (and each profile)
+# has its own lock, so the others wait for the first one's result, and other names go on.
 _MODELS: dict[str, MultiExitModel] = {}
 _PROFILES: dict[tuple[str, str], Profile] = {}
+_LOCKS: dict[object, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock(key) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.RLock())  # re-entrant: a noisy profile reads the clean one
 
 
 @on_forget
@@ -174,7 +185,10 @@ def _drop(name: str) -> None:
 def model(name: str) -> MultiExitModel:
     """The model, loaded once and shared: never change it (read it under torch.inference_mode)."""
     if name not in _MODELS:
-        _MODELS[name] = get(name).load()
+        with _lock(name):
+            if name not in _MODELS:
+                with step(f"loading model {name}"):
+                    _MODELS[name] = get(name).load()
     return _MODELS[name]
 
 
@@ -200,7 +214,10 @@ def profile(name: str, split: str, progress: Progress | None = None, **variant) 
     loaded, until the model is forgotten."""
     dataset = _dataset(split, variant)
     if (name, dataset) not in _PROFILES:
-        _PROFILES[name, dataset] = _load_or_build(name, split, dataset, progress, variant)
+        with _lock((name, dataset)):
+            if (name, dataset) not in _PROFILES:
+                with step(f"reading the {dataset} profile of {name}"):
+                    _PROFILES[name, dataset] = _load_or_build(name, split, dataset, progress, variant)
     return _PROFILES[name, dataset]
 
 

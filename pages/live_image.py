@@ -3,17 +3,20 @@ exiting; or a batch of them. Every fact about the model (its decoder, its corrup
 class names) comes from its registry entry, so built-in and imported models look alike."""
 
 
-import numpy as np
 import streamlit as st
-import torch
 
-from explorer import criteria, plots, robustness, zoo
-from explorer.memo import memoized
-from explorer.predict import exit_taken, predict_input
-from ui import choice, common, live_shared
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Live: image")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    import numpy as np
+    import torch
+
+    from explorer import criteria, plots, robustness, zoo
+    from explorer.memo import memoized
+    from explorer.predict import predict_input
+    from ui import choice, common, live_shared, live_timing
 
 
 @memoized(max_entries=64)
@@ -25,12 +28,7 @@ def decode_upload(name: str, data: bytes):
 
 @memoized(max_entries=256)
 def run(name: str, x: np.ndarray, crit: str, thr: float):
-    return predict_input(name, torch.from_numpy(x), crit, thr)
-
-
-@memoized(max_entries=1024)
-def exit_at(name: str, x: np.ndarray, crit: str, thr: float, kind: str, severity: int) -> int:
-    return exit_taken(name, torch.from_numpy(with_corruption(name, x, kind, severity)), crit, thr)
+    return predict_input(name, torch.from_numpy(x), crit, thr, timed=False)  # timed when asked (live_timing)
 
 
 @memoized(max_entries=256)
@@ -48,7 +46,6 @@ def seen_picture(name: str, x: np.ndarray) -> np.ndarray:
     return np.kron(pic, np.ones((scale, scale, 1)))
 
 
-st.title("Live: image")
 name = choice.model_select("live_image")
 entry = zoo.get(name)
 if entry.group != "built-in":
@@ -96,7 +93,9 @@ conf = p.confidence()
 cols[-1].markdown(
     f"### Exit {p.exit_number} of {p.exits_total}\n"
     f"Answer {common.answer_line(p.answer, truth)}" + (f" with confidence {conf:.1%}" if conf is not None else "")
-    + f", {p.mac_share:.0%} of the full model's MACs.\n\n{p.timing_text()}")
+    + f", {p.mac_share:.0%} of the full model's MACs.")
+with cols[-1]:
+    live_timing.timing_ui(name, seen, crit, thr)
 common.cautions(p, warnings)
 own = criteria.get(crit).score_column
 shown_scores = ("confidence", "entropy_norm" if own == "entropy_norm" else "entropy")
@@ -108,5 +107,5 @@ if p.probabilities is not None:
     classes = [model.describe(c) for c in range(p.probabilities.shape[1])]
     st.plotly_chart(plots.exit_heatmap(p.probabilities, list(p.exit_names), k, classes))
 if kind != "none":
-    exits = [exit_at(name, x, crit, thr, kind, int(s)) for s in ax.levels]
-    st.plotly_chart(plots.depth_curve(list(ax.levels), exits, list(p.exit_names), f"{kind} severity"))
+    live_timing.depth_ui(name, lambda s: with_corruption(name, x, kind, int(s)), crit, thr, list(ax.levels),
+                         list(p.exit_names), f"{kind} severity")

@@ -1,25 +1,29 @@
 """Live: speech — a recording, an upload, an example, a test clip or a link's clip, really
 exiting layer by layer; or a batch of them. Each piece of work happens once per input:
-decoding, the noise mix, the analysis at a threshold, and the exit at each SNR (a real run
-only, no what-if pass). The decoder, the noise and the vocabulary come from the model's
-registry entry and its own tokenizer, so built-in and imported models look alike."""
+decoding, the noise mix, the analysis at a threshold; the timing and the exit at each SNR
+(one batched real run, no what-if pass) only when asked. The decoder, the noise and the
+vocabulary come from the model's registry entry and its own tokenizer, so built-in and
+imported models look alike."""
 
 
-import numpy as np
-import pandas as pd
 import streamlit as st
-import torch
 
-from explorer import criteria, plots, robustness, zoo
-from explorer.audio import FORMATS_HINT, to_wav_bytes
-from explorer.data.examples import EXAMPLES, speech_examples
-from explorer.memo import memoized
-from explorer.modality.speech import MAX_SECONDS
-from explorer.predict import exit_taken, is_right, logmel, predict_input
-from ui import choice, common, live_shared
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Live: speech")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from explorer import criteria, plots, robustness, zoo
+    from explorer.audio import FORMATS_HINT, to_wav_bytes
+    from explorer.data.examples import EXAMPLES, speech_examples
+    from explorer.memo import memoized
+    from explorer.modality.speech import MAX_SECONDS
+    from explorer.predict import is_right, logmel, predict_input
+    from ui import choice, common, live_shared, live_timing
 
 
 @memoized(max_entries=64)
@@ -38,12 +42,7 @@ def noisy(name: str, samples: np.ndarray, kind: str, snr) -> np.ndarray:
 
 @memoized("Running the model", max_entries=256)
 def analyse(name: str, samples: np.ndarray, crit: str, thr: float):
-    return predict_input(name, torch.from_numpy(samples), crit, thr)
-
-
-@memoized(max_entries=1024)
-def exit_at(name: str, samples: np.ndarray, crit: str, thr: float, kind: str, snr) -> int:
-    return exit_taken(name, torch.from_numpy(noisy(name, samples, kind, snr)), crit, thr)
+    return predict_input(name, torch.from_numpy(samples), crit, thr, timed=False)  # timed when asked (live_timing)
 
 
 @memoized(max_entries=64)
@@ -51,7 +50,6 @@ def spectrogram(name: str, samples: np.ndarray) -> np.ndarray:
     return logmel(name, samples)
 
 
-st.title("Live: speech")
 name = choice.model_select("live_speech")
 st.caption(zoo.get(name).summary)
 c1, c2 = st.columns(2)  # shared with every page (and the link)
@@ -98,7 +96,8 @@ st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
             + (f"{p.heard}\n\n" if p.heard else "")
             + (f"Reference: “{truth}”{f' (said: “{said}”)' if said and said != truth else ''} — "
                f"{common.mark(p.answer, truth, is_right(p, truth))}.\n\n" if truth else "")
-            + f"{p.mac_share:.0%} of the full model's MACs. {p.timing_text()}")
+            + f"{p.mac_share:.0%} of the full model's MACs.")
+live_timing.timing_ui(name, heard, crit, thr)
 common.cautions(p, warnings)
 table = pd.DataFrame({"layer": p.exit_names, "transcript": p.answers,
                       **{c: p.scores[c] for c in ("ctc_entropy", "ssl_entropy") if c in p.scores},
@@ -112,5 +111,5 @@ st.plotly_chart(plots.per_exit(p.scores[score], list(p.exit_names), line, k, sco
 w1, w2 = st.columns(2)
 w1.plotly_chart(plots.waveform(heard, rate))
 w2.plotly_chart(plots.spectrogram(spectrogram(name, heard), 0.01))
-exits = [exit_at(name, samples, crit, float(thr), kind, s) for s in ax.levels]
-st.plotly_chart(plots.depth_curve(list(ax.levels), exits, list(p.exit_names), f"{kind} noise SNR (dB)"))
+live_timing.depth_ui(name, lambda s: noisy(name, samples, kind, s), crit, thr, list(ax.levels),
+                     list(p.exit_names), f"{kind} noise SNR (dB)")

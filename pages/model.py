@@ -4,16 +4,20 @@ against FreeML's shared exit, and the real-exit speed benchmark."""
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pandas as pd
 import streamlit as st
 
-from explorer import anatomy, criteria, plots, zoo
-from explorer.bench import BenchResult, bench
-from explorer.speedup import DEFINITION, REPEATS, WARMUP
-from ui import choice, common
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Model: part by part, and timed")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    import pandas as pd
+
+    from explorer import anatomy, plots, zoo
+    from explorer.bench import BenchResult, bench
+    from explorer.bench import estimate as bench_estimate
+    from explorer.speedup import DEFINITION, REPEATS, WARMUP
+    from ui import choice, common
 
 BATCHES = (1, 64)
 FORMATS = {"parameters": st.column_config.NumberColumn(format="localized"),
@@ -102,13 +106,6 @@ def shared_exit_memory_ui(views: dict[str, str]) -> None:
                    "shared exit.")
 
 
-def estimate_seconds(name: str, crit: str, thr: float, limit: int, batch: int) -> float:
-    """A guess from the profile's measured ms at batch 1 (batches run about 3× faster)."""
-    prof, c = common.test_profile(name), criteria.get(crit)
-    per_input = prof.full("ms") + float(prof.path(c, "ms")[prof.exits(c, thr)[:limit]].mean())
-    return 0.5 + (REPEATS + WARMUP) * limit * per_input / 1e3 / (1 if batch == 1 else 3)
-
-
 def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[BenchResult]:
     """Both batch sizes, each in a worker thread while a progress bar estimates how far
     it has got."""
@@ -116,13 +113,15 @@ def run_benchmark(name: str, crit: str, thr: float, limit: int) -> list[BenchRes
     results = []
     with ThreadPoolExecutor(1) as pool:
         for i, batch in enumerate(BATCHES):
-            estimate = estimate_seconds(name, crit, thr, limit, batch)
+            estimate = bench_estimate(name, crit, thr, batch, limit).seconds
             job = pool.submit(bench, name, crit, thr, batch, limit=limit, repeats=REPEATS)
             start = time.perf_counter()
             while not job.done():
-                done = min((time.perf_counter() - start) / estimate, 0.95)
+                spent = time.perf_counter() - start
+                done = min(spent / estimate, 0.95)
                 bar.progress((i + done) / len(BATCHES), f"Batch {batch}: timing the full model and the real exits "
-                             f"on {limit} inputs ({WARMUP} warm-up and {REPEATS} timed runs each, in turns)…")
+                             f"on {limit} inputs ({WARMUP} warm-up and {REPEATS} timed runs each, in turns): "
+                             f"{spent:.0f} s of about {estimate:.0f} s…")
                 time.sleep(0.2)
             results.append(job.result())
     bar.empty()
@@ -147,9 +146,11 @@ def benchmark_ui(name: str) -> None:
             st.error(f"The benchmark could not run: {err}")
     stored = st.session_state.get("bench")
     if not stored or stored[0] != key:
-        seconds = sum(estimate_seconds(name, crit, thr, limit, b) for b in BATCHES)
-        st.info(f"Press “Run the benchmark” to time the real exits at this criterion and threshold "
-                f"(about {seconds:.0f} s).")
+        guesses = [bench_estimate(name, crit, thr, b, limit) for b in BATCHES]
+        st.info(f"Press “Run the benchmark” to time the real exits at this criterion and threshold: about "
+                f"{sum(e.seconds for e in guesses):.0f} s (" + "; ".join(
+                    f"batch {b}: {e.seconds:.0f} s from {e.basis}" for b, e in zip(BATCHES, guesses, strict=True))
+                + ").")
         return
     results = stored[1]
     cols = st.columns(len(results))
@@ -166,7 +167,6 @@ def benchmark_ui(name: str) -> None:
     st.plotly_chart(plots.speedup_bars(results))
 
 
-st.title("Model: part by part, and timed")
 name = choice.model_select("model")
 architecture_ui(name)
 if zoo.get(name).head_views:

@@ -7,16 +7,18 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from explorer import cached, compare, criteria, drilldown, plots, robustness, tradeoff, variants, zoo
-from explorer.audio import RATE
-from explorer.predict import is_right, predict_input
-from explorer.shipped import headline
-from explorer.thresholds import default_eps_pt
-from ui import choice, common
-from ui.components.threshold_explorer import picked
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Tradeoffs: what each criterion and threshold costs and saves")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    from explorer import cached, compare, criteria, drilldown, plots, robustness, tradeoff, variants, zoo
+    from explorer.audio import RATE
+    from explorer.predict import is_right, predict_input
+    from explorer.shipped import headline
+    from explorer.thresholds import default_eps_pt
+    from ui import choice, common
+    from ui.components.threshold_explorer import picked
 
 SHOWN_INPUTS = 24  # inputs drawn at once behind a point (the count says how many there are)
 
@@ -228,7 +230,6 @@ def explore(name: str, crit: str, key: str, others: list[str]) -> None:
     one_input_ui(name, crit, thr, key)
 
 
-st.title("Tradeoffs: what each criterion and threshold costs and saves")
 c1, c2, c3 = st.columns(3)
 name = choice.model_select("tradeoffs", c1)
 crit = choice.criterion_select(name, common.causal_criteria(name), c2)

@@ -26,6 +26,11 @@ import streamlit as st
 from explorer import setup
 from ui.choice import remember_link
 
+# A page draws its title first, then imports the explorer under this spinner: on the first
+# visit after the server started those imports load torch, the models and their profiles
+# (seconds, longer while others compute), and the page says so instead of staying blank.
+LOADING = "Loading the explorer (torch, the models and their profiles)…"
+
 APP_TITLE = "Early-Exit Explorer"
 APP_ICON = "⏩"
 
