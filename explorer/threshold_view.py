@@ -191,13 +191,15 @@ def quality_intervals(profile: Profile, criterion: Criterion, quality: Quality, 
 def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFrame, cost: str,
                   per_exit: list[dict], quality: Quality, pos: np.ndarray, value: float | None = None,
                   log_x: bool = False, set_label: str = "test",
-                  measured: Callable[[float], str] | None = None, ci: np.ndarray | None = None) -> ThresholdView:
+                  measured: Callable[[float], str] | None = None, ci: np.ndarray | None = None,
+                  zoom: bool = False) -> ThresholdView:
     """The Tradeoffs page's threshold on one evaluation set (`profile`, and `everything`:
     `tradeoff.sweep_all` of it): the metrics (quality, its change and bootstrap interval,
     mean exit, ideal speedup, and `measured(τ)`: the measured speedup in words), the
     current-threshold marker with its interval on the tradeoff figure, and where inputs
     leave, at every slider position `pos`; each exit's own quality beside them. `ci`:
-    `quality_intervals` at `pos`, if the caller keeps them (they do not change with the axis)."""
+    `quality_intervals` at `pos`, if the caller keeps them (they do not change with the axis).
+    The criterion's curve is drawn on top; `zoom`: the axes show the knee (`plots.knee`)."""
     pos = np.asarray(pos, np.float64)
     rows = tradeoff.sweep(profile, criterion, pos)
     at = _start(pos, value)
@@ -216,15 +218,17 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
     notes = [f"{effect} At τ = {_label(t)}: 95% bootstrap interval of {quality.label} {lo:.2%}–{hi:.2%} "
              f"({profile.n:,} inputs).".strip() for t, effect, (lo, hi) in zip(pos, effects, ci, strict=True)]
     start = rows.iloc[at].to_dict()
-    fig = plots.tradeoff(everything, cost, start, tradeoff.pareto(everything, cost), log_x, current_ci=tuple(ci[at]))
+    fig = plots.tradeoff(everything, cost, start, tradeoff.pareto(everything, cost), log_x, current_ci=tuple(ci[at]),
+                         chosen=criterion.name, zoom=zoom)
     names = list(profile.meta.exit_names)
     shares = rows[_exit_columns(profile.k)].to_numpy()
     hist = plots.exit_histogram(start, names, title=f"Where inputs leave at τ = {TAU}")
     marker = [Move(_trace(fig, "current threshold"), x=_r(plots.as_shown(rows[cost], cost)), y=_r(q),
                    error=_r(np.stack([ci[:, 1] - q, q - ci[:, 0]], 1)))]
     bars = [Move(0, y=_r(shares), text=[plots.bar_text(s) for s in shares])]
-    for trace, crit in zip(fig.data, everything.criterion.unique(), strict=False):  # plots.tradeoff's order
-        trace.meta = {"model": profile.meta.model, "criterion": crit}
+    for trace in fig.data:  # a click on a criterion's curve: its inputs, of this model
+        if trace.meta:
+            trace.meta = {**trace.meta, "model": profile.meta.model}
     hist.data[0].meta = {"model": profile.meta.model}
     return ThresholdView(
         [float(t) for t in pos], [_label(t) for t in pos], metrics,
@@ -307,7 +311,7 @@ def union_positions(tests: list[Profile], criterion: Criterion, value: float | N
     return pos
 
 
-PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]
+PALETTE = plots.PALETTE
 
 
 def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos: np.ndarray,
