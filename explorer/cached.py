@@ -49,7 +49,7 @@ def sweep_all(prof: Profile) -> pd.DataFrame:
 
 @memoized("Writing the sweep as CSV")
 def sweep_csv(prof: Profile) -> bytes:
-    return sweep_all(prof).to_csv(index=False).encode()
+    return tradeoff.for_people(sweep_all(prof)).to_csv(index=False).encode()
 
 
 @memoized("Reading every exit on its own")

@@ -210,10 +210,10 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
                [f"{quality.change_pt(d):+.2f} points" for d in rows["drop_pt"]],
                "up" if quality.higher_is_better else "down", "Against the full model on the same inputs."),
         Metric("Mean exit", [f"{e + 1:.2f} of {profile.k}" for e in rows["mean_exit"]], help="Exits counted from 1."),
-        Metric("Ideal speedup (MACs)", [f"{s:.2f}×" for s in rows["mac_speedup"]], help=DEFINITION),
+        Metric("Speedup by MACs (ideal)", [f"{s:.2f}×" for s in rows["mac_speedup"]], help=DEFINITION),
     ]
     if measured is not None:
-        metrics.append(Metric("Measured speedup", [measured(t) for t in pos], help=DEFINITION, small=True))
+        metrics.append(Metric("Speedup measured (ms)", [measured(t) for t in pos], help=DEFINITION, small=True))
     effects = [tradeoff.threshold_effect(profile, criterion, t) for t in pos]
     notes = [f"{effect} At τ = {_label(t)}: 95% bootstrap interval of {quality.label} {lo:.2%}–{hi:.2%} "
              f"({profile.n:,} inputs).".strip() for t, effect, (lo, hi) in zip(pos, effects, ci, strict=True)]

@@ -41,8 +41,8 @@ def architecture_ui(name: str) -> None:
     st.markdown(f"**Front end: {prof.macs.front / prof.full():.0%} of the full model's MACs, {front_ms:.0%} of its "
                 f"measured ms** ({prof.ms.front:.3g} ms; each of the {prof.k} stages "
                 f"{float(prof.ms.stage.min()):.3g}–{float(prof.ms.stage.max()):.3g} ms). Every input pays the front "
-                f"end and the first stage, so no threshold makes it more than {prof.full('ms') / first_ms:.1f}× faster "
-                "than the plain model.")
+                f"end and the first stage, so no threshold makes it more than {prof.full('ms') / first_ms:.1f}× "
+                "faster, measured (ms), than the plain model.")
     table = anatomy.by_exit(rows)
     st.dataframe(table, hide_index=True, column_config={c: FORMATS[c.rsplit(" ", 1)[-1]] for c in table.columns[1:]})
     note = zoo.get(name).input_note
@@ -77,7 +77,7 @@ def memory_ui(name: str) -> None:
     m[0].metric("Weights (every part)", _kb(mem.weights_total))
     m[1].metric("Checkpoint on disk", _kb(mem.checkpoint_bytes))
     m[2].metric("Peak working memory, full depth", _kb(mem.peak_bytes[-1]),
-                f"± {_kb(mem.peak_spread[-1] / 2)}", delta_color="off")
+                help=f"Median of {mem.repeats} runs, ± {_kb(mem.peak_spread[-1] / 2)} (half their spread).")
     st.plotly_chart(plots.memory_per_exit(mem.weights_to_exit, mem.peak_bytes, mem.peak_spread,
                                           prof.meta.exit_names))
     parts = pd.DataFrame({"part": [p if p != "unused" else "in the checkpoint, never read by these exits"
@@ -155,11 +155,11 @@ def benchmark_ui(name: str) -> None:
     cols = st.columns(len(results))
     for col, r in zip(cols, results, strict=True):
         if r.noisy:
-            col.metric(f"Batch {r.batch}: realized speedup", "noisy")
+            col.metric(f"Batch {r.batch}: speedup measured (ms)", "noisy")
             col.warning(f"Noisy measurement, not a result: {r.noisy}.")
         else:
-            col.metric(f"Batch {r.batch}: realized speedup", f"{r.realized_speedup:.2f}×")
-        col.markdown(f"**{r.realized_over_ideal:.2f} of the ideal {r.ideal_speedup:.2f}×** (MACs). "
+            col.metric(f"Batch {r.batch}: speedup measured (ms)", f"{r.realized_speedup:.2f}×")
+        col.markdown(f"**{r.realized_over_ideal:.2f} of the ideal {r.ideal_speedup:.2f}× by MACs.** "
                      f"Median {r.ms_per_input_full:.3f} → {r.ms_per_input_exit:.3f} ms per input; mean exit "
                      f"{r.mean_exit + 1:.2f} (1 = first); the real exits equal the profile's on "
                      f"{r.profile_agreement:.1%} of {r.samples} inputs.")

@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import zoo
 from explorer.shipped import headline
 from explorer.speedup import DEFINITION
+from ui import common
 from ui.frame import page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
@@ -31,10 +32,10 @@ def card(name: str) -> None:
     if fig:
         q = entry.quality
         st.metric(f"{q.label}, full depth (test set)", f"{fig.full_quality:.2%}")
-        st.metric("Measured speedup (batch 1, recommended τ)",
+        st.metric("Speedup measured (ms), batch 1, recommended τ",
                   "noisy" if fig.noisy else f"{fig.measured_speedup_b1:.2f}×",
-                  f"{q.change_pt(fig.drop_pt):+.2f} {q.label} points", delta_color="off",
-                  help=f"Criterion {fig.criterion} at its recommended threshold. {DEFINITION} Ideal (MACs) here: "
+                  **common.delta(q.change_pt(fig.drop_pt), f"{q.label} points", q.higher_is_better),
+                  help=f"Criterion {fig.criterion} at its recommended threshold. {DEFINITION} By MACs (ideal) here: "
                        f"{fig.ideal_speedup:.2f}×." +
                        (f" Not shown: {fig.noisy}." if fig.noisy else ""))
     for page in sorted(entry.pages & set(LIVE)):

@@ -114,8 +114,8 @@ def batch_ui(name: str, crit: str, thr: float, what: str, answer_label: str) -> 
     acc = result.accuracy
     m[1].metric("Right, where the truth is known", "—" if acc is None else f"{acc:.0%}")
     s = result.speedup
-    m[2].metric("Measured speedup, this batch", "noisy" if s.noisy else f"{s.realized:.2f}×",
-                f"ideal {s.ideal:.2f}× (MACs)", delta_color="off", help=DEFINITION)
+    m[2].metric("Speedup measured (ms), this batch", "noisy" if s.noisy else f"{s.realized:.2f}×",
+                f"{s.ideal:.2f}× by MACs (ideal)", delta_color="off", help=DEFINITION)
     st.caption(f"Real exits on all {s.inputs} inputs, {s.batch} at a time: {s.exit.text(s.inputs)} per input with "
                f"exits, {s.full.text(s.inputs)} for the plain model — {s.text()}.")
     table = result.table().rename(columns={"answer": answer_label, "score": f"{crit} score"})
