@@ -15,6 +15,10 @@ from .tradeoff import pareto
 PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880", "#ff97ff",
            "#fecb52"]
 
+# A horizontal legend at the foot of the figure, below the axis title: the figure's margin
+# grows to hold it (placed in the plot's own units, it overlapped the axis title of a short chart)
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0}
+
 COST_AXES = {
     "mean_exit": "mean exit (1 = first)",
     "mean_macs": "mean MACs per input",
@@ -133,7 +137,7 @@ def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = N
         fig.update_layout(xaxis_range=xr, yaxis_range=[ylo - pad, yhi + pad])
         xtitle += " — zoomed to the knee"
     fig.update_layout(xaxis_title=xtitle, yaxis_title=name,
-                      yaxis_tickformat=".1%", height=500, legend={"orientation": "h", "y": -0.25})
+                      yaxis_tickformat=".1%", height=500, legend=LEGEND_BELOW)
     if log_x:
         fig.update_xaxes(type="log")
     return titled(fig, title or f"{name} against {COST_AXES.get(cost, cost)}, every criterion")
@@ -154,7 +158,7 @@ def per_exit(scores: np.ndarray, exit_names: list[str], threshold: float | None,
     fig.add_trace(go.Scatter(x=[exit_names[taken]], y=[scores[taken]], mode="markers", name="exit taken",
                              marker={"size": 16, "color": "crimson", "symbol": "diamond"}))
     fig.update_layout(yaxis_title=score_label, height=340, showlegend=True,
-                      legend={"orientation": "h", "y": -0.3})
+                      legend=LEGEND_BELOW)
     return titled(fig, f"{score_label} at each exit (exit taken: {exit_names[taken]})")
 
 
@@ -238,7 +242,7 @@ def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
                                  line={"color": "grey", "dash": "dot"}))
     fig.update_layout(xaxis_title=xlabel, xaxis_type="category",
                       yaxis_title="mean exit (1 = first)" if y == "mean_exit" else ylabel, height=360,
-                      legend={"orientation": "h", "y": -0.3})
+                      legend=LEGEND_BELOW)
     if y in ("accuracy", "wer", "full_depth"):
         fig.update_layout(yaxis_tickformat=".1%")
     return titled(fig, title or f"{ylabel} against {xlabel}")
@@ -249,7 +253,7 @@ def exit_distributions(shares: dict[str, list[float]], exit_names: list[str]) ->
     fig = go.Figure([go.Bar(x=exit_names, y=s, name=label, opacity=0.6, marker_color=PALETTE[i % len(PALETTE)])
                      for i, (label, s) in enumerate(shares.items())])
     fig.update_layout(barmode="overlay", yaxis_title="share of inputs", yaxis_tickformat=".0%", height=320,
-                      legend={"orientation": "h", "y": -0.25})
+                      legend=LEGEND_BELOW)
     return titled(fig, "Where inputs leave: clean against noisy")
 
 
@@ -279,7 +283,7 @@ def cost_breakdown(rows: list[dict], unit: str = "MACs") -> go.Figure:
     for part in parts:
         values = {r["exit"]: r[unit] for r in rows if r["part"] == part}
         fig.add_trace(go.Bar(x=where, y=[values.get(w, 0.0) for w in where], name=part))
-    fig.update_layout(barmode="stack", yaxis_title=unit, height=340, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(barmode="stack", yaxis_title=unit, height=340, legend=LEGEND_BELOW)
     return titled(fig, f"{unit} of every part at each exit point")
 
 
@@ -293,5 +297,5 @@ def memory_per_exit(weights_to_exit: list[int], peak: list[float], spread: list[
                error_y={"type": "data", "array": np.asarray(spread) / 2048, "visible": True}),
     ])
     fig.update_layout(barmode="group", yaxis_title="KB", xaxis_title="exit taken (batch 1)", height=340,
-                      legend={"orientation": "h", "y": -0.3})
+                      legend=LEGEND_BELOW)
     return titled(fig, "Memory of one inference leaving at each exit")

@@ -348,7 +348,8 @@ def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos
         shares = rows[_exit_columns(m.prof.k)].to_numpy()
         exit_labels = [f"exit {j + 1}" for j in range(m.prof.k)]
         hist.add_trace(go.Bar(x=exit_labels, y=_r(shares[at]), name=m.title, marker_color=colour, meta=meta,
-                              text=plots.bar_text(shares[at]), textposition="outside"))
+                              text=plots.bar_text(shares[at]), textposition="outside", textangle=-90,
+                              cliponaxis=False))
         bars.append((i, shares))
         markers.append((i, rows, q, colour, m))
     for _, rows, q, colour, m in markers:
@@ -360,13 +361,15 @@ def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos
     ylabel = quality.label if same_quality else "quality (accuracy or WER)"
     tradeoff_fig.update_layout(xaxis_title=(cost_label or plots.COST_AXES.get(cost, cost))
                                + (" — log scale" if log_x else ""), yaxis_title=ylabel, yaxis_tickformat=".1%",
-                               height=480, legend={"orientation": "h", "y": -0.25})
+                               height=480, legend=plots.LEGEND_BELOW)
     if log_x:
         tradeoff_fig.update_xaxes(type="log")
     plots.titled(tradeoff_fig, f"{ylabel} against {(cost_label or plots.COST_AXES.get(cost, cost)).split(' (')[0]}: "
                                f"{criterion.label}, each model at τ = {TAU}")
-    hist.update_layout(barmode="group", yaxis_title="share of inputs", yaxis_tickformat=".0%", yaxis_range=[0, 1.15],
-                       height=340, legend={"orientation": "h", "y": -0.25})
+    # bar labels upright and at a readable size however narrow the bars (plotly shrinks them to fit)
+    hist.update_layout(barmode="group", yaxis_title="share of inputs", yaxis_tickformat=".0%", yaxis_range=[0, 1.3],
+                       uniformtext={"minsize": 11, "mode": "show"},
+                       height=340, legend=plots.LEGEND_BELOW)
     plots.titled(hist, f"Where each model's inputs leave at τ = {TAU}")
     bar_moves = [Move(i, y=_r(s), text=[plots.bar_text(r) for r in s]) for i, s in bars]
     second = [Panel(_figure(hist, bar_moves), bar_moves, "Click a bar: the inputs that leave there.", "exits")]
@@ -387,7 +390,7 @@ def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos
         axes = {m.axis.label for m in noisy}
         depth_fig.update_layout(xaxis_title=axes.pop() if len(axes) == 1 else "noise level (each model's own)",
                                 xaxis_type="category", yaxis_title="mean exit (1 = first)", height=340,
-                                legend={"orientation": "h", "y": -0.25})
+                                legend=plots.LEGEND_BELOW)
         plots.titled(depth_fig, f"Mean exit against noise at τ = {TAU}")
         without = [m.title for m in models if not m.noisy]
         second.append(Panel(_figure(depth_fig, depth_moves), depth_moves,

@@ -47,8 +47,8 @@ for col, name in zip(cols, zoo.names("overview"), strict=True):
     with col:
         card(name)
 st.divider()
-l1, l2, l3 = st.columns(3)
-l1.page_link("pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",
+# one under the other: each link whole, at any width (three columns cut them at 1280 px)
+st.page_link("pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",
              icon="⚖️")
-l2.page_link("pages/noise.py", label="How exit depth follows noise and corruptions", icon="🌫️")
-l3.page_link("pages/model.py", label="The model part by part, and the real-exit benchmark", icon="🧱")
+st.page_link("pages/noise.py", label="How exit depth follows noise and corruptions", icon="🌫️")
+st.page_link("pages/model.py", label="The model part by part, and the real-exit benchmark", icon="🧱")

@@ -176,14 +176,14 @@ def explore(name: str, crit: str, key: str, others: list[str]) -> None:
     re-runs alone, and only when the slider is let go (the browser moves the figures and
     metrics meanwhile)."""
     axes = compare.COSTS if others else plots.COST_AXES
-    c1, c2, c3 = st.columns([4, 1, 1])
+    c1, c2 = st.columns([3, 1])
     cost = choice.linked_select("Cost axis", list(axes), "cost", "mean_macs", c1, widget="radio",
                                 format_func=axes.get, horizontal=True)
     log_x = choice.linked_toggle("Log scale", "log", True, c2,
                                  help="Spread out the cheap end, where most adaptive behaviour sits; drag on the "
                                       "chart to zoom, double-click to reset.")
     zoom = not others and choice.linked_toggle(
-        "Zoom to the knee", "knee", True, c3,
+        "Zoom to the knee", "knee", True, c2,
         help="Show where the criteria differ: from the cheapest point to just past where the best curve reaches "
              "the full model's quality (beyond it every curve runs flat). Off: every point.")
     models = compared([name, *others], key, cost) if others else ()
@@ -210,8 +210,8 @@ def explore(name: str, crit: str, key: str, others: list[str]) -> None:
 
 
 st.title("Tradeoffs: what each criterion and threshold costs and saves")
-c1, c2, c3 = st.columns(3)
-name = choice.model_select("tradeoffs", c1)
+name = choice.model_select("tradeoffs")  # a row of its own: every model's title whole
+c2, c3 = st.columns(2)
 crit = choice.criterion_select(name, common.causal_criteria(name), c2)
 sets = zoo.eval_sets(name)
 labels = {s.key: s.label for s in sets}

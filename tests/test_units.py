@@ -120,3 +120,13 @@ def test_every_delta_shown_is_signed_and_coloured_by_better_or_worse(open_page, 
             assert re.match(r"[+-]\d", delta), (m.label, delta)  # a signed change, not a note
             assert not re.match(r"[+-]0(\.0*)?( |$)", delta), (m.label, delta)  # not "+0.00"
             assert m.proto.color != m.proto.GRAY, (m.label, delta)  # its colour says better or worse
+
+
+@pytest.mark.slow
+@needs_image
+def test_the_freeml_table_shows_every_header_whole(open_page):
+    """The Model page's FreeML table was a data grid that cut its headers ("accurac")."""
+    at = open_page("model")
+    table = next(t for t in at.table if "accuracy, first exit" in t.value.columns)
+    assert {"accuracy, first exit", "accuracy, last exit", "share of backbone MACs"} <= set(table.value.columns)
+    assert not [d for d in at.dataframe if "accuracy, first exit" in d.value.columns]
