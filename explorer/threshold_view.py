@@ -92,6 +92,7 @@ class Panel:
     moves: list[Move] = field(default_factory=list)
     caption: str = ""
     pick: str = ""  # what a click on it selects: "curve" (a threshold of a curve), "exits" (an exit's bar)
+    top: int | None = None  # the trace a click takes where its point lies over another's (the chosen criterion)
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,7 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
         if trace.meta:
             trace.meta = {**trace.meta, "model": profile.meta.model}
     hist.data[0].meta = {"model": profile.meta.model}
+    chosen = next((i for i, t in enumerate(fig.data) if (t.meta or {}).get("criterion") == criterion.name), None)
     return ThresholdView(
         [float(t) for t in pos], [_label(t) for t in pos], metrics,
         [[Panel(_figure(fig, marker), marker,
@@ -237,7 +239,7 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
                         "earliest exit agreeing with the full model) — bounds no causal rule can beat. Static "
                         "truncation is the baseline; dashed: the Pareto front of the causal criteria. ✕: the "
                         "current threshold, with its 95% bootstrap interval. Click a point of a curve: the inputs "
-                        "behind it.", pick="curve")],
+                        "behind it (thick: the chosen criterion, on top).", pick="curve", top=chosen)],
          [Panel(_figure(hist, bars), bars, "Click a bar: the inputs that leave there.", "exits"),
           Panel(_figure(plots.quality_per_exit(per_exit)))]], at,
         label=tradeoff.threshold_label(criterion.name), help=_help(criterion), notes=notes)

@@ -83,6 +83,7 @@ def test_the_chosen_criterion_is_drawn_on_top_and_its_points_are_the_ones_clicke
     curves = [i for i, t in enumerate(fig["data"]) if (t.get("meta") or {}).get("criterion")]
     top = fig["data"][curves[-1]]
     assert top["meta"] == {"criterion": crit, "model": "image"}
+    assert view.rows[0][0].top == curves[-1]  # where its point lies over another's, a click takes it
     assert "chosen" in top["name"] and "drawn under it" not in top["name"]
     front = next(i for i, t in enumerate(fig["data"]) if t["name"] == "Pareto front")
     assert curves[-1] > front  # over the front too: nothing between the pointer and its points
