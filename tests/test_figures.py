@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 import streamlit  # noqa: F401  the app has it imported: plotly's default template is then Streamlit's
-from conftest import needs_image
+from conftest import needs_image, needs_speech
 from PIL import Image
 
 from explorer import cached, figure_export, plots, zoo
@@ -27,9 +27,9 @@ def _values(v) -> np.ndarray:
     return np.frombuffer(base64.b64decode(v["bdata"]), v["dtype"]) if isinstance(v, dict) else np.asarray(v)
 
 
-def _image_view(crit: str = "confidence", zoom: bool = True, log_x: bool = True) -> tv.ThresholdView:
-    test = zoo.profile("image", zoo.get("image").test_split)
-    return cached.tradeoff_view(test, test, crit, "mean_macs", log_x, None, zoo.get("image").quality, "test", None,
+def _view(name: str = "image", crit: str = "confidence", zoom: bool = True, log_x: bool = True) -> tv.ThresholdView:
+    test = zoo.profile(name, zoo.get(name).test_split)
+    return cached.tradeoff_view(test, test, crit, "mean_macs", log_x, None, zoo.get(name).quality, "test", None,
                                 0.9, zoom)
 
 
@@ -44,12 +44,13 @@ def _legend_colours(fig: dict) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@needs_image
-def test_a_downloaded_png_and_svg_keep_every_legend_entrys_colour():
+@pytest.mark.parametrize("name, crit", [pytest.param("image", "confidence", marks=needs_image),
+                                        pytest.param("speech", "ctc_entropy", marks=needs_speech)])
+def test_a_downloaded_png_and_svg_keep_every_legend_entrys_colour(name, crit):
     """Tradeoffs, one model, no Compare: the downloaded PNG was all black (Streamlit's template)."""
     if not figure_export.can_draw():
         pytest.skip("kaleido or chromium missing")
-    view = _image_view()
+    view = _view(name, crit)
     fig = tv.figure_at(view, view.rows[0][0], view.start)
     colours = _legend_colours(fig)
     assert len(set(colours.values())) >= 5, colours  # every criterion its own colour
@@ -78,7 +79,7 @@ def test_every_figure_carries_its_colours_whatever_the_template():
 @pytest.mark.parametrize("crit", ["confidence", "entropy_norm"])
 def test_the_chosen_criterion_is_drawn_on_top_and_its_points_are_the_ones_clicked(crit):
     """'confidence' was drawn under entropy / log C: a click on it opened the other's drill-down."""
-    view = _image_view(crit)
+    view = _view("image", crit)
     fig = view.rows[0][0].figure
     curves = [i for i, t in enumerate(fig["data"]) if (t.get("meta") or {}).get("criterion")]
     top = fig["data"][curves[-1]]
@@ -98,7 +99,7 @@ def test_the_chosen_criterion_is_drawn_on_top_and_its_points_are_the_ones_clicke
 @needs_image
 def test_tradeoffs_opens_zoomed_to_the_knee_and_the_full_range_is_one_toggle_away():
     """The image curve's informative part was squeezed into 3.7–5 M MACs beside a flat plateau."""
-    zoomed, full = (_image_view(zoom=z, log_x=False).rows[0][0].figure for z in (True, False))
+    zoomed, full = (_view(zoom=z, log_x=False).rows[0][0].figure for z in (True, False))
     zx, fx = zoomed["layout"]["xaxis"]["range"], full["layout"]["xaxis"]["range"]
     assert (zx[1] - zx[0]) < 0.5 * (fx[1] - fx[0])  # the plateau is left out ...
     assert "zoomed to the knee" in zoomed["layout"]["xaxis"]["title"]["text"]
