@@ -64,7 +64,7 @@ def cmd_sweep(args) -> int:
     from . import tradeoff, zoo
 
     prof = zoo.profile(args.model, args.split, _progress_bar(f"profiling {args.model}"))
-    df = tradeoff.sweep_all(prof, args.criterion or None)
+    df = tradeoff.for_people(tradeoff.sweep_all(prof, args.criterion or None))
     df.to_csv(args.out or sys.stdout, index=False)
     return 0
 
@@ -298,7 +298,7 @@ def main(argv=None) -> int:
                    help="cuda: profile on a GPU (with --ray: one GPU per worker); the profile says which device")
     p.set_defaults(run=cmd_profile)
 
-    p = sub.add_parser("sweep", help="sweep criteria over their threshold grids, as CSV")
+    p = sub.add_parser("sweep", help="sweep criteria over their threshold grids, as CSV (exits counted from 1)")
     p.add_argument("--model", default="toy")
     p.add_argument("--split", default="test")
     p.add_argument("--criterion", action="append", help="repeatable; default: all")

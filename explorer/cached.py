@@ -55,7 +55,7 @@ def shift_at(name: str, crit: str, thr: float, eps_pt: float, progress=None) -> 
 
 @memoized("Writing the sweep as CSV")
 def sweep_csv(prof: Profile) -> bytes:
-    return sweep_all(prof).to_csv(index=False).encode()
+    return tradeoff.for_people(sweep_all(prof)).to_csv(index=False).encode()
 
 
 @memoized("Reading every exit on its own")
@@ -85,15 +85,15 @@ def intervals(prof: Profile, crit: str, quality: Quality, pos: np.ndarray) -> np
 
 @memoized("Every threshold of this criterion on this evaluation set", max_entries=64)
 def tradeoff_view(prof: Profile, test: Profile, crit: str, cost: str, log_x: bool, pinned: float | None,
-                  quality: Quality, set_label: str, headline: Headline | None, default_thr: float
-                  ) -> views.ThresholdView:
+                  quality: Quality, set_label: str, headline: Headline | None, default_thr: float,
+                  zoom: bool = False) -> views.ThresholdView:
     """The Tradeoffs page's threshold view on one evaluation set (`prof`); the slider's
     positions come from the test profile (plus `pinned`, a threshold between two)."""
     c = criteria.get(crit)
     pos = views.positions(test, c, pinned)
     return views.tradeoff_view(prof, c, sweep_all(prof), cost, exits_rows(prof), quality, pos, pinned, log_x,
                                set_label, lambda t: views.measured_note(headline, default_thr, crit, t),
-                               intervals(prof, crit, quality, pos))
+                               intervals(prof, crit, quality, pos), zoom)
 
 
 @memoized("Loading the evaluation inputs", max_entries=16)

@@ -84,8 +84,9 @@ def _streak(ev: Evidence) -> np.ndarray:
     return streak
 
 
-def _exit_index(ev: Evidence) -> np.ndarray:
-    return np.broadcast_to(np.arange(ev.k, dtype=np.float64), (ev.n, ev.k))
+def _exit_number(ev: Evidence) -> np.ndarray:
+    """Each exit's number as people count it (1 = first): static truncation's τ = 3 is exit 3."""
+    return np.broadcast_to(np.arange(1, ev.k + 1, dtype=np.float64), (ev.n, ev.k))
 
 
 def _next_cost(ev: Evidence) -> np.ndarray:
@@ -124,8 +125,8 @@ def _continuous(scores: np.ndarray, costs: np.ndarray, size: int = 200) -> np.nd
     return np.concatenate([[u[0] - pad], mids, [u[-1] + pad]])
 
 
-def _integers(scores: np.ndarray, costs: np.ndarray) -> np.ndarray:
-    return np.arange(scores.shape[1], dtype=np.float64)
+def _exit_numbers(scores: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    return np.arange(1, scores.shape[1] + 1, dtype=np.float64)
 
 
 def _patience_grid(scores: np.ndarray, costs: np.ndarray) -> np.ndarray:
@@ -157,8 +158,8 @@ CRITERIA: dict[str, Criterion] = {
                   _column("ssl_entropy"), _continuous, default=2.0, source="DAISY"),
         Criterion("budget", "deepest exit within a MAC budget", (), "gt", _next_cost,
                   _costs_grid, default=float("inf"), needs_costs=True, source="FreeML (anytime)"),
-        Criterion("static", "every input leaves at exit k", (), "ge", _exit_index,
-                  _integers, default=0, source="static truncation"),
+        Criterion("static", "every input leaves at exit k", (), "ge", _exit_number,
+                  _exit_numbers, default=1, source="static truncation"),
         Criterion("oracle_correct", "oracle: earliest correct exit", ("errors",), "ge",
                   _earliest_best, _one, causal=False, default=1, source="bound"),
         Criterion("oracle_consistent", "oracle: earliest exit agreeing with the final",

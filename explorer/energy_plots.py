@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from . import plots
 from .energy import EnergyRun
 
 
@@ -26,7 +27,7 @@ def trace_figure(run: EnergyRun) -> go.Figure:
     fig.update_yaxes(title_text="mW", row=1, col=1)
     fig.update_yaxes(title_text="mJ", row=2, col=1)
     fig.update_xaxes(title_text="time (s)", row=2, col=1)
-    fig.update_layout(height=420, margin={"t": 30, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(height=420, margin={"t": 30, "b": 10}, legend=plots.LEGEND_BELOW)
     return fig
 
 
@@ -43,7 +44,7 @@ def exits_figure(run: EnergyRun, exit_names: list[str]) -> go.Figure:
                     "size": 8}))
     fig.update_yaxes(tickvals=list(range(len(exit_names) + 1)), ticktext=["missed", *exit_names], title="exit reached")
     fig.update_xaxes(title="arrival time (s)")
-    fig.update_layout(height=340, margin={"t": 10, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(height=340, margin={"t": 10, "b": 10}, legend=plots.LEGEND_BELOW)
     return fig
 
 

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html"}
 CHROMIUM = "/usr/bin/chromium"
+TEMPLATE = "plotly_white"  # closest to the page: white, light grid (the browser draws figures the same way)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,10 @@ def export(figure: go.Figure | dict, fmt: str = "png", width: int = 1000, height
     when kaleido cannot start a browser."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown figure format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    fig = figure if isinstance(figure, go.Figure) else go.Figure(figure)  # plotly's default template again
+    # A template of our choosing, never the process' default: once Streamlit is imported that is
+    # "streamlit", whose colours (#000001…) only its frontend fills in, so every curve came out
+    # black. The figure's own colours (plots.PALETTE, as on screen) override the template's.
+    fig = go.Figure(figure).update_layout(template=TEMPLATE)
     if fmt == "html":
         return Exported(_html(fig), "html")
     if "BROWSER_PATH" not in os.environ and not shutil.which("chromium") and os.path.exists(CHROMIUM):

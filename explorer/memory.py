@@ -158,11 +158,11 @@ def allocator_peaks(model: MultiExitModel, repeats: int = 5) -> tuple[list[float
     from .criteria import get
     from .engine import run_with_exits
 
-    crit = get("static")
+    crit = get("static")  # τ = k + 1: leave at exit k + 1 (counted from 1), index k
     x, lengths = model.example_input()
     for k in range(model.num_exits):  # warm up: one-off lazy initialisation is not per inference
-        run_with_exits(model, x, crit, k, lengths=lengths)
-    runs = np.array([[_allocator_peak(lambda k=k: run_with_exits(model, x, crit, k, lengths=lengths))
+        run_with_exits(model, x, crit, k + 1, lengths=lengths)
+    runs = np.array([[_allocator_peak(lambda k=k: run_with_exits(model, x, crit, k + 1, lengths=lengths))
                       for _ in range(repeats)] for k in range(model.num_exits)])
     return np.median(runs, 1).tolist(), (runs.max(1) - runs.min(1)).tolist()
 
@@ -195,17 +195,17 @@ def _rss_here(model: MultiExitModel, repeats: int) -> list[list[float]]:
     from .criteria import get
     from .engine import run_with_exits
 
-    crit = get("static")
+    crit = get("static")  # τ = k + 1: leave at exit k + 1 (counted from 1), index k
     x, lengths = model.example_input()
     for k in range(model.num_exits):  # warm up: one-off lazy initialisation is not per inference
-        run_with_exits(model, x, crit, k, lengths=lengths)
+        run_with_exits(model, x, crit, k + 1, lengths=lengths)
     out = [[] for _ in range(model.num_exits)]
     for _ in range(repeats):
         for k in range(model.num_exits):
             gc.collect()
             before = _status_kb("VmRSS")
             _reset_peak()
-            run_with_exits(model, x, crit, k, lengths=lengths)
+            run_with_exits(model, x, crit, k + 1, lengths=lengths)
             out[k].append(1024.0 * (_status_kb("VmHWM") - before))
     return out
 

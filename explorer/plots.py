@@ -7,6 +7,17 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .criteria import CRITERIA
+from .tradeoff import pareto
+
+# One set of colours for every figure, on screen and in every download: a figure carries it
+# (layout.colorway), so no template (Streamlit's, whose colours are placeholders its
+# frontend fills in, or plotly's) can turn its curves black in an exported file.
+PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880", "#ff97ff",
+           "#fecb52"]
+
+# A horizontal legend at the foot of the figure, below the axis title: the figure's margin
+# grows to hold it (placed in the plot's own units, it overlapped the axis title of a short chart)
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0}
 
 COST_AXES = {
     "mean_exit": "mean exit (1 = first)",
@@ -31,18 +42,20 @@ def bar_text(shares) -> list[str]:
 
 
 def titled(fig: go.Figure, title: str) -> go.Figure:
-    """Every figure carries its title (exported PNGs need their context)."""
+    """Every figure carries its title (exported PNGs need their context) and its colours."""
     fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}})
-    fig.update_layout(margin={"t": 50})
+    fig.update_layout(margin={"t": 50}, colorway=PALETTE)
     return fig
 
 
-def same_curves(df: pd.DataFrame, cost: str) -> dict[str, str]:
-    """Criteria whose whole curve lies exactly under an earlier one's: {hidden: shown}."""
+def same_curves(df: pd.DataFrame, cost: str, first: str | None = None) -> dict[str, str]:
+    """Criteria whose whole curve lies exactly under an earlier one's: {hidden: shown}
+    (`first`: the criterion looked at first, so it is never the one hidden)."""
     col, _ = _quality(df)
     seen: dict[tuple, str] = {}
     out = {}
-    for crit, part in df.groupby("criterion", sort=False):
+    groups = sorted(df.groupby("criterion", sort=False), key=lambda g: g[0] != first)
+    for crit, part in groups:
         key = tuple(sorted(zip(part[cost].round(9), part[col].round(9), strict=True)))
         if key in seen:
             out[crit] = seen[key]
@@ -51,28 +64,58 @@ def same_curves(df: pd.DataFrame, cost: str) -> dict[str, str]:
     return out
 
 
+KNEE_SHARE = 0.05  # the knee: where the best curve comes within this share of its quality span of its best
+
+
+def knee(df: pd.DataFrame, cost: str) -> tuple[float, float] | None:
+    """The costs (lowest, highest) where the causal criteria differ: from the cheapest point to a
+    little past the cost at which the best of them (the Pareto front) comes within KNEE_SHARE
+    of its best quality; beyond it the curves run flat. None where that is most of the range."""
+    front = pareto(df, cost)
+    if len(front) < 2:
+        return None
+    err = front["error_rate"].to_numpy()
+    near = err <= err.min() + KNEE_SHARE * (err.max() - err.min())
+    lo, hi, top = float(df[cost].min()), float(front[cost].to_numpy()[near.argmax()]), float(df[cost].max())
+    hi = min(top, lo + 1.5 * (hi - lo))  # room after the knee to see the curves level off
+    return None if hi - lo >= 0.8 * (top - lo) or hi <= lo else (lo, hi)
+
+
 def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = None,
              front: pd.DataFrame | None = None, log_x: bool = False, title: str = "",
-             current_ci: tuple[float, float] | None = None) -> go.Figure:
-    """Quality against cost, one curve per criterion; bounds as markers, the Pareto
-    front dashed, and the current threshold as a big marker (with its bootstrap
-    interval, if given). A curve lying exactly under another says so in its key."""
+             current_ci: tuple[float, float] | None = None, chosen: str | None = None,
+             zoom: bool = False) -> go.Figure:
+    """Quality against cost, one curve per criterion (each its own colour, whatever is
+    shown); bounds as markers, the Pareto front dashed, and the current threshold as a big
+    marker (with its bootstrap interval, if given). The `chosen` criterion is drawn last,
+    thicker, so it is on top and a click on it lands on it. A curve lying exactly under
+    another says so in its key. `zoom`: the axes show the knee (`knee`), not every point."""
     col, name = _quality(df)
-    hidden = same_curves(df, cost)
+    hidden = same_curves(df, cost, chosen)
+    colour = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(CRITERIA)}
     fig = go.Figure()
-    for crit, part in df.groupby("criterion", sort=False):
-        c = CRITERIA[crit]
-        part = part.sort_values(cost)
+    groups = dict(list(df.groupby("criterion", sort=False)))
+
+    def curve(crit: str) -> None:
+        c, top, part = CRITERIA[crit], crit == chosen, groups[crit].sort_values(cost)
         label = c.label + (f" (same curve as {CRITERIA[hidden[crit]].label}, drawn under it)" if crit in hidden else "")
         fig.add_trace(go.Scatter(
-            x=as_shown(part[cost], cost), y=part[col], name=label,
+            x=as_shown(part[cost], cost), y=part[col], name=label + (" — chosen" if top else ""),
             mode="lines+markers" if c.causal else "markers",
-            marker={"size": 6 if c.causal else 12, "symbol": "circle" if c.causal else "star"},
+            marker={"size": (9 if top else 6) if c.causal else 12, "symbol": "circle" if c.causal else "star",
+                    "color": colour[crit]},
+            line={"color": colour[crit], "width": 4 if top else 1.5}, meta={"criterion": crit},
             customdata=part["threshold"],
             hovertemplate=f"τ=%{{customdata:.4g}}<br>{name}=%{{y:.2%}}<extra>{crit}</extra>"))
+
+    for crit in groups:
+        if crit != chosen:
+            curve(crit)
     if front is not None and len(front):
         fig.add_trace(go.Scatter(x=as_shown(front[cost], cost), y=front[col], name="Pareto front", mode="lines",
-                                 line={"dash": "dash", "color": "black"}))
+                                 line={"dash": "dash", "color": "black"}, hoverinfo="skip"))
+    if chosen in groups:  # over the front and every other curve: a click on it lands on it
+        curve(chosen)
     if current:
         error_y = None
         if current_ci:
@@ -81,9 +124,20 @@ def tradeoff(df: pd.DataFrame, cost: str = "mean_macs", current: dict | None = N
                        "arrayminus": [current[col] - lo], "color": "crimson"}
         fig.add_trace(go.Scatter(x=[as_shown(current[cost], cost)], y=[current[col]], error_y=error_y,
                                  name="current threshold" + (" (95% bootstrap interval)" if current_ci else ""),
-                                 mode="markers", marker={"size": 18, "symbol": "x", "color": "crimson"}))
-    fig.update_layout(xaxis_title=COST_AXES.get(cost, cost) + (" — log scale" if log_x else ""), yaxis_title=name,
-                      yaxis_tickformat=".1%", height=500, legend={"orientation": "h", "y": -0.25})
+                                 mode="markers", marker={"size": 18, "symbol": "x", "color": "crimson"},
+                                 hoverinfo="skip"))
+    xtitle = COST_AXES.get(cost, cost) + (" — log scale" if log_x else "")
+    span = knee(df, cost) if zoom else None
+    if span:
+        lo, hi = as_shown(np.array(span), cost)
+        inside = df[df[cost] <= span[1]][col]  # the bounds too: how far from them the curves are
+        ylo, yhi = float(inside.min()), float(inside.max())
+        pad = 0.06 * ((yhi - ylo) or 0.01)
+        xr = [np.log10(lo) - 0.02, np.log10(hi) + 0.02] if log_x else [lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo)]
+        fig.update_layout(xaxis_range=xr, yaxis_range=[ylo - pad, yhi + pad])
+        xtitle += " — zoomed to the knee"
+    fig.update_layout(xaxis_title=xtitle, yaxis_title=name,
+                      yaxis_tickformat=".1%", height=500, legend=LEGEND_BELOW)
     if log_x:
         fig.update_xaxes(type="log")
     return titled(fig, title or f"{name} against {COST_AXES.get(cost, cost)}, every criterion")
@@ -104,7 +158,7 @@ def per_exit(scores: np.ndarray, exit_names: list[str], threshold: float | None,
     fig.add_trace(go.Scatter(x=[exit_names[taken]], y=[scores[taken]], mode="markers", name="exit taken",
                              marker={"size": 16, "color": "crimson", "symbol": "diamond"}))
     fig.update_layout(yaxis_title=score_label, height=340, showlegend=True,
-                      legend={"orientation": "h", "y": -0.3})
+                      legend=LEGEND_BELOW)
     return titled(fig, f"{score_label} at each exit (exit taken: {exit_names[taken]})")
 
 
@@ -175,9 +229,8 @@ def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
     """`y` against the noise level (column "level", in the order given), one line per
     value of `by`; `dashed`: a second column drawn dashed in the same colour (full depth)."""
     fig = go.Figure()
-    palette = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]
     for i, (key, part) in enumerate(df.groupby(by, sort=False)):
-        colour = "black" if key == "mean of all" else palette[i % len(palette)]
+        colour = "black" if key == "mean of all" else PALETTE[i % len(PALETTE)]
         label = CRITERIA[key].label if by == "criterion" and key in CRITERIA else str(key)
         fig.add_trace(go.Scatter(x=part["level"], y=as_shown(part[y], y), mode="lines+markers", name=label,
                                  line={"color": colour, "width": 3 if key == "mean of all" else 2}))
@@ -189,7 +242,7 @@ def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
                                  line={"color": "grey", "dash": "dot"}))
     fig.update_layout(xaxis_title=xlabel, xaxis_type="category",
                       yaxis_title="mean exit (1 = first)" if y == "mean_exit" else ylabel, height=360,
-                      legend={"orientation": "h", "y": -0.3})
+                      legend=LEGEND_BELOW)
     if y in ("accuracy", "wer", "full_depth"):
         fig.update_layout(yaxis_tickformat=".1%")
     return titled(fig, title or f"{ylabel} against {xlabel}")
@@ -197,11 +250,10 @@ def noise_curves(df: pd.DataFrame, y: str, by: str, xlabel: str, ylabel: str,
 
 def exit_distributions(shares: dict[str, list[float]], exit_names: list[str]) -> go.Figure:
     """Share of inputs leaving at each exit, several conditions overlaid (clean vs noisy)."""
-    colours = ["#636efa", "#ef553b", "#00cc96"]
-    fig = go.Figure([go.Bar(x=exit_names, y=s, name=label, opacity=0.6, marker_color=colours[i % 3])
+    fig = go.Figure([go.Bar(x=exit_names, y=s, name=label, opacity=0.6, marker_color=PALETTE[i % len(PALETTE)])
                      for i, (label, s) in enumerate(shares.items())])
     fig.update_layout(barmode="overlay", yaxis_title="share of inputs", yaxis_tickformat=".0%", height=320,
-                      legend={"orientation": "h", "y": -0.25})
+                      legend=LEGEND_BELOW)
     return titled(fig, "Where inputs leave: clean against noisy")
 
 
@@ -231,7 +283,7 @@ def cost_breakdown(rows: list[dict], unit: str = "MACs") -> go.Figure:
     for part in parts:
         values = {r["exit"]: r[unit] for r in rows if r["part"] == part}
         fig.add_trace(go.Bar(x=where, y=[values.get(w, 0.0) for w in where], name=part))
-    fig.update_layout(barmode="stack", yaxis_title=unit, height=340, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(barmode="stack", yaxis_title=unit, height=340, legend=LEGEND_BELOW)
     return titled(fig, f"{unit} of every part at each exit point")
 
 
@@ -245,5 +297,5 @@ def memory_per_exit(weights_to_exit: list[int], peak: list[float], spread: list[
                error_y={"type": "data", "array": np.asarray(spread) / 2048, "visible": True}),
     ])
     fig.update_layout(barmode="group", yaxis_title="KB", xaxis_title="exit taken (batch 1)", height=340,
-                      legend={"orientation": "h", "y": -0.3})
+                      legend=LEGEND_BELOW)
     return titled(fig, "Memory of one inference leaving at each exit")

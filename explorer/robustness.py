@@ -103,10 +103,15 @@ def mean_over_kinds(df: pd.DataFrame, keys=("criterion", "level")) -> pd.DataFra
     return out
 
 
+def percent(share: float) -> float:
+    """A share (accuracy, WER) as a table shows it: in percent, two decimals, like every page's 12.34%."""
+    return round(100 * float(share), 2)
+
+
 def held_out_table(model_name: str, thresholds: dict[str, float]) -> pd.DataFrame:
     """Each criterion (at its threshold) on the test set and every other held-out set of the
     model (its entry's `extra_tests`, e.g. speech without digits): where inputs leave and
-    the quality there, beside the quality of the full model."""
+    the quality there (in percent), beside the quality of the full model."""
     entry = zoo.get(model_name)
     sets = [(entry.test_split, f"test set ({entry.test_split})"), *entry.extra_tests]
     rows = []
@@ -115,8 +120,8 @@ def held_out_table(model_name: str, thresholds: dict[str, float]) -> pd.DataFram
         column, words = prof.quality_name
         for name, thr in thresholds.items():
             exits = prof.exits(criteria.get(name), thr)
-            rows.append({"set": label, "criterion": name, "threshold": float(thr),
-                         "mean exit (1 = first)": float(exits.mean()) + 1,
-                         f"{words} at the exits": prof.quality(prof.error_rate(exits)),
-                         f"{words}, full model": prof.quality(prof.exit_error(-1))})
+            rows.append({"set": label, "criterion": name, "threshold": float(f"{thr:.4g}"),
+                         "mean exit (1 = first)": round(float(exits.mean()) + 1, 2),
+                         f"{words} at the exits (%)": percent(prof.quality(prof.error_rate(exits))),
+                         f"{words}, full model (%)": percent(prof.quality(prof.exit_error(-1)))})
     return pd.DataFrame(rows)

@@ -108,7 +108,7 @@ class Speedup:
         """The figure, or the reason it is not one."""
         if self.noisy:
             return f"noisy measurement — {self.noisy}"
-        return f"{self.realized:.2f}× measured (ideal {self.ideal:.2f}×)"
+        return f"{self.realized:.2f}× measured (ms) ({self.ideal:.2f}× by MACs, ideal)"
 
     def to_dict(self) -> dict:
         return {"realized": self.realized, "ideal": self.ideal, "batch": self.batch, "inputs": self.inputs,

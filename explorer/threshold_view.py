@@ -92,6 +92,7 @@ class Panel:
     moves: list[Move] = field(default_factory=list)
     caption: str = ""
     pick: str = ""  # what a click on it selects: "curve" (a threshold of a curve), "exits" (an exit's bar)
+    top: int | None = None  # the trace a click takes where its point lies over another's (the chosen criterion)
 
 
 @dataclass(frozen=True)
@@ -191,13 +192,15 @@ def quality_intervals(profile: Profile, criterion: Criterion, quality: Quality, 
 def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFrame, cost: str,
                   per_exit: list[dict], quality: Quality, pos: np.ndarray, value: float | None = None,
                   log_x: bool = False, set_label: str = "test",
-                  measured: Callable[[float], str] | None = None, ci: np.ndarray | None = None) -> ThresholdView:
+                  measured: Callable[[float], str] | None = None, ci: np.ndarray | None = None,
+                  zoom: bool = False) -> ThresholdView:
     """The Tradeoffs page's threshold on one evaluation set (`profile`, and `everything`:
     `tradeoff.sweep_all` of it): the metrics (quality, its change and bootstrap interval,
     mean exit, ideal speedup, and `measured(τ)`: the measured speedup in words), the
     current-threshold marker with its interval on the tradeoff figure, and where inputs
     leave, at every slider position `pos`; each exit's own quality beside them. `ci`:
-    `quality_intervals` at `pos`, if the caller keeps them (they do not change with the axis)."""
+    `quality_intervals` at `pos`, if the caller keeps them (they do not change with the axis).
+    The criterion's curve is drawn on top; `zoom`: the axes show the knee (`plots.knee`)."""
     pos = np.asarray(pos, np.float64)
     rows = tradeoff.sweep(profile, criterion, pos)
     at = _start(pos, value)
@@ -208,24 +211,27 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
                [f"{quality.change_pt(d):+.2f} points" for d in rows["drop_pt"]],
                "up" if quality.higher_is_better else "down", "Against the full model on the same inputs."),
         Metric("Mean exit", [f"{e + 1:.2f} of {profile.k}" for e in rows["mean_exit"]], help="Exits counted from 1."),
-        Metric("Ideal speedup (MACs)", [f"{s:.2f}×" for s in rows["mac_speedup"]], help=DEFINITION),
+        Metric("Speedup by MACs (ideal)", [f"{s:.2f}×" for s in rows["mac_speedup"]], help=DEFINITION),
     ]
     if measured is not None:
-        metrics.append(Metric("Measured speedup", [measured(t) for t in pos], help=DEFINITION, small=True))
+        metrics.append(Metric("Speedup measured (ms)", [measured(t) for t in pos], help=DEFINITION, small=True))
     effects = [tradeoff.threshold_effect(profile, criterion, t) for t in pos]
     notes = [f"{effect} At τ = {_label(t)}: 95% bootstrap interval of {quality.label} {lo:.2%}–{hi:.2%} "
              f"({profile.n:,} inputs).".strip() for t, effect, (lo, hi) in zip(pos, effects, ci, strict=True)]
     start = rows.iloc[at].to_dict()
-    fig = plots.tradeoff(everything, cost, start, tradeoff.pareto(everything, cost), log_x, current_ci=tuple(ci[at]))
+    fig = plots.tradeoff(everything, cost, start, tradeoff.pareto(everything, cost), log_x, current_ci=tuple(ci[at]),
+                         chosen=criterion.name, zoom=zoom)
     names = list(profile.meta.exit_names)
     shares = rows[_exit_columns(profile.k)].to_numpy()
     hist = plots.exit_histogram(start, names, title=f"Where inputs leave at τ = {TAU}")
     marker = [Move(_trace(fig, "current threshold"), x=_r(plots.as_shown(rows[cost], cost)), y=_r(q),
                    error=_r(np.stack([ci[:, 1] - q, q - ci[:, 0]], 1)))]
     bars = [Move(0, y=_r(shares), text=[plots.bar_text(s) for s in shares])]
-    for trace, crit in zip(fig.data, everything.criterion.unique(), strict=False):  # plots.tradeoff's order
-        trace.meta = {"model": profile.meta.model, "criterion": crit}
+    for trace in fig.data:  # a click on a criterion's curve: its inputs, of this model
+        if trace.meta:
+            trace.meta = {**trace.meta, "model": profile.meta.model}
     hist.data[0].meta = {"model": profile.meta.model}
+    chosen = next((i for i, t in enumerate(fig.data) if (t.meta or {}).get("criterion") == criterion.name), None)
     return ThresholdView(
         [float(t) for t in pos], [_label(t) for t in pos], metrics,
         [[Panel(_figure(fig, marker), marker,
@@ -233,7 +239,7 @@ def tradeoff_view(profile: Profile, criterion: Criterion, everything: pd.DataFra
                         "earliest exit agreeing with the full model) — bounds no causal rule can beat. Static "
                         "truncation is the baseline; dashed: the Pareto front of the causal criteria. ✕: the "
                         "current threshold, with its 95% bootstrap interval. Click a point of a curve: the inputs "
-                        "behind it.", pick="curve")],
+                        "behind it (thick: the chosen criterion, on top).", pick="curve", top=chosen)],
          [Panel(_figure(hist, bars), bars, "Click a bar: the inputs that leave there.", "exits"),
           Panel(_figure(plots.quality_per_exit(per_exit)))]], at,
         label=tradeoff.threshold_label(criterion.name), help=_help(criterion), notes=notes)
@@ -307,7 +313,7 @@ def union_positions(tests: list[Profile], criterion: Criterion, value: float | N
     return pos
 
 
-PALETTE = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3", "#ff6692", "#b6e880"]
+PALETTE = plots.PALETTE
 
 
 def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos: np.ndarray,
@@ -344,7 +350,8 @@ def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos
         shares = rows[_exit_columns(m.prof.k)].to_numpy()
         exit_labels = [f"exit {j + 1}" for j in range(m.prof.k)]
         hist.add_trace(go.Bar(x=exit_labels, y=_r(shares[at]), name=m.title, marker_color=colour, meta=meta,
-                              text=plots.bar_text(shares[at]), textposition="outside"))
+                              text=plots.bar_text(shares[at]), textposition="outside", textangle=-90,
+                              cliponaxis=False))
         bars.append((i, shares))
         markers.append((i, rows, q, colour, m))
     for _, rows, q, colour, m in markers:
@@ -356,13 +363,15 @@ def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos
     ylabel = quality.label if same_quality else "quality (accuracy or WER)"
     tradeoff_fig.update_layout(xaxis_title=(cost_label or plots.COST_AXES.get(cost, cost))
                                + (" — log scale" if log_x else ""), yaxis_title=ylabel, yaxis_tickformat=".1%",
-                               height=480, legend={"orientation": "h", "y": -0.25})
+                               height=480, legend=plots.LEGEND_BELOW)
     if log_x:
         tradeoff_fig.update_xaxes(type="log")
     plots.titled(tradeoff_fig, f"{ylabel} against {(cost_label or plots.COST_AXES.get(cost, cost)).split(' (')[0]}: "
                                f"{criterion.label}, each model at τ = {TAU}")
-    hist.update_layout(barmode="group", yaxis_title="share of inputs", yaxis_tickformat=".0%", yaxis_range=[0, 1.15],
-                       height=340, legend={"orientation": "h", "y": -0.25})
+    # bar labels upright and at a readable size however narrow the bars (plotly shrinks them to fit)
+    hist.update_layout(barmode="group", yaxis_title="share of inputs", yaxis_tickformat=".0%", yaxis_range=[0, 1.3],
+                       uniformtext={"minsize": 11, "mode": "show"},
+                       height=340, legend=plots.LEGEND_BELOW)
     plots.titled(hist, f"Where each model's inputs leave at τ = {TAU}")
     bar_moves = [Move(i, y=_r(s), text=[plots.bar_text(r) for r in s]) for i, s in bars]
     second = [Panel(_figure(hist, bar_moves), bar_moves, "Click a bar: the inputs that leave there.", "exits")]
@@ -383,7 +392,7 @@ def compare_view(models: list, criterion: Criterion, cost: str, log_x: bool, pos
         axes = {m.axis.label for m in noisy}
         depth_fig.update_layout(xaxis_title=axes.pop() if len(axes) == 1 else "noise level (each model's own)",
                                 xaxis_type="category", yaxis_title="mean exit (1 = first)", height=340,
-                                legend={"orientation": "h", "y": -0.25})
+                                legend=plots.LEGEND_BELOW)
         plots.titled(depth_fig, f"Mean exit against noise at τ = {TAU}")
         without = [m.title for m in models if not m.noisy]
         second.append(Panel(_figure(depth_fig, depth_moves), depth_moves,

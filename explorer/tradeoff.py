@@ -135,6 +135,14 @@ def sweep_all(profile: Profile, names=None) -> pd.DataFrame:
     return pd.concat([sweep(profile, c) for c in crits], ignore_index=True)
 
 
+def for_people(df: pd.DataFrame) -> pd.DataFrame:
+    """A sweep table as people read it (the app's and the `sweep` command's CSV): exits
+    counted from 1 like every page: `mean_exit` 1 = the first exit, shares `exit_1`…`exit_K`.
+    The library, and `report --json`'s fields, count exits from 0."""
+    shares = {f"exit_{j}": f"exit_{j + 1}" for j in range(len(df.columns)) if f"exit_{j}" in df}
+    return df.assign(mean_exit=df["mean_exit"] + 1).rename(columns=shares)
+
+
 def pareto(df: pd.DataFrame, cost: str = "mean_macs", error: str = "error_rate") -> pd.DataFrame:
     """Points no other point beats on both cost and error (causal criteria only)."""
     causal = df[df["criterion"].map(lambda n: CRITERIA[n].causal)]
@@ -203,7 +211,7 @@ def never_exit(criterion: Criterion, df: pd.DataFrame) -> float:
 
 
 # ---- what a threshold, a recommendation and a curve mean, in words ------------------------
-THRESHOLD_UNITS = {"budget": "MACs", "static": "exit index, 0 = exit 1", "patience": "exits in a row"}
+THRESHOLD_UNITS = {"budget": "MACs", "static": "the exit, 1 = first", "patience": "exits in a row"}
 
 
 def threshold_label(criterion: str) -> str:

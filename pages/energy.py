@@ -41,10 +41,10 @@ except ValueError as err:
 s = run.summary
 m1, m2, m3 = st.columns(3)
 m1.metric("answered right, early exit", f"{s.early_correct} / {s.arrivals}",
-          f"{s.early_correct - s.full_correct:+d} vs full model")
+          **common.delta(s.early_correct - s.full_correct, "inputs vs the full model", digits=0))
 m2.metric("answered right, full model only", f"{s.full_correct} / {s.arrivals}")
-m3.metric("energy of the full model", f"{run.full_macs * nj * 1e-6:.2f} mJ",
-          f"first exit {run.costs_macs[0] * nj * 1e-6:.2f} mJ", delta_color="off")
+m3.metric("energy per input: full model / first exit",
+          f"{run.full_macs * nj * 1e-6:.2f} / {run.costs_macs[0] * nj * 1e-6:.2f} mJ")
 st.plotly_chart(energy_plots.trace_figure(run))
 e1, e2 = st.columns([2, 1])
 e1.markdown("**Exit reached by each input over time**")

@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import zoo
 from explorer.shipped import headline
 from explorer.speedup import DEFINITION
+from ui import common
 from ui.frame import page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
@@ -31,10 +32,10 @@ def card(name: str) -> None:
     if fig:
         q = entry.quality
         st.metric(f"{q.label}, full depth (test set)", f"{fig.full_quality:.2%}")
-        st.metric("Measured speedup (batch 1, recommended τ)",
+        st.metric("Speedup measured (ms), batch 1, recommended τ",
                   "noisy" if fig.noisy else f"{fig.measured_speedup_b1:.2f}×",
-                  f"{q.change_pt(fig.drop_pt):+.2f} {q.label} points", delta_color="off",
-                  help=f"Criterion {fig.criterion} at its recommended threshold. {DEFINITION} Ideal (MACs) here: "
+                  **common.delta(q.change_pt(fig.drop_pt), f"{q.label} points", q.higher_is_better),
+                  help=f"Criterion {fig.criterion} at its recommended threshold. {DEFINITION} By MACs (ideal) here: "
                        f"{fig.ideal_speedup:.2f}×." +
                        (f" Not shown: {fig.noisy}." if fig.noisy else ""))
         if fig.shift and fig.shift.shifted:
@@ -58,8 +59,8 @@ for col, name in zip(cols, zoo.names("overview"), strict=True):
     with col:
         card(name)
 st.divider()
-l1, l2, l3 = st.columns(3)
-l1.page_link("pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",
+# one under the other: each link whole, at any width (three columns cut them at 1280 px)
+st.page_link("pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",
              icon="⚖️")
-l2.page_link("pages/noise.py", label="How exit depth follows noise and corruptions", icon="🌫️")
-l3.page_link("pages/model.py", label="The model part by part, and the real-exit benchmark", icon="🧱")
+st.page_link("pages/noise.py", label="How exit depth follows noise and corruptions", icon="🌫️")
+st.page_link("pages/model.py", label="The model part by part, and the real-exit benchmark", icon="🧱")

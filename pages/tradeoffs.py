@@ -129,11 +129,11 @@ def compared(names: list[str], key: str, cost: str) -> tuple:
     return tuple(out)
 
 
-def single_view(name: str, crit: str, key: str, cost: str, log_x: bool, thr: float):
+def single_view(name: str, crit: str, key: str, cost: str, log_x: bool, zoom: bool, thr: float):
     test = common.test_profile(name)
     return common.work(cached.tradeoff_view, common.eval_profile(name, key), test, crit, cost, log_x,
                        cached.pinned((test,), crit, thr), zoo.get(name).quality, zoo.eval_set(name, key).label,
-                       headline(name), common.default_threshold_for(name, crit))
+                       headline(name), common.default_threshold_for(name, crit), zoom)
 
 
 def compare_view(models: tuple, crit: str, cost: str, log_x: bool, thr: float):
@@ -207,9 +207,13 @@ def explore(name: str, crit: str, key: str, others: list[str]) -> None:
     log_x = choice.linked_toggle("Log scale", "log", True, c2,
                                  help="Spread out the cheap end, where most adaptive behaviour sits; drag on the "
                                       "chart to zoom, double-click to reset.")
+    zoom = not others and choice.linked_toggle(
+        "Zoom to the knee", "knee", True, c2,
+        help="Show where the criteria differ: from the cheapest point to just past where the best curve reaches "
+             "the full model's quality (beyond it every curve runs flat). Off: every point.")
     models = compared([name, *others], key, cost) if others else ()
     view_at = ((lambda t: compare_view(models, crit, cost, log_x, t)) if others else
-               (lambda t: single_view(name, crit, key, cost, log_x, t)))
+               (lambda t: single_view(name, crit, key, cost, log_x, zoom, t)))
     thr = choice.threshold_explorer(name, crit, view_at)
     click = picked(choice.explorer_key(name, crit))
     if click:
@@ -230,8 +234,8 @@ def explore(name: str, crit: str, key: str, others: list[str]) -> None:
     one_input_ui(name, crit, thr, key)
 
 
-c1, c2, c3 = st.columns(3)
-name = choice.model_select("tradeoffs", c1)
+name = choice.model_select("tradeoffs")  # a row of its own: every model's title whole
+c2, c3 = st.columns(2)
 crit = choice.criterion_select(name, common.causal_criteria(name), c2)
 sets = zoo.eval_sets(name)
 labels = {s.key: s.label for s in sets}

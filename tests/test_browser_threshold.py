@@ -27,7 +27,7 @@ def expected(prof, crit: str, thr: float) -> dict:
     accuracy = prof.quality(point.error_rate)
     drop = 100 * (point.error_rate - prof.exit_error(-1))
     return {"metrics": {QUALITY: f"{accuracy:.2%}", "Mean exit": f"{exits.mean() + 1:.2f} of {prof.k}",
-                        "Ideal speedup (MACs)": f"{point.mac_speedup:.2f}×"},
+                        "Speedup by MACs (ideal)": f"{point.mac_speedup:.2f}×"},
             "change": f"{-drop:+.2f} points", "marker": (point.mean_macs, accuracy),
             "interval": sorted(1 - e for e in tradeoff.bootstrap_ci(prof, exits)),
             "shares": np.bincount(exits, minlength=prof.k) / prof.n}
@@ -40,7 +40,7 @@ def check_shown(frame, prof, crit: str) -> dict:
     want = expected(prof, crit, thr)
     assert state["label"] == state["valuetext"] == f"{thr:.4g}"  # the value shown is the one the figures show
     shown = {k: v[0] for k, v in state["metrics"].items()}
-    assert shown.pop("Measured speedup")  # in words: measured at this threshold, or where to measure it
+    assert shown.pop("Speedup measured (ms)")  # in words: measured at this threshold, or where to measure it
     assert shown == want["metrics"]
     assert state["metrics"][QUALITY][1].endswith(want["change"])
     (marker,), (bars,) = state["drawn"][0], state["drawn"][1]

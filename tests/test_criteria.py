@@ -79,8 +79,8 @@ def test_budget_per_input():
 @pytest.mark.parametrize("k", [0, 1, 2, 3])
 def test_static_truncates_every_input_at_k(k):
     cols = {"pred": np.zeros((5, 4))}
-    assert _exits("static", cols, k).tolist() == [k] * 5
-    assert _exits("static", cols, k - 0.5).tolist() == [k] * 5  # the first exit at or past it
+    assert _exits("static", cols, k + 1).tolist() == [k] * 5  # τ counts exits from 1, as every page does
+    assert _exits("static", cols, k + 0.5).tolist() == [k] * 5  # the first exit at or past it
 
 
 # ---- the bounds -------------------------------------------------------------------------------

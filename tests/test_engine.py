@@ -350,7 +350,7 @@ def test_padding_does_not_change_answers(bundles):
 
     # with real exits: the long inputs leave first, the short one goes on alone, trimmed
     crit = criteria.get("static")
-    thr = np.array([0.0, 0.0, 1.0, float(prof.k - 1)])
+    thr = np.array([1.0, 1.0, 2.0, float(prof.k)])  # static τ counts exits from 1
     tagged = Tagged(model)
     x, lengths = tagged.collate(Tagged.tag([frames[i] for i in longer] + [frames[short]]))
     r = run_with_exits(tagged, x, crit, thr, prof.path(crit), lengths)

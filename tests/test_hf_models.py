@@ -188,7 +188,7 @@ def test_nothing_runs_after_an_exit(speech_models):
     try:
         inputs = [adapter.prepare(w) for w in waves(4, seed=2)]
         x, lengths = adapter.collate(inputs)
-        thr = np.array([0, 1, 2, 3], float)  # static: sample i leaves at exit i
+        thr = np.array([1, 2, 3, 4], float)  # static: sample i leaves at exit i + 1 (index i)
         r = run_with_exits(adapter, x, criteria.get("static"), thr, lengths=lengths)
     finally:
         for h in hooks:

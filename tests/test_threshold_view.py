@@ -77,8 +77,8 @@ def test_tradeoff_view_at_every_position_is_the_decisions_at_that_threshold(name
         assert shown["metrics"] == {
             f"{words} ({s.label})": (f"{quality:.2%}", f"{change:+.2f} points"),
             "Mean exit": (f"{exits.mean() + 1:.2f} of {prof.k}", None),
-            "Ideal speedup (MACs)": (f"{point.mac_speedup:.2f}×", None),
-            "Measured speedup": (f"measured at {thr:.4g}", None)}
+            "Speedup by MACs (ideal)": (f"{point.mac_speedup:.2f}×", None),
+            "Speedup measured (ms)": (f"measured at {thr:.4g}", None)}
         (_, x, y, _), = shown["moves"][0]
         assert (x, y) == pytest.approx((point.mean_macs, quality), rel=1e-5)
         lo, hi = sorted(q.from_error(e) for e in tradeoff.bootstrap_ci(prof, exits))

@@ -231,7 +231,7 @@ def test_recommend_ltt_stops_at_the_first_threshold_it_cannot_certify():
     prof.cols["pred"][:, 0] = final  # exit 0 always agrees with the final exit,
     prof.cols["pred"][:, 1:3] = final[:, None] + 1  # exits 1 and 2 never do
     rec = tradeoff.recommend_ltt(prof, prof, CRITERIA["static"], eps=0.1, delta=0.1)
-    assert rec.threshold == 3 and rec.calibration.mean_exit == 3
+    assert rec.threshold == 4 and rec.calibration.mean_exit == 3  # τ = exit 4 (counted from 1): index 3
 
 
 # ---- fixtures -----------------------------------------------------------------------------------

@@ -142,6 +142,14 @@ def cautions(prediction, warnings=()) -> None:
         st.warning(text)
 
 
+def delta(change: float, unit: str, higher_is_better: bool = True, digits: int = 2) -> dict:
+    """st.metric's delta for a real change: its arrow and colour say better or worse; a change
+    that rounds to zero has no delta at all (never "↑ +0.00")."""
+    if round(change, digits) == 0:
+        return {"delta": None}
+    return {"delta": f"{change:+.{digits}f} {unit}", "delta_color": "normal" if higher_is_better else "inverse"}
+
+
 def measured_memory(name: str):
     """explorer.memory's figures of a model, measured once per loaded model."""
     return work(cached.measured_memory, name, load_model(name))
@@ -153,14 +161,14 @@ def figure_downloads(view, thr: float, where: str) -> None:
     from explorer.threshold_view import TAU, figure_at
 
     formats = ["png", "svg", "html"] if figure_export.can_draw() else ["html"]
-    c1, *cols = st.columns([1] + [2] * sum(len(r) for r in view.rows), vertical_alignment="bottom")
+    c1, c2 = st.columns([1, 4])
     fmt = c1.selectbox("Figures as", formats, key=f"w.figfmt.{where}", format_func=str.upper,
                        help="PNG and SVG are drawn by kaleido in a local Chromium; HTML is plotly's own "
                             "interactive page (works offline).")
     i = view.index(thr)
-    for j, (col, panel) in enumerate(zip(cols, [p for row in view.rows for p in row], strict=True)):
+    for j, panel in enumerate(p for row in view.rows for p in row):  # one under another: every title whole
         title = figure_export.title_of(panel.figure).replace(TAU, view.labels[i])
-        col.download_button(f"⬇ {title[:48]}{'…' if len(title) > 48 else ''}",
+        c2.download_button(f"⬇ {title}",
                             lambda panel=panel, fmt=fmt: figure_export.export(figure_at(view, panel, i), fmt).data,
                             figure_export.file_name(title, fmt), figure_export.FORMATS[fmt], on_click="ignore",
                             key=f"w.fig.{where}.{j}", help=f"“{title}”, as shown, as a {fmt.upper()} file.")
