@@ -99,10 +99,10 @@ class Shift:
     def rows(self) -> list[dict]:
         """One row per set, as people read it (percent, exits from 1, speedups by MACs)."""
         q = self.q
-        return [{"evaluation set": s.label, f"{q.label} at full depth": f"{s.full:.2%}",
-                 f"{q.label} at τ": f"{s.at_threshold:.2%}", f"exiting early: {q.change_unit}": f"{s.drop_pt:+.2f}",
+        return [{"set": s.label, f"{q.label}, full depth": f"{s.full:.2%}",
+                 f"{q.label} at τ": f"{s.at_threshold:.2%}", f"exiting early ({q.change_unit})": f"{s.drop_pt:+.2f}",
                  f"mean exit (of {self.exits})": f"{s.mean_exit_number:.2f}",
-                 "speedup (by MACs)": f"{s.mac_speedup:.2f}×"} for s in self.sets]
+                 "speedup by MACs": f"{s.mac_speedup:.2f}×"} for s in self.sets]
 
     def to_json(self) -> dict:
         return asdict(self)

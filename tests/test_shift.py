@@ -55,8 +55,8 @@ def test_the_shipped_reports_carry_the_shift_figures_the_profiles_give():
 @needs_speech
 def test_the_overview_shows_each_model_under_shift_and_names_the_worst_set(open_page):
     at = open_page()
-    tables = [d.value for d in at.dataframe]
-    shown = {label for t in tables for label in t["evaluation set"]}
+    tables = [t.value for t in at.table]
+    shown = {label for t in tables for label in t["set"]}
     assert {"unseen voices (test_b)", "white, SNR 10", "blur, corruption severity 3"} <= shown
     said = _said(at)
     for name in zoo.names("overview"):
@@ -71,7 +71,7 @@ def test_tradeoffs_says_where_the_clean_threshold_loses_more_than_eps_and_applie
     at = open_page("tradeoffs", model="speech")
     s = shift.at_threshold("speech", "ctc_entropy", recommended("speech", "ctc_entropy"), default_eps_pt("speech"))
     assert "was chosen on clean calibration data" in " ".join(w.value for w in at.warning)
-    assert any("unseen voices (test_b)" in list(d.value.get("evaluation set", [])) for d in at.dataframe)
+    assert any("unseen voices (test_b)" in list(d.value.get("set", [])) for d in at.dataframe)
     row = s.over_eps[0]
     at.button(key=f"w.apply_shift.{row.key}").click().run()
     assert not at.exception and _explorer(at)["value"] == pytest.approx(row.own_threshold)
