@@ -81,9 +81,8 @@ def shift_ui(name: str, crit: str, thr: float, eps: float) -> None:
     st.markdown(s.worst_sentence())
     if s.warning():
         st.warning(s.warning())
-        cols = st.columns(min(len(s.over_eps), 3))
-        for i, row in enumerate(s.over_eps):
-            cols[i % len(cols)].button(
+        for row in s.over_eps:  # one per row: each label whole at any width
+            st.button(
                 f"Apply τ = {row.own_threshold:.4g} (chosen on {row.label})", key=f"w.apply_shift.{row.key}",
                 on_click=choice.set_threshold, args=(name, crit, row.own_threshold),
                 help=f"The cheapest threshold within ε on {row.label} itself: {row.own_mac_speedup:.2f}× fewer "

@@ -8,6 +8,7 @@ input_corpus (good and bad uploads), threshold_probe (reading the threshold expl
 Benchmarks live in benchmarks/, demos and trainers in scripts/."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@pytest.fixture(autouse=True)
+def _main_module_kept():
+    """AppTest leaves the page it ran as `sys.modules["__main__"]`; a process pool started later
+    (`spawn`, as `synth speech` uses) would run that page in every worker, which dies and is
+    replaced forever. Put the real one back after each test."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ LONG = 180_000  # ms: a first visit loads torch and a model on a busy machine
 PAGES = {"": "The model part by part", "tradeoffs": "One input of this evaluation set, really exiting",
          "noise": "Every criterion, each at its recommended threshold", "model": "Run the benchmark",
          "energy": "Outcome of every arriving input", "live_image": "Class probabilities at every exit",
-         "live_speech": "Exit this input takes as the", "add_model": "Imported models",
+         "live_speech": "Layers after the exit were never computed", "add_model": "Imported models",
          "tradeoffs?model=speech": "One input of this evaluation set, really exiting",
          "tradeoffs?vs=image-shared,image-distill,speech": "Recommended thresholds, side by side",
          "noise?model=speech": "The other held-out sets"}
