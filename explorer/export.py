@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .costs import count_macs
+from . import criteria
+from .costs import count_macs, read_heads
 from .models.base import MultiExitModel, State
 from .onnx_runtime import Graph
 from .profile import fingerprint
@@ -208,7 +209,8 @@ def _spec(model, name, criterion, threshold, x, seq, fields, stages, head_files,
     task_kind = model.heads[model.task_head]
     return {
         "format": FORMAT, "model": name, "fingerprint": fingerprint(model), "architecture": model.architecture,
-        "criterion": criterion, "threshold": threshold, "task": model.task,
+        "criterion": criterion, "threshold": threshold, "decision": _decision(model, criterion),
+        "task": model.task,
         "heads": dict(model.heads),  # name -> kind; the first answers
         "exit_names": list(model.exit_names),
         "input": {"name": "x", "lengths": seq, "shape": list(x.shape[1:]), "dtype": str(x.dtype).split(".")[-1],
@@ -220,6 +222,17 @@ def _spec(model, name, criterion, threshold, x, seq, fields, stages, head_files,
         "ctc_silent": sorted(model.ctc_silent), "int8": int8,
         "macs": count_macs(model).to_dict(),
     }
+
+
+def _decision(model: MultiExitModel, name: str) -> dict:
+    """How the criterion decides, for a program without this project: the heads it reads at
+    every exit, the score it compares with the threshold and the rule (ge: exit when
+    score >= threshold, le: <=, gt: >); score "exit_index", "streak" (PABEE) or "next_cost"
+    (the MACs of going one exit further) where it is not a head's score."""
+    crit = criteria.get(name)
+    special = {"patience": "streak", "static": "exit_index", "budget": "next_cost"}
+    return {"heads": read_heads(model.heads, crit), "score": special.get(crit.name, crit.score_column),
+            "rule": crit.rule}
 
 
 def _words(model: MultiExitModel) -> list[str]:
