@@ -41,9 +41,13 @@ def folder(name: str, int8: bool = False) -> Path:
     return paths.CACHE / "onnx" / f"{name}-{fingerprint(zoo.model(name))[:12]}{'-int8' if int8 else ''}"
 
 
-def exported(name: str, int8: bool = False, criterion: str = "", threshold: float | None = None):
-    """The export of model `name` in the cache, made now if missing (see `export.export`)."""
+def exported(name: str, int8: bool = False):
+    """The export of model `name` in the cache, made now if missing (see `export.export`). Its
+    exits.json names the model's starting criterion at that criterion's default threshold: the
+    runtime itself takes both from the command or page that runs it."""
+    from .criteria import get
     from .export import Exported, export
+    from .thresholds import default_criterion
 
     out = folder(name, int8)
     if (out / "exits.json").exists():
@@ -51,7 +55,9 @@ def exported(name: str, int8: bool = False, criterion: str = "", threshold: floa
 
         return Exported(out, json.loads((out / "exits.json").read_text()))
     out.parent.mkdir(parents=True, exist_ok=True)
-    return export(zoo.model(name), out, name, criterion, threshold, calibration_batches(name) if int8 else None)
+    criterion = get(default_criterion(name))
+    return export(zoo.model(name), out, name, criterion.name, criterion.default,
+                  calibration_batches(name) if int8 else None)
 
 
 def calibration_batches(name: str, n: int = 128, batch: int = 16) -> list:

@@ -106,6 +106,20 @@ def test_int8_toy_with_shared_head(toy_inputs):
     _assert_exits_match_profile(q, *toy_inputs)
 
 
+def test_int8_leaves_a_head_no_view_reads_uncalibrated_in_fp32_without_warning():
+    """The image model answers with per-exit heads: its FreeML shared head never runs in
+    calibration, so it has no ranges to quantise with (torch warned "must run observer")."""
+    import warnings
+
+    model = zoo.model("image")
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*must run observer")
+        q = compress.quantize_int8(model, [(x, None)])
+    assert type(q.shared) is nn.Linear and "shared" not in q.int8_plan["static"]
+    assert "exits.0.2" in q.int8_plan["static"]  # the heads it answers with are int8
+
+
 def test_int8_saves_without_pickle_and_loads_identical(toy_int8, toy_inputs, tmp_path):
     path = compress.save_variant(toy_int8, "toy-int8", {"base": "toy", "method": "int8"}, tmp_path)
     assert path.with_suffix(".safetensors").exists()
