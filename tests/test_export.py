@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import needs_image
 
 from explorer import deployed, export, zoo
 from explorer.engine import read_all_exits, run_stream, run_with_exits
@@ -171,3 +172,27 @@ def test_the_example_answers_from_an_export_folder_alone_as_predict_does(tmp_pat
         theirs = json.loads(run.stdout)
         ours = predict_file(name, str(file), crit, threshold)
         assert (theirs["exit"], theirs["prediction"]) == (ours["exit"], ours["prediction"])
+
+
+# ---- the app: a runtime choice beside the threshold -------------------------------------------------
+def _runtime(at):
+    return next(s for s in at.selectbox if s.label == "Runtime")
+
+
+@needs_image
+def test_the_live_and_model_pages_offer_the_runtime_beside_the_threshold(open_page):
+    for page in ("live_image", "model"):
+        at = open_page(page, model="image")
+        assert not at.exception
+        assert _runtime(at).value == "torch" and list(_runtime(at).options) == ["PyTorch", "ONNX Runtime"]
+
+
+@pytest.mark.slow
+@needs_image
+def test_the_live_page_on_onnx_runtime_answers_at_the_same_exit(open_page):
+    at = open_page("live_image", model="image", criterion="confidence", threshold="0.99")
+    on_torch = next(m.value for m in at.markdown if m.value.startswith("### Exit"))
+    _runtime(at).set_value("onnx").run()
+    assert not at.exception and at.query_params["runtime"] == ["onnx"]
+    on_onnx = next(m.value for m in at.markdown if m.value.startswith("### Exit"))
+    assert on_onnx.split(",")[0] == on_torch.split(",")[0]  # the exit and the answer (timings differ)
