@@ -275,5 +275,6 @@ def _quantise(model, folder: Path, stages: list[str], fields: list[str], calibra
         except Exception:  # the optional graph clean-up failed: quantise the graph as it is
             shutil.copy(path, prepared)
         quantize_static(str(prepared), str(path), Reader(seen[k]), activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=True)
+                        weight_type=QuantType.QInt8, per_channel=True,
+                        op_types_to_quantize=["Conv", "MatMul", "Gemm"])  # the weights; norms stay float
         prepared.unlink()

@@ -193,6 +193,6 @@ def test_the_live_page_on_onnx_runtime_answers_at_the_same_exit(open_page):
     at = open_page("live_image", model="image", criterion="confidence", threshold="0.99")
     on_torch = next(m.value for m in at.markdown if m.value.startswith("### Exit"))
     _runtime(at).set_value("onnx").run()
-    assert not at.exception and at.query_params["runtime"] == ["onnx"]
+    assert not at.exception and at.query_params["runtime"] == "onnx"
     on_onnx = next(m.value for m in at.markdown if m.value.startswith("### Exit"))
     assert on_onnx.split(",")[0] == on_torch.split(",")[0]  # the exit and the answer (timings differ)
