@@ -64,6 +64,21 @@ def test_a_toy_model_exported_answers_as_in_pytorch_and_exits_at_the_same_exits(
         assert theirs.pred == ours.pred
 
 
+def test_a_profile_on_onnx_runtime_has_the_same_predictions_at_every_exit(toy_model, tmp_path):
+    from conftest import quick_profile
+
+    from explorer.models.toy import toy_data
+
+    onnx = _exported(toy_model, tmp_path)
+    x, y, _ = toy_data(256, toy_model.config, seed=4)
+    batches = [(x[i:i + 64], None, y[i:i + 64].tolist()) for i in range(0, 256, 64)]
+    ours, theirs = quick_profile(toy_model, batches, "toy"), quick_profile(onnx, batches, "toy@onnx")
+    np.testing.assert_array_equal(theirs.cols["pred"], ours.cols["pred"])
+    np.testing.assert_array_equal(theirs.cols["errors"], ours.cols["errors"])
+    assert (theirs.macs.stage == ours.macs.stage).all() and theirs.macs.front == ours.macs.front
+    assert theirs.meta.fingerprint != ours.meta.fingerprint  # its own profiles, never the PyTorch model's
+
+
 def test_exits_json_says_everything_another_program_needs(toy_model, tmp_path):
     spec = json.loads((export.export(toy_model, tmp_path / "toy", "toy", "patience", 2).folder
                        / "exits.json").read_text())
