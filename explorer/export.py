@@ -112,8 +112,9 @@ def _export_one(part: nn.Module, args: tuple, path: Path, inputs: list[str], out
         raise ValueError(f"{what} cannot be exported to ONNX: {_op(err)}") from None
 
 
-def _check(path: Path, feeds: dict, expected: list[torch.Tensor], what: str) -> None:
-    """The graph at `path` must give PyTorch's numbers on the traced batch."""
+def _check(path: Path, feeds: dict, expected: list[torch.Tensor], what: str, why: str) -> None:
+    """The graph at `path` must give PyTorch's numbers on the traced batch (`why`: what to say
+    when it does not)."""
     got = Graph(path, threads=1)(feeds)
     for g, e in zip(got, expected, strict=True):
         e = e.detach().numpy()
@@ -122,9 +123,10 @@ def _check(path: Path, feeds: dict, expected: list[torch.Tensor], what: str) -> 
         else:
             ok = g.shape == e.shape and np.allclose(g, e, atol=TOLERANCE, rtol=TOLERANCE)
         if not ok:
-            gap = float(np.abs(g - e).max()) if g.shape == e.shape else f"shape {g.shape} instead of {e.shape}"
-            raise ValueError(f"{what} exported to ONNX but answers differently from PyTorch ({gap}): "
-                             "the trace froze a shape or a branch")
+            gap = (f"by up to {float(np.abs(g - e).max()):.3g}, above {TOLERANCE:g}" if g.shape == e.shape
+                   else f"shape {g.shape} instead of {e.shape}")
+            raise ValueError(f"{what} exported to ONNX but answers differently from PyTorch on the traced batch "
+                             f"({gap}){why}")
 
 
 def _numpy(args) -> list[np.ndarray]:
@@ -167,11 +169,14 @@ def _write(model, folder: Path, name, criterion, threshold, x, lengths, seq, cal
                "h": time_axes, "mask": time_axes, "memory": batch_axis}
     dynamic.update({f"next_{f}": dynamic[f] for f in fields})
 
+    int8 = any(t.dtype == torch.int8 for t in model.state_dict().values())
+    why = (": PyTorch's int8 kernels round otherwise than ONNX Runtime's; export the float model with --int8 "
+           "instead" if int8 else ": the trace froze a shape or a branch")
     what = "the front end"
     _export_one(_Part(model, lambda m, *a: _tensors(m.embed(*a), fields)), front_args, folder / "front.onnx",
                 front_in, fields, dynamic, what)
     _check(folder / "front.onnx", dict(zip(front_in, _numpy(front_args), strict=True)),
-           list(_tensors(state, fields)), what)
+           list(_tensors(state, fields)), what, why)
     if model.embed_alone:  # the traced batch for the stages, each input embedded alone
         state = State.cat([model.embed(x[i:i + 1, : int(n)], n[None]) for i, n in enumerate(lengths)])
 
@@ -184,7 +189,7 @@ def _write(model, folder: Path, name, criterion, threshold, x, lengths, seq, cal
         file = f"stage{k + 1}.onnx"
         _export_one(_Part(model, lambda m, *a, k=k: _tensors(m.stage(k, _state(fields, a)), fields)), args,
                     folder / file, fields, [f"next_{f}" for f in fields], dynamic, what)
-        _check(folder / file, dict(zip(fields, _numpy(args), strict=True)), list(_tensors(nxt, fields)), what)
+        _check(folder / file, dict(zip(fields, _numpy(args), strict=True)), list(_tensors(nxt, fields)), what, why)
         stages.append(file)
         state = nxt
         args = _tensors(state, fields)
@@ -195,7 +200,7 @@ def _write(model, folder: Path, name, criterion, threshold, x, lengths, seq, cal
             dyn = dict(dynamic, logits=batch_axis if kind == "class" else time_axes)
             _export_one(_Part(model, lambda m, *a, k=k, head=head: m.head(k, _state(fields, a), head)), args,
                         folder / file, fields, ["logits"], dyn, what)
-            _check(folder / file, dict(zip(fields, _numpy(args), strict=True)), [logits], what)
+            _check(folder / file, dict(zip(fields, _numpy(args), strict=True)), [logits], what, why)
             head_files[head].append(file)
 
     if calibration:

@@ -211,3 +211,13 @@ def test_the_live_page_on_onnx_runtime_answers_at_the_same_exit(open_page):
     assert not at.exception and at.query_params["runtime"] == "onnx"
     on_onnx = next(m.value for m in at.markdown if m.value.startswith("### Exit"))
     assert on_onnx.split(",")[0] == on_torch.split(",")[0]  # the exit and the answer (timings differ)
+
+
+@needs_image
+def test_a_pytorch_int8_variant_is_refused_in_a_sentence_that_says_what_to_do(tmp_path):
+    from explorer import compress
+
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    variant = compress.quantize_int8(zoo.model("image"), [(x, None)])
+    with pytest.raises(ValueError, match="answers differently from PyTorch.*export the float model with --int8"):
+        export.export(variant, tmp_path / "int8", "image-int8", "entropy", 0.5)
