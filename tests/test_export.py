@@ -47,11 +47,18 @@ def _exported(model, tmp_path, name="m", criterion="entropy") -> OnnxModel:
     return OnnxModel(done.folder, like=model)
 
 
-def test_a_toy_model_exported_answers_as_in_pytorch_and_exits_at_the_same_exits(toy_model, tmp_path):
+@pytest.fixture(scope="module")
+def toy_export(toy_model, tmp_path_factory):
+    """The toy exported once (criterion patience, threshold 2) and its OnnxModel."""
+    done = export.export(toy_model, tmp_path_factory.mktemp("export") / "toy", "toy", "patience", 2)
+    return done, OnnxModel(done.folder, like=toy_model)
+
+
+def test_a_toy_model_exported_answers_as_in_pytorch_and_exits_at_the_same_exits(toy_model, toy_export):
     from explorer import criteria
     from explorer.models.toy import toy_data
 
-    onnx = _exported(toy_model, tmp_path)
+    onnx = toy_export[1]
     x, _, _ = toy_data(64, toy_model.config, seed=3)
     inputs = list(x)
     _same_at_every_exit(toy_model, onnx, inputs)
@@ -64,12 +71,12 @@ def test_a_toy_model_exported_answers_as_in_pytorch_and_exits_at_the_same_exits(
         assert theirs.pred == ours.pred
 
 
-def test_a_profile_on_onnx_runtime_has_the_same_predictions_at_every_exit(toy_model, tmp_path):
+def test_a_profile_on_onnx_runtime_has_the_same_predictions_at_every_exit(toy_model, toy_export):
     from conftest import quick_profile
 
     from explorer.models.toy import toy_data
 
-    onnx = _exported(toy_model, tmp_path)
+    onnx = toy_export[1]
     x, y, _ = toy_data(256, toy_model.config, seed=4)
     batches = [(x[i:i + 64], None, y[i:i + 64].tolist()) for i in range(0, 256, 64)]
     ours, theirs = quick_profile(toy_model, batches, "toy"), quick_profile(onnx, batches, "toy@onnx")
@@ -79,15 +86,15 @@ def test_a_profile_on_onnx_runtime_has_the_same_predictions_at_every_exit(toy_mo
     assert theirs.meta.fingerprint != ours.meta.fingerprint  # its own profiles, never the PyTorch model's
 
 
-def test_exits_json_says_everything_another_program_needs(toy_model, tmp_path):
-    spec = json.loads((export.export(toy_model, tmp_path / "toy", "toy", "patience", 2).folder
-                       / "exits.json").read_text())
+def test_exits_json_says_everything_another_program_needs(toy_model, toy_export):
+    folder = toy_export[0].folder
+    spec = json.loads((folder / "exits.json").read_text())
     assert spec["criterion"] == "patience" and spec["threshold"] == 2
     assert spec["decision"] == {"heads": ["exit"], "score": "streak", "rule": "ge"}
     assert len(spec["stages"]) == toy_model.num_exits == len(spec["head_files"]["exit"])
     assert spec["classes"] == [str(i) for i in range(toy_model.config.num_classes)]
     assert spec["fingerprint"] and spec["input"]["shape"] == [toy_model.config.in_dim]
-    assert all((tmp_path / "toy" / f).exists() for f in [spec["front"], *spec["stages"]])
+    assert all((folder / f).exists() for f in [spec["front"], *spec["stages"]])
 
 
 class _NoOnnx(ToyMLP):
@@ -213,6 +220,7 @@ def test_the_live_page_on_onnx_runtime_answers_at_the_same_exit(open_page):
     assert on_onnx.split(",")[0] == on_torch.split(",")[0]  # the exit and the answer (timings differ)
 
 
+@pytest.mark.slow
 @needs_image
 def test_a_pytorch_int8_variant_is_refused_in_a_sentence_that_says_what_to_do(tmp_path):
     from explorer import compress
