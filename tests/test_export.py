@@ -229,3 +229,20 @@ def test_a_pytorch_int8_variant_is_refused_in_a_sentence_that_says_what_to_do(tm
     variant = compress.quantize_int8(zoo.model("image"), [(x, None)])
     with pytest.raises(ValueError, match="answers differently from PyTorch.*export the float model with --int8"):
         export.export(variant, tmp_path / "int8", "image-int8", "entropy", 0.5)
+
+
+@pytest.mark.slow
+def test_imported_models_export_with_their_trained_exits_shared_head_and_daisy_heads(workspace, tmp_path, capsys):
+    """The tiny imported ViT (trained exits; its FreeML shared view) and Wav2Vec2 (trained CTC exits,
+    DAISY heads): exported through the registry as the command line does, answering as in PyTorch."""
+    from explorer.__main__ import main
+
+    for name, criterion in ((workspace["image"], "entropy"), (workspace["image"] + "-shared", "entropy"),
+                            (workspace["speech"], "daisy")):
+        out = tmp_path / name
+        assert main(["export", name, "--criterion", criterion, "--threshold", "0.5", "--out", str(out),
+                     "--json"]) == 0, capsys.readouterr()
+        model = zoo.model(name)
+        entry = zoo.get(name)
+        inputs, _ = entry.data(entry.test_split)
+        _same_at_every_exit(model, OnnxModel(out, like=model), inputs[:4])
