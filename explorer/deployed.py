@@ -54,7 +54,6 @@ def exported(name: str, int8: bool = False):
         import json
 
         return Exported(out, json.loads((out / "exits.json").read_text()))
-    out.parent.mkdir(parents=True, exist_ok=True)
     criterion = get(default_criterion(name))
     return export(zoo.model(name), out, name, criterion.name, criterion.default,
                   calibration_batches(name) if int8 else None)

@@ -144,7 +144,8 @@ def export(model: MultiExitModel, out: Path, name: str, criterion: str, threshol
     x, lengths = example_batch(model)
     seq = lengths is not None
     out = Path(out)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))  # written whole, then moved into place
     try:
         with torch.no_grad():
             spec = _write(model, tmp, name, criterion, threshold, x, lengths, seq, calibration)
@@ -180,11 +181,10 @@ def _write(model, folder: Path, name, criterion, threshold, x, lengths, seq, cal
     if model.embed_alone:  # the traced batch for the stages, each input embedded alone
         state = State.cat([model.embed(x[i:i + 1, : int(n)], n[None]) for i, n in enumerate(lengths)])
 
-    stages, head_files, stage_inputs = [], {n: [] for n in model.heads}, []
+    stages, head_files = [], {n: [] for n in model.heads}
     for k in range(model.num_exits):
         what = f"stage {k + 1} ({model.exit_names[k]})"
         args = _tensors(state, fields)
-        stage_inputs.append(args)
         nxt = model.stage(k, state)
         file = f"stage{k + 1}.onnx"
         _export_one(_Part(model, lambda m, *a, k=k: _tensors(m.stage(k, _state(fields, a)), fields)), args,
