@@ -10,6 +10,7 @@ reaches a view through its runtime choice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,8 +52,6 @@ def exported(name: str, int8: bool = False):
 
     out = folder(name, int8)
     if (out / "exits.json").exists():
-        import json
-
         return Exported(out, json.loads((out / "exits.json").read_text()))
     criterion = get(default_criterion(name))
     return export(zoo.model(name), out, name, criterion.name, criterion.default,
