@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_GET := $(if $(shell [ "$$(id -u)" = 0 ] && echo root),apt-get,sudo apt-get)
 
-.PHONY: run test check lint bench bench-app bench-scale byom-demo load screenshots data speech-tools browser clean debian-base
+.PHONY: run test check lint bench bench-runtime bench-app bench-scale byom-demo load screenshots data speech-tools browser clean debian-base
 
 run: $(VENV)/.runtime data
 	$(PY) app.py --server.address localhost  # = streamlit run app.py; this machine only, so Add a model may read its folders
@@ -46,6 +46,12 @@ browser:
 bench: $(VENV)/.runtime
 	$(PY) -m explorer bench --model toy --criterion entropy --batch 1 --json
 	$(PY) -m explorer bench --model toy --criterion entropy --batch 64 --json
+
+# PyTorch against ONNX Runtime, plain and with real exits (fp32 and int8 stages), at batch 1 and 16,
+# for the built-in image and speech models and HuBERT-base / ViT-Base geometry (not part of
+# `make test`; minutes): medians and spread, realized / ideal speedup on each runtime.
+bench-runtime: $(VENV)/.runtime
+	$(PY) benchmarks/bench_runtime.py
 
 # The app's timing targets: a released threshold-slider move (server time, <= 200 ms),
 # `python app.py` until the first page is shown (<= 10 s), and in chromium an arrow key

@@ -25,15 +25,24 @@ def _progress_bar(desc: str):
 def cmd_bench(args) -> int:
     from .bench import bench
 
-    out = bench(args.model, args.criterion, args.threshold, args.batch, args.split, args.repeats,
+    out = bench(_on_runtime(args), args.criterion, args.threshold, args.batch, args.split, args.repeats,
                 _progress_bar(f"profiling {args.model}"), args.limit).to_json()
     print(json.dumps(out) if args.json else "\n".join(f"{k:>22}: {v}" for k, v in out.items()))
     return 0
 
 
+def _on_runtime(args) -> str:
+    """The model's name on the runtime `--runtime` chose (explorer.deployed: NAME@onnx)."""
+    from .deployed import view
+
+    return view(args.model, args.runtime)
+
+
 def cmd_profile(args) -> int:
     from . import zoo
     from .robustness import all_variant_args, load_all
+
+    args.model = _on_runtime(args)
 
     bar = _progress_bar(f"profiling {args.model}")
     if args.ship:
@@ -72,11 +81,14 @@ def cmd_sweep(args) -> int:
 def cmd_predict(args) -> int:
     from .errors import InputError
     from .predict import predict_file
+    from .thresholds import default_criterion, recommended
 
+    crit = args.criterion or default_criterion(args.model)  # chosen on the model, whichever runtime runs it
+    threshold = recommended(args.model, crit) if args.threshold is None else args.threshold
     status = 0
     for path in args.files:
         try:
-            out = predict_file(args.model, path, args.criterion, args.threshold)
+            out = predict_file(_on_runtime(args), path, crit, threshold)
         except InputError as err:  # the file's fault: say so and go on with the next
             out, status = {"file": path, "error": str(err)}, 2
         if args.json:
@@ -255,6 +267,27 @@ def cmd_compress(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    """The model's graphs with its exits and threshold, for ONNX Runtime (see explorer.export)."""
+    from pathlib import Path
+
+    from . import criteria, zoo
+    from .deployed import calibration_batches
+    from .export import export
+    from .thresholds import default_criterion, recommended
+
+    crit = criteria.get(args.criterion or default_criterion(args.model))
+    if not crit.causal:
+        raise ValueError(f"{crit.name} is a bound that needs labels or the final exit: it cannot decide an exit")
+    threshold = recommended(args.model, crit.name) if args.threshold is None else args.threshold
+    calibration = calibration_batches(args.model) if args.int8 else None
+    done = export(zoo.model(args.model), Path(args.out), args.model, crit.name, float(threshold), calibration)
+    out = {"model": args.model, "out": str(done.folder), "graphs": done.graphs, "criterion": crit.name,
+           "threshold": float(threshold), "int8": args.int8, "fingerprint": done.spec["fingerprint"][:12]}
+    print(json.dumps(out) if args.json else "\n".join(f"{k:>12}: {v}" for k, v in out.items()))
+    return 0
+
+
 def cmd_energy(args) -> int:
     from . import energy, zoo
 
@@ -266,6 +299,14 @@ def cmd_energy(args) -> int:
     print(json.dumps({"model": args.model, **run.summary.to_json(), "period_s": args.period,
                       "capacitor_mj": args.capacitor_mj, "full_mj": run.full_macs * args.nj_per_mac * 1e-6}))
     return 0
+
+
+def _runtime_arg(p) -> None:
+    from .deployed import RUNTIMES
+
+    p.add_argument("--runtime", default="torch", choices=list(RUNTIMES),
+                   help="onnx: the model exported to ONNX Runtime, real exits kept (exported on first use "
+                        "into the cache); onnx-int8: its stages quantised")
 
 
 def main(argv=None) -> int:
@@ -282,6 +323,7 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=0, help="only the first N inputs (0: all)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs of each; the best counts")
     p.add_argument("--json", action="store_true", help="one JSON object")
+    _runtime_arg(p)
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("profile", help="build (or load) a model's profile on a split")
@@ -296,6 +338,7 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=1, help="with --ray: actors, each loading the model once")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                    help="cuda: profile on a GPU (with --ray: one GPU per worker); the profile says which device")
+    _runtime_arg(p)
     p.set_defaults(run=cmd_profile)
 
     p = sub.add_parser("sweep", help="sweep criteria over their threshold grids, as CSV (exits counted from 1)")
@@ -311,7 +354,20 @@ def main(argv=None) -> int:
     p.add_argument("--criterion", default=None, help="default: the model's recommended criterion")
     p.add_argument("--threshold", type=float, default=None, help="default: the recommended threshold")
     p.add_argument("--json", action="store_true", help="one JSON line per file")
+    _runtime_arg(p)
     p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser("export", help="a model with its exits and threshold as ONNX graphs + exits.json "
+                                      "(runs without this project: examples/run_exported.py)")
+    p.add_argument("model")
+    p.add_argument("--criterion", default=None, help="default: the model's recommended criterion")
+    p.add_argument("--threshold", type=float, default=None, help="default: the recommended threshold")
+    p.add_argument("--out", required=True, help="the folder to write (replaced if it exists)")
+    p.add_argument("--format", default="onnx", choices=["onnx"])
+    p.add_argument("--int8", action="store_true",
+                   help="quantise the stages to int8 (ONNX Runtime, calibrated on the calibration split)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("report", help="a model's figures: accuracy, exits, heads, recommended threshold")
     p.add_argument("what", nargs="?", choices=["image", "speech"])

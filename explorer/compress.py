@@ -168,16 +168,20 @@ def _walk(model: MultiExitModel, x, lengths) -> None:
 @torch.inference_mode()
 def _calibrate(model: MultiExitModel, convs: list[str], calib: list) -> dict[str, dict]:
     """Input and output ranges of each named layer over the calibration batches (x86 observers:
-    histogram, 7-bit range, as torch's default static qconfig)."""
+    histogram, 7-bit range, as torch's default static qconfig). A layer no calibration pass
+    runs (a head the model does not answer with: the image model's FreeML shared head when it
+    reads per-exit heads) has no ranges: it is left out, and stays fp32."""
     from torch.ao.quantization import get_default_qconfig
 
     qconfig = get_default_qconfig("x86")
     obs = {n: (qconfig.activation(), qconfig.activation()) for n in convs}
+    seen: set[str] = set()
 
     def observe(name):
         def hook(module, inputs, output) -> None:  # returns None: the output is kept as is
             obs[name][0](inputs[0])
             obs[name][1](output)
+            seen.add(name)
         return hook
 
     hooks = [model.get_submodule(n).register_forward_hook(observe(n)) for n in convs]
@@ -189,6 +193,8 @@ def _calibrate(model: MultiExitModel, convs: list[str], calib: list) -> dict[str
             h.remove()
     out = {}
     for n, (o_in, o_out) in obs.items():
+        if n not in seen:
+            continue
         (s_in, z_in), (s_out, z_out) = o_in.calculate_qparams(), o_out.calculate_qparams()
         out[n] = {"in_scale": float(s_in), "in_zero_point": int(z_in),
                   "out_scale": float(s_out), "out_zero_point": int(z_out)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from . import built_ins, imported, user_model, variants, zoo
+from . import built_ins, deployed, imported, user_model, variants, zoo
 
 _LOCK = threading.Lock()  # two first sessions of the app may start at once
 _installed = False  # the app's script runs again on every rerun: install once
@@ -17,14 +17,16 @@ _installed = False  # the app's script runs again on every rerun: install once
 
 def install() -> None:
     """Register the built-in models, then the providers of compressed variants (in the
-    cache), imported models (in the workspace) and `file.py:build` models. Idempotent."""
+    cache), imported models (in the workspace), `file.py:build` models and every model's
+    ONNX Runtime views (`NAME@onnx`). Idempotent."""
     global _installed
     with _LOCK:
         if _installed:
             return
         for entry in built_ins.entries():
             zoo.register(entry)
-        for provider in (variants.PROVIDER, imported.provider(_load_imported), user_model.PROVIDER):
+        for provider in (variants.PROVIDER, imported.provider(_load_imported), user_model.PROVIDER,
+                         deployed.PROVIDER):
             zoo.provide(provider)
         _installed = True
 

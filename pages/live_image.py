@@ -50,9 +50,10 @@ name = choice.model_select("live_image")
 entry = zoo.get(name)
 if entry.group != "built-in":
     st.caption(entry.summary)
-c1, c2 = st.columns(2)  # shared with every page (and the link)
+c1, c2, c3 = st.columns([2, 2, 1])  # shared with every page (and the link)
 crit = choice.criterion_select(name, common.causal_criteria(name, exclude=("budget",)), c1)
 thr = choice.threshold_widget(name, crit, c2, style="number")
+runtime = choice.runtime_select(name, c3)
 
 source, linked = live_shared.input_source(name, crit, thr, ["Example from the test set", "Upload", "Camera"],
                                           "pictures", "answer")
@@ -82,7 +83,7 @@ severity = choice.linked_select("Severity", [int(v) for v in ax.levels], "severi
                                 widget="select_slider", disabled=kind == "none")
 seen = with_corruption(name, x, kind, severity)
 
-p = run(name, seen, crit, thr)
+p = run(runtime, seen, crit, thr)
 k = p.exit
 cols = st.columns(3 if shown is not None else 2)
 if shown is not None:

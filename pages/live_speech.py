@@ -52,9 +52,10 @@ def spectrogram(name: str, samples: np.ndarray) -> np.ndarray:
 
 name = choice.model_select("live_speech")
 st.caption(zoo.get(name).summary)
-c1, c2 = st.columns(2)  # shared with every page (and the link)
+c1, c2, c3 = st.columns([2, 2, 1])  # shared with every page (and the link)
 crit = choice.criterion_select(name, common.causal_criteria(name, exclude=("budget",)), c1)
 thr = choice.threshold_widget(name, crit, c2, style="number")
+runtime = choice.runtime_select(name, c3)
 
 source, linked = live_shared.input_source(name, crit, thr, ["Example", "Test set", "Upload", "Record"],
                                           "recordings", "transcript")
@@ -90,7 +91,7 @@ heard = noisy(name, samples, kind, snr)
 rate = common.load_model(name).rate
 st.audio(to_wav_bytes(live_shared.playable(heard), rate), format="audio/wav")
 
-p = analyse(name, heard, crit, float(thr))
+p = analyse(runtime, heard, crit, float(thr))
 k = p.exit
 st.markdown(f"### Exit {p.exit_number} of {p.exits_total}: “{p.answer}”\n"
             + (f"{p.heard}\n\n" if p.heard else "")

@@ -131,15 +131,16 @@ def benchmark_ui(name: str) -> None:
     st.caption("The plain model against real early exits on the same test inputs, at batch 1 (each input alone) "
                f"and batch 64 (exited inputs leave the batch). {DEFINITION}")
     prof = common.test_profile(name)
-    c1, c2, c3 = st.columns([2, 3, 1])
+    c1, c2, c4, c3 = st.columns([2, 3, 1, 1])
     crit = choice.criterion_select(name, common.causal_criteria(name), c1)
     thr = choice.threshold_widget(name, crit, c2)
+    runtime = choice.runtime_select(name, c4)
     limit = int(c3.number_input("Inputs", 1, prof.n, min(prof.n, 100),
                                 key=f"w.limit.{name}", help="The first N test inputs (more: steadier, slower)."))
-    key = (name, crit, thr, limit)
+    key = (runtime, crit, thr, limit)
     if st.button("Run the benchmark", type="primary", key="w.bench"):
         try:
-            st.session_state["bench"] = key, run_benchmark(name, crit, thr, limit)
+            st.session_state["bench"] = key, run_benchmark(runtime, crit, thr, limit)
         except ValueError as err:
             st.error(f"The benchmark could not run: {err}")
     stored = st.session_state.get("bench")

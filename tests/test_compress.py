@@ -106,6 +106,20 @@ def test_int8_toy_with_shared_head(toy_inputs):
     _assert_exits_match_profile(q, *toy_inputs)
 
 
+def test_int8_leaves_a_head_no_view_reads_uncalibrated_in_fp32_without_warning():
+    """The image model answers with per-exit heads: its FreeML shared head never runs in
+    calibration, so it has no ranges to quantise with (torch warned "must run observer")."""
+    import warnings
+
+    model = zoo.model("image")
+    x = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*must run observer")
+        q = compress.quantize_int8(model, [(x, None)])
+    assert type(q.shared) is nn.Linear and "shared" not in q.int8_plan["static"]
+    assert "exits.0.2" in q.int8_plan["static"]  # the heads it answers with are int8
+
+
 def test_int8_saves_without_pickle_and_loads_identical(toy_int8, toy_inputs, tmp_path):
     path = compress.save_variant(toy_int8, "toy-int8", {"base": "toy", "method": "int8"}, tmp_path)
     assert path.with_suffix(".safetensors").exists()
@@ -152,13 +166,16 @@ def image_int8(image):
 
 def test_int8_image_is_int8_but_its_stem_and_agrees(image, image_int8, image_inputs):
     floats = [n for n, m in image_int8.named_modules() if isinstance(m, nn.Conv2d | nn.Linear | nn.BatchNorm2d)]
-    assert floats == ["stem.0"]  # one grey input channel: int8 is slower there; BatchNorms folded
+    # one grey input channel: int8 is slower there; BatchNorms folded; the FreeML shared head, which
+    # this view never reads, has no calibration ranges: it stays fp32
+    assert floats == ["stem.0", "shared"]
     x = torch.stack(image_inputs[0])
     a, b = _logits(image, x), _logits(image_int8, x)
     assert (a.argmax(-1) == b.argmax(-1)).float().mean(1).min() >= 0.97
     fp32, _ = weight_bytes(image)
     int8, _ = weight_bytes(image_int8)
-    assert sum(fp32.values()) / sum(int8.values()) >= 3.5
+    read = ("backbone", "exit")  # the weights this view reads; the unused shared head is left as it was
+    assert sum(fp32[p] for p in read) / sum(int8[p] for p in read) >= 3.5 and int8["unused"] == fp32["unused"]
     assert count_macs(image_int8).to_dict() == count_macs(image).to_dict()
 
 
@@ -246,7 +263,8 @@ def test_int8_on_a_tiny_hugging_face_model():
     inputs = list(torch.randint(0, 40, (120, 12), generator=g))
     targets = [int(t) for t in torch.randint(0, 4, (120,), generator=g)]
     q = compress.quantize_int8(model, [(torch.stack(inputs[:64]), None)])
-    assert not any(isinstance(m, nn.Linear) for m in q.modules())
+    # every Linear an exit runs is int8; BERT's pooler, which none reads, has no ranges and stays fp32
+    assert [n for n, m in q.named_modules() if isinstance(m, nn.Linear)] == ["bert.pooler.dense"]
     a, b = _logits(model, torch.stack(inputs)), _logits(q, torch.stack(inputs))
     assert (a.argmax(-1) == b.argmax(-1)).float().mean() >= 0.8
     _assert_exits_match_profile(q, inputs, targets)

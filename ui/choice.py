@@ -18,6 +18,7 @@ import math
 import streamlit as st
 
 from explorer import criteria, zoo
+from explorer.deployed import LABELS, view
 
 STORE = "explorer.choice"  # {"model", "criterion": {model: name}, "threshold": {model: {crit: τ}}, "link", "page"}
 CORE_KEYS = ("model", "criterion", "threshold")
@@ -251,6 +252,16 @@ def linked_select(label: str, options: list, key: str, default=None, where=st, w
     store[key] = value
     _write_link(**{key: value})
     return value
+
+
+def runtime_select(name: str, where=st) -> str:
+    """What runs model `name` beside the threshold: PyTorch, or its ONNX Runtime export with
+    the exits kept (exported on first use). Returns the name of the model on that runtime
+    (explorer.deployed); the link carries it as `runtime`."""
+    runtime = linked_select("Runtime", ["torch", "onnx"], "runtime", "torch", where, format_func=LABELS.get,
+                            help="ONNX Runtime runs the model exported with `python -m explorer export`: "
+                                 "the same exits and answers, often faster.")
+    return view(name, runtime)
 
 
 def linked_toggle(label: str, key: str, default: bool = False, where=st, **kwargs) -> bool:

@@ -48,7 +48,7 @@ class HFSpeechCTC(MultiExitModel):
         self.encoder = self.base.encoder
         self.feature_extractor, self.tokenizer, self.source = feature_extractor, tokenizer, source
         self.stable = bool(cfg.do_stable_layer_norm)  # pre-LN: final layer norm before the head
-        self.group_norm = cfg.feat_extract_norm == "group"
+        self.group_norm = self.embed_alone = cfg.feat_extract_norm == "group"
         self.wavlm = cfg.model_type == "wavlm"
         self.num_exits = cfg.num_hidden_layers
         self.exit_names = [f"layer {k + 1}" for k in range(self.num_exits)]

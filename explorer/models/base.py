@@ -106,6 +106,7 @@ class MultiExitModel(nn.Module):
     final_head_works: bool = True  # the model's own head can read every exit (final-head exits)
     branch_parts: int = 1  # normalised parts a trained image branch reads (ViT: CLS and mean patch)
     ctc_silent: frozenset[int] = frozenset()  # CTC ids dropped before repeats merge (a tokenizer's specials)
+    embed_alone: bool = False  # the front end must see each input alone (a norm over the padded axis)
 
     @property
     def task_head(self) -> str:
@@ -159,6 +160,11 @@ class MultiExitModel(nn.Module):
     def own_head(self):
         """(norm, weight, bias) of the model's own head, to start trained branches from; None
         when its head cannot read earlier exits."""
+        return None
+
+    def known_macs(self) -> dict | None:
+        """MACs of each part (`Costs.to_dict`'s form) when torch cannot count them (a graph run
+        elsewhere: ONNX Runtime); None: count them."""
         return None
 
     def config_dict(self) -> dict:

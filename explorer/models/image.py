@@ -53,11 +53,38 @@ class ResBlock(nn.Module):
         return F.relu(self.bn2(self.conv2(y)) + self.skip(x))
 
 
+def adaptive_avg_pool(h: torch.Tensor, size: int) -> torch.Tensor:
+    """F.adaptive_avg_pool2d. ONNX has it only where `size` divides the input's sides, so an
+    export writes the same averages as two matrix products (the bins are constants)."""
+    H, W = h.shape[-2:]
+    if not torch.onnx.is_in_onnx_export() or (H % size == 0 and W % size == 0):
+        return F.adaptive_avg_pool2d(h, size)
+    return _bins(int(H), size).to(h) @ h @ _bins(int(W), size).to(h).T
+
+
+def _bins(n: int, size: int) -> torch.Tensor:
+    """[size, n]: row i averages adaptive pooling's bin i (floor(i n / size) to ceil((i + 1) n / size))."""
+    m = torch.zeros(size, n)
+    for i in range(size):
+        lo, hi = i * n // size, -(-(i + 1) * n // size)
+        m[i, lo:hi] = 1 / (hi - lo)
+    return m
+
+
+class AdaptivePool(nn.Module):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return adaptive_avg_pool(h, self.size)
+
+
 class ExitHead(nn.Sequential):
     """Average-pool to pool x pool, then one linear layer: cheap but keeps layout."""
 
     def __init__(self, channels: int, pool: int, num_classes: int):
-        super().__init__(nn.AdaptiveAvgPool2d(pool), nn.Flatten(), nn.Linear(channels * pool * pool, num_classes))
+        super().__init__(AdaptivePool(pool), nn.Flatten(), nn.Linear(channels * pool * pool, num_classes))
 
 
 class MnistResNet(MultiExitModel):
@@ -94,7 +121,7 @@ class MnistResNet(MultiExitModel):
 
     def pooled(self, h: torch.Tensor) -> torch.Tensor:
         """[B, C, H, W] -> [B, slot]: fixed-size summary (zero-padded channels)."""
-        p = F.adaptive_avg_pool2d(h, self.config.shared_pool).flatten(1)  # [B, C * s * s]
+        p = adaptive_avg_pool(h, self.config.shared_pool).flatten(1)  # [B, C * s * s]
         return F.pad(p, (0, self.slot - p.shape[1]))
 
     def head(self, k, state, name) -> torch.Tensor:  # -> [B, classes]

@@ -108,14 +108,27 @@ class SpeechEncoder(MultiExitModel):
         """[B, N] samples -> normalised log-mel [B, T, n_mels] and its frame mask [B, T]."""
         c = self.config
         wave = F.pad(wave, (0, max(0, c.n_fft - wave.shape[1])))
-        spec = torch.stft(wave, c.n_fft, c.hop, window=self.window, center=False, return_complex=True)
-        logmel = torch.log(self.mel @ spec.abs().pow(2) + 1e-6).transpose(1, 2)  # [B, T, M]
+        logmel = torch.log(self.mel @ self.power_spectrum(wave) + 1e-6).transpose(1, 2)  # [B, T, M]
         frames = torch.clamp((lengths - c.n_fft) // c.hop + 1, min=1)
         mask = torch.arange(logmel.shape[1], device=logmel.device)[None] < frames[:, None]  # [B, T]
         m = mask[..., None].float()
         mean = (logmel * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)
         std = (((logmel - mean) ** 2 * m).sum(1, keepdim=True) / m.sum(1, keepdim=True)).sqrt()
         return (logmel - mean) / (std + 1e-5) * m, mask  # per-utterance CMVN: voices and channels vary
+
+    def power_spectrum(self, wave: torch.Tensor) -> torch.Tensor:
+        """[B, N] samples -> |STFT|^2 [B, n_fft // 2 + 1, T] (Hann window, no centring)."""
+        c = self.config
+        if not torch.onnx.is_in_onnx_export():
+            return torch.stft(wave, c.n_fft, c.hop, window=self.window, center=False, return_complex=True).abs().pow(2)
+        # ONNX has no complex numbers: the same DFT as one strided convolution with the windowed
+        # cosine and sine bases, so the exported front end starts from the waveform
+        n = torch.arange(c.n_fft, dtype=torch.float64)
+        angle = 2 * math.pi * torch.arange(c.n_fft // 2 + 1, dtype=torch.float64)[:, None] * n[None] / c.n_fft
+        basis = torch.cat([torch.cos(angle), -torch.sin(angle)]) * self.window.double()
+        parts = F.conv1d(wave[:, None], basis.float()[:, None], stride=c.hop)  # [B, 2F, T]: real, imaginary
+        re, im = parts.chunk(2, 1)
+        return re ** 2 + im ** 2
 
     def subsample(self, feats: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[B, T, M] -> [B, ceil(T/4), D]; padding is zeroed before every conv so a sample
