@@ -12,11 +12,17 @@ live page runs it) and batch 16 (the stream schedule), five ways timed in turn i
   ort-exits   real exits on ONNX Runtime (fp32)
   ort-int8    real exits on ONNX Runtime with int8 stages (calibrated on the model's
               calibration split; the random-weight geometries on their own inputs)
+  bare, ort-bare  the same schedule run bare, on PyTorch and on ONNX Runtime: each input
+              runs exactly the stages it runs with exits and its answer is read there,
+              with no criterion, no scores and no bookkeeping
 Every input leaves at a fixed exit (a cycle of exits, the static criterion with one
-threshold per input), so the runtimes do the same work; realized / ideal compares each exit
-run with its own plain model (the same runtime) against the MACs' ideal speedup. For the
-built-in models, the int8 export's quality (accuracy, or WER) at the last exit is set
-against fp32's on the first test inputs.
+threshold per input), so the runtimes do the same work. Two ratios per exit run:
+  realized / ideal   its speedup over its own plain model (the same runtime), as a share of
+                     the MACs' ideal speedup (what the exits buy, stage costs as they are)
+  kept of bare       the bare schedule's time over the exit run's (what deciding costs: 1.0
+                     is an engine that decides for free)
+For the built-in models, the int8 export's quality (accuracy, or WER) at the last exit is
+set against fp32's on the first test inputs.
 """
 
 import argparse
@@ -37,9 +43,10 @@ from explorer.costs import count_macs  # noqa: E402
 from explorer.engine import run_full, run_stream, run_with_exits  # noqa: E402
 from explorer.export import export  # noqa: E402
 from explorer.onnx_runtime import OnnxModel  # noqa: E402
+from explorer.readout import read_pred  # noqa: E402
 from explorer.speedup import time_calls  # noqa: E402
 
-WAYS = ("eager", "ort", "exits", "ort-exits", "ort-int8")
+WAYS = ("eager", "ort", "exits", "ort-exits", "ort-int8", "bare", "ort-bare")
 
 
 def built_in(name: str, n: int):
@@ -81,9 +88,29 @@ TITLES = {"image": "built-in image (MNIST ResNet)", "speech": "built-in speech (
           "hubert": "HuBERT-base geometry, 2 s", "vit": "ViT-Base/16 geometry, 224x224"}
 
 
+@torch.inference_mode()
+def bare_schedule(m, x, lengths, exits_at: np.ndarray) -> np.ndarray:
+    """Run a batch as the exits would, with nothing decided: after stage k the samples whose
+    exit is k have their answer read (the task head, its prediction) and are dropped."""
+    state, ids = m.embed(x, lengths), np.arange(len(exits_at))
+    kind = m.heads[m.task_head]
+    for k in range(m.num_exits):
+        state = m.stage(k, state)
+        leaving = exits_at[ids] == k
+        if leaving.any():
+            idx = np.flatnonzero(leaving)
+            sub = state if len(idx) == len(ids) else state.select(torch.from_numpy(idx))
+            read_pred(kind, m.head(k, sub, m.task_head), sub.mask, m.ctc_silent)
+            if len(idx) == len(ids):
+                break
+            stay = np.flatnonzero(~leaving)
+            ids, state = ids[stay], state.select(torch.from_numpy(stay))
+    return exits_at
+
+
 def ways(model, ort, int8, inputs: list, batch: int, exits_at: np.ndarray) -> dict:
-    """The five ways as calls on the same inputs (each returns the exits it took)."""
-    static = criteria.get("static")
+    """The seven ways as calls on the same inputs (each returns the exits it took)."""
+    static = criteria.get("static")  # its threshold is the exit's number, 1-based
     last = np.full(len(inputs), model.num_exits - 1)
 
     def plain(m):
@@ -100,12 +127,20 @@ def ways(model, ort, int8, inputs: list, batch: int, exits_at: np.ndarray) -> di
     def early(m):
         if batch == 1:
             chunks = [m.collate([x]) for x in inputs]
-            return lambda: np.concatenate([run_with_exits(m, x, static, float(t), None, lengths).exit
+            return lambda: np.concatenate([run_with_exits(m, x, static, float(t + 1), None, lengths).exit
                                            for (x, lengths), t in zip(chunks, exits_at, strict=True)])
-        return lambda: run_stream(m, inputs, static, exits_at.astype(float), None, batch).exit
+        return lambda: run_stream(m, inputs, static, exits_at + 1.0, None, batch).exit
+
+    def bare(m):
+        if batch == 1:
+            chunks = [m.collate([x]) for x in inputs]
+            return lambda: np.concatenate([bare_schedule(m, x, lengths, np.array([t]))
+                                           for (x, lengths), t in zip(chunks, exits_at, strict=True)])
+        x, lengths = m.collate(inputs)
+        return lambda: bare_schedule(m, x, lengths, exits_at)
 
     return {"eager": plain(model), "ort": plain(ort), "exits": early(model), "ort-exits": early(ort),
-            "ort-int8": early(int8)}
+            "ort-int8": early(int8), "bare": bare(model), "ort-bare": bare(ort)}
 
 
 def quality(model, inputs, targets) -> float:
@@ -138,7 +173,7 @@ def bench_model(key: str, folder: Path, repeats: int, say) -> dict:
         say(f"{key}: batch {batch}, {n} inputs, {repeats} runs of each way in turn")
         timings, results = time_calls(list(fns.values()), repeats)
         for name, got in zip(fns, results, strict=True):
-            if name in ("exits", "ort-exits", "ort-int8"):
+            if name in ("exits", "ort-exits", "ort-int8", "bare", "ort-bare"):
                 assert (got == exits_at).all(), f"{name} left at other exits than asked"
         t = dict(zip(fns, timings, strict=True))
         row = {"batch": batch, "inputs": n, "ideal": ideal,
@@ -147,7 +182,9 @@ def bench_model(key: str, folder: Path, repeats: int, say) -> dict:
                "ort_over_eager": t["eager"].median / t["ort"].median,
                "exits_realized_over_ideal": t["eager"].median / t["exits"].median / ideal,
                "ort_exits_realized_over_ideal": t["ort"].median / t["ort-exits"].median / ideal,
-               "ort_exits_over_eager": t["eager"].median / t["ort-exits"].median}
+               "ort_exits_over_eager": t["eager"].median / t["ort-exits"].median,
+               "exits_kept_of_bare": t["bare"].median / t["exits"].median,
+               "ort_exits_kept_of_bare": t["ort-bare"].median / t["ort-exits"].median}
         out["rows"].append(row)
     if targets is not None:
         inputs, targets = zoo.get(key).data(zoo.get(key).test_split)
@@ -158,15 +195,17 @@ def bench_model(key: str, folder: Path, repeats: int, say) -> dict:
 
 
 def table(results: dict) -> str:
-    lines = ["| model | batch | eager ms | ORT ms | exits ms | ORT exits ms | ORT int8 exits ms | ORT / eager "
-             "| exits realized / ideal (PyTorch, ORT) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | batch | eager ms | ORT ms | exits ms | ORT exits ms | ORT int8 exits ms "
+             "| bare ms | ORT bare ms | ORT / eager | exits realized / ideal (PyTorch, ORT) "
+             "| exits kept of bare (PyTorch, ORT) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results.values():
         for row in r["rows"]:
             cells = [f"{row[f'{w}_ms']:.2f} ± {row[f'{w}_spread_ms'] / 2:.2f}" for w in WAYS]
             lines.append(f"| {r['title']} | {row['batch']} | " + " | ".join(cells) +
                          f" | {row['ort_over_eager']:.2f}x | {row['exits_realized_over_ideal']:.2f}, "
-                         f"{row['ort_exits_realized_over_ideal']:.2f} (ideal {row['ideal']:.2f}x) |")
+                         f"{row['ort_exits_realized_over_ideal']:.2f} (ideal {row['ideal']:.2f}x) "
+                         f"| {row['exits_kept_of_bare']:.2f}, {row['ort_exits_kept_of_bare']:.2f} |")
     for r in results.values():
         if "quality" in r:
             q = r["quality"]
@@ -179,8 +218,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default="image,speech,hubert,vit")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1,
+                   help="intra-op threads of both runtimes (ONNX Runtime's sessions take torch's)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
+    torch.set_num_threads(a.threads)
     setup.install()
     results = {"threads": torch.get_num_threads(), "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:

@@ -109,7 +109,7 @@ def run(folder: Path, file: str, threshold: float | None = None) -> dict:
         if "pred" in seen:
             streak = streak + 1 if preds and seen["pred"] == preds[-1] else 0
             preds.append(seen["pred"])
-        score = {"exit_index": k, "streak": streak,
+        score = {"exit_number": k + 1, "streak": streak,
                  "next_cost": cost[k + 1] if k + 1 < K else math.inf}.get(decision["score"])
         score = seen[decision["score"]] if score is None else score
         if RULES[decision["rule"]](score, threshold):

@@ -22,7 +22,7 @@ import torch
 from .costs import read_heads
 from .criteria import Criterion, Evidence
 from .models.base import MultiExitModel, State
-from .readout import KIND_COLUMNS, Interner, read_head
+from .readout import KIND_COLUMNS, Interner, read_head, read_pred
 
 
 @dataclass
@@ -44,7 +44,7 @@ class _Decider:
             raise ValueError(f"{criterion.name} needs the cost of each exit: pass costs=profile.path(criterion)")
         self.model, self.criterion, K = model, criterion, model.num_exits
         self.heads = read_heads(model.heads, criterion) if criterion else []
-        self.tau = np.broadcast_to(np.asarray(threshold, np.float64), (n,))
+        self.tau = np.full(n, threshold, np.float64)  # one per sample (a number is copied to each)
         self.costs = np.zeros(K) if costs is None else np.asarray(costs, np.float64)
         cols = {c for h in self.heads for c in KIND_COLUMNS[model.heads[h]]}
         self.history = {c: np.full((n, K), np.nan) for c in cols}
@@ -72,17 +72,17 @@ class _Decider:
         if not leaving.any():
             return ids, state
 
-        idx = np.flatnonzero(leaving)
+        idx = leaving.nonzero()[0]  # the ndarray methods: a batch of one pays each call's overhead
         if answers is None:  # the criterion did not read the answer: read it for the leavers only
             sub = state if len(idx) == len(ids) else state.select(torch.from_numpy(idx))
-            answers = read_head(model.heads[model.task_head], model.head(k, sub, model.task_head), sub.mask,
-                                model.ctc_silent)["pred"]
+            answers = read_pred(model.heads[model.task_head], model.head(k, sub, model.task_head), sub.mask,
+                                model.ctc_silent)
         else:
             answers = [answers[i] for i in idx]
         for i, a in zip(ids[idx], answers, strict=False):
             self.pred[i] = a.item() if isinstance(a, np.generic) else a
         self.exit[ids[idx]] = k
-        stay = np.flatnonzero(~leaving)
+        stay = (~leaving).nonzero()[0]
         if len(stay) == 0:
             return stay, state
         return ids[stay], state.select(torch.from_numpy(stay))
@@ -136,7 +136,7 @@ def run_full(model: MultiExitModel, x: torch.Tensor, lengths: torch.Tensor | Non
     for k in range(model.num_exits):
         state = model.stage(k, state)
     logits = model.head(model.num_exits - 1, state, model.task_head)
-    out = read_head(model.heads[model.task_head], logits, state.mask, model.ctc_silent)["pred"]
+    out = read_pred(model.heads[model.task_head], logits, state.mask, model.ctc_silent)
     return [p.item() if isinstance(p, np.generic) else p for p in out]
 
 

@@ -232,10 +232,10 @@ def _spec(model, name, criterion, threshold, x, seq, fields, stages, head_files,
 def _decision(model: MultiExitModel, name: str) -> dict:
     """How the criterion decides, for a program without this project: the heads it reads at
     every exit, the score it compares with the threshold and the rule (ge: exit when
-    score >= threshold, le: <=, gt: >); score "exit_index", "streak" (PABEE) or "next_cost"
+    score >= threshold, le: <=, gt: >); score "exit_number" (1 = the first exit), "streak" (PABEE) or "next_cost"
     (the MACs of going one exit further) where it is not a head's score."""
     crit = criteria.get(name)
-    special = {"patience": "streak", "static": "exit_index", "budget": "next_cost"}
+    special = {"patience": "streak", "static": "exit_number", "budget": "next_cost"}
     return {"heads": read_heads(model.heads, crit), "score": special.get(crit.name, crit.score_column),
             "rule": crit.rule}
 

@@ -71,6 +71,19 @@ def greedy_ctc(logp: np.ndarray, mask: torch.Tensor | None, silent: frozenset[in
     return out
 
 
+def read_pred(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None,
+              silent: frozenset[int] = frozenset()):
+    """Only the answer of a head: class ids [B], or transcripts (token tuples). The argmax of
+    the logits is the argmax of their log-softmax (a shift per row), so no softmax is taken:
+    the engine reads only this for a leaver when its criterion read no answer."""
+    z = logits.detach().cpu().numpy()
+    if kind == "class":
+        return z.argmax(-1)
+    if kind == "ctc":
+        return greedy_ctc(z, mask, silent)
+    raise ValueError(f"a {kind!r} head gives no answer")
+
+
 def read_head(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None,
               silent: frozenset[int] = frozenset()) -> dict:
     """Score columns for one head at one exit, for every sample in the batch (silent: CTC ids

@@ -181,9 +181,10 @@ def test_the_example_answers_from_an_export_folder_alone_as_predict_does(tmp_pat
     digit = tmp_path / "digit.png"  # a prepared 28x28 digit, as the live page shows it
     digit.write_bytes(mnist_to_png(zoo.get("image").decode((EXAMPLES / "digit-0-label7.png").read_bytes()).x[0]
                                    .numpy()))
-    for name, file in (("image", digit), ("speech", EXAMPLES / "speech-test_b-1.flac")):
-        crit = default_criterion(name)
-        threshold = recommended(name, crit)
+    cases = [(name, file, default_criterion(name), recommended(name, default_criterion(name)))
+             for name, file in (("image", digit), ("speech", EXAMPLES / "speech-test_b-1.flac"))]
+    cases.append(("image", digit, "static", 2.0))  # static's threshold is the exit's number, 1-based
+    for name, file, crit, threshold in cases:
         folder = export.export(zoo.model(name), tmp_path / name, name, crit, threshold).folder
         run = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "examples" / "run_exported.py"),
                               str(folder), str(file), "--json"], capture_output=True, text=True, timeout=120,
@@ -194,6 +195,8 @@ def test_the_example_answers_from_an_export_folder_alone_as_predict_does(tmp_pat
         theirs = json.loads(run.stdout)
         ours = predict_file(name, str(file), crit, threshold)
         assert (theirs["exit"], theirs["prediction"]) == (ours["exit"], ours["prediction"])
+        if crit == "static":
+            assert ours["exit"] == 2
 
 
 # ---- the app: a runtime choice beside the threshold -------------------------------------------------
