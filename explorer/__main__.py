@@ -102,6 +102,8 @@ def cmd_predict(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from pathlib import Path
+
     from .report import report_image, report_speech, save_report
 
     if args.model:  # an imported model: its workspace report (rebuilt here if missing)
@@ -110,7 +112,18 @@ def cmd_report(args) -> int:
         out = imported_report(args.model, _progress_bar(f"report {args.model}"))
         where = "its workspace"
     elif args.what is None:
-        raise ValueError("name a built-in report (image or speech) or an imported model (--model NAME)")
+        raise ValueError("name a built-in report (image, speech or text) or an imported model (--model NAME)")
+    elif args.what == "text":
+        from . import checkpoint
+        from .models.text import ExitLM, TextConfig
+        from .paths import ASSETS
+        from .text_report import report
+
+        path = Path(args.checkpoint) if args.checkpoint else ASSETS / "models" / "text"
+        if not checkpoint.exists(path):
+            raise ValueError(f"no text model at {path}: train one with `python -m explorer train text`")
+        out = report(checkpoint.load(ExitLM, TextConfig, path), progress=lambda what: print(what, file=sys.stderr))
+        where = save_report("text", out, args.out, args.ship)
     else:
         out = report_image() if args.what == "image" else report_speech()
         where = save_report(args.what, out, args.out, args.ship)
@@ -248,7 +261,56 @@ def cmd_train(args) -> int:
         print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"],
                           "history": summary["history"]}))
         return 0
+    if args.what == "text":
+        from .paths import ASSETS
+        from .train.text import TextTrainConfig, train
+
+        strategy = args.strategy if args.strategy in ("layerskip", "calm") else "layerskip"
+        cfg = TextTrainConfig(strategy=strategy, minutes=args.minutes, seed=args.seed)
+        out = Path(args.out) if args.out else ASSETS / "models" / "text"
+        _, summary = train(cfg, out=out)
+        print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"], "val": summary["val"]}))
+        return 0
     raise ValueError(f"no trainer for {args.what!r}")
+
+
+def cmd_generate(args) -> int:
+    from pathlib import Path
+
+    from . import checkpoint, criteria
+    from .generate import generate, speculate
+    from .models.text import ExitLM, TextConfig
+    from .paths import ASSETS
+
+    path = Path(args.checkpoint) if args.checkpoint else ASSETS / "models" / "text"
+    if not checkpoint.exists(path):
+        raise ValueError(f"no text model at {path}: train one with `python -m explorer train text`")
+    model = checkpoint.load(ExitLM, TextConfig, path)
+    prompt = args.prompt.encode().decode("unicode_escape").encode("utf-8")  # "\n" in a shell argument is a newline
+    full = generate(model, [prompt], args.bytes)
+    if args.speculate:
+        run = speculate(model, prompt, args.bytes, args.speculate, args.draft_len)
+        how = f"self-speculative, drafts of {args.draft_len} by the first {args.speculate} layers"
+    elif args.criterion:
+        run = generate(model, [prompt], args.bytes, criteria.get(args.criterion),
+                       criteria.get(args.criterion).default if args.threshold is None else args.threshold)
+        how = f"per-token exits, {args.criterion}"
+    else:
+        run, how = full, "the full model"
+    same = sum(a == b for a, b in zip(run.tokens[0], full.tokens[0], strict=True)) / max(len(full.tokens[0]), 1)
+    out = {"prompt": prompt.decode("utf-8", "replace"), "text": run.texts()[0], "how": how,
+           "mean_exit": round(run.mean_exit, 3), "exits_total": model.num_exits,
+           "speedup_by_layers": round(run.layer_speedup, 3), "same_as_full_model": round(same, 4),
+           "seconds": round(run.seconds, 3), "full_model_seconds": round(full.seconds, 3)}
+    if args.speculate:
+        out["drafts_accepted"] = round(run.accepted / max(run.drafted, 1), 4)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{out['prompt']}{out['text']}\n\n{how}: mean exit {out['mean_exit']} of {out['exits_total']}, "
+              f"{out['speedup_by_layers']}x fewer layers, {100 * same:.1f}% of bytes as the full model's, "
+              f"{out['seconds']} s (full model {out['full_model_seconds']} s)")
+    return 0
 
 
 def cmd_compress(args) -> int:
@@ -370,8 +432,9 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("report", help="a model's figures: accuracy, exits, heads, recommended threshold")
-    p.add_argument("what", nargs="?", choices=["image", "speech"])
+    p.add_argument("what", nargs="?", choices=["image", "speech", "text"])
     p.add_argument("--model", help="an imported model (instead of image or speech)")
+    p.add_argument("--checkpoint", default=None, help="text: the model (default: assets/models/text)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", default=None, help="where to write the report (default: the cache)")
     p.add_argument("--ship", action="store_true", help="replace the shipped report in assets/reports")
@@ -428,11 +491,11 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("train", help="train a built-in model (progress bars, per-exit validation log)")
-    p.add_argument("what", choices=["image", "speech"])
-    p.add_argument("--strategy", default="joint", choices=["joint", "two-stage", "distill"],
-                   help="speech: joint or two-stage")
+    p.add_argument("what", choices=["image", "speech", "text"])
+    p.add_argument("--strategy", default="joint", choices=["joint", "two-stage", "distill", "layerskip", "calm"],
+                   help="speech: joint or two-stage; text: layerskip (the default) or calm")
     p.add_argument("--epochs", type=int, default=10, help="image: backbone epochs")
-    p.add_argument("--minutes", type=float, default=47, help="speech: total training budget")
+    p.add_argument("--minutes", type=float, default=47, help="speech and text: total training budget")
     p.add_argument("--limit", type=int, default=0, help="train on only this many images (quick checks)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")
@@ -447,6 +510,19 @@ def main(argv=None) -> int:
     p.add_argument("--keep", action="store_true", help="use the variant already in the cache (only report)")
     p.add_argument("--json", action="store_true", help="also measure and print its figures against the model")
     p.set_defaults(run=cmd_compress)
+
+    p = sub.add_parser("generate", help="text: greedy bytes after a prompt, with per-token exits or "
+                                        "self-speculative decoding, against the full model")
+    p.add_argument("prompt", help="the text to continue (\\n for a newline)")
+    p.add_argument("--bytes", type=int, default=64)
+    p.add_argument("--criterion", default=None, help="per-token exits: confidence, entropy, saturation, ...")
+    p.add_argument("--threshold", type=float, default=None, help="default: the criterion's default")
+    p.add_argument("--speculate", type=int, default=0, metavar="LAYERS",
+                   help="self-speculative decoding, drafting with this many first layers")
+    p.add_argument("--draft-len", type=int, default=4, help="tokens drafted before each verification")
+    p.add_argument("--checkpoint", default=None, help="default: assets/models/text")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_generate)
 
     p = sub.add_parser("energy", help="anytime inference under a harvested-power trace: early exit vs the full model")
     p.add_argument("--model", default="image")

@@ -165,6 +165,9 @@ CRITERIA: dict[str, Criterion] = {
         Criterion("oracle_consistent", "oracle: earliest exit agreeing with the final",
                   ("pred",), "ge", _agrees_with_final, _one, causal=False, default=1,
                   source="bound"),
+        # text generation (explorer.generate): last, so the other criteria keep their colours
+        Criterion("saturation", "hidden-state change: cos(h before, h after) ≥ τ", ("saturation",), "ge",
+                  _column("saturation"), _continuous, default=0.95, source="CALM (state saturation)"),
     ]
 }
 

@@ -1,0 +1,130 @@
+"""The text model: per-token exits that really skip layers, batches that answer as their rows
+alone, self-speculative decoding that is exact, and a trainer that learns the corpus."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import checkpoint, criteria
+from explorer.__main__ import main
+from explorer.data import text_corpus
+from explorer.generate import generate, speculate
+from explorer.models.text import ExitLM, TextConfig
+from explorer.train.text import TextTrainConfig, train
+
+PROMPTS = [b"def f(x):\n    return", b"import os", b"ab"]  # unequal lengths: the batch is left-padded
+
+
+@pytest.fixture(scope="module")
+def lm():
+    torch.manual_seed(0)
+    return ExitLM(TextConfig(layers=4, width=32, heads=2, context=64)).eval()
+
+
+def test_a_batch_answers_as_each_prompt_alone_with_the_full_model(lm):
+    batch = generate(lm, PROMPTS, 10)
+    assert batch.tokens == [generate(lm, [p], 10).tokens[0] for p in PROMPTS]
+    assert batch.mean_exit == lm.num_exits and batch.layer_speedup == 1.0
+
+
+def test_rows_that_exit_at_different_layers_answer_as_they_would_alone(lm):
+    static = criteria.get("static")
+    taus = np.array([1.0, 2.0, 3.0])  # one threshold per row: exits 1, 2 and 3
+    batch = generate(lm, PROMPTS, 10, static, taus)
+    for r, (p, tau) in enumerate(zip(PROMPTS, taus, strict=True)):
+        alone = generate(lm, [p], 10, static, tau)
+        assert batch.tokens[r] == alone.tokens[0]
+        assert batch.exits[r][1:] == [int(tau) - 1] * 9  # the first byte comes from the prompt's full pass
+
+
+def test_an_exited_token_skips_its_later_layers_and_propagates_their_keys_and_values(lm):
+    L, n = lm.num_exits, 10
+    out = generate(lm, [PROMPTS[0]], n, criteria.get("static"), 1.0)
+    assert out.layers_run == L + (n - 1) * 1  # the first byte: every layer; the rest: the first layer only
+    assert out.kv_filled == (n - 1) * (L - 1)
+    assert out.layer_speedup == pytest.approx(n * L / (L + n - 1))
+    assert out.mean_exit == pytest.approx((L + (n - 1)) / n)
+
+
+def test_a_threshold_no_token_passes_gives_the_full_models_bytes(lm):
+    full = generate(lm, PROMPTS, 12)
+    never = generate(lm, PROMPTS, 12, criteria.get("confidence"), 1.5)
+    assert never.tokens == full.tokens and never.kv_filled == 0
+
+
+@pytest.mark.parametrize("draft_layers,draft_len", [(1, 1), (1, 4), (2, 3), (3, 5)])
+def test_self_speculative_decoding_gives_exactly_the_full_models_bytes(lm, draft_layers, draft_len):
+    full = generate(lm, [PROMPTS[0]], 15)
+    spec = speculate(lm, PROMPTS[0], 15, draft_layers, draft_len)
+    assert spec.tokens == full.tokens
+    assert 0 <= spec.accepted <= spec.drafted
+
+
+def test_bad_requests_are_refused_in_sentences(lm):
+    with pytest.raises(ValueError, match="at least one byte"):
+        generate(lm, [b""], 4)
+    with pytest.raises(ValueError, match="do not fit the model's context"):
+        generate(lm, [b"x" * 60], 10)
+    with pytest.raises(ValueError, match="needs a threshold"):
+        generate(lm, PROMPTS, 4, criteria.get("confidence"))
+    with pytest.raises(ValueError, match="draft with 1 to 3"):
+        speculate(lm, PROMPTS[0], 4, 4)
+
+
+def test_calm_style_models_read_each_early_exit_with_its_own_head():
+    torch.manual_seed(0)
+    own = ExitLM(TextConfig(layers=3, width=16, heads=2, context=32, exits="own"))
+    h = torch.randn(2, 16)
+    assert not torch.equal(own.exit_logits(0, h), own.exit_logits(2, h))
+    assert torch.equal(own.exit_logits(2, h), torch.nn.functional.linear(own.norm(h), own.embed.weight))
+    assert len(own(torch.randint(0, 256, (2, 8)))) == 3
+
+
+def test_the_corpus_splits_by_file_and_is_the_same_on_every_load():
+    files = text_corpus.files()
+    splits = {f: text_corpus.split_of(f) for f in files}
+    assert {"train", "val", "test"} <= set(splits.values())
+    assert not any(part in text_corpus.SKIP for f in files for part in f.parts)
+    assert text_corpus.load("val").digest == text_corpus.load("val").digest
+
+
+def test_training_learns_the_corpus_at_every_exit(tmp_path):
+    model, summary = train(TextTrainConfig(steps=40, batch=8, window=64, val_windows=8, evals=1, lr=5e-3),
+                           TextConfig(layers=2, width=32, heads=2, context=64), out=tmp_path / "t", log=lambda _: None)
+    bits = summary["val"]["bits_per_byte"]
+    assert len(bits) == 2 and max(bits) < 6.0  # a uniform guess over 256 bytes is 8 bits
+    again = checkpoint.load(ExitLM, TextConfig, tmp_path / "t")
+    x = torch.randint(0, 256, (1, 16))
+    assert torch.equal(again(x)[-1], model(x)[-1])
+
+
+def test_generate_command_compares_with_the_full_model(tmp_path, capsys, lm):
+    checkpoint.save(lm, tmp_path / "lm")
+    assert main(["generate", "def ", "--bytes", "8", "--speculate", "2", "--checkpoint", str(tmp_path / "lm"),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["same_as_full_model"] == 1.0 and len(out["text"].encode("utf-8", "replace")) >= 1
+    assert main(["generate", "x", "--checkpoint", str(tmp_path / "none")]) == 2
+    assert "train one with" in capsys.readouterr().err
+
+
+def test_the_text_report_calibrates_generates_and_speculates(lm):
+    from explorer.text_report import profile, report
+
+    prof = profile(lm, "val", windows=2)
+    assert prof.k == lm.num_exits and prof.n == 2 * lm.config.context
+    assert set(prof.cols) >= {"pred", "confidence", "saturation", "errors"}
+    out = report(lm, eps=0.3, prompts=2, n=8, prompt_len=16, windows=2, repeats=1)
+    for name in ("confidence", "saturation"):
+        row = out["criteria"][name]
+        if row["certified"]:
+            assert 0 <= row["same_bytes_as_full"] <= 1 and 1 <= row["mean_exit"] <= lm.num_exits
+    assert [s["draft_layers"] for s in out["speculative"]] == list(range(1, lm.num_exits))
+    assert all(s["layer_work"] >= 1 for s in out["speculative"])  # exact: every byte passes every layer
+
+
+def test_report_text_without_a_model_says_how_to_train_one(tmp_path, capsys):
+    assert main(["report", "text", "--checkpoint", str(tmp_path / "none")]) == 2
+    assert "train one with" in capsys.readouterr().err
