@@ -298,7 +298,7 @@ def cmd_generate(args) -> int:
     else:
         run, how = full, "the full model"
     same = sum(a == b for a, b in zip(run.tokens[0], full.tokens[0], strict=True)) / max(len(full.tokens[0]), 1)
-    out = {"prompt": prompt.decode("utf-8", "replace"), "text": run.texts()[0], "how": how,
+    out = {"prompt": prompt.decode("utf-8", "replace"), "text": run.texts(model)[0], "how": how,
            "mean_exit": round(run.mean_exit, 3), "exits_total": model.num_exits,
            "speedup_by_layers": round(run.layer_speedup, 3), "same_as_full_model": round(same, 4),
            "seconds": round(run.seconds, 3), "full_model_seconds": round(full.seconds, 3)}

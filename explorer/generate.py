@@ -1,6 +1,9 @@
 """Greedy text generation with per-token early exit, and self-speculative decoding.
 
-Three ways to generate from an `ExitLM`, all greedy:
+Three ways to generate, all greedy, from an `ExitLM` or any model with its generation
+interface (`hf.text.HFCausalLM`): `num_exits`, `context`, `cache(rows, length)`,
+`inputs(ids, positions)`, `blocks[l].step(x, cache, l, rows, start, positions)` and
+`blocks[l].kv(x, positions)`, `exit_logits(l, h)`, `head_macs`, `decode(ids)`:
 - `generate(model, prompts, n)`: the full model, every token through every layer.
 - `generate(..., criterion, threshold)`: CALM's per-token exits. Each new token runs layer
   by layer; after each, its exit is read and the criterion decides (one vectorised step for
@@ -30,18 +33,19 @@ import torch.nn.functional as F
 
 from .costs import Costs, read_heads
 from .criteria import Criterion, Evidence
-from .models.text import HEADS, VOCAB, ExitLM, KVCache
+from .models.text import HEADS, ExitLM, KVCache
 from .readout import KIND_COLUMNS, read_head
 
 COLUMNS = KIND_COLUMNS["class"] + ("saturation",)  # what a token's exit yields for the criteria
 
 
-def token_costs(model: ExitLM) -> Costs:
-    """MACs of one generated token: the embedding lookup costs none, each layer its
-    projections and feed-forward, each exit's head a D x 256 product. Attention over the cache
-    is left out: it grows with the position and is the same share at every depth."""
-    D, L, m = model.config.width, model.config.layers, model.config.mlp
-    return Costs(0.0, np.full(L, float(4 * D * D + 2 * m * D * D)), {"token": np.full(L, float(D * VOCAB))})
+def token_costs(model) -> Costs:
+    """MACs of one generated token: the embedding lookup costs none, each layer one MAC per
+    weight of its matrices (projections and feed-forward), each exit's head read its matrix.
+    Attention over the cache is left out: it grows with the position and is the same share at
+    every depth."""
+    per_layer = [float(sum(p.numel() for p in b.parameters() if p.dim() == 2)) for b in model.blocks]
+    return Costs(0.0, np.array(per_layer), {"token": np.full(len(per_layer), float(model.head_macs))})
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,8 @@ class Generation:
     drafted: int = 0  # self-speculative: tokens drafted
     accepted: int = 0  # ... and kept
 
-    def texts(self) -> list[str]:
-        return [bytes(t).decode("utf-8", errors="replace") for t in self.tokens]
+    def texts(self, model) -> list[str]:
+        return [model.decode(t) for t in self.tokens]
 
     @property
     def mean_exit(self) -> float:
@@ -74,17 +78,17 @@ class Generation:
         return full / max(self.layers_run, 1)
 
 
-def _prompt_batch(model: ExitLM, prompts: list[bytes], extra: int) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
+def _prompt_batch(model, prompts: list, extra: int) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
     """Left-padded prompt ids [B, P], every position's id in its row [B, P + extra], and a
     cache with each row's padding marked invalid."""
     if not prompts or any(len(p) == 0 for p in prompts):
-        raise ValueError("every prompt needs at least one byte")
+        raise ValueError("every prompt needs at least one token")
     P = max(len(p) for p in prompts)
-    if P + extra > model.config.context:
-        raise ValueError(f"a prompt of {P} bytes and {extra} more do not fit the model's context of "
-                         f"{model.config.context} bytes: shorten the prompt or ask for fewer bytes")
+    if P + extra > model.context:
+        raise ValueError(f"a prompt of {P} tokens and {extra} more do not fit the model's context of "
+                         f"{model.context} tokens: shorten the prompt or ask for fewer tokens")
     ids = torch.zeros(len(prompts), P, dtype=torch.long)
-    cache = KVCache(model.config, len(prompts), P + extra)
+    cache = model.cache(len(prompts), P + extra)
     pad = torch.tensor([P - len(p) for p in prompts])
     for r, p in enumerate(prompts):
         ids[r, P - len(p):] = torch.tensor(list(p), dtype=torch.long)
@@ -97,7 +101,7 @@ def _prefill(model: ExitLM, ids: torch.Tensor, positions: torch.Tensor, cache: K
     """Run the prompts through every layer; the first generated token of each row [B]."""
     x = model.inputs(ids, positions[:, : ids.shape[1]])
     for layer, block in enumerate(model.blocks):
-        x = block.step(x, cache, layer, None, 0)
+        x = block.step(x, cache, layer, None, 0, positions[:, : ids.shape[1]])
     cache.filled = ids.shape[1]
     return model.exit_logits(model.num_exits - 1, x[:, -1]).argmax(-1)
 
@@ -138,7 +142,7 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
         history = {c: np.full((B, L), np.nan) for c in COLUMNS}
         for layer, block in enumerate(model.blocks):
             before = x
-            x = block.step(x, cache, layer, None if len(rows) == B else rows, p)
+            x = block.step(x, cache, layer, None if len(rows) == B else rows, p, positions[rows, p:p + 1])
             run += len(rows)
             if criterion is None or layer == L - 1:
                 continue
@@ -160,11 +164,10 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
             y = x[out]
             for later in range(layer + 1, L):  # CALM: the skipped layers' keys and values from the exited state
                 if propagate:
-                    k, v = model.blocks[later].kv(x[out])
-                    cache.k[later][gone, :, p:p + 1], cache.v[later][gone, :, p:p + 1] = k, v
+                    cache.write(later, gone, p, *model.blocks[later].kv(y, positions[gone, p:p + 1]))
                     filled += len(out)
                 else:
-                    y = model.blocks[later].step(y, cache, later, gone, p)
+                    y = model.blocks[later].step(y, cache, later, gone, p, positions[gone, p:p + 1])
                     run += len(out)
             stay = torch.from_numpy((~leaving).nonzero()[0])
             rows, x = rows[stay], x[stay]
@@ -199,14 +202,14 @@ def speculate(model: ExitLM, prompt: bytes, n: int, draft_layers: int, draft_len
         for j in range(draft_len):  # the draft: the first layers and their exit, token by token
             x = model.inputs(torch.tensor([[tok]]), positions[:, p + j:p + j + 1])
             for layer in range(draft_layers):
-                x = model.blocks[layer].step(x, cache, layer, None, p + j)
+                x = model.blocks[layer].step(x, cache, layer, None, p + j, positions[:, p + j:p + j + 1])
             hidden.append(x)
             tok = int(model.exit_logits(draft_layers - 1, x[:, 0]).argmax(-1))
             drafts.append(tok)
         run += draft_len * draft_layers
         x = torch.cat(hidden, 1)  # [1, draft_len, D]: verify every draft in one pass of the other layers
         for layer in range(draft_layers, L):
-            x = model.blocks[layer].step(x, cache, layer, None, p)
+            x = model.blocks[layer].step(x, cache, layer, None, p, positions[:, p:p + draft_len])
         run += draft_len * (L - draft_layers)
         full = model.exit_logits(L - 1, x[0]).argmax(-1).tolist()  # the full model's token after each input
         agree = 0

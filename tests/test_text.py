@@ -63,7 +63,7 @@ def test_self_speculative_decoding_gives_exactly_the_full_models_bytes(lm, draft
 
 
 def test_bad_requests_are_refused_in_sentences(lm):
-    with pytest.raises(ValueError, match="at least one byte"):
+    with pytest.raises(ValueError, match="at least one token"):
         generate(lm, [b""], 4)
     with pytest.raises(ValueError, match="do not fit the model's context"):
         generate(lm, [b"x" * 60], 10)

@@ -46,20 +46,39 @@ class TextConfig:
 
 
 class KVCache:
-    """Every layer's keys and values for a batch of rows: k[l], v[l] [B, H, T, Dh], positions
-    0..filled-1 written. `valid` [B, T] is False on a row's left padding (prompts of unequal
-    length share positions), so attention never reads it."""
+    """Every layer's keys and values for a batch of rows: k[l], v[l] [B, H, T, Dh] (H: the
+    key/value heads), positions 0..filled-1 written. `valid` [B, T] is False on a row's left
+    padding (prompts of unequal length share positions), so attention never reads it."""
 
-    def __init__(self, cfg: TextConfig, rows: int, length: int):
-        H, Dh = cfg.heads, cfg.width // cfg.heads
-        self.k = [torch.zeros(rows, H, length, Dh) for _ in range(cfg.layers)]
-        self.v = [torch.zeros(rows, H, length, Dh) for _ in range(cfg.layers)]
+    def __init__(self, layers: int, heads: int, head_dim: int, rows: int, length: int):
+        self.k = [torch.zeros(rows, heads, length, head_dim) for _ in range(layers)]
+        self.v = [torch.zeros(rows, heads, length, head_dim) for _ in range(layers)]
         self.valid = torch.zeros(rows, length, dtype=torch.bool)
         self.filled = 0
 
-    def truncate(self, length: int) -> None:
-        """Forget positions from `length` on (self-speculative decoding's rejected drafts)."""
-        self.filled = length
+    def write(self, layer: int, rows: torch.Tensor | None, start: int, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Keys and values [b, H, n, Dh] of `rows` (None: all) at positions start..start+n-1."""
+        end = start + k.shape[2]
+        if rows is None:
+            self.k[layer][:, :, start:end], self.v[layer][:, :, start:end] = k, v
+        else:
+            self.k[layer][rows, :, start:end], self.v[layer][rows, :, start:end] = k, v
+
+    def attend(self, q: torch.Tensor, layer: int, rows: torch.Tensor | None, start: int,
+               scale: float | None = None) -> torch.Tensor:
+        """Causal attention of queries q [b, Hq, n, Dh] at positions start..start+n-1 over the
+        cache up to there (grouped-query when Hq > H) -> [b, n, Hq * Dh]."""
+        n = q.shape[2]
+        end = start + n
+        pick = slice(None) if rows is None else rows
+        keys, values, ok = self.k[layer][pick, :, :end], self.v[layer][pick, :, :end], self.valid[pick, :end]
+        causal = torch.ones(n, end, dtype=torch.bool).tril(start)  # query i sees keys up to start + i
+        itself = torch.zeros(n, end, dtype=torch.bool)
+        itself[torch.arange(n), start + torch.arange(n)] = True  # a padding position sees itself: no row of -inf
+        mask = (causal[None, None] & ok[:, None, None, :]) | itself  # [b, 1, n, end]
+        a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=scale,
+                                           enable_gqa=q.shape[1] != keys.shape[1])
+        return a.transpose(1, 2).flatten(2)
 
 
 class Block(nn.Module):
@@ -84,35 +103,22 @@ class Block(nn.Module):
         x = x + self.out(a.transpose(1, 2).flatten(2))
         return x + self.ff(self.norm2(x))
 
-    def kv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def kv(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The keys and values this layer writes for hidden states x [B, n, D] ([B, H, n, Dh]
-        each): only the k and v thirds of the projection are computed."""
+        each): only the k and v thirds of the projection are computed (positions: unused, the
+        positions are in the input embedding)."""
         D = x.shape[-1]
         kv = F.linear(self.norm1(x), self.qkv.weight[D:], self.qkv.bias[D:])
         k, v = kv.chunk(2, -1)
         return self._split(k), self._split(v)
 
-    def step(self, x: torch.Tensor, cache: KVCache, layer: int, rows: torch.Tensor | None, start: int
-             ) -> torch.Tensor:
+    def step(self, x: torch.Tensor, cache: KVCache, layer: int, rows: torch.Tensor | None, start: int,
+             positions: torch.Tensor | None = None) -> torch.Tensor:
         """Generation: positions start..start+n-1 of the rows `rows` (None: every row), attending
         to the cache. x [b, n, D] -> [b, n, D]; writes this layer's keys and values."""
-        n, D = x.shape[1], x.shape[-1]
         q, k, v = self.qkv(self.norm1(x)).chunk(3, -1)
-        q, k, v = self._split(q), self._split(k), self._split(v)  # [b, H, n, Dh]
-        end = start + n
-        K, V, valid = cache.k[layer], cache.v[layer], cache.valid
-        if rows is None:
-            K[:, :, start:end], V[:, :, start:end] = k, v
-            keys, values, ok = K[:, :, :end], V[:, :, :end], valid[:, :end]
-        else:
-            K[rows, :, start:end], V[rows, :, start:end] = k, v
-            keys, values, ok = K[rows, :, :end], V[rows, :, :end], valid[rows, :end]
-        causal = torch.ones(n, end, dtype=torch.bool).tril(start)  # query i sees keys up to start + i
-        itself = torch.zeros(n, end, dtype=torch.bool)
-        itself[torch.arange(n), start + torch.arange(n)] = True  # a padding position sees itself: no row of -inf
-        mask = (causal[None, None] & ok[:, None, None, :]) | itself  # [b, 1, n, end]
-        a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
-        x = x + self.out(a.transpose(1, 2).reshape(x.shape[0], n, D))
+        cache.write(layer, rows, start, self._split(k), self._split(v))
+        x = x + self.out(cache.attend(self._split(q), layer, rows, start))
         return x + self.ff(self.norm2(x))
 
 
@@ -145,6 +151,25 @@ class ExitLM(nn.Module):
     @property
     def num_exits(self) -> int:
         return self.config.layers
+
+    @property
+    def context(self) -> int:
+        """Positions the model can read (prompt and generated bytes together)."""
+        return self.config.context
+
+    def cache(self, rows: int, length: int) -> KVCache:
+        return KVCache(self.config.layers, self.config.heads, self.config.width // self.config.heads, rows, length)
+
+    @property
+    def head_macs(self) -> int:
+        """MACs of one exit's head read for one token (CALM-style heads are as large)."""
+        return self.config.width * VOCAB
+
+    def decode(self, ids: list[int]) -> str:
+        return bytes(ids).decode("utf-8", errors="replace")
+
+    def encode(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
 
     def exit_logits(self, layer: int, h: torch.Tensor) -> torch.Tensor:
         """Next-token logits [..., 256] read at exit `layer` from its hidden states h [..., D]."""
