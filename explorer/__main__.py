@@ -283,10 +283,16 @@ def cmd_generate(args) -> int:
     from .paths import ASSETS
 
     path = Path(args.checkpoint) if args.checkpoint else ASSETS / "models" / "text"
-    if not checkpoint.exists(path):
-        raise ValueError(f"no text model at {path}: train one with `python -m explorer train text`")
-    model = checkpoint.load(ExitLM, TextConfig, path)
-    prompt = args.prompt.encode().decode("unicode_escape").encode("utf-8")  # "\n" in a shell argument is a newline
+    if (path / "config.json").exists():  # a Hugging Face causal LM's save_pretrained folder
+        from .hf.text import load
+
+        model = load(path)
+    elif checkpoint.exists(path):
+        model = checkpoint.load(ExitLM, TextConfig, path)
+    else:
+        raise ValueError(f"no text model at {path}: train one with `python -m explorer train text`, or give "
+                         "a Hugging Face causal LM's save_pretrained folder")
+    prompt = model.encode(args.prompt.replace("\\n", "\n").replace("\\t", "\t"))  # typed \n and \t
     full = generate(model, [prompt], args.bytes)
     if args.speculate:
         run = speculate(model, prompt, args.bytes, args.speculate, args.draft_len)
@@ -298,7 +304,7 @@ def cmd_generate(args) -> int:
     else:
         run, how = full, "the full model"
     same = sum(a == b for a, b in zip(run.tokens[0], full.tokens[0], strict=True)) / max(len(full.tokens[0]), 1)
-    out = {"prompt": prompt.decode("utf-8", "replace"), "text": run.texts(model)[0], "how": how,
+    out = {"prompt": model.decode(prompt), "text": run.texts(model)[0], "how": how,
            "mean_exit": round(run.mean_exit, 3), "exits_total": model.num_exits,
            "speedup_by_layers": round(run.layer_speedup, 3), "same_as_full_model": round(same, 4),
            "seconds": round(run.seconds, 3), "full_model_seconds": round(full.seconds, 3)}
@@ -514,13 +520,14 @@ def main(argv=None) -> int:
     p = sub.add_parser("generate", help="text: greedy bytes after a prompt, with per-token exits or "
                                         "self-speculative decoding, against the full model")
     p.add_argument("prompt", help="the text to continue (\\n for a newline)")
-    p.add_argument("--bytes", type=int, default=64)
+    p.add_argument("--bytes", type=int, default=64, help="how many tokens (bytes, for the built-in model)")
     p.add_argument("--criterion", default=None, help="per-token exits: confidence, entropy, saturation, ...")
     p.add_argument("--threshold", type=float, default=None, help="default: the criterion's default")
     p.add_argument("--speculate", type=int, default=0, metavar="LAYERS",
                    help="self-speculative decoding, drafting with this many first layers")
     p.add_argument("--draft-len", type=int, default=4, help="tokens drafted before each verification")
-    p.add_argument("--checkpoint", default=None, help="default: assets/models/text")
+    p.add_argument("--checkpoint", default=None,
+                   help="default: assets/models/text; or a Hugging Face causal LM's save_pretrained folder")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_generate)
 

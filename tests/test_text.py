@@ -128,3 +128,41 @@ def test_the_text_report_calibrates_generates_and_speculates(lm):
 def test_report_text_without_a_model_says_how_to_train_one(tmp_path, capsys):
     assert main(["report", "text", "--checkpoint", str(tmp_path / "none")]) == 2
     assert "train one with" in capsys.readouterr().err
+
+
+# ---- Hugging Face causal LMs: the model's own final head at every layer -----------------------------
+def _tiny_causal_lms():
+    transformers = pytest.importorskip("transformers")
+    small = dict(num_hidden_layers=3, hidden_size=32, num_attention_heads=4, num_key_value_heads=2,
+                 intermediate_size=64, vocab_size=100, max_position_embeddings=64)
+    return {"gpt2": transformers.GPT2Config(n_layer=3, n_embd=32, n_head=2, vocab_size=100, n_positions=64,
+                                            bos_token_id=0, eos_token_id=0),
+            "llama": transformers.LlamaConfig(**small), "qwen2": transformers.Qwen2Config(**small),
+            "mistral": transformers.MistralConfig(**small)}
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "qwen2", "mistral"])
+def test_a_hugging_face_causal_lm_generates_its_own_greedy_tokens_layer_by_layer(family):
+    import transformers
+
+    from explorer.hf.text import HFCausalLM
+
+    torch.manual_seed(0)
+    hf = transformers.AutoModelForCausalLM.from_config(_tiny_causal_lms()[family]).eval()
+    model, prompts = HFCausalLM(hf), [[5, 6, 7, 8, 9], [11, 12]]
+    ours = generate(model, prompts, 8)  # a batch, left-padded
+    theirs = [hf.generate(torch.tensor([p]), max_new_tokens=8, min_new_tokens=8, do_sample=False)[0, len(p):].tolist()
+              for p in prompts]
+    assert ours.tokens == theirs
+    assert speculate(model, prompts[0], 8, 1, 3).tokens[0] == theirs[0]
+    early = generate(model, prompts, 8, criteria.get("static"), 2.0)
+    assert early.kv_filled == 2 * 7 * 1 and early.exits[0][1:] == [1] * 7  # exit 2 of 3: one layer skipped
+
+
+def test_generate_reads_a_hugging_face_folder(tmp_path, capsys):
+    import transformers
+
+    torch.manual_seed(0)
+    transformers.AutoModelForCausalLM.from_config(_tiny_causal_lms()["llama"]).save_pretrained(tmp_path / "lm")
+    assert main(["generate", "hi", "--checkpoint", str(tmp_path / "lm")]) == 2  # no tokenizer: a sentence
+    assert "no tokenizer" in capsys.readouterr().err
