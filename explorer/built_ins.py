@@ -122,6 +122,29 @@ STRATEGY_NOTES = {"two-stage": "in two stages: backbone and final exit first, th
                   "self-distilled": "jointly, its early exits also taught by the final exit's soft answers"}
 
 
+# ---- text: the byte-level LM trained on Python's standard library source -----------------
+TEXT_CHECKPOINT = ASSETS / "models" / "text"
+
+
+def _load_text():
+    from . import checkpoint
+    from .models.text import ExitLM, TextConfig
+
+    if not checkpoint.exists(TEXT_CHECKPOINT):
+        raise ValueError(f"the text model is missing ({TEXT_CHECKPOINT}); train it with "
+                         "`python -m explorer train text`")
+    return checkpoint.load(ExitLM, TextConfig, TEXT_CHECKPOINT)
+
+
+def _text_data(split: str, count: int = 32, length: int = 64):
+    """Prompts from the split's files (each from a line's start) and the bytes that follow them."""
+    from .data.text_corpus import load
+
+    corpus = load(split)
+    prompts = corpus.prompts(count, 2 * length, seed={"val": 11, "test": 12}.get(split, 0))
+    return [p[:length] for p in prompts], [p[length:] for p in prompts]
+
+
 def entries() -> list[BuiltIn]:
     """Every built-in model's entry, in the order pages list them (the first is where they start)."""
     return [
@@ -146,6 +169,10 @@ def entries() -> list[BuiltIn]:
                 pages=frozenset({"overview", "live_speech", "tradeoffs", "noise", "model", "energy"}),
                 noise=SPEECH.noise_axis(),
                 extra_tests=SPEECH_EXTRA_TESTS, shifted_splits=("test_b", "test_d"), start_criterion="ctc_entropy"),
+        BuiltIn("text", "Byte-level LM on Python source, LayerSkip exits", _load_text, _text_data,
+                summary="A 6-layer byte-level language model trained here on Python's standard library source, "
+                        "its own head reading every layer (LayerSkip): per-token exits (CALM) and "
+                        "self-speculative decoding.", pages=frozenset({"live_text"})),
         BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
                 summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),
     ]

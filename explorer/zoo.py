@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # torch is imported only when a model or its data is used
     from .profile import Profile, Progress
 
 # The pages an entry can name (the app's page files without ".py"; "overview": a headline card).
-PAGES = ("overview", "live_image", "live_speech", "tradeoffs", "noise", "model", "energy")
+PAGES = ("overview", "live_image", "live_speech", "live_text", "tradeoffs", "noise", "model", "energy")
 
 
 @dataclass(frozen=True)

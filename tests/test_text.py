@@ -166,3 +166,25 @@ def test_generate_reads_a_hugging_face_folder(tmp_path, capsys):
     transformers.AutoModelForCausalLM.from_config(_tiny_causal_lms()["llama"]).save_pretrained(tmp_path / "lm")
     assert main(["generate", "hi", "--checkpoint", str(tmp_path / "lm")]) == 2  # no tokenizer: a sentence
     assert "no tokenizer" in capsys.readouterr().err
+
+
+# ---- the app: Live: text -----------------------------------------------------------------------------
+needs_text = pytest.mark.skipif(not checkpoint.exists(__import__("explorer.built_ins").built_ins.TEXT_CHECKPOINT),
+                                reason="the text model is not trained here")
+
+
+@needs_text
+def test_the_live_text_page_continues_the_example_in_each_way(open_page):
+    at = open_page("live_text")
+    metrics = {m.label: m.value for m in at.metric}
+    assert "Same bytes as the full model" in metrics and "Mean exit (of 6)" in metrics
+    assert any("exit 1 of 6" in m.value or "exit 6 of 6" in m.value for m in at.markdown)  # the coloured tokens
+    at.radio(key="text.mode").set_value("Self-speculative decoding (LayerSkip)").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Same bytes as the full model"] == "100%" and "Drafts accepted" in metrics
+    at.radio(key="text.mode").set_value("Per-token exits (CALM)").run()
+    at.selectbox(key="text.crit").set_value("saturation").run()
+    assert not at.exception and {m.label for m in at.metric} >= {"Fewer layers (ideal, by layers)"}
+    at.text_area[0].set_value("x" * 300).run()  # longer than the context: a sentence, the prompt kept
+    assert "exceed the model's context" in at.warning[0].value and at.text_area[0].value == "x" * 300

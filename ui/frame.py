@@ -47,6 +47,7 @@ PAGES = (
     AppPage("pages/overview.py", "Overview", "🏠", default=True),
     AppPage("pages/live_image.py", "Live: image", "🔢"),
     AppPage("pages/live_speech.py", "Live: speech", "🎙️"),
+    AppPage("pages/live_text.py", "Live: text", "✍️"),
     AppPage("pages/tradeoffs.py", "Tradeoffs", "⚖️"),
     AppPage("pages/noise.py", "Noise & robustness", "🌫️"),
     AppPage("pages/model.py", "Model", "🧱"),

@@ -1,0 +1,114 @@
+"""Live: text — continue a prompt byte by byte, each byte leaving at its own layer (CALM), or
+drafted by the first layers and verified by the rest (LayerSkip), against the full model."""
+
+import streamlit as st
+
+from ui.frame import LOADING, page_frame
+
+page_frame()
+st.title("Live: text")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    import numpy as np
+
+    from explorer import criteria, zoo
+    from explorer.compute import slot, step
+    from explorer.generate import generate, speculate
+    from explorer.memo import memoized
+    from ui import choice, common, text_view
+
+MODES = ("Per-token exits (CALM)", "Self-speculative decoding (LayerSkip)", "The full model")
+CRITERIA = ("confidence", "entropy", "saturation", "patience")
+EXAMPLE = "    def __repr__(self):\n        return "
+
+
+@memoized(max_entries=16)
+def score_range(name: str, crit: str) -> tuple[float, float]:
+    """Where the criterion's scores lie at the early exits, on a few validation windows."""
+    from explorer.text_report import profile
+
+    scores = profile(zoo.model(name), "val", windows=4).scores(criteria.get(crit))[:, :-1]
+    return float(np.nanmin(scores)), float(np.nanmax(scores))
+
+
+@memoized(max_entries=64)
+def run(name: str, prompt: str, n: int, mode: str, crit: str, thr: float, draft_layers: int, draft_len: int):
+    model = zoo.model(name)
+    ids = model.encode(prompt)
+    with slot(), step("generating text (and the full model's, to compare)"):  # a bounded share of the cores
+        full = generate(model, [ids], n)
+        if mode == MODES[0]:
+            out = generate(model, [ids], n, criteria.get(crit), thr)
+        elif mode == MODES[1]:
+            out = speculate(model, ids, n, draft_layers, draft_len)
+        else:
+            out = full
+    return full, out
+
+
+name = choice.model_select("live_text")
+entry = zoo.get(name)
+st.caption(entry.summary)
+try:
+    model = common.load_model(name)
+except ValueError as err:  # no trained model here yet: say how to make one
+    st.info(str(err))
+    st.stop()
+L = model.num_exits
+
+prompt = st.text_area("Prompt", EXAMPLE, height=90, help="The text to continue (bytes; the model knows Python source)")
+c1, c2, c3 = st.columns([2, 2, 1])
+mode = c1.radio("How to generate", MODES, key="text.mode")
+n = c3.number_input("Bytes to generate", 8, 160, 64, step=8)
+crit, thr, draft_layers, draft_len = "confidence", 0.9, 1, 4
+if mode == MODES[0]:
+    crit = c2.selectbox("Exit criterion", CRITERIA, format_func=lambda c: criteria.get(c).label, key="text.crit")
+    if crit == "patience":
+        thr = float(c2.slider("Threshold τ (exits in a row)", 1, L - 1, 2))
+    else:
+        lo, hi = score_range(name, crit)
+        start = float(np.clip(criteria.get(crit).default, lo, hi))
+        thr = c2.slider(f"Threshold τ ({criteria.get(crit).label})", lo, hi, start, (hi - lo) / 200, format="%.3f")
+elif mode == MODES[1]:
+    draft_layers = c2.slider("Draft with the first layers", 1, L - 1, max(1, L // 3))
+    draft_len = c2.slider("Tokens drafted before each check", 1, 8, 4)
+
+if not prompt:
+    st.info("Type a prompt to continue.")
+    st.stop()
+if len(model.encode(prompt)) + n > model.context:
+    st.warning(f"The prompt and {n} more bytes exceed the model's context of {model.context} bytes: "
+               "shorten the prompt or ask for fewer bytes.")
+    st.stop()
+
+with st.spinner("Generating (and the full model, to compare)…"):
+    full, out = run(name, prompt, int(n), mode, crit, float(thr), int(draft_layers), int(draft_len))
+
+pieces = [model.decode([t]) for t in out.tokens[0]]
+differs = [a != b for a, b in zip(out.tokens[0], full.tokens[0], strict=True)]
+same = 1 - float(np.mean(differs))
+m1, m2, m3, m4 = st.columns(4)
+m1.metric(f"Mean exit (of {L})", f"{out.mean_exit:.2f}")
+if mode == MODES[1]:
+    m2.metric("Drafts accepted", f"{100 * out.accepted / max(out.drafted, 1):.0f}%")
+else:
+    m2.metric("Fewer layers (ideal, by layers)", f"{out.layer_speedup:.2f}×")
+m3.metric("Same bytes as the full model", f"{100 * same:.0f}%")
+m4.metric("Time (ms)", f"{1000 * out.seconds:.0f}", delta=f"{1000 * (out.seconds - full.seconds):+.0f} ms vs full",
+          delta_color="inverse", help=f"The full model took {1000 * full.seconds:.0f} ms. One run each, on a shared "
+                                      "server: a rough figure, not a benchmark (`python -m explorer report text`)")
+
+st.subheader("The continuation")
+st.markdown(text_view.legend_html(L), unsafe_allow_html=True)
+st.markdown(text_view.tokens_html(pieces, out.exits[0], L, differs, prompt=prompt), unsafe_allow_html=True)
+if any(differs):
+    first = differs.index(True)
+    st.caption(f"Underlined: bytes that differ from the full model's. The first difference is byte {first + 1}; "
+               "after it the two texts continue from different bytes, so later differences follow from it.")
+if mode != MODES[2]:
+    with st.expander("The full model's continuation"):
+        st.code(full.texts(model)[0], language=None)
+st.caption("The first byte always comes from the prompt's pass through every layer. "
+           + ("A byte that exits skips the later layers; their keys and values at its position are filled from "
+              "its hidden state (CALM's state propagation)." if mode == MODES[0] else
+              "Self-speculative decoding always gives the full model's bytes; it saves time by checking "
+              "several drafted bytes in one pass." if mode == MODES[1] else ""))
