@@ -12,9 +12,10 @@ from explorer.costs import Costs
 from explorer.criteria import CRITERIA, applicable
 from explorer.models.toy import ToySeq, ToySeqConfig, toy_data, toy_seq_data
 from explorer.profile import Profile, ProfileMeta
+from explorer.readout import KIND_COLUMNS
 
 ALL = list(CRITERIA.values())
-CLASS_CAUSAL = [c for c in ALL if c.causal and c.name not in ("ctc_entropy", "daisy")]
+CLASS_CAUSAL = [c for c in ALL if c.causal and set(c.reads) <= set(KIND_COLUMNS["class"])]  # a class head serves them
 METRICS = ("error_rate", "mean_exit", "mean_macs", "mean_ms", "mac_speedup", "ms_speedup")
 
 
@@ -32,7 +33,7 @@ def _random_profile(n: int = 300, k: int = 5, seed: int = 0, task: str = "class"
     errors = np.minimum(rng.integers(0, 3, (n, k)), ref_len[:, None]) if task == "ctc" else (q < 0.4).astype(float)
     cols = {"pred": rng.integers(0, 3, (n, k)), "errors": errors.astype(np.float64),
             "confidence": holes(q), "entropy": holes(1 - q), "entropy_norm": holes(np.round(1 - q, 1)),
-            "ctc_entropy": holes(2 * q), "ssl_entropy": holes(q[:, ::-1])}
+            "ctc_entropy": holes(2 * q), "ssl_entropy": holes(q[:, ::-1]), "saturation": holes(q)}
     heads = {"exit": "class"} if task == "class" else {"ctc": "ctc", "ssl": "cluster"}
     macs = Costs(3.0, rng.integers(1, 5, k).astype(np.float64), {h: rng.integers(0, 3, k) / 2 for h in heads})
     ms = Costs(0.5, rng.random(k) + 0.1, {h: rng.random(k) / 10 for h in heads})
@@ -110,10 +111,22 @@ def test_sweep_default_grid_equals_brute_force(crit):
     np.testing.assert_allclose(hist.sum(1), 1.0)
 
 
+@pytest.fixture(scope="module")
+def text_profile():
+    """A tiny random text model's teacher-forced profile (the saturation criterion's column)."""
+    import torch
+
+    from explorer.models.text import ExitLM, TextConfig
+    from explorer.text_report import profile
+
+    torch.manual_seed(0)
+    return profile(ExitLM(TextConfig(layers=3, width=16, heads=2, context=32)).eval(), "val", windows=2)
+
+
 @pytest.mark.parametrize("crit", ALL, ids=lambda c: c.name)
-def test_sweep_equals_brute_force_on_toys(toy_profile, seq_profile, crit):
+def test_sweep_equals_brute_force_on_toys(toy_profile, seq_profile, text_profile, crit):
     tried = 0
-    for prof in (toy_profile, seq_profile):
+    for prof in (toy_profile, seq_profile, text_profile):
         if crit.name in {c.name for c in applicable(prof.cols)}:
             _assert_sweep_is_brute(prof, crit, _hard_thresholds(prof, crit, np.random.default_rng(1)))
             _assert_sweep_is_brute(prof, crit, crit.grid(prof.scores(crit), prof.path(crit)))
