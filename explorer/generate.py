@@ -78,7 +78,7 @@ class Generation:
         return full / max(self.layers_run, 1)
 
 
-def _prompt_batch(model, prompts: list, extra: int) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
+def prompt_batch(model, prompts: list, extra: int) -> tuple[torch.Tensor, torch.Tensor, KVCache]:
     """Left-padded prompt ids [B, P], every position's id in its row [B, P + extra], and a
     cache with each row's padding marked invalid."""
     if not prompts or any(len(p) == 0 for p in prompts):
@@ -97,7 +97,7 @@ def _prompt_batch(model, prompts: list, extra: int) -> tuple[torch.Tensor, torch
     return ids, positions, cache
 
 
-def _prefill(model: ExitLM, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
+def prefill(model: ExitLM, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
     """Run the prompts through every layer; the first generated token of each row [B]."""
     x = model.inputs(ids, positions[:, : ids.shape[1]])
     for layer, block in enumerate(model.blocks):
@@ -126,8 +126,8 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
         raise ValueError(f"{criterion.name} needs a threshold")
     start = time.perf_counter()
     L, B = model.num_exits, len(prompts)
-    ids, positions, cache = _prompt_batch(model, prompts, n)
-    tok = _prefill(model, ids, positions, cache)
+    ids, positions, cache = prompt_batch(model, prompts, n)
+    tok = prefill(model, ids, positions, cache)
     tokens, exits = [[int(t)] for t in tok], [[L - 1] for _ in range(B)]
     tau = np.full(B, np.nan if threshold is None else threshold, np.float64)
     costs = token_costs(model).path(read_heads(HEADS, criterion), "token") if criterion else None
@@ -193,8 +193,8 @@ def speculate(model: ExitLM, prompt: bytes, n: int, draft_layers: int, draft_len
     if draft_len < 1:
         raise ValueError("draft at least one token at a time")
     start = time.perf_counter()
-    ids, positions, cache = _prompt_batch(model, [prompt], n + draft_len)
-    out = [int(_prefill(model, ids, positions, cache)[0])]
+    ids, positions, cache = prompt_batch(model, [prompt], n + draft_len)
+    out = [int(prefill(model, ids, positions, cache)[0])]
     run, drafted, accepted = L, 0, 0  # the first token: the prompt's last position through every layer
     while len(out) < n:
         p, tok = cache.filled, out[-1]

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 
 import numpy as np
@@ -24,8 +25,9 @@ import torch
 import torch.nn.functional as F
 
 from . import criteria
+from .costs import Costs
 from .data.text_corpus import load
-from .generate import generate, speculate, token_costs
+from .generate import generate, prefill, prompt_batch, speculate, token_costs
 from .models.text import HEADS, VOCAB, ExitLM
 from .profile import Profile, ProfileMeta, fingerprint
 from .readout import read_head
@@ -43,7 +45,33 @@ def _same_share(a: list[list[int]], b: list[list[int]]) -> float:
 
 
 @torch.inference_mode()
-def profile(model: ExitLM, split: str, windows: int = 48, name: str = "text") -> Profile:
+def token_ms(model: ExitLM, repeats: int = 25) -> Costs:
+    """Measured milliseconds of one generated token's parts at batch 1, after a prompt of 64
+    bytes (or half the context): each layer's step against the cache, and one exit's head
+    (medians)."""
+    text = (b"    def __repr__(self):\n        return f'{self.__class__.__name__}(" * 2)[: min(64, model.context // 2)]
+    prompt = [list(text)]
+    ids, positions, cache = prompt_batch(model, prompt, 8)
+    prefill(model, ids, positions, cache)
+    p = cache.filled
+    x = model.inputs(torch.tensor([[32]]), positions[:, p:p + 1])
+
+    def median_ms(fn) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return 1e3 * float(np.median(times))
+
+    layers = [median_ms(lambda b=b, k=k: b.step(x, cache, k, None, p, positions[:, p:p + 1]))
+              for k, b in enumerate(model.blocks)]
+    head = median_ms(lambda: model.exit_logits(0, x[:, 0]))
+    return Costs(0.0, np.array(layers), {"token": np.full(len(layers), head)})
+
+
+@torch.inference_mode()
+def profile(model: ExitLM, split: str, windows: int = 48, name: str = "text", ms: Costs | None = None) -> Profile:
     """Every exit read at every position of `windows` corpus windows of the model's context."""
     corpus = load(split)
     ids = corpus.windows(model.config.context + 1, windows, torch.Generator().manual_seed(SEEDS.get(split, 0)))
@@ -61,19 +89,21 @@ def profile(model: ExitLM, split: str, windows: int = 48, name: str = "text") ->
     meta = ProfileMeta(model=name, dataset=f"python-stdlib/{split}", fingerprint=fingerprint(model), task="class",
                        heads=dict(HEADS), exit_names=[f"layer {k + 1}" for k in range(L)],
                        threads=torch.get_num_threads())
-    return Profile(meta, cols, np.ones(len(target)), costs, costs, [bytes([b]) for b in range(VOCAB)])
+    return Profile(meta, cols, np.ones(len(target)), costs, ms or token_ms(model), [bytes([b]) for b in range(VOCAB)])
 
 
 def report(model: ExitLM, eps: float = 0.05, delta: float = 0.1, prompts: int = 12, n: int = 48,
            prompt_len: int = 64, windows: int = 48, repeats: int = 3, progress=lambda _: None) -> dict:
     """Everything the module's text lists, as one JSON-able dict."""
     progress("profiles (val, test)")
-    calib, test = profile(model, "val", windows), profile(model, "test", windows)
+    ms = token_ms(model)
+    calib, test = profile(model, "val", windows, ms=ms), profile(model, "test", windows, ms=ms)
     asked = load("test").prompts(prompts, prompt_len, seed=SEEDS["test"])
     full = generate(model, asked, n)
     L = model.num_exits
     out = {"model": asdict(model.config), "eps": eps, "delta": delta, "prompts": prompts, "bytes": n,
-           "threads": torch.get_num_threads(),
+           "threads": torch.get_num_threads(), "ms_per_layer": [round(float(v), 4) for v in ms.stage],
+           "ms_per_head": round(float(ms.head["token"][0]), 4),
            "accuracy_by_exit": [round(1 - float(test.cols["errors"][:, k].mean()), 4) for k in range(L)],
            "agrees_with_last_by_exit": [round(float((test.cols["pred"][:, k] == test.cols["pred"][:, -1]).mean()), 4)
                                         for k in range(L)],
