@@ -188,3 +188,13 @@ def test_the_live_text_page_continues_the_example_in_each_way(open_page):
     assert not at.exception and {m.label for m in at.metric} >= {"Fewer layers (ideal, by layers)"}
     at.text_area[0].set_value("x" * 300).run()  # longer than the context: a sentence, the prompt kept
     assert "exceed the model's context" in at.warning[0].value and at.text_area[0].value == "x" * 300
+
+
+def test_generation_with_the_cache_equals_rerunning_the_whole_sequence(lm):
+    ids = torch.tensor([list(PROMPTS[0])])
+    rerun = []
+    with torch.no_grad():
+        for _ in range(10):  # the training forward over everything so far, each time
+            rerun.append(int(lm(ids)[-1][0, -1].argmax()))
+            ids = torch.cat([ids, torch.tensor([[rerun[-1]]])], 1)
+    assert generate(lm, [PROMPTS[0]], 10).tokens[0] == rerun
