@@ -1,12 +1,12 @@
 """Overview: what the explorer is and each headline model's figures, from the shipped
-reports only (no torch, no model: this page is drawn first, at once)."""
+reports only (no torch, no model: this page is drawn whole at once, title first)."""
 
 import streamlit as st
 
 from explorer import zoo
 from explorer.shipped import headline
 from explorer.speedup import DEFINITION
-from ui import common
+from ui import metric
 from ui.frame import page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
@@ -34,7 +34,7 @@ def card(name: str) -> None:
         st.metric(f"{q.label}, full depth (test set)", f"{fig.full_quality:.2%}")
         st.metric("Speedup measured (ms), batch 1, recommended τ",
                   "noisy" if fig.noisy else f"{fig.measured_speedup_b1:.2f}×",
-                  **common.delta(q.change_pt(fig.drop_pt), f"{q.label} points", q.higher_is_better),
+                  **metric.delta(q.change_pt(fig.drop_pt), f"{q.label} points", q.higher_is_better),
                   help=f"Criterion {fig.criterion} at its recommended threshold. {DEFINITION} By MACs (ideal) here: "
                        f"{fig.ideal_speedup:.2f}×." +
                        (f" Not shown: {fig.noisy}." if fig.noisy else ""))
