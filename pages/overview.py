@@ -3,7 +3,7 @@ reports only (no torch, no model: this page is drawn whole at once, title first)
 
 import streamlit as st
 
-from explorer import zoo
+from explorer import imported, zoo
 from explorer.shipped import headline
 from explorer.speedup import DEFINITION
 from ui import metric
@@ -58,6 +58,14 @@ cols = st.columns(len(zoo.names("overview")))
 for col, name in zip(cols, zoo.names("overview"), strict=True):
     with col:
         card(name)
+mine = [n for n in imported.names() if headline(n)]  # each with its report in the workspace
+if mine:
+    st.subheader("Imported models")
+    for i, name in enumerate(mine):
+        if i % 2 == 0:
+            cols = st.columns(2)
+        with cols[i % 2]:
+            card(name)
 st.divider()
 # one under the other: each link whole, at any width (three columns cut them at 1280 px)
 st.page_link("pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",
