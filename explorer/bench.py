@@ -76,7 +76,7 @@ class BenchResult:
         }
 
 
-PROBE_INPUTS, PROBE_S, PROBE_TTL_S = 16, 0.5, 30.0  # the speed probe: its inputs, time budget, shelf life
+PROBE_INPUTS, PROBE_S, PROBE_TTL_S = 16, 0.5, 5.0  # the speed probe: its inputs, time budget, shelf life
 _LAST: dict[tuple[str, int], tuple[float, int, int]] = {}  # (model, batch) -> the last run's (s, inputs, runs)
 _PROBED: dict[tuple[str, int, int], tuple[float, float]] = {}  # (model, batch, inputs) -> (when, ms per input)
 

@@ -46,7 +46,7 @@ def card(name: str) -> None:
 
 def shift_card(s) -> None:
     """The recommended threshold on the clean test set and every held-out shifted set."""
-    st.markdown(f"**Under distribution shift** (τ = {s.threshold:.4g}, chosen on clean data):")
+    st.markdown(f"**Under distribution shift** (τ = {s.threshold:.4g}, chosen on clean data): {s.columns()}.")
     st.table(s.rows())  # every column in view: headers wrap in a half-width card
     st.markdown(s.worst_sentence())
     if s.over_eps:
