@@ -1,8 +1,9 @@
 """No label cut short (issue 26, item 8): every page at 1280 and 1920 px wide in chromium, with
 no widget label, button, page link, menu value or tab text cut with an ellipsis (the text is
 wider than its box: scrollWidth > clientWidth where the box hides the rest; any element whose
-text ends in a CSS ellipsis counts), no label cut
-by hand ("…" at its end), and no table wider than its box (columns hidden behind a sideways scroll). A screenshot of each page at each width goes to the test's tmp dir.
+text ends in a CSS ellipsis counts), no label cut by hand ("…" at its end), and no table wider
+than its box (columns hidden behind a sideways scroll). A screenshot of each page at each width
+goes to the test's tmp dir.
 
 Each page is loaded once, on the session's one server and browser: checked at 1280 px, then
 the same window widened to 1920 px (Streamlit lays out again in the browser; nothing re-runs)."""
