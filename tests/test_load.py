@@ -129,7 +129,7 @@ def test_the_benchmark_s_promise_comes_from_a_measurement_and_learns_from_the_la
     from explorer import bench
 
     first = bench.estimate("image", "confidence", 0.9, 1, 30)
-    assert "the plain model timed now on 16 inputs at batch 1" in first.basis and "× 30 inputs × 6 runs" in first.basis
+    assert "the plain model timed now on 8 inputs at batch 1" in first.basis and "× 30 inputs × 6 runs" in first.basis
     begin = time.perf_counter()
     bench.bench("image", "confidence", 0.9, 1, limit=30)
     took = time.perf_counter() - begin
