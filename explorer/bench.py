@@ -76,8 +76,9 @@ class BenchResult:
         }
 
 
-BATCH_GAIN = 3.0  # a first guess: batch 64 runs about this much faster per input than batch 1
-_SLOWER: dict[tuple[str, int], float] = {}  # (model, batch) -> the last run's wall clock ÷ its estimate here
+PROBE_INPUTS, PROBE_S, PROBE_TTL_S = 8, 0.5, 5.0  # the speed probe: its inputs, time budget, shelf life
+_LAST: dict[tuple[str, int], tuple[float, int, int]] = {}  # (model, batch) -> the last run's (s, inputs, runs)
+_PROBED: dict[tuple[str, int, int], tuple[float, float]] = {}  # (model, batch, inputs) -> (when, ms per input)
 
 
 @dataclass(frozen=True)
@@ -85,39 +86,64 @@ class Estimate:
     """How long a benchmark will take, and from what."""
 
     seconds: float
-    basis: str  # in words: the measurement it comes from and the corrections applied
+    basis: str  # in words: the measurement it comes from
 
 
-def _raw_seconds(prof: Profile, crit, threshold: float, batch: int, limit: int, repeats: int) -> float:
-    """The profile's measured per-stage ms (batch 1) on this criterion's path × inputs × runs."""
-    exits = prof.exits(crit, threshold)[:limit]
-    per_input_ms = prof.full("ms") + float(prof.path(crit, "ms")[exits].mean())  # plain run + run with exits
-    return (WARMUP + repeats) * len(exits) * per_input_ms / 1e3 / (1 if batch == 1 else BATCH_GAIN)
+def ms_per_input_now(model_name: str, batch: int, n: int) -> float:
+    """The plain model's ms per input on this machine now (busy cores and other sessions
+    included): its first `n` test inputs at batch size `batch`, timed in up to 25 runs in about
+    PROBE_S after a warm-up; the 25th percentile, as a burst of other work (a page's first visit
+    loading profiles) passes while a steady load stays; re-measured after PROBE_TTL_S."""
+    now = time.monotonic()
+    key = model_name, batch, n
+    if key in _PROBED and now - _PROBED[key][0] < PROBE_TTL_S:
+        return _PROBED[key][1]
+    entry, model = zoo.get(model_name), zoo.model(model_name)
+    inputs, targets = entry.data(entry.test_split)
+    chunks = list(zoo.batches(model, inputs[:n], targets[:n], batch))
+
+    def plain():
+        return [run_full(model, x, lengths) for x, lengths, _ in chunks]
+
+    with torch.inference_mode():
+        (timing,), _ = time_calls([plain], repeats=25, warmup=1, budget_s=PROBE_S)
+    ms = timing.low / min(n, len(inputs))
+    _PROBED[key] = now, ms
+    return ms
 
 
 def estimate(model_name: str, criterion_name: str, threshold: float, batch: int, limit: int,
              repeats: int = REPEATS) -> Estimate:
-    """How long `bench(...)` will take: from the profile's measured ms per stage × the inputs
-    × the runs, corrected by what the last run of this model and batch really took on this
-    server (or, before any run, by the machine's load now: a busy machine shares its cores)."""
-    import os
+    """How long `bench(...)` will take here: as the last run of this model and batch took,
+    scaled to these inputs; before any run, the plain model timed now (a short probe) × the
+    inputs × the runs, plus the real exits' share of the full model's ms from the profile."""
+    entry = zoo.get(model_name)
+    runs = WARMUP + repeats
+    total = len(entry.data(entry.test_split)[0])
+    limit = min(limit or total, total)
+    if (model_name, batch) in _LAST:
+        took, n, r = _LAST[model_name, batch]
+        return Estimate(took * limit * runs / (n * r), f"the last run here: {took:.3g} s for {n} inputs × {r} runs "
+                                                        "of each way, scaled")
+    from .deployed import split
 
-    from .compute import CORES
+    base, runtime = split(model_name)
+    measured = model_name if runtime == "torch" or zoo.loaded(model_name, entry.test_split) else base
+    prof = zoo.profile(measured, entry.test_split)  # the exits' share: a runtime's own profile once it is made
+    exits = prof.exits(criteria.get(criterion_name), threshold)[:limit]
+    share = float(prof.path(criteria.get(criterion_name), "ms")[exits].mean()) / prof.full("ms")
+    n = min(limit, PROBE_INPUTS)
+    ms = ms_per_input_now(measured, min(batch, n), n)
+    basis = (f"the plain model timed now on {n} inputs at batch {min(batch, n)}: {ms:.3g} ms per input, × {limit} "
+             f"inputs × {runs} runs, "
+             f"+ {share:.0%} for the run with exits (its share of the full model's ms in the profile)")
+    if measured != model_name:
+        basis += f" (PyTorch's: {runtime} is exported and profiled once first, which this does not count)"
+    from .compute import busy
 
-    prof = zoo.profile(model_name, zoo.get(model_name).test_split)
-    limit = min(limit or prof.n, prof.n)
-    raw = _raw_seconds(prof, criteria.get(criterion_name), threshold, batch, limit, repeats)
-    basis = (f"the profile's measured ms per stage × {limit} inputs × {WARMUP + repeats} runs of each way"
-             + ("" if batch == 1 else f" ÷ {BATCH_GAIN:g} for batch {batch}"))
-    factor = _SLOWER.get((model_name, batch))
-    if factor is not None:
-        basis += f", × {factor:.1f} as the last run here took"
-    else:
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-        factor = max(1.0, load / CORES)
-        if factor > 1.05:
-            basis += f", × {factor:.1f} for the machine's load now ({load:.1f} on {CORES} cores)"
-    return Estimate(raw * factor, basis)
+    if why := busy():
+        basis += f"; timed while {why}, so a run once that passes is quicker"
+    return Estimate(ms * limit * runs * (1 + share) / 1e3, basis)
 
 
 def bench(model_name: str, criterion_name: str, threshold: float | None, batch: int,
@@ -125,7 +151,6 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     """Time the plain model and real exits on the same inputs (the first `limit` of the
     split, 0 = all), `repeats` runs each after a warm-up (medians: `speedup`), and check
     the exits against the profile's."""
-    began = time.perf_counter()
     entry = zoo.get(model_name)
     split = split or entry.test_split
     crit = criteria.get(criterion_name)
@@ -134,6 +159,7 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     if crit.name not in {c.name for c in criteria.applicable(prof.cols)} or not crit.causal:
         raise ValueError(f"criterion {crit.name} cannot run on model {model_name}")
     threshold = crit.default if threshold is None else threshold
+    began = time.perf_counter()  # (a profile built on first use is not part of the run)
     inputs, targets = entry.data(split)
     if limit:
         inputs, targets = inputs[:limit], targets[:limit]
@@ -169,9 +195,8 @@ def bench(model_name: str, criterion_name: str, threshold: float | None, batch: 
     result = BenchResult(model_name, crit.name, float(threshold), len(inputs), torch.get_num_threads(),
                          float(exits.mean()), sp, prof.quality_name[0], prof.quality(error_rate(pred_full)),
                          prof.quality(error_rate(pred_exit)), float((exits == expected).mean()), sweep_ms_10k())
-    raw = _raw_seconds(zoo.profile(model_name, entry.test_split), crit, threshold, batch, len(inputs), repeats)
-    if split == entry.test_split and raw > 0:  # the next estimate learns from this run, all of it
-        _SLOWER[model_name, batch] = (time.perf_counter() - began) / raw
+    if split == entry.test_split:  # the next estimate: this run, all of it
+        _LAST[model_name, batch] = time.perf_counter() - began, len(inputs), WARMUP + repeats
     return result
 
 

@@ -115,6 +115,7 @@ def entry(name: str, load: Loader, where: str | Path | None = None) -> zoo.Built
                  f"{data.folder}: {files.get('calib', '?')} calibration and {files.get('test', '?')} test "
                  "files."),
         pages=pages(manifest), noise=reads.noise_axis(lambda: zoo.model(name)),
+        report_file="" if view == "shared" else str(folder / "report.json"),
         head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else ())
 
 

@@ -81,13 +81,13 @@ def class_recommendations(name: str, calib: Profile, test: Profile, eps_pt: floa
                          "delta": 0.1, "test": ltt.test.to_json()}
 
 
-def add_shift(name: str, report: dict, eps_pt: float) -> dict:
+def add_shift(name: str, report: dict, eps_pt: float, progress=None) -> dict:
     """The report with each recommended threshold's figures on the clean test set and every
     shifted set added under its `shift` key (explorer.shift, from profiles); every other
     value stays as it was, so a shipped report can gain it without being measured again."""
     rec = report["recommended"]
     for crit, r in ([(rec["criterion"], rec)] if "criterion" in rec else rec.items()):
-        r["shift"] = shift.at_threshold(name, crit, r["threshold"], eps_pt).to_json()
+        r["shift"] = shift.at_threshold(name, crit, r["threshold"], eps_pt, progress).to_json()
     return report
 
 

@@ -96,13 +96,18 @@ class Shift:
                 + ". The threshold the same ε picks on each of these sets is offered below (chosen on that set "
                   "itself, so its own figures there are optimistic).")
 
+    def columns(self) -> str:
+        """What rows()'s short column names mean, in a sentence (shown above the table)."""
+        return (f"{self.q.label} at full depth and at τ, the {self.q.change_unit} exiting early costs (points), "
+                f"the mean exit (of {self.exits}) and the speedup by MACs")
+
     def rows(self) -> list[dict]:
-        """One row per set, as people read it (percent, exits from 1, speedups by MACs)."""
+        """One row per set, as people read it (percent, exits from 1, speedups by MACs); short
+        column names, so that the table is whole in a half-width card (`columns` says them)."""
         q = self.q
-        return [{"set": s.label, f"{q.label}, full depth": f"{s.full:.2%}",
-                 f"{q.label} at τ": f"{s.at_threshold:.2%}", f"exiting early ({q.change_unit})": f"{s.drop_pt:+.2f}",
-                 f"mean exit (of {self.exits})": f"{s.mean_exit_number:.2f}",
-                 "speedup by MACs": f"{s.mac_speedup:.2f}×"} for s in self.sets]
+        return [{"set": s.label, f"{q.label} full": f"{s.full:.2%}", "at τ": f"{s.at_threshold:.2%}",
+                 "points": f"{s.drop_pt:+.2f}", "mean exit": f"{s.mean_exit_number:.2f}",
+                 "by MACs": f"{s.mac_speedup:.2f}×"} for s in self.sets]
 
     def to_json(self) -> dict:
         return asdict(self)

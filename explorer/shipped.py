@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from .paths import ASSETS
 from .shift import Shift
@@ -15,8 +16,13 @@ REPORTS = ASSETS / "reports"
 
 def load_report(name: str) -> dict | None:
     """The shipped report `name`, or None if there is none."""
-    path = REPORTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_report(REPORTS / f"{name}.json")
+
+
+def read_report(path) -> dict | None:
+    """The report at `path`, or None if there is none."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ def headline(name: str) -> Headline | None:
     from . import zoo
 
     entry = zoo.get(name)
-    rep = load_report(entry.report) if entry.report else None
+    rep = load_report(entry.report) if entry.report else read_report(entry.report_file) if entry.report_file else None
     if not rep:
         return None
     rec = rep["recommended"]

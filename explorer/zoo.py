@@ -62,6 +62,7 @@ class BuiltIn:
     profile_dir: object = CACHE / "profiles"
     decode: Callable[[bytes], Decoded] | None = None  # an uploaded file -> one input (page and `predict`)
     report: str = ""  # name of its report in assets/reports (recommended thresholds etc.)
+    report_file: str = ""  # or a report elsewhere, read for the Overview's figures (an imported model's workspace)
     quality: Quality = ACCURACY
     summary: str = ""  # one or two sentences on what the model is (Overview, page captions)
     input_note: str = ""  # what its per-input figures assume ("for a 2 s clip")

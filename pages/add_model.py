@@ -6,20 +6,21 @@ bar per phase and the log. Folders are read only where the server allows it
 
 import streamlit as st
 
-from explorer import imported, server_paths, user_model, zoo
-from explorer.errors import InputError
-from explorer.modality.image import SUFFIXES as IMAGE_SUFFIXES
-from explorer.workspace import EXIT_KINDS, PHASES, ImportOptions, import_model
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Add a model")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    from explorer import imported, server_paths, user_model, zoo
+    from explorer.errors import InputError
+    from explorer.modality.image import SUFFIXES as IMAGE_SUFFIXES
+    from explorer.workspace import EXIT_KINDS, PHASES, ImportOptions, import_model
 
 PHASE_LABELS = {"loading": "Loading the model and the data folder",
                 "features": "Reading the frozen backbone's features", "training": "Training the exit heads",
                 "profiling": "Profiling every exit and timing real exits"}
 LINKS = {"ctc": ("pages/live_speech.py", "Try it live"), "class": ("pages/live_image.py", "Try it live")}
 
-st.title("Add a model")
 st.caption("Bring a Hugging Face speech model (HubertForCTC, Wav2Vec2ForCTC, WavLMForCTC) or image classifier "
            "(ViTForImageClassification, ResNetForImageClassification) and a labelled folder: it gets real exits, is "
            "profiled on your data and then appears in every page's model menu, under “imported”.")

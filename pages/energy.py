@@ -4,17 +4,18 @@ criterion decides how deep it goes. Computed from the model's profile: instant."
 
 import streamlit as st
 
-from explorer import energy, energy_plots
-from ui import choice, common
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
 
-st.title("Energy: anytime inference under harvested power")
+st.title("Energy: anytime inference under harvested power")  # drawn first: see ui.frame.LOADING
 st.caption("FreeML's batteryless setting. Inputs arrive at a fixed period; each may spend the energy stored when "
            "it arrives. Early exit takes the deepest exit that fits (the budget criterion); the plain model runs "
            "only when the whole network fits and misses the input otherwise. Only MACs cost energy; inference is "
            "instantaneous next to the input period.")
+with st.spinner(LOADING):
+    from explorer import energy, energy_plots
+    from ui import choice, common, metric
 
 name = choice.model_select("energy")
 prof = common.test_profile(name)
@@ -41,7 +42,7 @@ except ValueError as err:
 s = run.summary
 m1, m2, m3 = st.columns(3)
 m1.metric("answered right, early exit", f"{s.early_correct} / {s.arrivals}",
-          **common.delta(s.early_correct - s.full_correct, "inputs vs the full model", digits=0))
+          **metric.delta(s.early_correct - s.full_correct, "inputs vs the full model", digits=0))
 m2.metric("answered right, full model only", f"{s.full_correct} / {s.arrivals}")
 m3.metric("energy per input: full model / first exit",
           f"{run.full_macs * nj * 1e-6:.2f} / {run.costs_macs[0] * nj * 1e-6:.2f} mJ")

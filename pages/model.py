@@ -145,7 +145,7 @@ def benchmark_ui(name: str) -> None:
             st.error(f"The benchmark could not run: {err}")
     stored = st.session_state.get("bench")
     if not stored or stored[0] != key:
-        guesses = [bench_estimate(name, crit, thr, b, limit) for b in BATCHES]
+        guesses = [bench_estimate(runtime, crit, thr, b, limit) for b in BATCHES]  # what the button runs
         st.info(f"Press “Run the benchmark” to time the real exits at this criterion and threshold: about "
                 f"{sum(e.seconds for e in guesses):.0f} s (" + "; ".join(
                     f"batch {b}: {e.seconds:.0f} s from {e.basis}" for b, e in zip(BATCHES, guesses, strict=True))

@@ -1,14 +1,18 @@
 """Noise & robustness: exit depth and quality against each noise or corruption level,
 from the profiles of the model's noisy test sets (its registry entry says which)."""
 
+from __future__ import annotations
+
 import streamlit as st
 
-from explorer import cached, plots, robustness, zoo
-from explorer.threshold_view import ThresholdView
-from ui import choice, common
-from ui.frame import page_frame
+from ui.frame import LOADING, page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
+st.title("Noise & robustness: does exit depth follow difficulty?")  # drawn first: see ui.frame.LOADING
+with st.spinner(LOADING):
+    from explorer import cached, plots, robustness, zoo
+    from explorer.threshold_view import ThresholdView
+    from ui import choice, common
 
 
 def noisy_profiles(name: str):
@@ -59,7 +63,6 @@ def explore(name: str, crit: str) -> None:
                                        title=f"{q.label} against noise ({kind}), every criterion"))
 
 
-st.title("Noise & robustness: does exit depth follow difficulty?")
 c1, c2 = st.columns(2)
 name = choice.model_select("noise", c1)
 st.caption(f"{zoo.get(name).title}: {robustness.axis(name).note}. A well-behaved early-exit model spends more "

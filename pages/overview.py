@@ -1,12 +1,12 @@
 """Overview: what the explorer is and each headline model's figures, from the shipped
-reports only (no torch, no model: this page is drawn first, at once)."""
+reports only (no torch, no model: this page is drawn whole at once, title first)."""
 
 import streamlit as st
 
-from explorer import zoo
+from explorer import imported, zoo
 from explorer.shipped import headline
 from explorer.speedup import DEFINITION
-from ui import common
+from ui import metric
 from ui.frame import page_frame
 
 page_frame()  # the app's frame, also when Streamlit runs this page without the router
@@ -34,7 +34,7 @@ def card(name: str) -> None:
         st.metric(f"{q.label}, full depth (test set)", f"{fig.full_quality:.2%}")
         st.metric("Speedup measured (ms), batch 1, recommended τ",
                   "noisy" if fig.noisy else f"{fig.measured_speedup_b1:.2f}×",
-                  **common.delta(q.change_pt(fig.drop_pt), f"{q.label} points", q.higher_is_better),
+                  **metric.delta(q.change_pt(fig.drop_pt), f"{q.label} points", q.higher_is_better),
                   help=f"Criterion {fig.criterion} at its recommended threshold. {DEFINITION} By MACs (ideal) here: "
                        f"{fig.ideal_speedup:.2f}×." +
                        (f" Not shown: {fig.noisy}." if fig.noisy else ""))
@@ -46,7 +46,7 @@ def card(name: str) -> None:
 
 def shift_card(s) -> None:
     """The recommended threshold on the clean test set and every held-out shifted set."""
-    st.markdown(f"**Under distribution shift** (τ = {s.threshold:.4g}, chosen on clean data):")
+    st.markdown(f"**Under distribution shift** (τ = {s.threshold:.4g}, chosen on clean data): {s.columns()}.")
     st.table(s.rows())  # every column in view: headers wrap in a half-width card
     st.markdown(s.worst_sentence())
     if s.over_eps:
@@ -58,6 +58,14 @@ cols = st.columns(len(zoo.names("overview")))
 for col, name in zip(cols, zoo.names("overview"), strict=True):
     with col:
         card(name)
+mine = [n for n in imported.names() if headline(n)]  # each with its report in the workspace
+if mine:
+    st.subheader("Imported models")
+    for i, name in enumerate(mine):
+        if i % 2 == 0:
+            cols = st.columns(2)
+        with cols[i % 2]:
+            card(name)
 st.divider()
 # one under the other: each link whole, at any width (three columns cut them at 1280 px)
 st.page_link("pages/tradeoffs.py", label="Every criterion's accuracy–cost curve and the recommended threshold",

@@ -76,7 +76,7 @@ def shift_ui(name: str, crit: str, thr: float, eps: float) -> None:
     if not s.shifted:
         return
     st.markdown(f"**Under distribution shift** — the empirical τ = {thr:.4g}, chosen on clean data, on each "
-                "held-out shifted set:")
+                f"held-out shifted set: {s.columns()}.")
     st.dataframe(s.rows(), hide_index=True)
     st.markdown(s.worst_sentence())
     if s.warning():

@@ -16,6 +16,7 @@ from explorer.shipped import headline
 from explorer.thresholds import recommended
 from ui.frame import PAGES, TITLES
 
+APP = Path(__file__).resolve().parent.parent / "app.py"
 README = Path(__file__).resolve().parent.parent / "README.md"
 BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"  # every measured figure
 
@@ -81,6 +82,44 @@ def test_every_page_draws_the_frame_once_whoever_runs_it(open_page):
     at.switch_page("pages/energy.py").run()
     assert not at.exception, at.exception
     assert _sidebar_links(at) == list(TITLES)
+
+
+# In a fresh interpreter (the tests' own has torch loaded): each page, switched to as a visitor
+# does, records whether torch is loaded when it draws its title, and stops there.
+_TITLE_PROBE = """
+import sys
+import streamlit
+from streamlit.testing.v1 import AppTest
+
+class Drawn(Exception):
+    pass
+
+def title(body, *args, **kwargs):
+    print(f"{body!r}: torch loaded {'torch' in sys.modules}", flush=True)
+    raise Drawn
+
+at = AppTest.from_file(sys.argv[1], default_timeout=120)
+at.run()
+streamlit.title = title
+for page in sys.argv[2:]:
+    at.switch_page(page).run()
+    assert len(at.exception) == 1 and "in title" in at.exception[0].stack_trace[-1], (page, at.exception)
+"""
+
+
+def test_every_page_draws_its_title_before_the_explorer_loads_torch():
+    """Issue 26, item 9: a first visit shows the page's title (and a spinner saying what loads)
+    at once; torch, the models and their profiles load after it."""
+    import subprocess
+    import sys
+
+    pages = [p.path for p in PAGES]
+    run = subprocess.run([sys.executable, "-c", _TITLE_PROBE, str(APP), *pages], cwd=APP.parent,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    said = [line for line in run.stdout.splitlines() if "torch loaded" in line]  # (Streamlit logs the stops)
+    assert len(said) == len(pages), said
+    assert all(line.endswith("torch loaded False") for line in said), said
 
 
 @needs_image

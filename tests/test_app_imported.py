@@ -163,3 +163,37 @@ def test_add_model_imports_from_a_folder_with_progress_then_lists_it(open_page, 
     assert "added-vit" in imported.names("live_image")
     at = open_page("tradeoffs", model="added-vit")
     assert at.selectbox(key="w.model").value == "added-vit" and "not a model here" not in _said(at)
+
+
+def test_report_json_and_the_overview_show_an_imported_model_s_threshold_on_each_noisy_set(
+        open_page, workspace, capsys):
+    """Issue 26: `report --model NAME --json` of an imported model carries the recommended
+    threshold's figures on the clean test set and on each of its noisy sets at the shift level,
+    as the built-ins' reports do; the Overview shows them, with the worst named."""
+    import json
+
+    from explorer.__main__ import main
+    from explorer.shipped import headline
+
+    for kind in ("image", "speech"):
+        name = workspace[kind]
+        entry = zoo.get(name)
+        noisy = {tuple(entry.noise.variant(k, entry.noise.shift_level).items()) for k in entry.noise.kinds}
+        labels = [e.label for e in zoo.eval_sets(name) if e.variant in noisy]
+        assert len(labels) == len(entry.noise.kinds)
+        assert main(["report", "--model", name, "--json"]) == 0
+        rec = json.loads(capsys.readouterr().out)["recommended"]
+        for r in [rec] if "criterion" in rec else rec.values():
+            sets = r["shift"]["sets"]
+            assert [s["label"] for s in sets[1:]] == labels  # every noisy set at the shift level, nothing else
+            assert r["shift"]["threshold"] == r["threshold"]
+            for s in sets:
+                assert 1 <= s["mean_exit_number"] <= 4 and s["mac_speedup"] > 0 and s["inputs"] > 0
+    at = open_page()
+    assert any(h.value == "Imported models" for h in at.subheader)
+    said = _said(at)
+    for kind in ("image", "speech"):
+        fig = headline(workspace[kind])
+        assert fig.shift.worst.label in said and fig.shift.worst_sentence() in said
+    shown = [t.value for t in at.table]
+    assert len(shown) == len(zoo.names("overview")) + 2  # a shift table for each built-in and each import

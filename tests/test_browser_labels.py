@@ -1,8 +1,12 @@
 """No label cut short (issue 26, item 8): every page at 1280 and 1920 px wide in chromium, with
 no widget label, button, page link, menu value or tab text cut with an ellipsis (the text is
 wider than its box: scrollWidth > clientWidth where the box hides the rest; any element whose
-text ends in a CSS ellipsis counts), and no label cut
-by hand ("…" at its end). A screenshot of each page goes to the test's tmp dir."""
+text ends in a CSS ellipsis counts), no label cut by hand ("…" at its end), and no table wider
+than its box (columns hidden behind a sideways scroll). A screenshot of each page at each width
+goes to the test's tmp dir.
+
+Each page is loaded once, on the session's one server and browser: checked at 1280 px, then
+the same window widened to 1920 px (Streamlit lays out again in the browser; nothing re-runs)."""
 
 import pytest
 from appserver import done
@@ -42,29 +46,45 @@ CUT = """(selector) => {
     if (hides && el.scrollWidth > el.clientWidth + 1) out.push(text + sizes);
     else if (/(…|\\.\\.\\.)$/.test(text) && el.closest("button, [data-testid='stPageLink-NavLink']")) out.push(text);
   }
+  for (const table of document.querySelectorAll("[data-testid='stTable'], [data-testid='stTable'] *")) {
+    const style = getComputedStyle(table);  // a table wider than its box: columns hidden behind a sideways scroll
+    if (["auto", "scroll", "hidden", "clip"].includes(style.overflowX) && table.scrollWidth > table.clientWidth + 1)
+      out.push("table " + table.innerText.split("\\n")[0] + " [" + table.scrollWidth + " > " + table.clientWidth + "]");
+  }
   return [...new Set(out)];
 }"""
 
 
-@pytest.mark.parametrize("width", [1280, 1920])
+WIDTHS = (1280, 1920)
+
+
+def _cut_at(page, width: int, shot) -> list[str]:
+    """The labels cut at `width` px, and a screenshot of the whole page there at `shot`."""
+    page.set_viewport_size({"width": width, "height": 1100})
+    expect(page.get_by_test_id("stMain")).to_be_visible()
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # laid out
+    cut = page.evaluate(CUT, LABELS)
+    # the whole page in the shot: Streamlit scrolls inside its main pane, so the window is made
+    # as tall as the page (the width, and so the layout checked, stays)
+    tall = page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 1100")
+    page.set_viewport_size({"width": width, "height": min(int(tall), 8000)})
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(shot))
+    return cut
+
+
 @pytest.mark.parametrize("path", list(PAGES))
-def test_no_label_is_cut_short(server, browser, tmp_path, width, path):
-    page = browser.new_page(viewport={"width": width, "height": 1100})
+def test_no_label_is_cut_short(server, browser, tmp_path, path):
+    page = browser.new_page(viewport={"width": WIDTHS[0], "height": 1100})
     try:
         page.goto(f"{server}/{path}")
         expect(page.get_by_text(PAGES[path]).first).to_be_visible(timeout=LONG)
         done(page, LONG)
         expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=LONG)
-        cut = page.evaluate(CUT, LABELS)
-        # the whole page in the shot: Streamlit scrolls inside its main pane, so the window is made
-        # as tall as the page (the width, and so the layout checked, stays)
-        tall = page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight || 1100")
-        page.set_viewport_size({"width": width, "height": min(int(tall), 8000)})
-        page.mouse.move(0, 0)
         name = "".join(c if c.isalnum() else "-" for c in path or "overview")
-        page.screenshot(path=str(tmp_path / f"{name}-{width}.png"))
-        print(f"{path or 'overview'} at {width} px: screenshot in {tmp_path}")
-        assert not cut, f"cut short at {width} px on /{path}: {cut}"
+        cut = {w: _cut_at(page, w, tmp_path / f"{name}-{w}.png") for w in WIDTHS}
+        print(f"{path or 'overview'}: screenshots in {tmp_path}")
+        assert not any(cut.values()), f"cut short on /{path}: {cut}"
     finally:
         page.close()
 

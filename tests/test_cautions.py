@@ -109,4 +109,6 @@ def test_the_batch_page_shows_the_cautions_column(open_page):
     table = at.dataframe[0].value
     assert table["cautions"][0] and "changed by exiting early" in table.columns
     assert any("come with a caution" in w.value for w in at.warning)
+    assert not any(m.proto.delta for m in at.metric)  # no note drawn as a change (the ideal speedup had an arrow)
+    assert any("By MACs (ideal)" in c.value for c in at.caption)
 

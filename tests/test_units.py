@@ -12,7 +12,7 @@ import pytest
 from conftest import needs_image, needs_speech
 
 from explorer import cached, criteria, plots, robustness, tradeoff, zoo
-from ui import common
+from ui import metric
 
 PAGES = ["overview", "tradeoffs", "noise", "model", "energy", "live_image", "live_speech", "add_model"]
 
@@ -104,10 +104,10 @@ def test_the_noise_page_lists_static_at_the_exit_it_plots_and_wer_in_percent(ope
 
 def test_a_delta_is_a_real_change_or_none():
     """'↑ ± 0.0 KB' and '↑ first exit 3.73 mJ' were deltas that meant nothing."""
-    assert common.delta(0.001, "points") == {"delta": None}
-    assert common.delta(0, "inputs", digits=0) == {"delta": None}
-    assert common.delta(-0.5, "accuracy points") == {"delta": "-0.50 accuracy points", "delta_color": "normal"}
-    assert common.delta(0.5, "WER points", higher_is_better=False)["delta_color"] == "inverse"
+    assert metric.delta(0.001, "points") == {"delta": None}
+    assert metric.delta(0, "inputs", digits=0) == {"delta": None}
+    assert metric.delta(-0.5, "accuracy points") == {"delta": "-0.50 accuracy points", "delta_color": "normal"}
+    assert metric.delta(0.5, "WER points", higher_is_better=False)["delta_color"] == "inverse"
 
 
 @pytest.mark.slow

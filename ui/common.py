@@ -142,14 +142,6 @@ def cautions(prediction, warnings=()) -> None:
         st.warning(text)
 
 
-def delta(change: float, unit: str, higher_is_better: bool = True, digits: int = 2) -> dict:
-    """st.metric's delta for a real change: its arrow and colour say better or worse; a change
-    that rounds to zero has no delta at all (never "↑ +0.00")."""
-    if round(change, digits) == 0:
-        return {"delta": None}
-    return {"delta": f"{change:+.{digits}f} {unit}", "delta_color": "normal" if higher_is_better else "inverse"}
-
-
 def measured_memory(name: str):
     """explorer.memory's figures of a model, measured once per loaded model."""
     return work(cached.measured_memory, name, load_model(name))
