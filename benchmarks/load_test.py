@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # explorer
 
 from appserver import ARGS, CHROMIUM, output, start, stop  # noqa: E402
 
-from explorer.compute import LOG_ENV  # noqa: E402
+from explorer.compute import ANSWERED, LOG_ENV  # noqa: E402
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 DONE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
@@ -491,6 +491,10 @@ def main(argv=None) -> int:
     stop(proc)
     server_log = output(proc).splitlines(keepends=True)
     lines = read_steps(steps_file)
+    for run, (_, begin, end) in zip(runs, phases[-len(runs):], strict=True):  # the server's part of each answer
+        answered = [e["s"] for e in lines if e["step"] == ANSWERED and begin <= e["at"] <= end]
+        run.update({f"server_answer_{q}_s": _percentile(answered, p) for q, p in (("p50", 50), ("p95", 95))},
+                   server_answer_max_s=round(max(answered), 2) if answered else None)
     tracebacks = sum("Traceback" in line for line in server_log)
 
     met = targets(first, runs)
@@ -521,13 +525,15 @@ def report(summary: dict) -> str:
     keys = ["open_image_p50_s", "open_speech_p50_s", "open_both_p50_s", "open_both_max_s", "image_p50_s",
             "image_p95_s", "speech_p50_s", "speech_p95_s", "upload_p50_s", "upload_p95_s", "upload_max_s",
             "open_image_arrived_p50_s", "open_speech_arrived_p50_s", "upload_arrived_p50_s", "upload_arrived_p95_s",
-            "upload_arrived_max_s", "duration_s"]
+            "upload_arrived_max_s", "server_answer_p50_s", "server_answer_p95_s", "server_answer_max_s", "duration_s"]
     runs = summary["scenarios"]
     out += ["", "| seconds | " + " | ".join(f"{x['sessions']} × {x['rounds']}" for x in runs) + " |",
             "|---|" + "---|" * len(runs)]
     out += [f"| {k[:-2].replace('_', ' ')} | " + " | ".join(str(x[k]) for x in runs) + " |" for k in keys]
     out += ["", "(“arrived”: until the websocket message carrying the answer reached the browser — the server's "
-            "part of the wait; the rest is the browser drawing it.)"]
+            "part of the wait, with the browser's sending of the upload; the rest is the browser drawing it. "
+            "“server answer”: every live-page script run, from its start until its answer was drawn — the server "
+            "alone.)"]
     out += ["", f"Who used the {os.cpu_count()} cores (CPU seconds; the machine's also counts the browsers' tabs and "
             "anything else running):", "", "| phase | wall s | server CPU s | browsers' CPU s (chromium, the harness) "
             "| everything else's CPU s | server's share | load (1 min), start → end |", "|---|---|---|---|---|---|---|"]
