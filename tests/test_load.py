@@ -165,3 +165,14 @@ def test_the_step_log_says_how_long_the_server_took_to_draw_each_live_answer(ope
     answered = [e["s"] for e in map(json.loads, log.read_text().splitlines()) if e["step"] == compute.ANSWERED]
     assert len(answered) == 2  # the example the page opens with, then the upload; not the run that showed Upload
     assert all(0 < s < wall for s in answered)
+
+
+@needs_image
+def test_tradeoffs_writes_the_sweep_csv_only_when_it_is_downloaded(open_page):
+    """A first visit draws its figures without writing a CSV nobody asked for; the button is there."""
+    from explorer import cached
+
+    cached.sweep_csv.clear()
+    at = open_page("tradeoffs", model="image")
+    assert any(b.proto.label.startswith("Download the sweep as CSV") for b in at.get("download_button"))
+    assert not cached.sweep_csv.has(zoo.profile("image", zoo.get("image").test_split))
