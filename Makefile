@@ -71,7 +71,9 @@ bench-scale: $(VENV)/.dev data
 # Tradeoffs, Model and both live pages; 8 browser sessions at once upload a digit picture and a
 # spoken-digit WAV to both live pages, 3 rounds; then 16 sessions. Every answer must be the
 # session's own, no traceback, the server up. Prints issue 27's targets against the measured
-# p50/p95 and where the server's time went (LOAD_ARGS=--strict also fails on a missed target).
+# p50/p95, the server's own part of each answer, who used the cores and where the server's time went
+# (LOAD_ARGS=--strict also fails on a missed target). Chromium runs in the idle scheduling class, so
+# the simulated browsers, which share the server's 2 cores, do not take them from the server.
 load: $(VENV)/.dev data browser
 	$(PY) benchmarks/load_test.py $(LOAD_ARGS)
 

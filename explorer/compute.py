@@ -32,6 +32,7 @@ _held = threading.local()  # a thread already in a slot does not queue again (no
 _queue_lock = threading.Lock()
 _waiting = 0  # requests queued for a slot now
 LOG_ENV = "EXPLORER_STEP_LOG"
+ANSWERED = "a live page's run until its answer was drawn"  # the server's part of an answer (`make load` reads it)
 
 
 @contextmanager

@@ -257,6 +257,6 @@ if not variants.of(name):
     st.caption(f"No compressed variant of this model yet: make one with `python -m explorer compress {name} "
                "--method int8` (or `--method prune --ratio 0.5` for the image model), then compare them here.")
 st.download_button("Download the sweep as CSV (every criterion × threshold on this evaluation set)",
-                   common.work(cached.sweep_csv, common.eval_profile(name, key)), f"sweep-{name}-{key}.csv",
-                   "text/csv", on_click="ignore")
+                   lambda prof=common.eval_profile(name, key): cached.sweep_csv(prof),  # written when clicked
+                   f"sweep-{name}-{key}.csv", "text/csv", on_click="ignore")
 explore(name, crit, key, others)

@@ -148,3 +148,31 @@ def test_after_the_server_s_warm_up_a_first_visit_finds_its_model_profiles_and_s
     test = zoo.profile("image", "test")
     assert zoo.loaded("image", "test") and zoo.loaded("image", "val")
     assert cached.sweep_all.has(test)
+
+
+@needs_image
+def test_the_step_log_says_how_long_the_server_took_to_draw_each_live_answer(open_page, monkeypatch, tmp_path):
+    """`make load` tells the server's part of a wait from the browser's by these lines."""
+    import json
+
+    log = tmp_path / "steps.jsonl"
+    monkeypatch.setenv(compute.LOG_ENV, str(log))
+    begin = time.perf_counter()
+    at = open_page("live_image")
+    at.radio[0].set_value("Upload").run()
+    at.file_uploader[0].upload("seven.png", GOOD_IMAGE(), "image/png").run()
+    wall = time.perf_counter() - begin
+    answered = [e["s"] for e in map(json.loads, log.read_text().splitlines()) if e["step"] == compute.ANSWERED]
+    assert len(answered) == 2  # the example the page opens with, then the upload; not the run that showed Upload
+    assert all(0 < s < wall for s in answered)
+
+
+@needs_image
+def test_tradeoffs_writes_the_sweep_csv_only_when_it_is_downloaded(open_page):
+    """A first visit draws its figures without writing a CSV nobody asked for; the button is there."""
+    from explorer import cached
+
+    cached.sweep_csv.clear()
+    at = open_page("tradeoffs", model="image")
+    assert any(b.proto.label.startswith("Download the sweep as CSV") for b in at.get("download_button"))
+    assert not cached.sweep_csv.has(zoo.profile("image", zoo.get("image").test_split))

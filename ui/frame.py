@@ -17,6 +17,7 @@ title; Streamlit marks the current page). Light on purpose: no torch, no model.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,11 +67,18 @@ _run = threading.local()  # a session's script runs one at a time, on its own th
 
 
 def _draw() -> None:
+    _run.began = time.perf_counter()  # every run draws the frame first: the run's start
     setup.install()  # every model joins the registry before a page (or a shared link) names one
     st.set_page_config(page_title=APP_TITLE, page_icon=APP_ICON, layout="wide")
     for p in PAGES:
         st.sidebar.page_link(p.path, label=p.title, icon=p.icon)
     remember_link()  # a shared link's settings, whichever page it opens
+
+
+def run_seconds() -> float:
+    """Seconds since this script run began (since the frame was drawn): the server's part of
+    what a user waits for, without the browser's (`make load` logs it where an answer is drawn)."""
+    return time.perf_counter() - getattr(_run, "began", time.perf_counter())
 
 
 def page_frame() -> None:

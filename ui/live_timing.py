@@ -12,9 +12,11 @@ import streamlit as st
 import torch
 
 from explorer import plots, predict
+from explorer.compute import ANSWERED, record
 from explorer.errors import InputError
 from explorer.memo import memoized
 from explorer.speedup import REPEATS, WARMUP
+from ui.frame import run_seconds
 
 
 @memoized("Timing the plain model against the real exits", max_entries=256)
@@ -24,7 +26,9 @@ def _timing(name: str, x: np.ndarray, crit: str, thr: float):
 
 def timing_ui(name: str, x: np.ndarray, crit: str, thr: float) -> None:
     """The measured speedup on this input once someone asked for it (shared by every session
-    with the same input), else a button that asks; a busy machine is said, not timed."""
+    with the same input), else a button that asks; a busy machine is said, not timed. Drawn
+    right under the answer: the run's seconds so far go to the step log."""
+    record(ANSWERED, run_seconds())
     thr = float(thr)
     if not _timing.has(name, x, crit, thr):
         if not st.button("⏱ Time this input", key="w.live.time",
