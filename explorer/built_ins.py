@@ -172,7 +172,7 @@ def entries() -> list[BuiltIn]:
         BuiltIn("text", "Byte-level LM on Python source, LayerSkip exits", _load_text, _text_data,
                 summary="A 6-layer byte-level language model trained here on Python's standard library source, "
                         "its own head reading every layer (LayerSkip): per-token exits (CALM) and "
-                        "self-speculative decoding.", pages=frozenset({"live_text"})),
+                        "self-speculative decoding.", pages=frozenset({"live_text"}), profiled=False),
         BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
                 summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),
     ]

@@ -58,6 +58,12 @@ def warm_up() -> None:
         entry = zoo.get(name)
         if entry.group != "built-in":
             continue  # an imported model loads transformers: only when someone opens it
+        if not entry.profiled:  # a text model: its page needs the model only
+            try:
+                zoo.model(name)
+            except (OSError, ValueError):
+                pass
+            continue
         try:
             for split in (entry.test_split, entry.calib_split):
                 zoo.profile(name, split)

@@ -73,6 +73,7 @@ class BuiltIn:
     head_views: tuple[tuple[str, str], ...] = ()  # (label, model name): views of one backbone to compare
     start_criterion: str = ""  # where pages start; "" = the report's recommended one
     group: str = "built-in"  # how model menus group it: "built-in", "compressed", "imported"
+    profiled: bool = True  # in the multi-exit contract, so profiles, sweeps and thresholds exist (text: it generates)
 
 
 @dataclass(frozen=True)

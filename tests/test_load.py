@@ -125,9 +125,10 @@ def test_the_exit_against_snr_is_drawn_on_request_from_one_batched_pass(open_pag
 
 @pytest.mark.slow
 @needs_image
-def test_the_benchmark_s_promise_comes_from_a_measurement_and_learns_from_the_last_run():
+def test_the_benchmark_s_promise_comes_from_a_measurement_and_learns_from_the_last_run(monkeypatch):
     from explorer import bench
 
+    monkeypatch.setattr(bench, "_LAST", {})  # no earlier run in this process (other tests bench the image model)
     first = bench.estimate("image", "confidence", 0.9, 1, 30)
     assert "the plain model timed now on 8 inputs at batch 1" in first.basis and "× 30 inputs × 6 runs" in first.basis
     begin = time.perf_counter()

@@ -261,8 +261,8 @@ def test_noisy_sets_of_an_imported_model_on_ray_when_configured(tmp_path, monkey
     heard = []
     profiles = robustness.load_all("ray-noisy-vit", lambda f, what: heard.append(what))
     assert len(profiles) == 30 and heard  # 5 corruptions x severities 0-5 (0: the one clean set)
-    for (kind, level), prof in [(k, p) for k, p in profiles.items() if k[1] in (0, 3)]:
+    for (kind, level), prof in [(k, p) for k, p in profiles.items() if k[1] in (0, 2, 3)]:
         split, args = robustness.variant_args("ray-noisy-vit", kind, level)
-        if args:
+        if args and level != 3:  # severity 3 (the headline's shift level) was profiled by the import itself
             assert prof.meta.ray_pass, "built on Ray"
         assert_same_profile(prof, single_process("ray-noisy-vit", split, (prof.macs, prof.ms), **args))
