@@ -31,18 +31,23 @@ def score_range(name: str, crit: str) -> tuple[float, float]:
 
 
 @memoized(max_entries=64)
+def full_run(name: str, prompt: str, n: int):
+    """The full model's continuation: the comparison every mode and threshold shares."""
+    model = zoo.model(name)
+    with slot(), step("generating text with the full model"):  # a bounded share of the cores
+        return generate(model, [model.encode(prompt)], n)
+
+
+@memoized(max_entries=64)
 def run(name: str, prompt: str, n: int, mode: str, crit: str, thr: float, draft_layers: int, draft_len: int):
+    if mode == MODES[2]:
+        return full_run(name, prompt, n)
     model = zoo.model(name)
     ids = model.encode(prompt)
-    with slot(), step("generating text (and the full model's, to compare)"):  # a bounded share of the cores
-        full = generate(model, [ids], n)
+    with slot(), step("generating text with exits"):
         if mode == MODES[0]:
-            out = generate(model, [ids], n, criteria.get(crit), thr)
-        elif mode == MODES[1]:
-            out = speculate(model, ids, n, draft_layers, draft_len)
-        else:
-            out = full
-    return full, out
+            return generate(model, [ids], n, criteria.get(crit), thr)
+        return speculate(model, ids, n, draft_layers, draft_len)
 
 
 name = choice.model_select("live_text")
@@ -81,7 +86,8 @@ if len(model.encode(prompt)) + n > model.context:
     st.stop()
 
 with st.spinner("Generating (and the full model, to compare)…"):
-    full, out = run(name, prompt, int(n), mode, crit, float(thr), int(draft_layers), int(draft_len))
+    full = full_run(name, prompt, int(n))
+    out = run(name, prompt, int(n), mode, crit, float(thr), int(draft_layers), int(draft_len))
 
 pieces = [model.decode([t]) for t in out.tokens[0]]
 differs = [a != b for a, b in zip(out.tokens[0], full.tokens[0], strict=True)]
