@@ -123,7 +123,7 @@ def cmd_report(args) -> int:
         if not checkpoint.exists(path):
             raise ValueError(f"no text model at {path}: train one with `python -m explorer train text`")
         out = report(checkpoint.load(ExitLM, TextConfig, path), progress=lambda what: print(what, file=sys.stderr))
-        where = save_report("text", out, args.out, args.ship)
+        where = save_report(path.name, out, args.out, args.ship)  # assets/models/text-calm -> reports/text-calm
     else:
         out = report_image() if args.what == "image" else report_speech()
         where = save_report(args.what, out, args.out, args.ship)

@@ -166,6 +166,8 @@ CRITERIA: dict[str, Criterion] = {
                   ("pred",), "ge", _agrees_with_final, _one, causal=False, default=1,
                   source="bound"),
         # text generation (explorer.generate): last, so the other criteria keep their colours
+        Criterion("margin", "softmax margin: top-1 − top-2 probability ≥ τ", ("margin",), "ge",
+                  _column("margin"), _continuous, default=0.5, source="CALM (softmax margin)"),
         Criterion("saturation", "hidden-state change: cos(h before, h after) ≥ τ", ("saturation",), "ge",
                   _column("saturation"), _continuous, default=0.95, source="CALM (state saturation)"),
     ]

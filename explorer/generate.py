@@ -36,7 +36,7 @@ from .criteria import Criterion, Evidence
 from .models.text import HEADS, ExitLM, KVCache
 from .readout import KIND_COLUMNS, read_head
 
-COLUMNS = KIND_COLUMNS["class"] + ("saturation",)  # what a token's exit yields for the criteria
+COLUMNS = KIND_COLUMNS["token"] + ("saturation",)  # what a token's exit yields for the criteria
 
 
 def token_costs(model) -> Costs:
@@ -60,6 +60,12 @@ class Generation:
     seconds: float
     drafted: int = 0  # self-speculative: tokens drafted
     accepted: int = 0  # ... and kept
+    scores: list[list[list[float]]] | None = None  # per-token exits: the criterion's score at each layer it read
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Generated tokens per second of wall-clock time, prompt included, every row together."""
+        return sum(len(t) for t in self.tokens) / max(self.seconds, 1e-9)
 
     def texts(self, model) -> list[str]:
         return [model.decode(t) for t in self.tokens]
@@ -129,6 +135,7 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
     ids, positions, cache = prompt_batch(model, prompts, n)
     tok = prefill(model, ids, positions, cache)
     tokens, exits = [[int(t)] for t in tok], [[L - 1] for _ in range(B)]
+    scores: list[list[list[float]]] = [[[]] for _ in range(B)]  # the first token: decided by no criterion
     tau = np.full(B, np.nan if threshold is None else threshold, np.float64)
     costs = token_costs(model).path(read_heads(HEADS, criterion), "token") if criterion else None
     heads = criterion is not None and bool(read_heads(HEADS, criterion))  # saturation reads no head on the way
@@ -140,6 +147,7 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
         nxt = torch.empty(B, dtype=torch.long)
         where = np.full(B, L - 1)
         history = {c: np.full((B, L), np.nan) for c in COLUMNS}
+        read = [[] for _ in range(B)]  # this token's score at each layer, per row
         for layer, block in enumerate(model.blocks):
             before = x
             x = block.step(x, cache, layer, None if len(rows) == B else rows, p, positions[rows, p:p + 1])
@@ -147,13 +155,16 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
             if criterion is None or layer == L - 1:
                 continue
             h = x[:, 0]
-            reads = read_head("class", model.exit_logits(layer, h)) if heads else {}
+            reads = read_head("token", model.exit_logits(layer, h)) if heads else {}
             reads["saturation"] = _saturation(h, before[:, 0])
             ids_np = rows.numpy()
             for c, v in reads.items():
                 history[c][ids_np, layer] = v
             ev = Evidence({c: history[c][ids_np, : layer + 1] for c in criterion.reads}, costs, len(rows), layer + 1)
-            leaving = criterion.passes(criterion.score(ev)[:, -1], tau[ids_np])
+            now = criterion.score(ev)[:, -1]
+            for r, v in zip(ids_np, now, strict=True):
+                read[r].append(float(v))
+            leaving = criterion.passes(now, tau[ids_np])
             if not leaving.any():
                 continue
             out = torch.from_numpy(leaving.nonzero()[0])
@@ -180,7 +191,9 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
         for r in range(B):
             tokens[r].append(int(tok[r]))
             exits[r].append(int(where[r]))
-    return Generation(tokens, exits, L, run, filled, time.perf_counter() - start)
+            scores[r].append(read[r])
+    return Generation(tokens, exits, L, run, filled, time.perf_counter() - start,
+                      scores=scores if criterion is not None else None)
 
 
 @torch.inference_mode()

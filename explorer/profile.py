@@ -251,14 +251,15 @@ def _write_dir(directory: Path) -> Path:
 
 def cached_profile(model: MultiExitModel, model_name: str, dataset: str, batches_fn: Callable,
                    directory: Path, progress: Progress | None = None,
-                   costs: tuple[Costs, Costs] | None = None) -> Profile:
-    """Load the profile for exactly this model and dataset, or build and save it."""
+                   costs: tuple[Costs, Costs] | None = None, build: Callable[[], Profile] | None = None) -> Profile:
+    """Load the profile for exactly this model and dataset, or build and save it (by the
+    engine's pass over `batches_fn()`, or by `build` for a model outside its contract)."""
     fp = fingerprint(model)
     path = profile_path(directory, model_name, dataset, fp)
     if path.exists():
         prof = Profile.load(path)
         if prof.meta.fingerprint == fp:
             return prof
-    prof = build_profile(model, batches_fn(), model_name, dataset, progress, costs)
+    prof = build() if build is not None else build_profile(model, batches_fn(), model_name, dataset, progress, costs)
     prof.save(profile_path(directory, model_name, dataset, fp, fresh=True))
     return prof

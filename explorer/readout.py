@@ -14,6 +14,7 @@ import torch
 # The score columns each head kind yields ("pred" is the prediction's id).
 KIND_COLUMNS = {
     "class": ("pred", "confidence", "entropy", "entropy_norm"),
+    "token": ("pred", "confidence", "entropy", "entropy_norm", "margin"),  # a language model's next token
     "ctc": ("pred", "ctc_entropy"),
     "cluster": ("ssl_entropy",),
 }
@@ -101,6 +102,11 @@ def read_head(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None,
             "entropy": ent,
             "entropy_norm": ent / math.log(logits.shape[-1]),
         }
+    if kind == "token":  # logits [B, V]: a class head, and CALM's softmax margin (top-1 minus top-2)
+        cols = read_head("class", logits)
+        top2 = np.exp(np.partition(logp, -2, axis=-1)[:, -2:])
+        cols["margin"] = top2[:, 1] - top2[:, 0]
+        return cols
     if kind == "ctc":  # log-probs [B, T, V]
         return {"pred": greedy_ctc(logp, mask, silent), "ctc_entropy": _frame_mean(_entropy(logp), mask)}
     if kind == "cluster":  # logits [B, T, K]

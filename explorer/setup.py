@@ -67,8 +67,9 @@ def warm_up() -> None:
         try:
             for split in (entry.test_split, entry.calib_split):
                 zoo.profile(name, split)
-            with step(f"warming up: the test set of {name}"):
-                eval_inputs.item(name, entry.test_split, 0)  # the live pages start on a test input
+            if entry.inputs_shown:
+                with step(f"warming up: the test set of {name}"):
+                    eval_inputs.item(name, entry.test_split, 0)  # the live pages start on a test input
             with step(f"warming up: the sweeps of {name}"):
                 test = zoo.profile(name, entry.test_split)
                 cached.sweep_all(test)  # Tradeoffs' and Noise's figures and verdict start from these

@@ -73,7 +73,10 @@ class BuiltIn:
     head_views: tuple[tuple[str, str], ...] = ()  # (label, model name): views of one backbone to compare
     start_criterion: str = ""  # where pages start; "" = the report's recommended one
     group: str = "built-in"  # how model menus group it: "built-in", "compressed", "imported"
-    profiled: bool = True  # in the multi-exit contract, so profiles, sweeps and thresholds exist (text: it generates)
+    profiled: bool = True  # profiles, sweeps and thresholds exist for it (an imported text model: it only generates)
+    profiler: Callable[..., Profile] | None = None  # (model, name, split) -> its profile, for a model outside the
+    # multi-exit contract (text: every byte position of fixed corpus windows); None: the engine's pass over `data`
+    inputs_shown: bool = True  # a profile row is one input of `data`, shown and rerun by the pages (text: a position)
 
 
 @dataclass(frozen=True)
@@ -230,12 +233,15 @@ def _load_or_build(name: str, split: str, dataset: str, progress, variant: dict)
         inputs, targets = entry.data(split, **variant)
         return batches(m, inputs, targets, 64)
 
+    from .profile import cached_profile
+
+    if entry.profiler is not None:
+        return cached_profile(m, name, dataset, None, entry.profile_dir, progress,
+                              build=lambda: entry.profiler(m, name, split))
     costs = None
     if variant:  # same model, other data (noise, corruptions): reuse the clean split's measured costs
         clean = profile(name, split)
         costs = clean.macs, clean.ms
-    from .profile import cached_profile
-
     return cached_profile(m, name, dataset, make_batches, entry.profile_dir, progress, costs)
 
 

@@ -17,7 +17,7 @@ with st.spinner(LOADING):
     from ui import choice, common, text_view
 
 MODES = ("Per-token exits (CALM)", "Self-speculative decoding (LayerSkip)", "The full model")
-CRITERIA = ("confidence", "entropy", "saturation", "patience")
+CRITERIA = ("confidence", "margin", "entropy", "saturation", "patience")
 EXAMPLE = "    def __repr__(self):\n        return "
 
 
@@ -99,13 +99,18 @@ if mode == MODES[1]:
 else:
     m2.metric("Fewer layers (ideal, by layers)", f"{out.layer_speedup:.2f}×")
 m3.metric("Same bytes as the full model", f"{100 * same:.0f}%")
-m4.metric("Time (ms)", f"{1000 * out.seconds:.0f}", delta=f"{1000 * (out.seconds - full.seconds):+.0f} ms vs full",
-          delta_color="inverse", help=f"The full model took {1000 * full.seconds:.0f} ms. One run each, on a shared "
-                                      "server: a rough figure, not a benchmark (`python -m explorer report text`)")
+m4.metric("Tokens per second", f"{out.tokens_per_second:.0f}",
+          delta=f"{out.tokens_per_second / full.tokens_per_second:.2f}× the full model's" if mode != MODES[2] else None,
+          delta_color="off", help=f"{len(out.tokens[0])} bytes in {1000 * out.seconds:.0f} ms; the full model: "
+                                  f"{full.tokens_per_second:.0f} per second ({1000 * full.seconds:.0f} ms). One run "
+                                  "each, on a shared server: a rough figure; the report's are warmed up and repeated "
+                                  "(`python -m explorer report text`)")
 
 st.subheader("The continuation")
 st.markdown(text_view.legend_html(L), unsafe_allow_html=True)
-st.markdown(text_view.tokens_html(pieces, out.exits[0], L, differs, prompt=prompt), unsafe_allow_html=True)
+st.markdown(text_view.tokens_html(pieces, out.exits[0], L, differs, prompt=prompt,
+                                        scores=out.scores[0] if out.scores else None,
+                                        score_name=crit), unsafe_allow_html=True)
 if any(differs):
     first = differs.index(True)
     st.caption(f"Underlined: bytes that differ from the full model's. The first difference is byte {first + 1}; "

@@ -117,12 +117,26 @@ def test_the_text_report_calibrates_generates_and_speculates(lm):
     assert prof.k == lm.num_exits and prof.n == 2 * lm.config.context
     assert set(prof.cols) >= {"pred", "confidence", "saturation", "errors"}
     out = report(lm, eps=0.3, prompts=2, n=8, prompt_len=16, windows=2, repeats=1)
-    for name in ("confidence", "saturation"):
-        row = out["criteria"][name]
+    assert out["bits_per_byte"] > 0 and out["perplexity_per_byte"] == pytest.approx(2 ** out["bits_per_byte"], 1e-3)
+    assert set(out["criteria"]) == {"confidence", "margin", "entropy", "saturation", "patience", "static"}
+    assert any(row["certified"] for row in out["criteria"].values())
+    for row in out["criteria"].values():
         if row["certified"]:
             assert 0 <= row["same_bytes_as_full"] <= 1 and 1 <= row["mean_exit"] <= lm.num_exits
+            assert 0 <= row["rouge_l_vs_full"] <= 1 and set(row["speedup"]) == {"1", "8"}
+            for s in row["speedup"].values():  # a figure above its ideal is flagged as noise, never shown
+                assert (s["median"] is None) == ("noise" in s)
+                assert s["median"] is None or s["median"] <= 1.02 * row["speedup_by_layers"]
     assert [s["draft_layers"] for s in out["speculative"]] == list(range(1, lm.num_exits))
     assert all(s["layer_work"] >= 1 for s in out["speculative"])  # exact: every byte passes every layer
+
+
+def test_rouge_l_is_the_longest_common_subsequence_f1():
+    from explorer.metrics import rouge_l
+
+    assert rouge_l(list(b"abcdef"), list(b"abcdef")) == 1.0
+    assert rouge_l(list(b"abc"), list(b"xyz")) == 0.0
+    assert rouge_l(list(b"abcd"), list(b"abxd")) == pytest.approx(0.75)  # LCS "abd": 3/4 both ways
 
 
 def test_report_text_without_a_model_says_how_to_train_one(tmp_path, capsys):

@@ -23,16 +23,20 @@ def _span(text: str, background: str, title: str, dark: bool, mark: bool = False
 
 
 def tokens_html(pieces: list[str], exits: list[int], num_exits: int, differs: list[bool] | None = None,
-                prompt: str = "") -> str:
+                prompt: str = "", scores: list[list[float]] | None = None, score_name: str = "score") -> str:
     """The prompt's end in grey, then one span per generated token on its exit's colour
-    (hover: the exit); tokens that differ from the full model's are underlined."""
+    (hover: the exit, and the criterion's score at each layer it read); tokens that differ
+    from the full model's are underlined."""
     shown = html.escape(prompt[-200:]).replace("\n", "↵<br>").replace(" ", "&nbsp;")
     spans = [f'<span style="color:#6b7280;font-family:monospace">{shown}</span>'] if prompt else []
     for i, (text, e) in enumerate(zip(pieces, exits, strict=True)):
         dark = e * (len(SHADES) - 1) / max(num_exits - 1, 1) >= 3.5
         mark = bool(differs and differs[i])
+        read = scores[i] if scores else []
+        by_layer = (f"\n{score_name} by layer: " + ", ".join(f"{k + 1}: {v:.3g}" for k, v in enumerate(read))
+                    if read else "")
         spans.append(_span(text, shade(e, num_exits), f"token {i + 1}: exit {e + 1} of {num_exits}"
-                           + (" — differs from the full model's" if mark else ""), dark, mark))
+                           + (" — differs from the full model's" if mark else "") + by_layer, dark, mark))
     return '<div style="line-height:1.9;word-break:break-all">' + "".join(spans) + "</div>"
 
 

@@ -25,7 +25,13 @@ import torch.nn.functional as F
 from torch import nn
 
 VOCAB = 256  # byte-level: a token is a byte
-HEADS = {"token": "class"}  # one head per exit, read as a class head: the next byte's distribution
+def byte_name(b: int) -> str:
+    """A byte for tables and hovers: printable ASCII as itself, the usual invisibles named."""
+    named = {10: "↵ (newline)", 32: "␠ (space)", 9: "⇥ (tab)"}
+    return named.get(b) or (chr(b) if 33 <= b < 127 else f"byte 0x{b:02x}")
+
+
+HEADS = {"token": "token"}  # one head per exit: the next byte's distribution (readout's "token" kind)
 
 
 @dataclass
@@ -170,6 +176,10 @@ class ExitLM(nn.Module):
 
     def encode(self, text: str) -> list[int]:
         return list(text.encode("utf-8"))
+
+    def describe(self, answer: int) -> str:
+        """One byte as people read it: the character, or a name for the invisible ones."""
+        return byte_name(int(answer))
 
     def exit_logits(self, layer: int, h: torch.Tensor) -> torch.Tensor:
         """Next-token logits [..., 256] read at exit `layer` from its hidden states h [..., D]."""
