@@ -496,7 +496,7 @@ def compress(base: str, method: str, ratio: float = 0.5, epochs: int = 3, limit:
     """Make one variant of a registered model, save it to the cache; returns (name, model)."""
     from . import zoo
 
-    if zoo.get(base).profiler is not None:
+    if zoo.get(base).generates:
         raise ValueError(f"{base} is profiled outside the multi-exit engine (a text model generates): compress "
                          "calibrates and fine-tunes through the engine, so it makes variants of image and speech "
                          "models only")

@@ -67,7 +67,7 @@ def warm_up() -> None:
         try:
             for split in (entry.test_split, entry.calib_split):
                 zoo.profile(name, split)
-            if entry.inputs_shown:
+            if not entry.generates:
                 with step(f"warming up: the test set of {name}"):
                     eval_inputs.item(name, entry.test_split, 0)  # the live pages start on a test input
             with step(f"warming up: the sweeps of {name}"):

@@ -76,7 +76,8 @@ class BuiltIn:
     profiled: bool = True  # profiles, sweeps and thresholds exist for it (an imported text model: it only generates)
     profiler: Callable[..., Profile] | None = None  # (model, name, split) -> its profile, for a model outside the
     # multi-exit contract (text: every byte position of fixed corpus windows); None: the engine's pass over `data`
-    inputs_shown: bool = True  # a profile row is one input of `data`, shown and rerun by the pages (text: a position)
+    generates: bool = False  # a language model (Live: text): outside the multi-exit engine, so no input is rerun
+    # on its own and its profile's rows are token positions, not inputs of `data`; compress does not serve it
 
 
 @dataclass(frozen=True)

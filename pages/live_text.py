@@ -14,6 +14,8 @@ with st.spinner(LOADING):
     from explorer.compute import slot, step
     from explorer.generate import generate, speculate
     from explorer.memo import memoized
+    from explorer.shipped import load_report
+    from explorer.text_summary import ways
     from ui import choice, common, text_view
 
 MODES = ("Per-token exits (CALM)", "Self-speculative decoding (LayerSkip)", "The full model")
@@ -59,6 +61,8 @@ except ValueError as err:  # no trained model here yet: say how to make one
     st.info(str(err))
     st.stop()
 L = model.num_exits
+rep = load_report(entry.report) if entry.report else None
+calibrated = {c: row["threshold"] for c, row in (rep or {}).get("criteria", {}).items() if row.get("certified")}
 
 prompt = st.text_area("Prompt", EXAMPLE, height=90, help="The text to continue (bytes; the model knows Python source)")
 c1, c2, c3 = st.columns([2, 2, 1])
@@ -68,10 +72,10 @@ crit, thr, draft_layers, draft_len = "confidence", 0.9, 1, 4
 if mode == MODES[0]:
     crit = c2.selectbox("Exit criterion", CRITERIA, format_func=lambda c: criteria.get(c).label, key="text.crit")
     if crit == "patience":
-        thr = float(c2.slider("Threshold τ (exits in a row)", 1, L - 1, 2))
+        thr = float(c2.slider("Threshold τ (exits in a row)", 1, L - 1, int(calibrated.get(crit, 2))))
     else:
         lo, hi = score_range(name, crit)
-        start = float(np.clip(criteria.get(crit).default, lo, hi))
+        start = float(np.clip(calibrated.get(crit, criteria.get(crit).default), lo, hi))  # the report's, if any
         thr = c2.slider(f"Threshold τ ({criteria.get(crit).label})", lo, hi, start, (hi - lo) / 200, format="%.3f")
 elif mode == MODES[1]:
     draft_layers = c2.slider("Draft with the first layers", 1, L - 1, max(1, L // 3))
@@ -123,3 +127,17 @@ st.caption("The first byte always comes from the prompt's pass through every lay
               "its hidden state (CALM's state propagation)." if mode == MODES[0] else
               "Self-speculative decoding always gives the full model's bytes; it saves time by checking "
               "several drafted bytes in one pass." if mode == MODES[1] else ""))
+
+st.subheader("Faster at the same quality: per-token exits against self-speculative decoding")
+if not rep or "criteria" not in rep:
+    st.caption("No report for this model yet: `python -m explorer report text` measures these on test prompts.")
+else:
+    st.dataframe(text_view.ways_table(ways(rep)), hide_index=True)
+    st.caption(f"Measured by `python -m explorer report text` on {rep['prompts']} test prompts, {rep['bytes']} bytes "
+               f"each, {rep['threads']} thread(s); speedups are tokens per second over the full model's (medians "
+               f"of {rep.get('repeats', 3)} runs), none shown where it beat its own ideal (timing noise). Each "
+               "threshold is Learn-then-Test's on the validation split: an early byte differs from the full model's "
+               f"next byte on at most {100 * rep['eps']:.0f}% of positions (teacher-forced), with probability "
+               f"{100 * (1 - rep['delta']):.0f}%. Generating feeds each byte back, so one early difference changes "
+               "what follows: the same-bytes share is lower than that. Self-speculative decoding gives exactly the "
+               "full model's bytes.")

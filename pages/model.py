@@ -166,7 +166,44 @@ def benchmark_ui(name: str) -> None:
     st.plotly_chart(plots.speedup_bars(results))
 
 
+def text_model_ui(name: str) -> None:
+    """A generating model: per generated token, layer by layer, and its KV cache."""
+    from explorer.text_anatomy import anatomy, kv_bytes
+
+    model = common.load_model(name)
+    a = anatomy(model, common.test_profile(name))
+    st.subheader("Architecture: per generated token, layer by layer")
+    m = st.columns(4)
+    m[0].metric("Parameters", f"{a.parameters:,}")
+    m[1].metric("MACs per token, full model", f"{(sum(r.macs for r in a.layers) + a.head_macs) / 1e6:.2f} M")
+    m[2].metric("ms per token, full model (batch 1)", f"{a.layers[-1].cumulative_ms:.3f}")
+    m[3].metric("KV cache per token", f"{a.kv_bytes_per_token / 1024:.0f} KiB")
+    table = pd.DataFrame({"layer": [r.index for r in a.layers], "parameters": [r.parameters for r in a.layers],
+                          "MACs": [r.macs for r in a.layers], "ms": [r.ms for r in a.layers],
+                          "leaving here, ms": [r.cumulative_ms for r in a.layers]})
+    st.bar_chart(table, x="layer", y="ms", x_label="layer", y_label="ms per generated token (batch 1)")
+    st.dataframe(table, hide_index=True, column_config={**FORMATS, "leaving here, ms": FORMATS["ms"]})
+    heads = (f"{a.own_heads} heads of their own before the last (CALM-style), each {a.head_parameters:,} weights"
+             if a.own_heads else f"one head, the model's own, read at every layer (LayerSkip): "
+                                 f"{a.head_parameters:,} weights")
+    st.caption(f"Exits: {heads}; a read costs {a.head_macs / 1e6:.2f} M MACs, {a.head_ms:.3f} ms. MACs: one per "
+               "weight of each layer's matrices (attention over the cache left out: it grows with the position); "
+               f"ms measured on this machine ({common.test_profile(name).meta.threads or '?'} threads) when the "
+               "profile was made, after a 64-byte prompt. “Leaving here”: every layer up to it and one exit read.")
+    st.subheader("KV-cache memory")
+    rows = [{"batch": b, "positions": n, "KV cache": f"{kv_bytes(model, b, n) / 2 ** 20:.1f} MiB"}
+            for b in (1, 8) for n in (a.context // 4, a.context)]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption("Every layer keeps keys and values for every position, whether a token left early or not: a later "
+               "token attends to them at every layer. A token that exits early has its skipped layers' entries "
+               "filled from its exited hidden state (CALM's state propagation: one projection per skipped layer, "
+               "not the layer), so early exits save compute, not cache memory.")
+
+
 name = choice.model_select("model")
+if zoo.get(name).generates:
+    text_model_ui(name)
+    st.stop()
 architecture_ui(name)
 if zoo.get(name).head_views:
     shared_exit_ui(dict(zoo.get(name).head_views))

@@ -160,7 +160,7 @@ def drilldown_ui(pick: drilldown.Pick | None, names: list[str], key: str) -> Non
         st.caption("Click a point of a curve, or a bar of where inputs leave, to see the inputs behind it.")
         return
     name, k = pick.model, set_key(pick.model, key)
-    if not zoo.get(name).inputs_shown:
+    if zoo.get(name).generates:
         st.caption(f"{zoo.get(name).title}: a point of its profile is one byte position inside a corpus window, "
                    "read with the window's bytes before it, not an input to open on its own. Generate with it on "
                    "Live: text to see exits byte by byte.")
@@ -235,7 +235,7 @@ def explore(name: str, crit: str, key: str, others: list[str]) -> None:
         compare_table_ui(models, crit)
     link = choice.linked_text("pick", check=drilldown.Pick.from_link)
     drilldown_ui(drilldown.Pick.from_link(link) if link else None, [name, *others], key)
-    if zoo.get(name).inputs_shown:
+    if not zoo.get(name).generates:
         one_input_ui(name, crit, thr, key)
 
 
@@ -259,7 +259,7 @@ cannot = [n for n in others if crit not in common.causal_criteria(n)]
 if cannot:
     st.warning(f"{', '.join(zoo.get(n).title for n in cannot)} cannot use {crit}: left out of the comparison.")
 others = [n for n in others if n not in cannot]
-if not variants.of(name) and zoo.get(name).profiler is None:  # compress calibrates through the engine
+if not variants.of(name) and not zoo.get(name).generates:  # compress serves models the engine runs
     st.caption(f"No compressed variant of this model yet: make one with `python -m explorer compress {name} "
                "--method int8` (or `--method prune --ratio 0.5` for the image model), then compare them here.")
 st.download_button("Download the sweep as CSV (every criterion × threshold on this evaluation set)",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 
+import pandas as pd
+
 from explorer.plots import PALETTE
 
 SHADES = ("#dbeafe", "#bfdbfe", "#93c5fd", "#60a5fa", "#3b82f6", "#1d4ed8", "#1e3a8a", "#172554")  # light: early
@@ -44,3 +46,19 @@ def legend_html(num_exits: int) -> str:
     cells = "".join(_span(f" exit {k + 1} ", shade(k, num_exits), f"exit {k + 1}",
                           k * (len(SHADES) - 1) / max(num_exits - 1, 1) >= 3.5) + " " for k in range(num_exits))
     return f'<div style="font-size:0.85em">Each token on the colour of the exit it left at: {cells}</div>'
+
+
+def ways_table(rows: list) -> pd.DataFrame:
+    """explorer.text_summary.Way rows as the page's table."""
+    def times(v):
+        return f"{v:.2f}×" if v is not None else "—"
+
+    return pd.DataFrame({
+        "how": [w.how for w in rows],
+        "same bytes as the full model": [f"{100 * w.same_bytes:.1f}%" for w in rows],
+        "ROUGE-L vs the full model": [f"{w.rouge_l:.3f}" for w in rows],
+        "mean layers per byte": [f"{w.layers:.2f}" for w in rows],
+        "ideal speedup (by layers)": [times(w.ideal) for w in rows],
+        "measured, batch 1": [times(w.speedup_b1) for w in rows],
+        "measured, batch 8": [times(w.speedup_b8) for w in rows],
+    })
