@@ -6,6 +6,7 @@ thresholds costs O(N·K + T) after one sort, whatever T is (see `_sweep_exits`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -175,6 +176,32 @@ def recommend(calib: Profile, test: Profile, criterion: Criterion, eps_pt: float
                           "empirical", not ok.empty)
 
 
+def fixed_sequence(grid, p_value: Callable[[float], float], delta: float) -> float | None:
+    """Learn-then-Test's fixed-sequence testing: walk `grid` from the safest threshold down,
+    keep each whose p-value (of "its risk exceeds the target") is at most delta, stop at the
+    first that is not. The last kept threshold, or None when even the first fails."""
+    chosen = None
+    for thr in grid:
+        if p_value(thr) > delta:  # cannot reject "risk > eps"
+            break
+        chosen = float(thr)
+    return chosen
+
+
+def hoeffding_bentkus_p(mean_loss: float, n: int, eps: float) -> float:
+    """p-value of "the expected loss exceeds eps" from n independent losses in [0, 1] with
+    this mean: Learn-then-Test's Hoeffding–Bentkus bound (Angelopoulos et al. 2021), as
+    CALM uses for its textual-consistency risks; far tighter than plain Hoeffding for small
+    losses (the relative-entropy form)."""
+    from scipy.stats import binom
+
+    if mean_loss >= eps:
+        return 1.0
+    r = max(mean_loss, 1e-12)
+    kl = r * np.log(r / eps) + (1 - r) * np.log((1 - r) / (1 - eps))
+    return float(min(np.exp(-n * kl), np.e * binom.cdf(np.ceil(n * mean_loss), n, eps)))
+
+
 def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: float,
                   delta: float = 0.1) -> Recommendation:
     """Learn-then-Test (as in CALM): the cheapest threshold for which we can claim,
@@ -193,13 +220,14 @@ def recommend_ltt(calib: Profile, test: Profile, criterion: Criterion, eps: floa
     final = calib.cols["pred"][:, -1]
     # nothing certified: every input runs to the last exit, on the test split too (a threshold
     # just beyond the calibration scores could still let some test inputs leave early)
-    chosen, certified = (-np.inf if criterion.rule == "le" else np.inf), False
-    for thr in grid:
+    def p_value(thr) -> float:  # of "the share of answers changed exceeds eps": exact binomial
         exits = calib.exits(criterion, thr)
         disagree = int((calib.cols["pred"][np.arange(calib.n), exits] != final).sum())
-        if binom.cdf(disagree, calib.n, eps) > delta:  # cannot reject "risk > eps"
-            break
-        chosen, certified = float(thr), True
+        return float(binom.cdf(disagree, calib.n, eps))
+
+    chosen = fixed_sequence(grid, p_value, delta)
+    certified = chosen is not None
+    chosen = chosen if certified else (-np.inf if criterion.rule == "le" else np.inf)
     return Recommendation(criterion.name, chosen, evaluate(calib, criterion, chosen),
                           evaluate(test, criterion, chosen), "ltt", certified)
 

@@ -116,7 +116,7 @@ def test_the_text_report_calibrates_generates_and_speculates(lm):
     prof = profile(lm, "val", windows=2)
     assert prof.k == lm.num_exits and prof.n == 2 * lm.config.context
     assert set(prof.cols) >= {"pred", "confidence", "saturation", "errors"}
-    out = report(lm, eps=0.3, prompts=2, n=8, prompt_len=16, windows=2, repeats=1)
+    out = report(lm, eps=0.3, prompts=2, n=8, prompt_len=16, windows=2, repeats=1, seq_eps=0.9, calib_count=16, steps=4)
     assert out["bits_per_byte"] > 0 and out["perplexity_per_byte"] == pytest.approx(2 ** out["bits_per_byte"], 1e-3)
     assert set(out["criteria"]) == {"confidence", "margin", "entropy", "saturation", "patience", "static"}
     assert any(row["certified"] for row in out["criteria"].values())

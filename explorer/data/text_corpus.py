@@ -17,6 +17,7 @@ import hashlib
 import sysconfig
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +33,13 @@ def source_root() -> Path:
 
 def files(root: Path | None = None) -> list[Path]:
     """The corpus's files, relative to `root`, sorted."""
-    root = root or source_root()
-    return sorted(p.relative_to(root) for p in root.rglob("*.py") if not set(p.relative_to(root).parts) & set(SKIP))
+    return list(_files(root or source_root()))
+
+
+@cache
+def _files(root: Path) -> tuple[Path, ...]:
+    found = (p.relative_to(root) for p in root.rglob("*.py"))
+    return tuple(sorted(f for f in found if not set(f.parts) & set(SKIP)))
 
 
 def split_of(relative: Path) -> str:
@@ -69,9 +75,15 @@ class Corpus:
 
 
 def load(split: str, root: Path | None = None) -> Corpus:
+    """One split of the corpus (read once per process: the standard library does not change
+    while it runs)."""
+    return _load(split, root or source_root())
+
+
+@cache
+def _load(split: str, root: Path) -> Corpus:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    root = root or source_root()
     chosen = [f for f in files(root) if split_of(f) == split]
     data = b"\n\n".join((root / f).read_bytes() for f in chosen)
     return Corpus(split, data, len(chosen), str(root), hashlib.sha256(data).hexdigest()[:16])
