@@ -7,8 +7,11 @@ counts the model's WER adds up, `speech_text.digit_edits`). `summarise` groups t
 exit, voice, voice part, style, speed, pitch, length and speaking rate, and counts which
 digit is heard as which, dropped or invented. `load_set(name)` gives the clips of a named
 set: a shipped evaluation set (val, test_a ... test_d), one mixed with noise
-("test_a:white:10"), or a sample of the training clips as trained on ("train": the clips
-as the corpus stores them; "train_aug": each altered once by the training augmentation).
+("test_a:white:10"), a sample of the training clips as trained on ("train": the clips
+as the corpus stores them; "train_aug": each altered once by the training augmentation),
+every clip the corpus plans for a split ("corpus:test_b": 1,000 instead of the shipped
+200), or a split's voices saying another kind of utterance ("test_a+carrier"). Clips the
+shipped sets lack are synthesized once (the TTS tools of `make speech-tools`) and cached.
 
 `python -m explorer report speech-errors` writes it all as JSON to the cache (or --out)
 and prints the tables docs/speech-unseen-voices.md is made of.
