@@ -113,6 +113,8 @@ def cmd_report(args) -> int:
         where = "its workspace"
     elif args.what is None:
         raise ValueError("name a built-in report (image, speech or text) or an imported model (--model NAME)")
+    elif args.what == "speech-errors":
+        return _speech_errors(args)
     elif args.what == "text":
         from . import checkpoint
         from .models.text import ExitLM, TextConfig
@@ -128,6 +130,33 @@ def cmd_report(args) -> int:
         out = report_image() if args.what == "image" else report_speech()
         where = save_report(args.what, out, args.out, args.ship)
     print(json.dumps(out) if args.json else json.dumps(out, indent=1))
+    print(f"written to {where}", file=sys.stderr)
+    return 0
+
+
+def _speech_errors(args) -> int:
+    """Where the speech model's digit errors are (explorer.speech_errors): JSON to the cache or
+    --out (never over the shipped assets), its tables to standard output."""
+    from pathlib import Path
+
+    from . import checkpoint, speech_errors, zoo
+    from .report import save_report
+
+    if args.ship:
+        raise ValueError("speech-errors is an analysis, not a shipped report: give --out or leave it in the cache")
+    if args.checkpoint:
+        from .models.speech import SpeechConfig, SpeechEncoder
+
+        if not checkpoint.exists(Path(args.checkpoint)):
+            raise ValueError(f"no speech model at {args.checkpoint}")
+        model = checkpoint.load(SpeechEncoder, SpeechConfig, Path(args.checkpoint))
+    else:
+        model = zoo.model("speech")
+    sets = args.sets.split(",") if args.sets else list(speech_errors.SETS)
+    out = speech_errors.report(model, sets, args.train_clips, progress=_progress_bar("speech errors"),
+                               model_name=args.checkpoint or "speech")
+    where = save_report("speech-errors", out, args.out)
+    print(json.dumps(out) if args.json else speech_errors.markdown(out))
     print(f"written to {where}", file=sys.stderr)
     return 0
 
@@ -438,9 +467,15 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("report", help="a model's figures: accuracy, exits, heads, recommended threshold")
-    p.add_argument("what", nargs="?", choices=["image", "speech", "text"])
+    p.add_argument("what", nargs="?", choices=["image", "speech", "text", "speech-errors"],
+                   help="speech-errors: where the speech model's digit errors are, per voice, style, exit "
+                        "and digit (docs/speech-unseen-voices.md)")
     p.add_argument("--model", help="an imported model (instead of image or speech)")
-    p.add_argument("--checkpoint", default=None, help="text: the model (default: assets/models/text)")
+    p.add_argument("--checkpoint", default=None,
+                   help="text or speech-errors: the model (default: assets/models/text or assets/models/speech)")
+    p.add_argument("--sets", default=None, help="speech-errors: comma-separated sets (default: train, train_aug, "
+                                                "val, test_a, test_a:white:10, test_b, test_c, test_d)")
+    p.add_argument("--train-clips", type=int, default=400, help="speech-errors: training clips sampled")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", default=None, help="where to write the report (default: the cache)")
     p.add_argument("--ship", action="store_true", help="replace the shipped report in assets/reports")

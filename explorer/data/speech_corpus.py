@@ -338,6 +338,13 @@ def build_corpus(sizes: dict[str, int], seed: int = 0, out: Path | None = None, 
     return out
 
 
+def synthesize(specs: Sequence[UtteranceSpec], workers: int = 1, progress: bool = False) -> dict[str, np.ndarray]:
+    """{id: int16 samples at 16 kHz} of some planned utterances, as the corpus stores them,
+    without building a corpus (e.g. a sample of the training clips); needs the tools."""
+    check_speech_tools()
+    return _synthesize(list(specs), workers, progress)
+
+
 def _synthesize(plan: list[UtteranceSpec], workers: int, progress: bool) -> dict[str, np.ndarray]:
     """Run every batch, in `workers` processes (1: in this process)."""
     batches = _batches(plan)

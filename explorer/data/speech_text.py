@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..metrics import word_errors
+from ..metrics import WordEdits, word_edits
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 WORDS = ("zero", "oh") + DIGIT_WORDS[1:]  # the spoken vocabulary: 0 is read as "zero" or as "oh"
@@ -132,13 +132,20 @@ def digits_of(transcript: str) -> str:
     return " ".join(w for w in transcript.split() if w in WORDS)
 
 
-def digit_errors(hypothesis: str, reference: str) -> tuple[int, int]:
-    """(errors, words) of the speech model: digits missed, invented or wrong, against the
-    reference's digits; unknown-word tokens are not counted either way. Speech without a
-    digit counts its words, so there every invented digit is an error per word spoken."""
+def digit_edits(hypothesis: str, reference: str) -> tuple[WordEdits, int]:
+    """(edits, words) of the speech model: the digits missed (deletions), invented
+    (insertions) or wrong (substitutions), against the reference's digits; unknown-word
+    tokens are not counted either way. Speech without a digit counts its words, so there
+    every invented digit is an error per word spoken."""
     ref = digits_of(reference)
-    errors, n = word_errors(digits_of(hypothesis), ref)
-    return errors, n if ref else len(reference.split())
+    edits = word_edits(digits_of(hypothesis), ref)
+    return edits, edits.words if ref else len(reference.split())
+
+
+def digit_errors(hypothesis: str, reference: str) -> tuple[int, int]:
+    """(errors, words) of the speech model (`digit_edits`, counted)."""
+    edits, n = digit_edits(hypothesis, reference)
+    return edits.errors, n
 
 
 NO_DIGITS = "no digits heard: the model only knows zero, oh, one … nine"
