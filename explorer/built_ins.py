@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .modality import IMAGE, SPEECH
+from .modality import IMAGE, SPEECH, TEXT
 from .paths import ASSETS, CACHE
 from .quality import WER
 from .zoo import BuiltIn
@@ -172,7 +172,8 @@ def entries() -> list[BuiltIn]:
         BuiltIn("text", "Byte-level LM on Python source, LayerSkip exits", _load_text, _text_data,
                 summary="A 6-layer byte-level language model trained here on Python's standard library source, "
                         "its own head reading every layer (LayerSkip): per-token exits (CALM) and "
-                        "self-speculative decoding.", pages=frozenset({"live_text"}), profiled=False),
+                        "self-speculative decoding.", pages=frozenset({"live_text"}), profiled=False,
+                decode=TEXT.decode, report="text", quality=TEXT.quality),
         BuiltIn("toy", "Toy MLP (synthetic data)", _load_toy, _toy_data,
                 summary="An 8-stage MLP trained here in half a minute on synthetic clusters."),
     ]

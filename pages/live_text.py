@@ -23,11 +23,13 @@ EXAMPLE = "    def __repr__(self):\n        return "
 
 @memoized(max_entries=16)
 def score_range(name: str, crit: str) -> tuple[float, float]:
-    """Where the criterion's scores lie at the early exits, on a few validation windows."""
-    from explorer.text_report import profile
+    """Where the criterion's scores lie at the early exits, on a few windows of the model's
+    calibration texts (the built-in's validation corpus, an import's calibration split)."""
+    from explorer.text_report import score_range as scores
 
-    scores = profile(zoo.model(name), "val", windows=4).scores(criteria.get(crit))[:, :-1]
-    return float(np.nanmin(scores)), float(np.nanmax(scores))
+    entry = zoo.get(name)
+    inputs, _ = entry.data(entry.calib_split)
+    return scores(zoo.model(name), inputs, criteria.get(crit))
 
 
 @memoized(max_entries=64)
@@ -59,18 +61,22 @@ except ValueError as err:  # no trained model here yet: say how to make one
     st.info(str(err))
     st.stop()
 L = model.num_exits
+unit = "bytes" if model.vocab_size == 256 else "tokens"  # the built-in model reads bytes; an import, its tokens
 
-prompt = st.text_area("Prompt", EXAMPLE, height=90, help="The text to continue (bytes; the model knows Python source)")
+prompt = st.text_area("Prompt", EXAMPLE, height=90, help=f"The text to continue ({unit})")
 c1, c2, c3 = st.columns([2, 2, 1])
 mode = c1.radio("How to generate", MODES, key="text.mode")
-n = c3.number_input("Bytes to generate", 8, 160, 64, step=8)
+n = c3.number_input(f"{unit.capitalize()} to generate", 8, 160, 64, step=8)
 crit, thr, draft_layers, draft_len = "confidence", 0.9, 1, 4
 if mode == MODES[0]:
     crit = c2.selectbox("Exit criterion", CRITERIA, format_func=lambda c: criteria.get(c).label, key="text.crit")
     if crit == "patience":
         thr = float(c2.slider("Threshold τ (exits in a row)", 1, L - 1, 2))
     else:
-        lo, hi = score_range(name, crit)
+        try:
+            lo, hi = score_range(name, crit)
+        except ValueError:  # too little calibration text for a window: the criterion's own range
+            lo, hi = 0.0, 1.0
         start = float(np.clip(criteria.get(crit).default, lo, hi))
         thr = c2.slider(f"Threshold τ ({criteria.get(crit).label})", lo, hi, start, (hi - lo) / 200, format="%.3f")
 elif mode == MODES[1]:
@@ -81,8 +87,8 @@ if not prompt:
     st.info("Type a prompt to continue.")
     st.stop()
 if len(model.encode(prompt)) + n > model.context:
-    st.warning(f"The prompt and {n} more bytes exceed the model's context of {model.context} bytes: "
-               "shorten the prompt or ask for fewer bytes.")
+    st.warning(f"The prompt and {n} more {unit} exceed the model's context of {model.context} {unit}: "
+               f"shorten the prompt or ask for fewer {unit}.")
     st.stop()
 
 with st.spinner("Generating (and the full model, to compare)…"):
@@ -98,7 +104,7 @@ if mode == MODES[1]:
     m2.metric("Drafts accepted", f"{100 * out.accepted / max(out.drafted, 1):.0f}%")
 else:
     m2.metric("Fewer layers (ideal, by layers)", f"{out.layer_speedup:.2f}×")
-m3.metric("Same bytes as the full model", f"{100 * same:.0f}%")
+m3.metric(f"Same {unit} as the full model", f"{100 * same:.0f}%")
 m4.metric("Time (ms)", f"{1000 * out.seconds:.0f}", delta=f"{1000 * (out.seconds - full.seconds):+.0f} ms vs full",
           delta_color="inverse", help=f"The full model took {1000 * full.seconds:.0f} ms. One run each, on a shared "
                                       "server: a rough figure, not a benchmark (`python -m explorer report text`)")
@@ -108,13 +114,14 @@ st.markdown(text_view.legend_html(L), unsafe_allow_html=True)
 st.markdown(text_view.tokens_html(pieces, out.exits[0], L, differs, prompt=prompt), unsafe_allow_html=True)
 if any(differs):
     first = differs.index(True)
-    st.caption(f"Underlined: bytes that differ from the full model's. The first difference is byte {first + 1}; "
-               "after it the two texts continue from different bytes, so later differences follow from it.")
+    st.caption(f"Underlined: {unit} that differ from the full model's. The first difference is "
+               f"{unit[:-1]} {first + 1}; after it the two texts continue from different {unit}, so later "
+               "differences follow from it.")
 if mode != MODES[2]:
     with st.expander("The full model's continuation"):
         st.code(full.texts(model)[0], language=None)
-st.caption("The first byte always comes from the prompt's pass through every layer. "
-           + ("A byte that exits skips the later layers; their keys and values at its position are filled from "
+st.caption(f"The first {unit[:-1]} always comes from the prompt's pass through every layer. "
+           + (f"A {unit[:-1]} that exits skips the later layers; their keys and values at its position are filled from "
               "its hidden state (CALM's state propagation)." if mode == MODES[0] else
-              "Self-speculative decoding always gives the full model's bytes; it saves time by checking "
-              "several drafted bytes in one pass." if mode == MODES[1] else ""))
+              f"Self-speculative decoding always gives the full model's {unit}; it saves time by checking "
+              f"several drafted {unit} in one pass." if mode == MODES[1] else ""))
