@@ -511,8 +511,9 @@ def token_features(model, inputs: list[torch.Tensor], window: int = 256, max_tok
     document, cut into windows of at most `window` tokens or its context), read teacher-forced
     in one pass: per[k] [tokens, D] after layer k (k < L-1), teacher [tokens, D] after the last
     layer (its logits are made per minibatch: a vocabulary is too wide to keep). At most
-    `max_tokens` positions, documents in order."""
+    `max_tokens` positions, documents in order. On the CPU, where the key/value cache lives."""
     start, L = time.perf_counter(), model.num_exits
+    model.to("cpu")
     W = max(2, min(window, model.context))
     chunks, total = [], 0
     for ids in inputs:
@@ -527,9 +528,8 @@ def token_features(model, inputs: list[torch.Tensor], window: int = 256, max_tok
     if not chunks:
         raise ValueError("the training texts have no tokens: add text to the data folder")
     per: list[list[torch.Tensor]] = [[] for _ in range(L)]
-    device = next(model.parameters()).device
     for j, piece in enumerate(chunks):
-        _, states = model.forward_states(piece[None].to(device))
+        _, states = model.forward_states(piece[None])
         for k in range(L):
             per[k].append(states[k + 1][0].to("cpu", torch.float16))
         if progress:

@@ -257,14 +257,15 @@ def predict_text(model_name: str, prompt: str, criterion_name: str | None = None
     """A greedy continuation of `prompt` with per-token exits at `threshold` (default: the
     report's recommended one; none certified: the full model), against the full model."""
     from .generate import generate
+    from .modality import TEXT
 
-    entry, model = zoo.get(model_name), zoo.model(model_name)
+    model = zoo.model(model_name)
     if threshold is None:
         criterion_name, threshold = text_threshold(model_name, criterion_name)
     elif criterion_name is None:
         criterion_name = text_threshold(model_name)[0] or "confidence"
-    decoded = entry.decode(prompt.encode("utf-8")) if entry.decode else None
-    ids = decoded.x.tolist() if decoded else model.encode(prompt)
+    decoded = TEXT.decode(prompt.encode("utf-8"), model)  # its tokens; a prompt too long for the context: its end
+    ids = decoded.x.tolist()
     n = max(1, min(n, model.context - len(ids)))
     with slot(), step("generating a continuation"):
         full = generate(model, [ids], n)
@@ -276,4 +277,4 @@ def predict_text(model_name: str, prompt: str, criterion_name: str | None = None
             "tokens": n, "mean_exit": round(run.mean_exit, 3), "exits_total": model.num_exits,
             "speedup_by_layers": round(run.layer_speedup, 3), "same_as_full_model": round(same, 4),
             "ms": round(1e3 * run.seconds, 3), "ms_full": round(1e3 * full.seconds, 3),
-            "cautions": list(decoded.warnings) if decoded else []}
+            "cautions": list(decoded.warnings)}

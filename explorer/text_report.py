@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from . import criteria
 from .costs import Costs
 from .data.text_corpus import load
+from .errors import InputError
 from .generate import generate, prefill, prompt_batch, speculate, token_costs
 from .models.text import HEADS, VOCAB, ExitLM
 from .profile import Profile, ProfileMeta, fingerprint
@@ -34,6 +35,7 @@ from .readout import read_head
 from .speedup import time_calls
 from .tradeoff import recommend_ltt
 
+MIN_WINDOW = 8  # tokens of the shortest window an imported model's report reads
 SEEDS = {"val": 11, "test": 12}  # which corpus windows a split's profile reads: the same on every run
 CRITERIA = ("confidence", "saturation")
 
@@ -132,7 +134,12 @@ def imported(model, name: str, calib: list, test: list, eps: float = 0.05, delta
     Learn-then-Test threshold on the calibration texts, and generation at it on test prompts
     against the full model. calib, test: the splits' documents as token ids."""
     L = model.num_exits
-    length = min(window, model.context - 1)
+    have = {"calibration": _tokens(calib), "test": _tokens(test)}
+    length = min(window, model.context - 1, *(n - 1 for n in have.values()))  # a small folder: shorter windows
+    if length < MIN_WINDOW:
+        split, n = min(have.items(), key=lambda kv: kv[1])
+        raise InputError(f"the {split} split has {n} tokens of text, too few to calibrate exits on (at least "
+                         f"{MIN_WINDOW + 1}): add text to the data folder")
     progress("profiles (calib, test)")
     ms = token_ms(model, repeats=5)
     c_ids, t_ids = token_windows(calib, length, windows), token_windows(test, length, windows)

@@ -99,13 +99,16 @@ def test_a_folder_without_text_gets_a_sentence(text_import, tmp_path, capsys):
         TEXT.read(b"caf\xe9")
 
 
-def test_a_metadata_csv_of_prompts_splits_by_row(tmp_path):
+def test_a_metadata_csv_of_prompts_splits_by_row_and_imports(text_import, tmp_path, capsys):
     (tmp_path / "metadata.csv").write_text("prompt\n" + "".join(f"\"prompt number {i}, with a comma\"\n"
                                                                 for i in range(30)))
     folder = of("text").scan(tmp_path)
     assert folder.layout == "metadata.csv" and len(folder.files) == 30
     assert {"train", "calib", "test"} <= set(folder.split)  # one file, 30 documents: each row has its split
     assert TEXT.raw(tmp_path, folder.files[0], folder.targets[0]).startswith("prompt number")
+    report = _import([str(text_import["llama"]), "--data", str(tmp_path), "--name", "from-csv", "--exits", "trained",
+                      "--epochs", "1"], capsys)
+    assert report["samples"]["calib"] > 0 and len(report["agrees_with_last_by_exit"]) == 3
 
 
 def test_an_uploaded_prompt_longer_than_the_context_is_cut_with_a_warning(text_import):
