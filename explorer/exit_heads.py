@@ -529,7 +529,7 @@ def token_features(model, inputs: list[torch.Tensor], window: int = 256, max_tok
         raise ValueError("the training texts have no tokens: add text to the data folder")
     per: list[list[torch.Tensor]] = [[] for _ in range(L)]
     for j, piece in enumerate(chunks):
-        _, states = model.forward_states(piece[None])
+        _, states = model.forward_states(piece[None].cpu())
         for k in range(L):
             per[k].append(states[k + 1][0].to("cpu", torch.float16))
         if progress:

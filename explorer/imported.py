@@ -6,9 +6,9 @@ lists the imported models, the first page included, by reading WORKSPACE/*/manif
 nothing heavy is loaded until a model is chosen (loading one is the workspace's job, see
 `provider`). The entry says everything the pages need: which pages show it (its
 modality's live page, and tradeoffs, noise, model, energy unless it is a text model, which
-generates), its data (the calibration
-and test splits of its folder, and noisy variants of the test split made on demand by its
-modality), its decoder (the checkpoint's own processor) and its quality (accuracy or WER).
+generates), its data (the calibration and test splits of its folder, and noisy variants of
+the test split made on demand by its modality), its decoder (the checkpoint's own
+processor) and its quality (accuracy, WER, or agreement with the full model's tokens).
 """
 
 from __future__ import annotations

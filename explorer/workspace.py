@@ -5,7 +5,8 @@ $EXPLORER_WORKSPACE, else ~/.cache/early-exit-explorer/workspace):
   manifest.json        source and its content hash, exit kind, labels, data folder, split, key
   heads.safetensors    trained exit heads (+ heads.json: shapes, seed, per-exit training log)
   profiles/            calibration and test profiles (measured ms on this machine)
-  report.json          the same shape as `report image|speech`
+  report.json          the same shape as `report image|speech` (a causal LM: as `report text`,
+                       no profiles: explorer.text_report.imported)
 The key hashes the source's content, the data folder's listing (paths, sizes, times,
 labels) and every option: the same key again is instant; anything changed rebuilds.
 Imported models are then reachable by name from every command and page: `imported`
