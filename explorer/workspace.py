@@ -261,9 +261,10 @@ def _text_report(name: str, model, manifest: Manifest, folder, heads: Path, prog
     if manifest.exits != "final-head":  # the heads as saved, read back: what loading it will give
         model = _attach(model, manifest, heads)
     texts = {split: folders.load_part(folder, split, model.prepare).inputs for split in ("calib", "test")}
-    steps = iter(range(1, 100))
-    out = text_report(model, name, texts["calib"], texts["test"],
-                      progress=lambda what: (progress or (lambda f, w: None))(next(steps) / 4, what))
+    progress = progress or (lambda f, what: None)
+    steps = iter(range(1, 100))  # the report's three steps: profiles, then each criterion's threshold
+    out = text_report(model, name, texts["calib"], texts["test"], progress=lambda what: progress(next(steps) / 4, what))
+    progress(1.0, "report ready")
     out.update(source=manifest.source, training=manifest.training)
     for cname, row in out["criteria"].items():
         say(f"  {cname}: " + (f"threshold {row['threshold']:.4g}, mean exit {row['mean_exit']} of {model.num_exits}, "

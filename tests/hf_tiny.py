@@ -145,7 +145,8 @@ def text_folder(root: Path, copies: int = 4) -> Path:
 
 
 def tiny_causal_lm(kind: str, out: Path, seed: int = 0, layers: int = 3, init: float = 0.02) -> Path:
-    """Save a tiny random GPT2LMHeadModel ("gpt2") or LlamaForCausalLM ("llama") at `out`, with
+    """Save a tiny random GPT2LMHeadModel ("gpt2"), LlamaForCausalLM ("llama"), Qwen2ForCausalLM
+    ("qwen2") or MistralForCausalLM ("mistral") at `out`, with
     a byte-level BPE tokenizer of 300 tokens trained on TEXTS (any text encodes)."""
     import transformers
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -162,11 +163,12 @@ def tiny_causal_lm(kind: str, out: Path, seed: int = 0, layers: int = 3, init: f
         cfg = transformers.GPT2Config(n_layer=layers, n_embd=32, n_head=2, vocab_size=vocab, n_positions=128,
                                       bos_token_id=0, eos_token_id=0, initializer_range=init)
         model = transformers.GPT2LMHeadModel(cfg)
-    else:
-        cfg = transformers.LlamaConfig(num_hidden_layers=layers, hidden_size=32, num_attention_heads=4,
-                                       num_key_value_heads=2, intermediate_size=64, vocab_size=vocab,
-                                       max_position_embeddings=128, initializer_range=init)
-        model = transformers.LlamaForCausalLM(cfg)
+    else:  # the Llama family: llama, qwen2, mistral
+        arch = {"llama": "Llama", "qwen2": "Qwen2", "mistral": "Mistral"}[kind]
+        cfg = getattr(transformers, f"{arch}Config")(num_hidden_layers=layers, hidden_size=32, num_attention_heads=4,
+                                                     num_key_value_heads=2, intermediate_size=64, vocab_size=vocab,
+                                                     max_position_embeddings=128, initializer_range=init)
+        model = getattr(transformers, f"{arch}ForCausalLM")(cfg)
     model.eval().save_pretrained(out)
     fast.save_pretrained(out)
     return out

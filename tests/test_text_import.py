@@ -24,20 +24,20 @@ def _import(args: list[str], capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_final_head_import_is_the_checkpoints_own_model_at_its_last_exit(text_import, capsys):
+@pytest.mark.parametrize("kind", ["gpt2", "llama", "qwen2", "mistral"])
+def test_final_head_import_is_the_checkpoints_own_model_at_its_last_exit(text_import, capsys, tmp_path, kind):
     import transformers
 
-    env = text_import
-    for kind in ("gpt2", "llama"):
-        report = _import([str(env[kind]), "--data", str(env["data"]), "--name", f"tiny-{kind}"], capsys)
-        assert report["exits_kind"] == "final-head" and report["agrees_with_last_by_exit"][-1] == 1.0
-        model = zoo.model(f"tiny-{kind}")
-        ids = torch.tensor([model.encode(TEXTS[0] + TEXTS[1])])
-        theirs = transformers.AutoModelForCausalLM.from_pretrained(env[kind], local_files_only=True).eval()
-        logits, _ = model.forward_states(ids)
-        with torch.no_grad():
-            assert torch.allclose(logits[-1], theirs(ids).logits, atol=1e-5)
-        assert model.architecture == type(theirs).__name__
+    folder = text_import.get(kind) or tiny_causal_lm(kind, tmp_path / kind, init=0.2)  # qwen2, mistral: Llama's adapter
+    report = _import([str(folder), "--data", str(text_import["data"]), "--name", f"tiny-{kind}"], capsys)
+    assert report["exits_kind"] == "final-head" and report["agrees_with_last_by_exit"][-1] == 1.0
+    model = zoo.model(f"tiny-{kind}")
+    ids = torch.tensor([model.encode(TEXTS[0] + TEXTS[1])])
+    theirs = transformers.AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
+    logits, _ = model.forward_states(ids)
+    with torch.no_grad():
+        assert torch.allclose(logits[-1], theirs(ids).logits, atol=1e-5)
+    assert model.architecture == type(theirs).__name__
 
 
 def test_trained_exits_load_back_and_agree_with_the_last_exit_more_than_the_final_head(text_import, capsys):
@@ -83,6 +83,22 @@ def test_the_live_text_page_runs_an_imported_model(text_import, open_page, capsy
     at.radio(key="text.mode").set_value("Self-speculative decoding (LayerSkip)").run()
     assert not at.exception and {m.label: m.value for m in at.metric}["Same tokens as the full model"] == "100%"
     open_page()  # the Overview, with a text model in the workspace: no headline card, no error
+
+
+def test_the_add_a_model_page_imports_a_causal_lm_and_links_live_text(text_import, open_page, monkeypatch, tmp_path):
+    from explorer import server_paths
+
+    monkeypatch.setenv(server_paths.ENV, "1")
+    monkeypatch.setenv("EXPLORER_WORKSPACE", str(tmp_path / "ws"))
+    at = open_page("add_model")
+    at.text_input[0].set_value(str(text_import["gpt2"]))
+    at.text_input[1].set_value(str(text_import["data"]))
+    at.text_input[2].set_value("added-lm")
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert all(b.proto.value == 100 for b in at.get("progress"))
+    assert any("Choose it on Live: text" in s.value for s in at.success)
+    assert "added-lm" in imported.names("live_text") and "added-lm" not in imported.names("tradeoffs")
 
 
 def test_a_folder_without_text_gets_a_sentence(text_import, tmp_path, capsys):
