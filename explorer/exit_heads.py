@@ -511,9 +511,11 @@ def token_features(model, inputs: list[torch.Tensor], window: int = 256, max_tok
     document, cut into windows of at most `window` tokens or its context), read teacher-forced
     in one pass: per[k] [tokens, D] after layer k (k < L-1), teacher [tokens, D] after the last
     layer (its logits are made per minibatch: a vocabulary is too wide to keep). At most
-    `max_tokens` positions, documents in order. On the CPU, where the key/value cache lives."""
+    `max_tokens` positions, and no more than the memory budget holds (`memory_budget`),
+    documents in order. On the CPU, where the key/value cache lives."""
     start, L = time.perf_counter(), model.num_exits
     model.to("cpu")
+    max_tokens = max(1, min(max_tokens, memory_budget() // (2 * L * model.hidden_size)))
     W = max(2, min(window, model.context))
     chunks, total = [], 0
     for ids in inputs:
