@@ -79,9 +79,13 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from . import zoo
     from .errors import InputError
     from .predict import predict_file
     from .thresholds import default_criterion, recommended
+
+    if not zoo.get(args.model).profiled:  # a text model: each argument is a prompt (or a .txt file) to continue
+        return _predict_text(args)
 
     crit = args.criterion or default_criterion(args.model)  # chosen on the model, whichever runtime runs it
     threshold = recommended(args.model, crit) if args.threshold is None else args.threshold
@@ -98,6 +102,36 @@ def cmd_predict(args) -> int:
         else:
             print(f"{path}: {out['prediction']} (exit {out['exit']} of {out['exits_total']}, "
                   f"{out['ms']:.1f} ms)" + (f" {out['heard']}" if out.get("heard") else ""))
+    return status
+
+
+def _predict_text(args) -> int:
+    from pathlib import Path
+
+    from .errors import InputError
+    from .predict import TEXT_TOKENS, predict_text, read_file
+
+    status = 0
+    for prompt in args.files:
+        try:
+            text = prompt.replace("\\n", "\n")  # a typed \n
+            if prompt.endswith(".txt") and Path(prompt).is_file():
+                from .modality import TEXT
+
+                text = TEXT.read(read_file(prompt))
+            out = predict_text(args.model, text, args.criterion, args.threshold,
+                               args.tokens or TEXT_TOKENS)
+        except InputError as err:  # this prompt's fault: say so and go on with the next
+            out, status = {"prompt": prompt, "error": str(err)}, 2
+        if args.json:
+            print(json.dumps(out), flush=True)
+        elif "error" in out:
+            print(f"{prompt}: error: {out['error']}")
+        else:
+            print(f"{out['prompt']}{out['prediction']}\n  ({out['how']}"
+                  + (f", {out['criterion']} at {out['threshold']:.4g}" if out["threshold"] is not None else "")
+                  + f": mean exit {out['mean_exit']} of {out['exits_total']}, {out['same_as_full_model']:.0%} of "
+                  f"tokens as the full model's, {out['ms']:.0f} ms)")
     return status
 
 
@@ -187,6 +221,11 @@ def cmd_import(args) -> int:
 def _summary(report: dict) -> dict:
     keep = ("model", "architecture", "exits_kind", "samples", "final_accuracy", "final_wer", "recommended")
     out = {k: report[k] for k in keep if k in report}
+    if "agrees_with_last_by_exit" in report:  # a text model: agreement with the full model's tokens
+        out["agrees_with_last_by_exit"] = report["agrees_with_last_by_exit"]
+        out["criteria"] = {c: {k: v for k, v in row.items() if k != "teacher_forced_test"}
+                           for c, row in report["criteria"].items()}
+        return out
     q = "accuracy" if "final_accuracy" in report else "wer"
     out["per_exit_" + q] = [round(r[q], 4) for r in report["exits"]]
     for view in ("calibration", "test"):
@@ -312,7 +351,13 @@ def cmd_generate(args) -> int:
     from .paths import ASSETS
 
     path = Path(args.checkpoint) if args.checkpoint else ASSETS / "models" / "text"
-    if (path / "config.json").exists():  # a Hugging Face causal LM's save_pretrained folder
+    if args.model:  # a registry name: the built-in text model, or an imported one with its trained exits
+        from . import zoo
+
+        if zoo.get(args.model).profiled:
+            raise ValueError(f"{args.model} is not a text model (see `python -m explorer models`)")
+        model = zoo.model(args.model)
+    elif (path / "config.json").exists():  # a Hugging Face causal LM's save_pretrained folder
         from .hf.text import load
 
         model = load(path)
@@ -445,9 +490,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="CSV file (default: standard output)")
     p.set_defaults(run=cmd_sweep)
 
-    p = sub.add_parser("predict", help="run a built-in model with real exits on files")
+    p = sub.add_parser("predict", help="run a model with real exits on files (text models: continue prompts)")
     p.add_argument("--model", default="image")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="files; for a text model, prompts (or .txt files) to continue")
+    p.add_argument("--tokens", type=int, default=0, help="text models: tokens to generate (default 32)")
     p.add_argument("--criterion", default=None, help="default: the model's recommended criterion")
     p.add_argument("--threshold", type=float, default=None, help="default: the recommended threshold")
     p.add_argument("--json", action="store_true", help="one JSON line per file")
@@ -484,7 +530,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("import", help="bring your own model: exits on a Hugging Face checkpoint or file.py:build, "
                                       "profiled on your labelled folder")
     p.add_argument("source", help="a save_pretrained folder, a hub id, or path/to/file.py:build")
-    p.add_argument("--data", required=True, help="labelled folder (ImageFolder, LibriSpeech-style or metadata.csv)")
+    p.add_argument("--data", required=True, help="labelled folder (ImageFolder, LibriSpeech-style or metadata.csv); "
+                                                  "text: .txt files or a metadata.csv with a text column")
     p.add_argument("--name", required=True, help="the name the other commands use (--model NAME)")
     p.add_argument("--exits", default="final-head", choices=["final-head", "trained", "distilled"])
     p.add_argument("--daisy", action="store_true", help="speech: DAISY cluster heads (k-means, no labels)")
@@ -563,6 +610,7 @@ def main(argv=None) -> int:
     p.add_argument("--draft-len", type=int, default=4, help="tokens drafted before each verification")
     p.add_argument("--checkpoint", default=None,
                    help="default: assets/models/text; or a Hugging Face causal LM's save_pretrained folder")
+    p.add_argument("--model", default=None, help="a text model by name instead: `text`, or an imported causal LM")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_generate)
 

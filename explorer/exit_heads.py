@@ -13,6 +13,10 @@ of them costs little more than one profile pass. Kinds:
   predicts the cluster of each frame; its entropy is the `daisy` criterion's score;
 - FreeML's shared exit (images): one linear head over every exit point's pooled features,
   zero for stages not run, trained at every exit.
+- tuned lens (text, causal LMs; Belrose et al. 2023): an affine map per early layer
+  (`Translator`, the identity before training) in front of the model's own final norm and
+  head, trained on the token hidden states of the user's texts to give the last layer's
+  next-token distribution (KL); `token_features` reads them, `train_translators` trains.
 Heads are seeded and saved as safetensors + JSON; each logs its loss per epoch.
 """
 
@@ -479,6 +483,99 @@ def train_daisy(model, feats: Features, clusters: int = 50, layer: int | None = 
         log.per_exit.append({"exit": k, "loss": hist})
     log.seconds = time.perf_counter() - start
     return heads.eval(), log, {"clusters": clusters, "layer": layer, "frames": len(frames)}
+
+
+# ---- text: a tuned lens per early layer of a causal LM ------------------------------------------
+MAX_TRAIN_TOKENS = 20_000  # token positions the translators learn on (every layer's hidden state is kept)
+
+
+class Translator(nn.Module):
+    """h -> h + W h + b, W and b zero at the start: before training it IS the final-head exit,
+    and training only has to improve on it (the tuned lens's translator)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.linear = nn.Linear(width, width)
+        with torch.no_grad():
+            self.linear.weight.zero_()
+            self.linear.bias.zero_()
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.linear(h)
+
+
+@torch.inference_mode()
+def token_features(model, inputs: list[torch.Tensor], window: int = 256, max_tokens: int = MAX_TRAIN_TOKENS,
+                   progress=None) -> Features:
+    """A causal LM's hidden states at every token position of `inputs` (token ids [n] per
+    document, cut into windows of at most `window` tokens or its context), read teacher-forced
+    in one pass: per[k] [tokens, D] after layer k (k < L-1), teacher [tokens, D] after the last
+    layer (its logits are made per minibatch: a vocabulary is too wide to keep). At most
+    `max_tokens` positions, and no more than the memory budget holds (`memory_budget`),
+    documents in order. On the CPU, where the key/value cache lives."""
+    start, L = time.perf_counter(), model.num_exits
+    model.to("cpu")
+    max_tokens = max(1, min(max_tokens, memory_budget() // (2 * L * model.hidden_size)))
+    W = max(2, min(window, model.context))
+    chunks, total = [], 0
+    for ids in inputs:
+        ids = ids.reshape(-1)
+        for i in range(0, len(ids), W):
+            piece = ids[i:i + W][: max_tokens - total]
+            if len(piece):
+                chunks.append(piece)
+                total += len(piece)
+        if total >= max_tokens:
+            break
+    if not chunks:
+        raise ValueError("the training texts have no tokens: add text to the data folder")
+    per: list[list[torch.Tensor]] = [[] for _ in range(L)]
+    for j, piece in enumerate(chunks):
+        _, states = model.forward_states(piece[None].cpu())
+        for k in range(L):
+            per[k].append(states[k + 1][0].to("cpu", torch.float16))
+        if progress:
+            progress((j + 1) / len(chunks), "reading the frozen model's hidden states")
+    layers = [torch.cat(p) for p in per]
+    return Features(layers[:-1], layers[-1], None, time.perf_counter() - start, KEPT[0],
+                    sum(t.numel() * 2 for t in layers))
+
+
+def train_translators(model, feats: Features, epochs: int, seed: int = 0, lr: float = 1e-3,
+                      progress=None) -> tuple[nn.ModuleList, TrainLog]:
+    """A Translator per layer but the last, each trained so that the model's final norm and
+    head on its output give the last layer's next-token distribution (KL, the tuned lens)."""
+    torch.manual_seed(seed)
+    L, D = model.num_exits, model.hidden_size
+    log = TrainLog("tuned-lens", seed, epochs)
+    start = time.perf_counter()
+    lenses = nn.ModuleList(Translator(D) for _ in range(L - 1))
+    final = feats.teacher
+    device = next(model.parameters()).device
+    lenses.to(device)
+
+    def head(h):
+        return model.lm_head(model.final_norm(h)).float().log_softmax(-1)
+
+    for k, lens in enumerate(lenses):
+        x = feats.per[k]
+
+        def steps(gen, x=x, lens=lens):
+            for idx in _minibatches(len(x), 128, gen):
+                def loss(idx=idx):
+                    with torch.no_grad():
+                        teacher = head(final[idx].to(device, torch.float32))
+                    student = model.lm_head(model.final_norm(lens(x[idx].to(device, torch.float32))))
+                    return F.kl_div(student.float().log_softmax(-1), teacher, log_target=True,
+                                    reduction="batchmean")
+                yield loss
+
+        hist = _epochs(lens.parameters(), math.ceil(len(x) / 128), epochs, steps, lr, seed + k)
+        log.per_exit.append({"exit": k, "loss": hist})
+        if progress:
+            progress((k + 1) / (L - 1), f"trained exit {k + 1}: KL {hist[0]:.3f} -> {hist[-1]:.3f}")
+    log.seconds = time.perf_counter() - start
+    return lenses.to("cpu").eval(), log
 
 
 # ---- persistence: safetensors + JSON --------------------------------------------------------

@@ -55,7 +55,7 @@ def _listing(names) -> str:
     return ", ".join(names[:MAX_LISTED]) + (f" ... ({len(names)} in all)" if len(names) > MAX_LISTED else "")
 
 
-def split_of(path: Path, train_fraction: float, calib_fraction: float) -> str:
+def split_of(path: Path | str, train_fraction: float, calib_fraction: float) -> str:
     """'train' (exit heads learn here), 'calib' (thresholds are chosen here) or 'test'
     (reported here), fixed by a hash of the file's path inside the folder."""
     u = int(hashlib.sha256(str(path).encode()).hexdigest()[:12], 16) / 16**12
@@ -103,12 +103,13 @@ def scan(root, modality, train_fraction: float = 0.4, calib_fraction: float = 0.
         log.warning("%d listed files are missing or have no label: %s", len(missing), _listing(missing))
     if not files:
         raise InputError(f"{root} lists no usable files ({len(missing)} listed but missing: {_listing(missing)})")
-    keys = [hashlib.sha256(str(f).encode()).hexdigest() for f in files]
+    named = listing.keys or [str(f) for f in files]  # what each split is drawn from: the path, or the listing's key
+    keys = [hashlib.sha256(k.encode()).hexdigest() for k in named]
     order = sorted(range(len(files)), key=lambda i: keys[i]) if limit else range(len(files))
     if limit:
         order = sorted(order[:limit])
-    files, targets = [files[i] for i in order], [targets[i] for i in order]
-    split = [split_of(f, train_fraction, calib_fraction) for f in files]
+    files, targets, named = [files[i] for i in order], [targets[i] for i in order], [named[i] for i in order]
+    split = [split_of(k, train_fraction, calib_fraction) for k in named]
     for need in ("calib", "test"):  # a tiny folder: never leave these splits empty
         if need not in split and split.count(max(set(split), key=split.count)) > 1:
             split[split.index(max(set(split), key=split.count))] = need
@@ -155,8 +156,7 @@ def load_part(folder: DataFolder, part: str, prepare, labels: list[str] | None =
     inputs, kept_t, kept_f, skipped = [], [], [], []
     for f, t in zip(files, targets, strict=True):
         try:
-            data = (folder.root / f).read_bytes()
-            x = prepare(folder.modality.read(data, rate))
+            x = prepare(folder.modality.raw(folder.root, f, t, rate))
         except (InputError, OSError) as err:
             skipped.append((str(f), str(err)))
             continue

@@ -5,9 +5,10 @@ Light on purpose (no torch, no transformers at import time): every page's model 
 lists the imported models, the first page included, by reading WORKSPACE/*/manifest.json;
 nothing heavy is loaded until a model is chosen (loading one is the workspace's job, see
 `provider`). The entry says everything the pages need: which pages show it (its
-modality's live page, and tradeoffs, noise, model, energy), its data (the calibration
-and test splits of its folder, and noisy variants of the test split made on demand by its
-modality), its decoder (the checkpoint's own processor) and its quality (accuracy or WER).
+modality's live page, and tradeoffs, noise, model, energy unless it is a text model, which
+generates), its data (the calibration and test splits of its folder, and noisy variants of
+the test split made on demand by its modality), its decoder (the checkpoint's own
+processor) and its quality (accuracy, WER, or agreement with the full model's tokens).
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def views(manifest: Manifest) -> list[str]:
 
 
 def pages(manifest: Manifest) -> frozenset:
-    """The pages that show an imported model: its modality's live page and every analysis page."""
-    return PAGES | {modality.of(manifest.family).live_page}
+    """The pages that show an imported model: its modality's live page, and every analysis page
+    when the modality is in the multi-exit contract (text generates: its live page only)."""
+    reads = modality.of(manifest.family)
+    return (PAGES if reads.profiled else frozenset()) | {reads.live_page}
 
 
 def names(page: str | None = None, where: str | Path | None = None) -> list[str]:
@@ -116,7 +119,8 @@ def entry(name: str, load: Loader, where: str | Path | None = None) -> zoo.Built
                  "files."),
         pages=pages(manifest), noise=reads.noise_axis(lambda: zoo.model(name)),
         report_file="" if view == "shared" else str(folder / "report.json"),
-        head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else ())
+        head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else (),
+        profiled=reads.profiled)
 
 
 def _data_function(name: str):

@@ -34,8 +34,8 @@ class Manifest:
     name: str
     source: str  # a Hugging Face checkpoint (id or folder) or `file.py:build`
     architecture: str  # the checkpoint's class name
-    family: str  # image | speech
-    task: str  # class | ctc
+    family: str  # image | speech | text
+    task: str  # class | ctc | generate
     exits: str  # final-head | trained | distilled
     data: DataInfo
     version: int = VERSION

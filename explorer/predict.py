@@ -227,3 +227,54 @@ def predict_file(model_name: str, path: str, criterion_name: str | None, thresho
     decoded = entry.decode(read_file(path))
     out = predict_input(model_name, decoded.x, crit, threshold).to_json()
     return {"file": path, **out, "cautions": [*decoded.warnings, *out["cautions"]]}
+
+
+# ---- text models: a continuation, not a file's answer --------------------------------------------
+TEXT_TOKENS = 32  # tokens a text prediction continues by, by default
+
+
+def text_threshold(model_name: str, criterion_name: str | None = None) -> tuple[str | None, float | None]:
+    """(criterion, threshold) a text model generates with: its report's Learn-then-Test
+    threshold (the criterion asked for, else the first one certified), or (criterion, None)
+    when none is certified (every token then runs the full model)."""
+    from .shipped import load_report, read_report
+
+    entry = zoo.get(model_name)
+    rep = (load_report(entry.report) if entry.report else read_report(entry.report_file) if entry.report_file
+           else None) or {}
+    rows = rep.get("criteria", {})
+    if criterion_name is not None:
+        row = rows.get(criterion_name, {})
+        return criterion_name, (row["threshold"] if row.get("certified") else None)
+    for name, row in rows.items():
+        if row.get("certified"):
+            return name, row["threshold"]
+    return None, None
+
+
+def predict_text(model_name: str, prompt: str, criterion_name: str | None = None, threshold: float | None = None,
+                 n: int = TEXT_TOKENS) -> dict:
+    """A greedy continuation of `prompt` with per-token exits at `threshold` (default: the
+    report's recommended one; none certified: the full model), against the full model."""
+    from .generate import generate
+    from .modality import TEXT
+
+    model = zoo.model(model_name)
+    if threshold is None:
+        criterion_name, threshold = text_threshold(model_name, criterion_name)
+    elif criterion_name is None:
+        criterion_name = text_threshold(model_name)[0] or "confidence"
+    decoded = TEXT.decode(prompt.encode("utf-8"), model)  # its tokens; a prompt too long for the context: its end
+    ids = decoded.x.tolist()
+    n = max(1, min(n, model.context - len(ids)))
+    with slot(), step("generating a continuation"):
+        full = generate(model, [ids], n)
+        run = full if threshold is None else generate(model, [ids], n, criteria.get(criterion_name), threshold)
+    same = float(np.mean([a == b for a, b in zip(run.tokens[0], full.tokens[0], strict=True)]))
+    return {"model": model_name, "prompt": prompt, "prediction": run.texts(model)[0],
+            "criterion": criterion_name if threshold is not None else None, "threshold": threshold,
+            "how": "per-token exits" if threshold is not None else "the full model (no threshold certified)",
+            "tokens": n, "mean_exit": round(run.mean_exit, 3), "exits_total": model.num_exits,
+            "speedup_by_layers": round(run.layer_speedup, 3), "same_as_full_model": round(same, 4),
+            "ms": round(1e3 * run.seconds, 3), "ms_full": round(1e3 * full.seconds, 3),
+            "cautions": list(decoded.warnings)}

@@ -1,6 +1,6 @@
 """What "quality" means for a model: accuracy for classifiers, word error rate (WER) for
-speech. One definition of its column, label, direction and the ε a recommended
-threshold may cost, used by sweeps, plots, pages and reports alike."""
+speech, agreement with the full model's tokens for text generation. One definition of its
+column, label, direction and the ε a recommended threshold may cost, used by sweeps, plots, pages and reports alike."""
 
 from __future__ import annotations
 
@@ -35,7 +35,11 @@ class Quality:
 
 ACCURACY = Quality("accuracy", "Accuracy", True, "accuracy points lost", 0.2)
 WER = Quality("wer", "WER", False, "WER points added", 0.3)
-BY_TASK = {"class": ACCURACY, "ctc": WER}  # a model's task (MultiExitModel.task) -> its quality
+# Text: the share of tokens an early exit gives as the full model would (its own next-token
+# "accuracy" is against the full model, not a label); eps as CALM's calibration (5% of tokens).
+AGREEMENT = Quality("agreement", "Same tokens as the full model", True, "points of agreement with the full model lost",
+                    5.0)
+BY_TASK = {"class": ACCURACY, "ctc": WER, "generate": AGREEMENT}  # a model's task (MultiExitModel.task) -> its quality
 
 
 def of(task: str) -> Quality:

@@ -44,7 +44,7 @@ def headline(name: str) -> Headline | None:
 
     entry = zoo.get(name)
     rep = load_report(entry.report) if entry.report else read_report(entry.report_file) if entry.report_file else None
-    if not rep or "recommended" not in rep:  # a text model's report: its ways to generate (explorer.text_summary)
+    if not rep or "recommended" not in rep:  # none, or a text model's (thresholds per criterion, no headline)
         return None
     rec = rep["recommended"]
     if "criterion" not in rec:  # one recommendation per criterion (speech): the model's starting one

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from . import criteria
 from .costs import Costs
 from .data.text_corpus import load
+from .errors import InputError
 from .generate import Generation, generate, prefill, prompt_batch, speculate, token_costs
 from .metrics import rouge_l
 from .models.text import HEADS, VOCAB, ExitLM
@@ -36,6 +37,7 @@ from .readout import read_head
 from .speedup import Timing, time_calls
 from .tradeoff import fixed_sequence, hoeffding_bentkus_p, recommend_ltt
 
+MIN_WINDOW = 8  # tokens of the shortest window an imported model's report reads
 SEEDS = {"val": 11, "test": 12}  # which corpus windows a split's profile reads: the same on every run
 CRITERIA = ("confidence", "margin", "entropy", "saturation", "patience", "static")  # every causal one a token has
 BATCH = 8  # the second batch size generation is timed at (and calibration generates in)
@@ -53,14 +55,14 @@ def _same_share(a: list[list[int]], b: list[list[int]]) -> float:
 @torch.inference_mode()
 def token_ms(model: ExitLM, repeats: int = 25) -> Costs:
     """Measured milliseconds of one generated token's parts at batch 1, after a prompt of 64
-    bytes (or half the context): each layer's step against the cache, and one exit's head
+    tokens (or half the context): each layer's step against the cache, and one exit's head
     (medians)."""
     text = (b"    def __repr__(self):\n        return f'{self.__class__.__name__}(" * 2)[: min(64, model.context // 2)]
-    prompt = [list(text)]
+    prompt = [[b % model.vocab_size for b in text]]  # bytes, or any of a tokenizer's ids: the cost is the same
     ids, positions, cache = prompt_batch(model, prompt, 8)
     prefill(model, ids, positions, cache)
     p = cache.filled
-    x = model.inputs(torch.tensor([[32]]), positions[:, p:p + 1])
+    x = model.inputs(torch.tensor([[32 % model.vocab_size]]), positions[:, p:p + 1])
 
     def median_ms(fn) -> float:
         times = []
@@ -81,21 +83,101 @@ def profile(model: ExitLM, split: str, windows: int = 48, name: str = "text", ms
     """Every exit read at every position of `windows` corpus windows of the model's context."""
     corpus = load(split)
     ids = corpus.windows(model.config.context + 1, windows, torch.Generator().manual_seed(SEEDS.get(split, 0)))
+    return profile_windows(model, ids, name, f"python-stdlib/{split}", ms)
+
+
+@torch.inference_mode()
+def profile_windows(model, ids: torch.Tensor, name: str, dataset: str, ms: Costs | None = None) -> Profile:
+    """Every exit of `model` (an ExitLM or any model with `forward_states`, `hf.text.HFCausalLM`)
+    read at every position of the token windows ids [B, T + 1], teacher-forced: its next-token
+    prediction and scores, and whether it errs against the text ("errors")."""
     logits, states = model.forward_states(ids[:, :-1])
     target = ids[:, 1:].reshape(-1).numpy()
     per_exit = []
     for k, lg in enumerate(logits):
-        cols = read_head("token", lg.reshape(-1, VOCAB))
+        cols = read_head("token", lg.reshape(-1, lg.shape[-1]))
         cols["saturation"] = F.cosine_similarity(states[k + 1], states[k], dim=-1).reshape(-1).double().numpy()
         per_exit.append(cols)
     cols = {c: np.stack([e[c] for e in per_exit], 1).astype(np.float64) for c in per_exit[0]}
     cols["errors"] = (cols["pred"] != target[:, None]).astype(np.float64)
     costs = token_costs(model)
     L = model.num_exits
-    meta = ProfileMeta(model=name, dataset=f"python-stdlib/{split}", fingerprint=fingerprint(model), task="class",
+    meta = ProfileMeta(model=name, dataset=dataset, fingerprint=fingerprint(model), task="class",
                        heads=dict(HEADS), exit_names=[f"layer {k + 1}" for k in range(L)],
                        threads=torch.get_num_threads())
-    return Profile(meta, cols, np.ones(len(target)), costs, ms or token_ms(model), list(range(VOCAB)))
+    return Profile(meta, cols, np.ones(len(target)), costs, ms or token_ms(model), list(range(model.vocab_size)))
+
+
+def token_windows(inputs: list, length: int, count: int = 0) -> torch.Tensor:
+    """Documents (token ids: tensors, bytes or lists) back to back, cut into windows [n, length + 1]
+    (the first `count`; 0: all that fit). A ValueError when the text is shorter than one window."""
+    flat = torch.cat([x.reshape(-1).long() if isinstance(x, torch.Tensor) else torch.tensor(list(x), dtype=torch.long)
+                      for x in inputs]) if inputs else torch.zeros(0, dtype=torch.long)
+    n = len(flat) // (length + 1)
+    if not n:
+        raise ValueError(f"{len(flat)} tokens of text are fewer than one window of {length + 1}: add text")
+    n = min(n, count) if count else n
+    return flat[: n * (length + 1)].view(n, length + 1)
+
+
+def score_range(model, inputs: list, criterion, windows: int = 4, length: int = 256) -> tuple[float, float]:
+    """Where a criterion's scores lie at the early exits, over a few windows of `inputs` (the
+    live page's slider)."""
+    ids = token_windows(inputs, min(length, model.context - 1, max(8, _tokens(inputs) // windows - 1)), windows)
+    scores = profile_windows(model, ids, "range", "calib", ms=token_costs(model)).scores(criterion)[:, :-1]
+    return float(np.nanmin(scores)), float(np.nanmax(scores))
+
+
+def _tokens(inputs: list) -> int:
+    return sum(x.numel() if isinstance(x, torch.Tensor) else len(x) for x in inputs)
+
+
+def imported(model, name: str, calib: list, test: list, eps: float = 0.05, delta: float = 0.1, prompts: int = 4,
+             n: int = 32, window: int = 128, windows: int = 32, progress=lambda _: None) -> dict:
+    """An imported causal LM's report, in the built-in report's shape: every exit's agreement
+    with the last on the calibration and test texts (teacher-forced), each criterion's
+    Learn-then-Test threshold on the calibration texts, and generation at it on test prompts
+    against the full model. calib, test: the splits' documents as token ids."""
+    L = model.num_exits
+    have = {"calibration": _tokens(calib), "test": _tokens(test)}
+    length = min(window, model.context - 1, *(n - 1 for n in have.values()))  # a small folder: shorter windows
+    if length < MIN_WINDOW:
+        split, n = min(have.items(), key=lambda kv: kv[1])
+        raise InputError(f"the {split} split has {n} tokens of text, too few to calibrate exits on (at least "
+                         f"{MIN_WINDOW + 1}): add text to the data folder")
+    progress("profiles (calib, test)")
+    ms = token_ms(model, repeats=5)
+    c_ids, t_ids = token_windows(calib, length, windows), token_windows(test, length, windows)
+    c_prof = profile_windows(model, c_ids, name, "calib", ms)
+    t_prof = profile_windows(model, t_ids, name, "test", ms)
+    asked = [row[: min(16, length // 2)].tolist() for row in t_ids[:prompts]]
+    n = max(1, min(n, model.context - max(len(p) for p in asked)))
+    full = generate(model, asked, n)
+    out = {"model": name, "architecture": getattr(model, "architecture", ""), "exits_kind": model.exit_kind,
+           "eps": eps, "delta": delta, "prompts": len(asked), "tokens": n,
+           "samples": {"calib": c_prof.n, "test": t_prof.n}, "threads": torch.get_num_threads(),
+           "ms_per_layer": [round(float(v), 4) for v in ms.stage],
+           "ms_per_head": round(float(ms.head["token"][0]), 4),
+           "accuracy_by_exit": [round(1 - float(t_prof.cols["errors"][:, k].mean()), 4) for k in range(L)],
+           "agrees_with_last_by_exit": [round(float((t_prof.cols["pred"][:, k] == t_prof.cols["pred"][:, -1]).mean()),
+                                              4) for k in range(L)],
+           "criteria": {}}
+    for cname in CRITERIA:
+        progress(f"{cname}: Learn-then-Test threshold, then generation")
+        crit = criteria.get(cname)
+        rec = recommend_ltt(c_prof, t_prof, crit, eps, delta)
+        row = {"threshold": rec.threshold, "certified": rec.certified,
+               "teacher_forced_test": {"agrees_with_last": round(1 - rec.test.disagreement, 4),
+                                       "mean_exit": round(rec.test.mean_exit + 1, 3),
+                                       "speedup_by_macs": round(rec.test.mac_speedup, 3)}}
+        if rec.certified:
+            gens = [generate(model, [p], n, crit, rec.threshold) for p in asked]
+            tokens = [g.tokens[0] for g in gens]
+            row.update(same_tokens_as_full=round(_same_share(tokens, full.tokens), 4),
+                       mean_exit=round(float(np.mean([g.mean_exit for g in gens])), 3),
+                       speedup_by_layers=round(sum(len(t) for t in tokens) * L / sum(g.layers_run for g in gens), 3))
+        out["criteria"][cname] = row
+    return out
 
 
 @torch.inference_mode()

@@ -5,7 +5,8 @@ $EXPLORER_WORKSPACE, else ~/.cache/early-exit-explorer/workspace):
   manifest.json        source and its content hash, exit kind, labels, data folder, split, key
   heads.safetensors    trained exit heads (+ heads.json: shapes, seed, per-exit training log)
   profiles/            calibration and test profiles (measured ms on this machine)
-  report.json          the same shape as `report image|speech`
+  report.json          the same shape as `report image|speech` (a causal LM: as `report text`,
+                       no profiles: explorer.text_report.imported)
 The key hashes the source's content, the data folder's listing (paths, sizes, times,
 labels) and every option: the same key again is instant; anything changed rebuilds.
 Imported models are then reachable by name from every command and page: `imported`
@@ -64,7 +65,7 @@ def refusal(opts: ImportOptions, model, source: str) -> str:
         return "FreeML's shared exit is for image models (--shared-exit)"
     if opts.exits == "final-head" and not model.final_head_works:
         return NO_FINAL_HEAD
-    return ""
+    return kind.refusal(model)
 
 
 # ---- the model behind a source --------------------------------------------------------------
@@ -223,6 +224,12 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     manifest = replace(manifest, training=heads_meta)
     manifest.write(folder_out / "manifest.json")  # key still None: not done
     profiling = at("profiling")
+    if not kind.profiled:  # a text model generates: its report measures agreement with the full model's tokens
+        report = _text_report(name, model, manifest, folder, folder_out / "heads", _scaled(profiling, 0, 1), say)
+        say(f"{name} is ready: choose it on the Live: text page")
+        (folder_out / "report.json").write_text(json.dumps(report, indent=1))
+        replace(manifest, key=key).write(folder_out / "manifest.json")
+        return report
     views = [name] + ([name + "-shared"] if opts.shared_exit else [])
     if ray is not None:  # the profiles the report reads, built on Ray (only here is it imported)
         from .ray_profile import profile_imported
@@ -246,14 +253,32 @@ def import_model(source: str, data: str | Path, name: str, opts: ImportOptions =
     return report
 
 
+def _text_report(name: str, model, manifest: Manifest, folder, heads: Path, progress, say) -> dict:
+    """An imported causal LM's report (explorer.text_report.imported) on its calibration and
+    test texts, with its trained exits attached as they will be loaded."""
+    from .text_report import imported as text_report
+
+    if manifest.exits != "final-head":  # the heads as saved, read back: what loading it will give
+        model = _attach(model, manifest, heads)
+    texts = {split: folders.load_part(folder, split, model.prepare).inputs for split in ("calib", "test")}
+    progress = progress or (lambda f, what: None)
+    steps = iter(range(1, 100))  # the report's three steps: profiles, then each criterion's threshold
+    out = text_report(model, name, texts["calib"], texts["test"], progress=lambda what: progress(next(steps) / 4, what))
+    progress(1.0, "report ready")
+    out.update(source=manifest.source, training=manifest.training)
+    for cname, row in out["criteria"].items():
+        say(f"  {cname}: " + (f"threshold {row['threshold']:.4g}, mean exit {row['mean_exit']} of {model.num_exits}, "
+                              f"{row['same_tokens_as_full']:.0%} of tokens as the full model's"
+                              if row["certified"] else "no threshold certified (every token goes to the last layer)"))
+    return out
+
+
 def _train_heads(model, folder, opts: ImportOptions, labels, progress, training, say,
                  spill: Path) -> tuple[dict, dict]:
     """Read the frozen backbone once over the training split and train every head asked for
     (progress: of reading the features; training: of training the heads; spill: a folder
     for the features when they pass the memory budget, removed afterwards)."""
     import torch
-
-    from . import exit_heads
 
     training = training or (lambda f, what: None)
     need_labels = opts.exits == "trained" or (opts.shared_exit and opts.exits != "distilled")
@@ -267,7 +292,7 @@ def _train_heads(model, folder, opts: ImportOptions, labels, progress, training,
     model.to(device)
     inputs = [x.to(device) for x in loaded.inputs]
     try:
-        feats = exit_heads.extract(model, inputs, progress=progress, spill=spill)
+        feats = modality.of(model.family).features(model, inputs, progress=progress, spill=spill)
         model.to("cpu")
         say(f"read the frozen backbone's features of {len(inputs)} training inputs in {feats.seconds:.1f} s, "
             f"kept {feats.kept}" + ({"on disk": f" (more than fit in memory: in {spill} while the heads train)",
@@ -380,6 +405,8 @@ def imported_report(name: str, progress=None) -> dict:
     path = root() / manifest.name / "report.json"
     if path.is_file():
         report = json.loads(path.read_text())
+        if not modality.of(manifest.family).profiled:  # a text model's report: as imported
+            return report
         if view != "shared" and not _has_shift(report):  # imported before reports had it: added, kept
             from . import zoo
             from .report import add_shift
@@ -387,4 +414,6 @@ def imported_report(name: str, progress=None) -> dict:
             add_shift(manifest.name, report, zoo.get(manifest.name).quality.eps_pt, progress)
             path.write_text(json.dumps(report, indent=1))
         return report.get("shared_exit", report) if view == "shared" else report
+    if not modality.of(manifest.family).profiled:
+        raise ValueError(f"{name} has no report in its workspace: import it again")
     return build_report(name, root(), progress, shared_only=view == "shared")

@@ -19,11 +19,13 @@ with st.spinner(LOADING):
 PHASE_LABELS = {"loading": "Loading the model and the data folder",
                 "features": "Reading the frozen backbone's features", "training": "Training the exit heads",
                 "profiling": "Profiling every exit and timing real exits"}
-LINKS = {"ctc": ("pages/live_speech.py", "Try it live"), "class": ("pages/live_image.py", "Try it live")}
+LINKS = {"ctc": ("pages/live_speech.py", "Try it live"), "class": ("pages/live_image.py", "Try it live"),
+         "generate": ("pages/live_text.py", "Generate with it live")}
 
 st.caption("Bring a Hugging Face speech model (HubertForCTC, Wav2Vec2ForCTC, WavLMForCTC) or image classifier "
            "(ViTForImageClassification, ResNetForImageClassification) and a labelled folder: it gets real exits, is "
-           "profiled on your data and then appears in every page's model menu, under “imported”.")
+           "profiled on your data and then appears in every page's model menu, under “imported”. A causal LM "
+           "(GPT-2, Llama, Qwen2, Mistral) with a folder of .txt files joins Live: text.")
 ok, why = server_paths.allowed(st.get_option("server.address"))
 
 with st.form("import"):
@@ -87,13 +89,17 @@ if go and ok:
 done = st.session_state.get("add_model.done")
 if done and done in zoo.names():
     entry = zoo.get(done)
-    st.success(f"{done} is imported: {entry.title}. Choose it on any page.")
     task = imported.found(done)[0].task
     page, label = LINKS[task]
-    l1, l2, l3 = st.columns(3)
-    l1.page_link(page, label=label, icon="➡️")
-    l2.page_link("pages/tradeoffs.py", label="Its accuracy–cost tradeoffs", icon="⚖️")
-    l3.page_link("pages/model.py", label="Its cost, part by part", icon="🧱")
+    if not entry.profiled:  # a text model: it generates, on Live: text only
+        st.success(f"{done} is imported: {entry.title}. Choose it on Live: text.")
+        st.page_link(page, label=label, icon="➡️")
+    else:
+        st.success(f"{done} is imported: {entry.title}. Choose it on any page.")
+        l1, l2, l3 = st.columns(3)
+        l1.page_link(page, label=label, icon="➡️")
+        l2.page_link("pages/tradeoffs.py", label="Its accuracy–cost tradeoffs", icon="⚖️")
+        l3.page_link("pages/model.py", label="Its cost, part by part", icon="🧱")
 
 st.subheader("Imported models")
 rows = [{"name": m.name, "architecture": m.architecture, "exits": m.exits, "task": m.task,

@@ -25,11 +25,13 @@ EXAMPLE = "    def __repr__(self):\n        return "
 
 @memoized(max_entries=16)
 def score_range(name: str, crit: str) -> tuple[float, float]:
-    """Where the criterion's scores lie at the early exits, on a few validation windows."""
-    from explorer.text_report import profile
+    """Where the criterion's scores lie at the early exits, on a few windows of the model's
+    calibration texts (the built-in's validation corpus, an import's calibration split)."""
+    from explorer.text_report import score_range as scores
 
-    scores = profile(zoo.model(name), "val", windows=4).scores(criteria.get(crit))[:, :-1]
-    return float(np.nanmin(scores)), float(np.nanmax(scores))
+    entry = zoo.get(name)
+    inputs, _ = entry.data(entry.calib_split)
+    return scores(zoo.model(name), inputs, criteria.get(crit))
 
 
 @memoized(max_entries=64)
@@ -61,20 +63,24 @@ except ValueError as err:  # no trained model here yet: say how to make one
     st.info(str(err))
     st.stop()
 L = model.num_exits
+unit = "bytes" if model.vocab_size == 256 else "tokens"  # the built-in model reads bytes; an import, its tokens
 rep = load_report(entry.report) if entry.report else None
 calibrated = {c: row["threshold"] for c, row in (rep or {}).get("criteria", {}).items() if row.get("certified")}
 
-prompt = st.text_area("Prompt", EXAMPLE, height=90, help="The text to continue (bytes; the model knows Python source)")
+prompt = st.text_area("Prompt", EXAMPLE, height=90, help=f"The text to continue ({unit})")
 c1, c2, c3 = st.columns([2, 2, 1])
 mode = c1.radio("How to generate", MODES, key="text.mode")
-n = c3.number_input("Bytes to generate", 8, 160, 64, step=8)
+n = c3.number_input(f"{unit.capitalize()} to generate", 8, 160, 64, step=8)
 crit, thr, draft_layers, draft_len = "confidence", 0.9, 1, 4
 if mode == MODES[0]:
     crit = c2.selectbox("Exit criterion", CRITERIA, format_func=lambda c: criteria.get(c).label, key="text.crit")
     if crit == "patience":
         thr = float(c2.slider("Threshold τ (exits in a row)", 1, L - 1, int(calibrated.get(crit, 2))))
     else:
-        lo, hi = score_range(name, crit)
+        try:
+            lo, hi = score_range(name, crit)
+        except ValueError:  # too little calibration text for a window: the criterion's own range
+            lo, hi = 0.0, 1.0
         start = float(np.clip(calibrated.get(crit, criteria.get(crit).default), lo, hi))  # the report's, if any
         thr = c2.slider(f"Threshold τ ({criteria.get(crit).label})", lo, hi, start, (hi - lo) / 200, format="%.3f")
 elif mode == MODES[1]:
@@ -85,8 +91,8 @@ if not prompt:
     st.info("Type a prompt to continue.")
     st.stop()
 if len(model.encode(prompt)) + n > model.context:
-    st.warning(f"The prompt and {n} more bytes exceed the model's context of {model.context} bytes: "
-               "shorten the prompt or ask for fewer bytes.")
+    st.warning(f"The prompt and {n} more {unit} exceed the model's context of {model.context} {unit}: "
+               f"shorten the prompt or ask for fewer {unit}.")
     st.stop()
 
 with st.spinner("Generating (and the full model, to compare)…"):
@@ -102,10 +108,10 @@ if mode == MODES[1]:
     m2.metric("Drafts accepted", f"{100 * out.accepted / max(out.drafted, 1):.0f}%")
 else:
     m2.metric("Fewer layers (ideal, by layers)", f"{out.layer_speedup:.2f}×")
-m3.metric("Same bytes as the full model", f"{100 * same:.0f}%")
+m3.metric(f"Same {unit} as the full model", f"{100 * same:.0f}%")
 m4.metric("Tokens per second", f"{out.tokens_per_second:.0f}",
           delta=f"{out.tokens_per_second / full.tokens_per_second:.2f}× the full model's" if mode != MODES[2] else None,
-          delta_color="off", help=f"{len(out.tokens[0])} bytes in {1000 * out.seconds:.0f} ms; the full model: "
+          delta_color="off", help=f"{len(out.tokens[0])} {unit} in {1000 * out.seconds:.0f} ms; the full model: "
                                   f"{full.tokens_per_second:.0f} per second ({1000 * full.seconds:.0f} ms). One run "
                                   "each, on a shared server: a rough figure; the report's are warmed up and repeated "
                                   "(`python -m explorer report text`)")
@@ -117,27 +123,30 @@ st.markdown(text_view.tokens_html(pieces, out.exits[0], L, differs, prompt=promp
                                         score_name=crit), unsafe_allow_html=True)
 if any(differs):
     first = differs.index(True)
-    st.caption(f"Underlined: bytes that differ from the full model's. The first difference is byte {first + 1}; "
-               "after it the two texts continue from different bytes, so later differences follow from it.")
+    st.caption(f"Underlined: {unit} that differ from the full model's. The first difference is "
+               f"{unit[:-1]} {first + 1}; after it the two texts continue from different {unit}, so later "
+               "differences follow from it.")
 if mode != MODES[2]:
     with st.expander("The full model's continuation"):
         st.code(full.texts(model)[0], language=None)
-st.caption("The first byte always comes from the prompt's pass through every layer. "
-           + ("A byte that exits skips the later layers; their keys and values at its position are filled from "
+st.caption(f"The first {unit[:-1]} always comes from the prompt's pass through every layer. "
+           + (f"A {unit[:-1]} that exits skips the later layers; their keys and values at its position are filled from "
               "its hidden state (CALM's state propagation)." if mode == MODES[0] else
-              "Self-speculative decoding always gives the full model's bytes; it saves time by checking "
-              "several drafted bytes in one pass." if mode == MODES[1] else ""))
+              f"Self-speculative decoding always gives the full model's {unit}; it saves time by checking "
+              f"several drafted {unit} in one pass." if mode == MODES[1] else ""))
 
 st.subheader("Faster at the same quality: per-token exits against self-speculative decoding")
-if not rep or "criteria" not in rep:
-    st.caption("No report for this model yet: `python -m explorer report text` measures these on test prompts.")
+measured = ways(rep) if rep and "sequence_calibration" in rep else []
+if not measured:
+    st.caption("Not measured for this model: `python -m explorer report text --checkpoint PATH` times both ways on "
+               "test prompts for a model trained here.")
 else:
-    st.dataframe(text_view.ways_table(ways(rep)), hide_index=True)
-    st.caption(f"Measured by `python -m explorer report text` on {rep['prompts']} test prompts, {rep['bytes']} bytes "
+    seq = rep["sequence_calibration"]
+    st.dataframe(text_view.ways_table(measured), hide_index=True)
+    st.caption(f"Measured by `python -m explorer report text` on {rep['prompts']} test prompts, {rep['bytes']} {unit} "
                f"each, {rep['threads']} thread(s); speedups are tokens per second over the full model's (medians "
-               f"of {rep.get('repeats', 3)} runs), none shown where it beat its own ideal (timing noise). Each "
-               "threshold is Learn-then-Test's on the validation split: an early byte differs from the full model's "
-               f"next byte on at most {100 * rep['eps']:.0f}% of positions (teacher-forced), with probability "
-               f"{100 * (1 - rep['delta']):.0f}%. Generating feeds each byte back, so one early difference changes "
-               "what follows: the same-bytes share is lower than that. Self-speculative decoding gives exactly the "
-               "full model's bytes.")
+               f"of {rep['repeats']} runs), none shown where it beat its own ideal (timing noise). Each threshold "
+               f"is CALM's: Learn-then-Test over real generations of {seq['prompts']} validation prompts, so that "
+               f"with probability {100 * (1 - seq['delta']):.0f}% a generation's expected 1 − ROUGE-L against the "
+               f"full model's is at most {seq['eps']:.2g}. Self-speculative decoding gives exactly the full "
+               "model's text.")

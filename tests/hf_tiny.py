@@ -120,3 +120,55 @@ def librispeech_folder(root: Path, n: int = 12, seed: int = 0, words=("ONE", "TW
         lines.append(f"{uid} " + " ".join(rng.choice(words, int(rng.integers(1, 3)))))
     (chapter / "19-198.trans.txt").write_text("\n".join(lines) + "\n")
     return root
+
+
+# ---- causal LMs (text): a tiny GPT-2 or Llama with a byte-level BPE tokenizer trained on the texts ----
+TEXTS = [  # a tiny, repetitive corpus: each line one document
+    "def add(a, b):\n    return a + b\n",
+    "the cat sat on the mat and the dog sat on the log.",
+    "for i in range(10):\n    print(i * i)\n",
+    "early exit lets easy tokens leave the network after a few layers.",
+    "import os\nimport sys\nprint(os.getcwd(), sys.argv)\n",
+    "a small model, a small corpus, and a small test that runs in seconds.",
+]
+
+
+def text_folder(root: Path, copies: int = 4) -> Path:
+    """A folder of .txt files (one document each), some in a subfolder."""
+    root.mkdir(parents=True, exist_ok=True)
+    for c in range(copies):
+        for i, text in enumerate(TEXTS):
+            where = root / ("more" if i % 2 else ".")
+            where.mkdir(exist_ok=True)
+            (where / f"doc-{c}-{i}.txt").write_text(text * (2 + c))
+    return root
+
+
+def tiny_causal_lm(kind: str, out: Path, seed: int = 0, layers: int = 3, init: float = 0.02) -> Path:
+    """Save a tiny random GPT2LMHeadModel ("gpt2"), LlamaForCausalLM ("llama"), Qwen2ForCausalLM
+    ("qwen2") or MistralForCausalLM ("mistral") at `out`, with
+    a byte-level BPE tokenizer of 300 tokens trained on TEXTS (any text encodes)."""
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(TEXTS, trainers.BpeTrainer(vocab_size=300, special_tokens=["<eos>"],
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>")
+    vocab = len(fast)
+    torch.manual_seed(seed)
+    if kind == "gpt2":
+        cfg = transformers.GPT2Config(n_layer=layers, n_embd=32, n_head=2, vocab_size=vocab, n_positions=128,
+                                      bos_token_id=0, eos_token_id=0, initializer_range=init)
+        model = transformers.GPT2LMHeadModel(cfg)
+    else:  # the Llama family: llama, qwen2, mistral
+        arch = {"llama": "Llama", "qwen2": "Qwen2", "mistral": "Mistral"}[kind]
+        cfg = getattr(transformers, f"{arch}Config")(num_hidden_layers=layers, hidden_size=32, num_attention_heads=4,
+                                                     num_key_value_heads=2, intermediate_size=64, vocab_size=vocab,
+                                                     max_position_embeddings=128, initializer_range=init)
+        model = getattr(transformers, f"{arch}ForCausalLM")(cfg)
+    model.eval().save_pretrained(out)
+    fast.save_pretrained(out)
+    return out

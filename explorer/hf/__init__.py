@@ -11,6 +11,7 @@ from pathlib import Path
 SPEECH = ("HubertForCTC", "Wav2Vec2ForCTC", "WavLMForCTC")
 IMAGE = ("ViTForImageClassification", "DeiTForImageClassification", "DeiTForImageClassificationWithTeacher",
          "ResNetForImageClassification")
+TEXT = ("GPT2LMHeadModel", "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -21,9 +22,9 @@ def architecture(path: Path) -> str:
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} has no readable config.json: pass a folder written by save_pretrained") from err
     arch = (cfg.get("architectures") or [""])[0]
-    if arch not in SPEECH + IMAGE:
+    if arch not in SPEECH + IMAGE + TEXT:
         raise ValueError(f"{path} holds a {arch or 'model of unknown architecture'}; supported: "
-                         f"{', '.join(SPEECH + IMAGE)}")
+                         f"{', '.join(SPEECH + IMAGE + TEXT)}")
     return arch
 
 
@@ -62,6 +63,10 @@ def load(source: str, exits: str = "final-head"):
     import transformers
 
     transformers.utils.logging.disable_progress_bar()
+    if arch in TEXT:  # a causal LM: generation, one layer at a time (its tokenizer, when saved)
+        from .text import load as load_causal_lm
+
+        return load_causal_lm(path, source=str(source))
     model = getattr(transformers, arch).from_pretrained(str(path), local_files_only=True).eval()
     if arch in SPEECH:
         from .speech import HFSpeechCTC

@@ -3,9 +3,14 @@ MistralForCausalLM) in the generation interface of `explorer.generate`, one deco
 at a time, so a token that exits skips the layers after it.
 
 Exits ("final-head"): the model's own final norm and `lm_head` read every layer's output, so
-the last exit is the model's own logits. Each layer runs from its own weights and modules
-(its norms, projections, MLP and, for Llama-likes, the model's rotary embedding) against
-the explorer's key/value cache instead of the model's `Cache`, because per-token exits need
+the last exit is the model's own logits. Trained exits (an import's `--exits trained`): a
+tuned lens (Belrose et al. 2023) per early layer, an affine map of the layer's output
+(`exit_heads.Translator`, the identity before training) read by that same final norm and
+head, trained to give the last layer's next-token distribution (`attach`).
+
+Each layer runs from its own weights and modules (its norms, projections, MLP and, for
+Llama-likes, the model's rotary embedding) against the explorer's key/value cache instead
+of the model's `Cache`, because per-token exits need
 what `Cache` cannot do: write only the rows still running at a layer, and fill a skipped
 layer's keys and values from an exited token's state (CALM's state propagation).
 """
@@ -79,7 +84,15 @@ class _LlamaLayer(nn.Module):
 
 
 class HFCausalLM(nn.Module):
-    """A causal LM checkpoint with an exit after every decoder layer (its own final head)."""
+    """A causal LM checkpoint with an exit after every decoder layer (its own final head, or a
+    trained translator before it). Also what the importer needs of a model (`family`,
+    `prepare`, `labels`, ...): the text modality reads its data folder with these."""
+
+    family = "text"
+    task = "generate"
+    labels: tuple = ()  # no classes: the next token is the answer
+    rate = None  # no sampling rate: what folders.load_part passes to the modality's reader
+    final_head_works = True  # every layer has the final norm's width
 
     def __init__(self, model, tokenizer=None, source: str = ""):
         super().__init__()
@@ -105,6 +118,31 @@ class HFCausalLM(nn.Module):
             heads, head_dim = cfg.num_key_value_heads, self.blocks[0].head_dim
             self._context = cfg.max_position_embeddings
         self._kv = (heads, head_dim)
+        self.hidden_size = int(self.final_norm.weight.shape[0])
+        self.exit_kind, self.translators = "final-head", None
+        self.requires_grad_(False)
+
+    @property
+    def architecture(self) -> str:
+        return type(self.model).__name__
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.lm_head.weight.shape[0])
+
+    def config_dict(self) -> dict:
+        return {"source": self.source, "architecture": self.architecture, "exits": self.exit_kind,
+                "config": self.model.config.to_dict()}
+
+    def attach(self, kind: str, translators: nn.ModuleList | None = None):
+        """Answer the early exits with trained translators (one per layer but the last), or with
+        the final head alone (`translators` None)."""
+        if translators is not None and len(translators) != self.num_exits - 1:
+            raise ValueError(f"{len(translators)} trained exits for a model of {self.num_exits} layers")
+        self.exit_kind, self.translators = kind, translators
+        if translators is not None:
+            translators.eval().requires_grad_(False)
+        return self
 
     @property
     def num_exits(self) -> int:
@@ -116,7 +154,9 @@ class HFCausalLM(nn.Module):
 
     @property
     def head_macs(self) -> int:
-        return self.lm_head.weight.numel()
+        """MACs of one exit read for one token (the translator's too, when trained)."""
+        lens = self.hidden_size * self.hidden_size if self.translators is not None else 0
+        return self.lm_head.weight.numel() + lens
 
     def cache(self, rows: int, length: int) -> KVCache:
         return KVCache(self.num_exits, *self._kv, rows, length)
@@ -126,8 +166,35 @@ class HFCausalLM(nn.Module):
         return x + self.wpe(positions) if self.wpe is not None else x
 
     def exit_logits(self, layer: int, h: torch.Tensor) -> torch.Tensor:
-        """The model's own final norm and head on layer `layer`'s output."""
+        """The model's own final norm and head on layer `layer`'s output (through the layer's
+        trained translator first, for every layer but the last)."""
+        if self.translators is not None and layer < self.num_exits - 1:
+            h = self.translators[layer](h)
         return self.lm_head(self.final_norm(h))
+
+    @torch.inference_mode()
+    def forward_states(self, ids: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """ids [B, T] (no padding) -> (every exit's logits [B, T, V], the hidden states [B, T, D]
+        before the first layer and after each), teacher-forced: one pass of the layers over the
+        whole sequence, as the model's own forward."""
+        B, T = ids.shape
+        cache = self.cache(B, T)
+        cache.valid[:] = True
+        positions = torch.arange(T).expand(B, T)
+        x = self.inputs(ids, positions)
+        states, logits = [x], []
+        for layer, block in enumerate(self.blocks):
+            x = block.step(x, cache, layer, None, 0, positions)
+            states.append(x)
+            logits.append(self.exit_logits(layer, x))
+        return logits, states
+
+    def prepare(self, text: str) -> torch.Tensor:
+        """A document (or a prompt) as the model's token ids [n] (what the text modality reads)."""
+        if self.tokenizer is None:
+            raise ValueError(f"{self.source or 'this checkpoint'} has no tokenizer: save the checkpoint's "
+                             "tokenizer beside it (tokenizer.save_pretrained(folder)) so its text can be read")
+        return torch.tensor(self.encode(text), dtype=torch.long)
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids) if self.tokenizer is not None else " ".join(map(str, ids))
@@ -138,13 +205,13 @@ class HFCausalLM(nn.Module):
         return self.tokenizer(text)["input_ids"]
 
 
-def load(folder) -> HFCausalLM:
+def load(folder, source: str | None = None) -> HFCausalLM:
     """A save_pretrained folder (and its tokenizer, when it has one), offline."""
     import transformers
 
-    model = transformers.AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True)
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    except (OSError, ValueError):  # no tokenizer files: prompts as ids
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError, TypeError):  # no tokenizer files: prompts as ids
         tokenizer = None
-    return HFCausalLM(model, tokenizer, source=str(folder))
+    return HFCausalLM(model, tokenizer, source=str(folder if source is None else source))

@@ -54,10 +54,11 @@ class Listing:
     files: list[Path]  # relative to the folder
     targets: list[str]  # class name, or transcript
     missing: list[str]  # listed but absent, or a recording without transcript
+    keys: list[str] | None = None  # what each file's split is drawn from (None: its path); a csv of rows: each row
 
 
 class Modality:
-    """One kind of input. Subclasses fill in every method; the instances are IMAGE and SPEECH."""
+    """One kind of input. Subclasses fill in every method; the instances are IMAGE, SPEECH and TEXT."""
 
     name: str  # the family string models and manifests carry ("image", "speech")
     quality: Quality  # how its answers are judged, and in which direction
@@ -65,9 +66,14 @@ class Modality:
     daisy: bool = False  # DAISY cluster heads (self-supervised exits) can be trained for it
     attention_exits: bool = False  # HuBERT-EE's attention CTC exit branch (--head attention)
     shared_exit: bool = False  # FreeML's one shared exit (--shared-exit)
+    profiled: bool = True  # in the multi-exit contract: profiles, sweeps, noisy sets (text generates instead)
 
     def __repr__(self) -> str:
         return f"modality {self.name}"
+
+    def refusal(self, model) -> str:
+        """Why `model` cannot be imported for this modality ("": it can)."""
+        return ""
 
     # ---- files ------------------------------------------------------------------------------
     def list_files(self, root: Path) -> Listing:
@@ -78,6 +84,11 @@ class Modality:
         """A file's bytes -> the raw input a model's `prepare` takes (a PIL image, a waveform at
         `rate` samples per second; None: the modality's own rate)."""
         raise NotImplementedError
+
+    def raw(self, root: Path, file: Path, target, rate: int | None = None):
+        """One listed file as `read` gives it (`target`: its label, for layouts that hold the
+        input in the listing itself)."""
+        return self.read((root / file).read_bytes(), rate)
 
     def targets(self, names: list[str], labels: list[str] | None) -> list:
         """A folder's targets as the model scores them (as they are, by default)."""
@@ -115,6 +126,12 @@ class Modality:
         return lambda raw: model.prepare(self.noisy(raw, variant, seed(next(count), kind), model.rate))
 
     # ---- imported models' exit heads ----------------------------------------------------------
+    def features(self, model, inputs: list, progress=None, spill: Path | None = None):
+        """The frozen model's features of the training inputs, read once (exit_heads.Features)."""
+        from ..exit_heads import extract
+
+        return extract(model, inputs, progress=progress, spill=spill)
+
     def exit_modules(self, model, manifest, view: str) -> dict:
         """The (untrained) modules an import saved for `model`, to load its heads into:
         {"branches": ..., and "ssl" or "shared"}, None where the import trained none."""
