@@ -84,7 +84,7 @@ def cmd_predict(args) -> int:
     from .predict import predict_file
     from .thresholds import default_criterion, recommended
 
-    if not zoo.get(args.model).profiled:  # a text model: each argument is a prompt (or a .txt file) to continue
+    if zoo.get(args.model).generates:  # a text model: each argument is a prompt (or a .txt file) to continue
         return _predict_text(args)
 
     crit = args.criterion or default_criterion(args.model)  # chosen on the model, whichever runtime runs it
@@ -354,7 +354,7 @@ def cmd_generate(args) -> int:
     if args.model:  # a registry name: the built-in text model, or an imported one with its trained exits
         from . import zoo
 
-        if zoo.get(args.model).profiled:
+        if not zoo.get(args.model).generates:
             raise ValueError(f"{args.model} is not a text model (see `python -m explorer models`)")
         model = zoo.model(args.model)
     elif (path / "config.json").exists():  # a Hugging Face causal LM's save_pretrained folder

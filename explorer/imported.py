@@ -120,7 +120,7 @@ def entry(name: str, load: Loader, where: str | Path | None = None) -> zoo.Built
         pages=pages(manifest), noise=reads.noise_axis(lambda: zoo.model(name)),
         report_file="" if view == "shared" else str(folder / "report.json"),
         head_views=(("one head per exit", base), ("one shared exit", base + SHARED)) if shared else (),
-        profiled=reads.profiled)
+        profiled=reads.profiled, generates=reads.generates)
 
 
 def _data_function(name: str):

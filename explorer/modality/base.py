@@ -67,6 +67,7 @@ class Modality:
     attention_exits: bool = False  # HuBERT-EE's attention CTC exit branch (--head attention)
     shared_exit: bool = False  # FreeML's one shared exit (--shared-exit)
     profiled: bool = True  # in the multi-exit contract: profiles, sweeps, noisy sets (text generates instead)
+    generates: bool = False  # a language model: Live: text generates with it (registry entries' `generates`)
 
     def __repr__(self) -> str:
         return f"modality {self.name}"

@@ -25,7 +25,8 @@ class Text(Modality):
     name = "text"
     quality = AGREEMENT
     live_page = "live_text"
-    profiled = False  # it generates: no profiles, sweeps or noisy sets (the multi-exit pages do not show it)
+    profiled = False  # an import: no profiles, sweeps or noisy sets (the multi-exit pages do not show it)
+    generates = True
 
     def refusal(self, model) -> str:
         if getattr(model, "tokenizer", None) is None:
