@@ -160,6 +160,12 @@ def cmd_report(args) -> int:
             raise ValueError(f"no text model at {path}: train one with `python -m explorer train text`")
         out = report(checkpoint.load(ExitLM, TextConfig, path), progress=lambda what: print(what, file=sys.stderr))
         where = save_report(path.name, out, args.out, args.ship)  # assets/models/text-calm -> reports/text-calm
+        if args.markdown:
+            from .text_summary import markdown
+
+            print(markdown(out))
+            print(f"written to {where}", file=sys.stderr)
+            return 0
     else:
         out = report_image() if args.what == "image" else report_speech()
         where = save_report(args.what, out, args.out, args.ship)
@@ -523,6 +529,7 @@ def main(argv=None) -> int:
                                                 "val, test_a, test_a:white:10, test_b, test_c, test_d)")
     p.add_argument("--train-clips", type=int, default=400, help="speech-errors: training clips sampled")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--markdown", action="store_true", help="text: print the report's tables (docs/text.md's)")
     p.add_argument("--out", default=None, help="where to write the report (default: the cache)")
     p.add_argument("--ship", action="store_true", help="replace the shipped report in assets/reports")
     p.set_defaults(run=cmd_report)

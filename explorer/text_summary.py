@@ -44,3 +44,42 @@ def ways(report: dict) -> list[Way]:
                        f"({100 * best['accepted']:.0f}% of drafts kept)", 1.0, 1.0, best["layer_work"] * L, None,
                        best["speedup"]["median"], None))
     return out
+
+
+def markdown(report: dict) -> str:
+    """The report's tables as docs/text.md shows them (`report text --markdown`): so the docs
+    quote the report, never a hand-copied figure."""
+    L = report["model"]["layers"]
+
+    def times(s: dict) -> str:
+        if s.get("median") is None:
+            return "noise" if "noise" in s else "—"
+        lo, hi = s["spread"]
+        return f"{s['median']:.2f}× ({lo:.2f}–{hi:.2f})"
+
+    lines = [f"Full model: {report['bits_per_byte']:.3f} bits per byte on test windows (perplexity "
+             f"{report['perplexity_per_byte']:.2f} per byte).", "",
+             "| exit (layer) | " + " | ".join(str(k + 1) for k in range(L)) + " |", "|---" * (L + 1) + "|",
+             "| test next-byte accuracy | " + " | ".join(f"{100 * a:.1f}%" for a in report["accuracy_by_exit"]) + " |",
+             "| agrees with the last exit | " + " | ".join(f"{100 * a:.1f}%" for a in
+                                                          report["agrees_with_last_by_exit"]) + " |",
+             "| ms per layer step (batch 1) | " + " | ".join(f"{v:.3f}" for v in report["ms_per_layer"]) + " |", "",
+             "| criterion at its calibrated τ | calibration risk | same bytes as the full model | ROUGE-L | "
+             "identical generations | without propagation | mean exit | ideal (by layers) | measured, batch 1 | "
+             "measured, batch 8 |", "|---" * 10 + "|"]
+    for name, row in report["criteria"].items():
+        if not row.get("certified"):
+            lines.append(f"| {name}: none certified | | | | | | | | | |")
+            continue
+        sp = row["speedup"]
+        lines.append(f"| {rule(name, row['threshold'])} | {row['calibration_risk']:.3f} | "
+                     f"{100 * row['same_bytes_as_full']:.1f}% | {row['rouge_l_vs_full']:.3f} | "
+                     f"{100 * row['identical_generations']:.0f}% | "
+                     f"{100 * row['same_bytes_without_propagation']:.1f}% | "
+                     f"{row['mean_exit']:.2f} | {row['speedup_by_layers']:.2f}× | {times(sp['1'])} | "
+                     f"{times(sp[str(report['batches'][-1])])} |")
+    lines += ["", "| self-speculative, draft layers | drafts accepted | layer work | measured, batch 1 |",
+              "|---|---|---|---|"]
+    lines += [f"| {s['draft_layers']} | {100 * s['accepted']:.1f}% | {s['layer_work']:.2f} | {times(s['speedup'])} |"
+              for s in report["speculative"]]
+    return "\n".join(lines)

@@ -128,6 +128,11 @@ def test_the_text_report_calibrates_generates_and_speculates(lm):
                 assert (s["median"] is None) == ("noise" in s)
                 assert s["median"] is None or s["median"] <= 1.02 * row["speedup_by_layers"]
     assert [s["draft_layers"] for s in out["speculative"]] == list(range(1, lm.num_exits))
+    from explorer.text_summary import markdown, ways
+
+    table = markdown(out)  # docs/text.md's tables: a row per criterion and per draft depth
+    assert table.count("\n| ") >= 3 + len(out["criteria"]) + len(out["speculative"])
+    assert ways(out)[-1].how.startswith("self-speculative") and ways(out)[-1].same_bytes == 1.0
     assert all(s["layer_work"] >= 1 for s in out["speculative"])  # exact: every byte passes every layer
 
 
@@ -202,6 +207,39 @@ def test_the_live_text_page_continues_the_example_in_each_way(open_page):
     assert not at.exception and {m.label for m in at.metric} >= {"Fewer layers (ideal, by layers)"}
     at.text_area[0].set_value("x" * 300).run()  # longer than the context: a sentence, the prompt kept
     assert "exceed the model's context" in at.warning[0].value and at.text_area[0].value == "x" * 300
+
+
+@needs_text
+def test_the_live_text_page_starts_at_the_reports_threshold_and_compares_the_two_ways(open_page):
+    from explorer.shipped import load_report
+
+    at = open_page("live_text")
+    rep = load_report("text")
+    row = rep["criteria"][at.selectbox(key="text.crit").value]
+    if row["certified"]:  # the slider starts where the report's calibration put it
+        assert at.slider[0].value == pytest.approx(row["threshold"], abs=(at.slider[0].max - at.slider[0].min) / 100)
+    ways = at.dataframe[-1].value
+    assert ways["how"].str.startswith("self-speculative").any() and (ways["how"].str.startswith("per-token")).any()
+    assert any("by layer" in m.value for m in at.markdown)  # each token's scores per layer, on hover
+
+
+needs_both = pytest.mark.skipif(not all(checkpoint.exists(path) for _, _, path, _ in
+                                        __import__("explorer.built_ins").built_ins.TEXT_MODELS),
+                                reason="the text models are not trained here")
+
+
+@needs_both
+def test_text_models_on_tradeoffs_and_model_pages(open_page):
+    at = open_page("tradeoffs", model="text", vs="text-calm", criterion="margin")
+    crit = at.selectbox(key="w.criterion.text")
+    assert crit.value == "margin" and {"margin", "saturation"} <= {o.split(":")[0] for o in crit.options}
+    assert at.multiselect(key="w.page.vs").value == ["text-calm"]  # LayerSkip's shared head against CALM's own
+    assert not at.warning  # both can use the margin criterion
+    at = open_page("model", model="text-calm")
+    metrics = {m.label: m.value for m in at.metric}
+    assert "KV cache per token" in metrics and metrics["Parameters"]
+    kv = at.dataframe[-1].value
+    assert list(kv["batch"]) == [1, 1, 8, 8] and kv["KV cache"].str.endswith("MiB").all()
 
 
 def test_generation_with_the_cache_equals_rerunning_the_whole_sequence(lm):
