@@ -312,6 +312,9 @@ def cmd_synth(args) -> int:
 def cmd_train(args) -> int:
     from pathlib import Path
 
+    if args.set and args.what != "speech":
+        raise ValueError("--set applies to `train speech` only")
+
     if args.what == "image":
         from .paths import ASSETS
         from .train.image import TrainConfig, train
@@ -324,12 +327,13 @@ def cmd_train(args) -> int:
         return 0
     if args.what == "speech":
         from .paths import ASSETS
-        from .train.speech import SpeechTrainConfig, train
+        from .train.speech import SpeechTrainConfig, train, with_settings
 
         minutes = args.minutes / 47  # the default split of the budget: 8 + 30 + 4 (+5 two-stage) minutes
         cfg = SpeechTrainConfig(strategy=args.strategy if args.strategy != "distill" else "joint",
                                 pretrain_minutes=8 * minutes, ctc_minutes=30 * minutes, daisy_minutes=4 * minutes,
                                 branch_minutes=5 * minutes, limit=args.limit, seed=args.seed)
+        cfg = with_settings(cfg, args.set or [])
         out = Path(args.out) if args.out else ASSETS / "models" / "speech"
         _, summary = train(cfg, out=out)
         print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"],
@@ -594,6 +598,9 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=int, default=0, help="train on only this many images (quick checks)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="speech: a training setting (explorer.train.speech.SpeechTrainConfig), e.g. "
+                        "babble_share=0.5 or spec_freq_masks=3; repeat for more")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("compress", help="make an int8 or channel-pruned variant of a model (a new selectable model)")

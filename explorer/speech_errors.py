@@ -19,6 +19,8 @@ and prints the tables docs/speech-unseen-voices.md is made of.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 from .audio import RATE
+from .data.speech_phrases import HARD_NEGATIVES
 from .data.speech_text import SENTENCES, WORDS, digit_edits
 from .metrics import WordEdits, word_edits
 
@@ -301,7 +304,11 @@ def _kind(split: str, kind: str, said: str) -> str:
     if kind == "carrier":
         return "carrier: " + said.split(" ")[0] + (" ..." if split != "train" else "")
     if kind == "words":
-        return "sentence" if said in SENTENCES else "dictionary words"
+        if said in SENTENCES:
+            return "sentence"
+        if split != "train":  # the held-out sets say version 2's words: sentences or dictionary words
+            return "dictionary words"
+        return "near digits" if set(said.split()) & set(HARD_NEGATIVES) else "grammar or dictionary words"
     return kind
 
 
@@ -338,7 +345,9 @@ def _synthesized(specs, name: str) -> dict[str, np.ndarray]:
     from .data.speech_corpus import synthesize
     from .paths import CACHE
 
-    keep = CACHE / "speech" / f"errors-{name}.npz"
+    plan = hashlib.sha256(json.dumps([(s.id, s.spoken, s.engine, s.voice, s.speed, s.pitch, s.style)
+                                      for s in specs]).encode()).hexdigest()[:10]
+    keep = CACHE / "speech" / f"errors-{name}-{plan}.npz"  # a new corpus plan never reads old audio
     if keep.exists():
         audio = dict(np.load(keep))
         if all(s.id in audio for s in specs):

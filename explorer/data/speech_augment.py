@@ -93,7 +93,8 @@ def reverberate(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def augment(samples: np.ndarray, rng: np.random.Generator,
-            babble_pool: list[np.ndarray] | None = None) -> np.ndarray:
+            babble_pool: list[np.ndarray] | None = None, babble_share: float | None = None,
+            babble_snr: tuple[float, float] = (5.0, 30.0)) -> np.ndarray:
     """A randomly altered copy of a clean 16 kHz clip, for one training epoch.
 
     Pure: the same `rng` state gives the same result. Each step is applied with some
@@ -104,7 +105,9 @@ def augment(samples: np.ndarray, rng: np.random.Generator,
       more often up (toward female and child voices) than down;
     - reverberation (p=0.3): a random synthetic room (`reverberate`);
     - noise (p=0.7): white, pink or babble (from `babble_pool`: clips of other
-      utterances, else synthetic babble) at 5-30 dB SNR;
+      utterances, else synthetic babble) at 5-30 dB SNR. With `babble_share`, babble is
+      that share of the noise (white and pink split the rest) and is mixed at `babble_snr`
+      dB instead (None: the three types equally, all at 5-30 dB);
     - channel colouring (p=0.5): random EQ, sometimes a telephone band (`colour`);
     - gain: -15 to +5 dB, scaled back if it would clip.
     """
@@ -116,8 +119,12 @@ def augment(samples: np.ndarray, rng: np.random.Generator,
     if rng.random() < 0.3:
         x = reverberate(x, rng)
     if rng.random() < 0.7 and power(x) > 0:
-        kind = NOISE_TYPES[int(rng.integers(len(NOISE_TYPES)))]
-        x = mix_at_snr(x, make_noise(kind, len(x), rng, babble_pool), rng.uniform(5, 30))
+        if babble_share is None:
+            kind, snr = NOISE_TYPES[int(rng.integers(len(NOISE_TYPES)))], (5.0, 30.0)
+        else:
+            kind = "babble" if rng.random() < babble_share else ("white", "pink")[int(rng.integers(2))]
+            snr = babble_snr if kind == "babble" else (5.0, 30.0)
+        x = mix_at_snr(x, make_noise(kind, len(x), rng, babble_pool), rng.uniform(*snr))
     if rng.random() < 0.5:
         x = colour(x, rng)
     x = x * 10 ** (rng.uniform(-15, 5) / 20)
@@ -132,12 +139,29 @@ def _fast_len(n: int) -> int:
 
 # --- Voice styles (baked into training clips by the corpus) ------------------------------------
 
-STYLES = ("", "female", "child", "whisper")  # "": the voice as the engine makes it
+STYLES = ("", "female", "child", "whisper",  # "": the voice as the engine makes it
+          "whisper_female", "breathy", "breathy_female", "warp")  # version 3 of the corpus
 # (engine pitch factor, formant/VTLP factor) of each warped style, on top of the clip's own
 # pitch: a male voice at ~100 Hz becomes ~180 Hz with formants 18% higher (female), or
 # ~260 Hz with formants 30% higher (child). Formants move with `warp_voice`, which also
 # raises the pitch by the same factor.
 STYLE_WARPS = {"female": (1.5, 1.18), "child": (2.0, 1.30)}
+# Styles made of a warp and a voice quality: (warp style, "whisper" or "breathy").
+COMBINED_STYLES = {"whisper_female": ("female", "whisper"), "breathy_female": ("female", "breathy"),
+                   "breathy": ("", "breathy")}
+WARP_PITCH = (0.8, 1.7)  # "warp": the engine's pitch x a factor drawn per clip (log-uniform) ...
+WARP_FORMANTS = (0.88, 1.3)  # ... formants x another (`warp_voice`) ...
+WARP_TEMPO = (0.85, 1.18)  # ... and the tempo x a third (`time_stretch`, pitch kept)
+BREATHY_VOICING = (0.15, 0.5)  # "breathy": share of the voiced clip's power kept, the rest whispered
+
+
+def style_pitch(style: str, rng: np.random.Generator | None = None) -> float:
+    """The pitch factor the engine applies for a voice style ("warp": drawn from `rng`)."""
+    if style == "warp":
+        if rng is None:
+            raise ValueError("the warp style draws its pitch: pass the plan's generator")
+        return float(np.exp(rng.uniform(*np.log(WARP_PITCH))))
+    return STYLE_WARPS.get(COMBINED_STYLES.get(style, (style,))[0], (1.0,))[0]
 
 
 def whisper(x: np.ndarray, rng: np.random.Generator, order: int = 18, frame: int = 400) -> np.ndarray:
@@ -166,12 +190,29 @@ def whisper(x: np.ndarray, rng: np.random.Generator, order: int = 18, frame: int
     return (out * np.sqrt(power(x) / max(power(out), 1e-12))).astype(np.float32)
 
 
+def breathy(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A breathy voice: the clip mixed with its whispered copy (`BREATHY_VOICING` of the power
+    voiced), at the clip's loudness; deterministic for `rng`."""
+    x = np.asarray(x, np.float32)
+    voiced = rng.uniform(*BREATHY_VOICING)
+    out = np.sqrt(voiced) * x + np.sqrt(1 - voiced) * whisper(x, rng)
+    return (out * np.sqrt(power(x) / max(power(out), 1e-12))).astype(np.float32)
+
+
 def apply_style(x: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarray:
-    """A clip in a voice style (the engine already applied the style's pitch factor)."""
+    """A clip in a voice style (the engine already applied the style's pitch factor,
+    `style_pitch`)."""
     if style in STYLE_WARPS:
         return warp_voice(x, STYLE_WARPS[style][1])
     if style == "whisper":
         return whisper(x, rng)
+    if style in COMBINED_STYLES:
+        warp, quality = COMBINED_STYLES[style]
+        x = warp_voice(x, STYLE_WARPS[warp][1]) if warp else np.asarray(x, np.float32)
+        return whisper(x, rng) if quality == "whisper" else breathy(x, rng)
+    if style == "warp":
+        formants, tempo = rng.uniform(*WARP_FORMANTS), rng.uniform(*WARP_TEMPO)
+        return time_stretch(warp_voice(x, formants), tempo)
     if style:
         raise ValueError(f"unknown voice style {style!r}; choose one of {', '.join(map(repr, STYLES))}")
     return np.asarray(x, np.float32)

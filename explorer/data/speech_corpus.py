@@ -36,7 +36,7 @@ from tqdm import tqdm
 from .. import paths
 from ..audio import RATE
 from ..errors import InputError
-from .speech_augment import STYLE_WARPS, apply_style
+from .speech_augment import apply_style, style_pitch
 from .speech_text import WORD_LIST_PACKAGE, dictionary_words, random_utterance
 from .speech_voices import (
     DEFAULT_SIZES,
@@ -53,7 +53,9 @@ from .speech_voices import (
     voice_table,
 )
 
-CORPUS_VERSION = 2  # 2: unknown words, carrier phrases, voice styles, sets (c) and (d)
+CORPUS_VERSION = 3  # 2: unknown words, carrier phrases, voice styles, sets (c) and (d)
+# 3: training only (the held-out splits draw what version 2 drew): more voices and voice styles,
+# a sentence grammar, words near digit words, more carrier phrases, more "oh"
 DEBIAN_PACKAGES = ("espeak-ng", "flite", "festival", "festvox-kallpc16k", "festvox-kdlpc16k",
                    "festvox-us-slt-hts", "sox", WORD_LIST_PACKAGE)
 _FIX_HINT = "run `make speech-tools` (apt-get install " + " ".join(DEBIAN_PACKAGES) + ")"
@@ -119,7 +121,7 @@ def make_plan(sizes: dict[str, int], seed: int = 0) -> list[UtteranceSpec]:
             kind = _draw(kinds, rng) if len(kinds) > 1 else next(iter(kinds))
             style = _draw(STYLE_SHARES[engine], rng) if split == "train" else ""
             text, spoken, said = random_utterance(kind, rng, held_out=split != "train")
-            pitch = round(pitch * STYLE_WARPS.get(style, (1.0,))[0], 4)  # the engine raises the pitch
+            pitch = round(pitch * style_pitch(style, rng), 4)  # the engine raises (or lowers) the pitch
             plan.append(UtteranceSpec(f"{split}-{i:05d}", split, engine, voice.name, voice.speaker,
                                       speed, pitch, text, said, kind, style, spoken))
     return plan
@@ -165,10 +167,17 @@ def _missing_espeak_voices() -> list[str]:
     languages = {line.split()[1] for line in _run(["espeak-ng", "--voices=en"]).splitlines()[1:] if line.split()}
     missing = [a for a in ESPEAK_ACCENTS if a not in languages]
     # espeak-ng quietly ignores an unknown variant, so look for the variant files themselves.
-    data_dir = re.search(r"Data at:\s*(\S+)", _run(["espeak-ng", "--version"]))
-    variant_dir = Path(data_dir.group(1) if data_dir else "/usr/share/espeak-ng-data") / "voices" / "!v"
+    variant_dir = espeak_variant_dir()
     variants = ESPEAK_TRAIN_VARIANTS + ESPEAK_TEST_B_VARIANTS
     return missing + [f"variant {v}" for v in variants if not (variant_dir / v).is_file()]
+
+
+def espeak_variant_dir() -> Path:
+    """espeak-ng's folder of voice variants (a guess when espeak-ng is not installed)."""
+    data_dir = None
+    if shutil.which("espeak-ng"):
+        data_dir = re.search(r"Data at:\s*(\S+)", _run(["espeak-ng", "--version"]))
+    return Path(data_dir.group(1) if data_dir else "/usr/share/espeak-ng-data") / "voices" / "!v"
 
 
 def tool_versions() -> dict[str, str]:

@@ -11,6 +11,14 @@ token for every other word, `UNKNOWN`. Utterances are of three kinds:
 
 The label (`text`) spells digits as digit words and every other word as `UNKNOWN`;
 `said` is what the engine reads (for people, in the shipped transcripts).
+
+Training and the held-out sets draw differently (corpus version 3). The held-out splits
+(`held_out=True`) draw exactly what version 2 drew. Training says far more: the digit 0 more
+often, and read as "oh" more often (`TRAIN_ZERO_SHARE`, `TRAIN_OH_SHARE`); carrier phrases
+from `speech_phrases.CARRIER_FRAMES` as well as `CARRIERS`, with shorter digit strings; and,
+without digits, a seeded grammar, words near digit words labelled `UNKNOWN`
+(`speech_phrases.NEAR_DIGITS`), dictionary words and the even-numbered `SENTENCES`. No
+training utterance says one of set (c)'s sentences (`says_held_out_sentence`).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..metrics import WordEdits, word_edits
+from . import speech_phrases as phrases
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 WORDS = ("zero", "oh") + DIGIT_WORDS[1:]  # the spoken vocabulary: 0 is read as "zero" or as "oh"
@@ -119,12 +128,112 @@ def random_words(rng: np.random.Generator, held_out: bool) -> str:
 
 
 def random_utterance(kind: str, rng: np.random.Generator, held_out: bool = False) -> tuple[str, str, str]:
-    """(label, what the engine reads, what is said) for one utterance of `kind`."""
+    """(label, what the engine reads, what is said) for one utterance of `kind`.
+
+    `held_out`: as version 2 of the corpus drew it (the held-out splits); else as training
+    draws it now (`training_utterance`)."""
+    if not held_out:
+        return training_utterance(kind, rng)
     if kind == "digits":
         text, spoken = random_digits(rng)
         return text, spoken, text
     said = random_carrier(rng) if kind == "carrier" else random_words(rng, held_out)
     return label_of(said), said, said.replace(",", "")
+
+
+# --- Training draws (corpus version 3) ---------------------------------------------------------
+
+TRAIN_ZERO_SHARE = 0.14  # share of training digits that are 0 (held-out sets: 1 in 10)
+TRAIN_OH_SHARE = 0.6  # share of those read as "oh" (held-out sets: half): "oh" ~8% of digits, not 5%
+# Training digit-string lengths 1-7: carrier phrases get shorter ones (a phrase with one or
+# two digits is the hardest case of set (d)'s kind).
+TRAIN_LENGTHS = {"digits": (0.12, 0.12, 0.15, 0.15, 0.15, 0.15, 0.16),
+                 "carrier": (0.22, 0.16, 0.16, 0.14, 0.11, 0.1, 0.11)}
+# What training says without digits: shares of the grammar, words near digit words,
+# dictionary words and the even-numbered SENTENCES.
+TRAIN_WORDS_SHARES = {"grammar": 0.35, "near digits": 0.3, "dictionary": 0.25, "sentences": 0.1}
+
+
+def training_digits(rng: np.random.Generator, lengths: tuple[float, ...] = TRAIN_LENGTHS["digits"]
+                    ) -> tuple[str, str]:
+    """(text, spoken) for a string of 1-7 digit words as training says them: 0 more often,
+    and read as "oh" more often than in the held-out sets; a pause after the third word of
+    half the longer strings."""
+    n = int(rng.choice(MAX_WORDS, p=np.asarray(lengths) / sum(lengths))) + 1
+    words = []
+    for _ in range(n):
+        if rng.random() < TRAIN_ZERO_SHARE:
+            words.append("oh" if rng.random() < TRAIN_OH_SHARE else "zero")
+        else:
+            words.append(DIGIT_WORDS[int(rng.integers(1, 10))])
+    text = " ".join(words)
+    if n >= 5 and rng.random() < 0.5:
+        return text, " ".join(words[:3]) + ", " + " ".join(words[3:])
+    return text, text
+
+
+def training_carrier(rng: np.random.Generator) -> str:
+    """What is said: digits inside a phrase, a third of the time one of set (d)'s frames
+    (`CARRIERS`), else one of `speech_phrases.CARRIER_FRAMES` (digits at the start, in the
+    middle, at the end, or twice)."""
+    if rng.random() < 1 / 3:
+        _, digits = training_digits(rng, TRAIN_LENGTHS["carrier"])
+        before, after = CARRIERS[int(rng.integers(len(CARRIERS)))]
+        return " ".join(p for p in (before, digits, after) if p)
+    frame = phrases.CARRIER_FRAMES[int(rng.integers(len(phrases.CARRIER_FRAMES)))]
+    groups = [training_digits(rng, TRAIN_LENGTHS["carrier"])[1] for _ in range(frame.count("{}"))]
+    return frame.format(*groups)
+
+
+def training_words(rng: np.random.Generator) -> str:
+    """What is said without any digit, in training (never one of set (c)'s sentences)."""
+    while True:
+        source = _draw_key(TRAIN_WORDS_SHARES, rng)
+        if source == "grammar":
+            said = phrases.grammar_sentence(rng)
+        elif source == "near digits":
+            said = phrases.hard_negative_clip(rng)
+        elif source == "dictionary":
+            words = training_dictionary_words()
+            said = " ".join(words[int(i)] for i in rng.integers(0, len(words), int(rng.integers(1, 5))))
+        else:
+            said = SENTENCES[0::2][int(rng.integers(len(SENTENCES[0::2])))]
+        if not says_held_out_sentence(said):
+            return said
+
+
+@cache
+def training_dictionary_words() -> tuple[str, ...]:
+    """`dictionary_words` less the words training never says (`speech_phrases.SAME_AS_A_DIGIT`,
+    `speech_phrases.NUMBER_WORDS`: "wan", "eleven", "twelve" ...)."""
+    never = phrases.SAME_AS_A_DIGIT | phrases.NUMBER_WORDS
+    return tuple(w for w in dictionary_words() if w not in never)
+
+
+def training_utterance(kind: str, rng: np.random.Generator) -> tuple[str, str, str]:
+    """(label, what the engine reads, what is said) for one training utterance of `kind`."""
+    if kind == "digits":
+        text, spoken = training_digits(rng)
+        return text, spoken, text
+    said = training_carrier(rng) if kind == "carrier" else training_words(rng)
+    return label_of(said), said, said.replace(",", "")
+
+
+def says_held_out_sentence(said: str) -> bool:
+    """Whether `said` is one of set (c)'s sentences (the odd-numbered SENTENCES) or holds one
+    of its sentences of two or more words."""
+    words = " " + " ".join(said.lower().replace(",", "").split()) + " "
+    return any(words.strip() == s or (" " in s and f" {s} " in words) for s in _held_out_sentences())
+
+
+@cache
+def _held_out_sentences() -> tuple[str, ...]:
+    return tuple(s.lower() for s in SENTENCES[1::2])
+
+
+def _draw_key(shares: dict[str, float], rng: np.random.Generator) -> str:
+    keys = list(shares)
+    return keys[int(rng.choice(len(keys), p=np.array([shares[k] for k in keys]) / sum(shares.values())))]
 
 
 def digits_of(transcript: str) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +46,20 @@ class SpeechTrainConfig:
     lr: float = 1.5e-3
     kmeans_clips: int = 3000
     augment_share: float = 0.6  # clips per batch given `augment` (speed, voice, room, noise, EQ, gain)
+    # Noise of augmented clips: babble is this share of it, at babble_snr_low..high dB SNR
+    # (white and pink share the rest, at 5-30 dB). Version 2's model: a third, at 5-30 dB
+    # (babble_share=0 here means none; the shipped mix is `--set babble_share=-1`). Babble at
+    # 10 dB is where (a) fails (docs/speech-unseen-voices.md, lever 4).
+    babble_share: float = 0.5
+    babble_snr_low: float = 0.0
+    babble_snr_high: float = 20.0
+    babble_pool_clips: int = 500  # training clips the babble is made of (version 2: 200)
     # DAISY heads see clean clips this often (else noise at -5..30 dB): mostly-noisy
     # training left them less sure on clean digital silence than at 20 dB SNR
     daisy_clean_share: float = 0.5
-    spec_time_masks: int = 2  # SpecAugment on the log-mel features
+    # SpecAugment on the log-mel features. Wider or more masks may help on new voices somewhat
+    # (lever 5; the analysis expects little): try e.g. `--set spec_freq_masks=3 --set spec_freq_width=8`.
+    spec_time_masks: int = 2
     spec_time_width: int = 12
     spec_freq_masks: int = 2
     spec_freq_width: int = 6
@@ -60,6 +70,24 @@ class SpeechTrainConfig:
     seed: int = 0
 
 
+def with_settings(cfg: SpeechTrainConfig, settings: list[str] | tuple[str, ...]) -> SpeechTrainConfig:
+    """`cfg` with `KEY=VALUE` settings (`train speech --set`), each value read as its
+    field's type; an unknown key or a bad value raises ValueError."""
+    types = {f.name: f.type for f in fields(SpeechTrainConfig)}
+    changes = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in types:
+            raise ValueError(f"--set {setting!r}: give KEY=VALUE with KEY one of {', '.join(types)}")
+        kind = {"int": int, "float": float, "str": str}[str(types[key])]
+        try:
+            changes[key] = kind(value.strip())
+        except ValueError:
+            raise ValueError(f"--set {setting!r}: {key} takes a {types[key]}") from None
+    return replace(cfg, **changes)
+
+
 class Batches:
     """Random batches of clips of similar length (little padding), augmented or not."""
 
@@ -67,7 +95,10 @@ class Batches:
         self.clips, self.cfg = clips, cfg
         self.rng = np.random.default_rng(seed)
         self.order = np.argsort([len(c.pcm) for c in clips])
-        self.pool = [clips[i].samples for i in self.rng.choice(len(clips), min(200, len(clips)), replace=False)]
+        pool = min(cfg.babble_pool_clips, len(clips))
+        self.pool = [clips[i].samples for i in self.rng.choice(len(clips), pool, replace=False)]
+        self.babble = ({} if cfg.babble_share < 0 else  # < 0: version 2's mix
+                       {"babble_share": cfg.babble_share, "babble_snr": (cfg.babble_snr_low, cfg.babble_snr_high)})
 
     def __call__(self, augmented: bool = True):
         """(waves [B, N], lengths [B], texts, clean waves or None when lengths changed)."""
@@ -76,8 +107,8 @@ class Batches:
         idx = self.order[start:start + self.cfg.batch]
         waves = [self.clips[i].samples for i in idx]
         if augmented:
-            waves = [augment(w, self.rng, self.pool) if self.rng.random() < self.cfg.augment_share else w
-                     for w in waves]
+            waves = [augment(w, self.rng, self.pool, **self.babble) if self.rng.random() < self.cfg.augment_share
+                     else w for w in waves]
         x = [torch.from_numpy(np.ascontiguousarray(w)) for w in waves]
         lengths = torch.tensor([len(w) for w in x])
         return torch.nn.utils.rnn.pad_sequence(x, batch_first=True), lengths, [self.clips[i].text for i in idx]
