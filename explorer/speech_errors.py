@@ -397,16 +397,20 @@ def retold(split: str, kind: str, n: int = 500, seed: int = 0) -> list[EvalClip]
 
 def augmented(clips: list[EvalClip], seed: int = 0) -> list[EvalClip]:
     """Each clip altered once by the training augmentation (speed, voice warp, room, noise,
-    channel, gain; babble from the other clips), as a training batch alters 60% of its clips."""
+    channel, gain; babble from the other clips), as a training batch alters 60% of its clips,
+    with the noise mix training uses now (`SpeechTrainConfig`'s babble settings; the shipped
+    model was trained with version 2's mix: a third babble, 5-30 dB)."""
     from dataclasses import replace
 
     from .data.speech_augment import augment
+    from .train.speech import SpeechTrainConfig
 
+    babble = SpeechTrainConfig().babble_mix()
     pool = [c.audio for c in clips[:200]]
     out = []
     for i, c in enumerate(clips):
         others = [p for j, p in enumerate(pool) if j != i][:50]
-        out.append(replace(c, audio=augment(c.audio, np.random.default_rng([seed, i]), others)))
+        out.append(replace(c, audio=augment(c.audio, np.random.default_rng([seed, i]), others, **babble)))
     return out
 
 

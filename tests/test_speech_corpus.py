@@ -491,6 +491,9 @@ def test_training_settings_from_the_command_line():
     cfg = with_settings(SpeechTrainConfig(), ["babble_share=-1", "spec-freq-masks=3", "strategy=two-stage"])
     assert (cfg.babble_share, cfg.spec_freq_masks, cfg.strategy) == (-1.0, 3, "two-stage")
     assert SpeechTrainConfig().babble_share == 0.5 and SpeechTrainConfig().spec_freq_masks == 2
+    assert SpeechTrainConfig().babble_mix() == {"babble_share": 0.5, "babble_snr": (0.0, 20.0)}
+    assert cfg.babble_mix() == {}  # version 2's mix
+    assert cli(["train", "image", "--set", "lr=1"]) == 2  # only `train speech` takes settings
     for bad in ("nothing=1", "babble_share", "spec_freq_masks=wide"):
         with pytest.raises(ValueError, match="--set"):
             with_settings(SpeechTrainConfig(), [bad])

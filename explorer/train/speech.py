@@ -69,6 +69,12 @@ class SpeechTrainConfig:
     val_clips: int = 400
     seed: int = 0
 
+    def babble_mix(self) -> dict:
+        """`augment`'s noise settings for this configuration ({}: version 2's mix)."""
+        if self.babble_share < 0:
+            return {}
+        return {"babble_share": self.babble_share, "babble_snr": (self.babble_snr_low, self.babble_snr_high)}
+
 
 def with_settings(cfg: SpeechTrainConfig, settings: list[str] | tuple[str, ...]) -> SpeechTrainConfig:
     """`cfg` with `KEY=VALUE` settings (`train speech --set`), each value read as its
@@ -97,8 +103,7 @@ class Batches:
         self.order = np.argsort([len(c.pcm) for c in clips])
         pool = min(cfg.babble_pool_clips, len(clips))
         self.pool = [clips[i].samples for i in self.rng.choice(len(clips), pool, replace=False)]
-        self.babble = ({} if cfg.babble_share < 0 else  # < 0: version 2's mix
-                       {"babble_share": cfg.babble_share, "babble_snr": (cfg.babble_snr_low, cfg.babble_snr_high)})
+        self.babble = cfg.babble_mix()
 
     def __call__(self, augmented: bool = True):
         """(waves [B, N], lengths [B], texts, clean waves or None when lengths changed)."""
