@@ -349,6 +349,20 @@ def cmd_train(args) -> int:
         _, summary = train(cfg, out=out)
         print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"], "val": summary["val"]}))
         return 0
+    if args.what == "text-classifier":  # CALM's learned exit classifier, added to a trained text model
+        from . import checkpoint
+        from .models.text import ExitLM, TextConfig
+        from .paths import ASSETS
+        from .train.text import fit_classifier
+
+        out = Path(args.out) if args.out else ASSETS / "models" / "text"
+        if not checkpoint.exists(out):
+            raise ValueError(f"no text model at {out}: train one with `python -m explorer train text --out {out}`")
+        meta = json.loads(out.with_suffix(".json").read_text())
+        model = fit_classifier(checkpoint.load(ExitLM, TextConfig, out), seed=args.seed)
+        checkpoint.save(model, out, {k: v for k, v in meta.items() if k != "config"})
+        print(json.dumps({"checkpoint": str(out), "classifier": True}))
+        return 0
     raise ValueError(f"no trainer for {args.what!r}")
 
 
@@ -590,7 +604,8 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_synth)
 
     p = sub.add_parser("train", help="train a built-in model (progress bars, per-exit validation log)")
-    p.add_argument("what", choices=["image", "speech", "text"])
+    p.add_argument("what", choices=["image", "speech", "text", "text-classifier"],
+                   help="text-classifier: fit CALM's learned exit classifier onto the text model at --out")
     p.add_argument("--strategy", default="joint", choices=["joint", "two-stage", "distill", "layerskip", "calm"],
                    help="speech: joint or two-stage; text: layerskip (the default) or calm")
     p.add_argument("--epochs", type=int, default=10, help="image: backbone epochs")

@@ -206,7 +206,7 @@ def synthetic_profile(n: int = 10_000, k: int = 8, seed: int = 0) -> Profile:
     u = rng.random((n, k))
     cols = {"pred": rng.integers(0, 10, (n, k)), "errors": (u > 0.9).astype(float),
             "confidence": u, "entropy": 1 - u, "entropy_norm": 1 - u,
-            "ctc_entropy": 1 - u, "ssl_entropy": 2 * (1 - u), "saturation": u, "margin": u}
+            "ctc_entropy": 1 - u, "ssl_entropy": 2 * (1 - u), "saturation": u, "margin": u, "learned": u}
     costs = Costs(1.0, np.ones(k), {"exit": np.full(k, 0.1)})
     meta = ProfileMeta("synthetic", "random", "", "class", {"exit": "class"}, [str(j) for j in range(k)])
     return Profile(meta, cols, np.ones(n), costs, costs, list(range(10)))

@@ -34,3 +34,14 @@ def load(model_cls, config_cls, path: Path, **overrides):
 def exists(path: Path) -> bool:
     path = Path(path)
     return path.with_suffix(".safetensors").exists() and path.with_suffix(".json").exists()
+
+
+def to_half(path: Path) -> Path:
+    """Store a checkpoint's floating-point weights in float16 (shipped models: half the
+    bytes; `load` copies them back into the model's float32 parameters)."""
+    from safetensors.torch import load_file
+
+    path = Path(path).with_suffix(".safetensors")
+    state = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    save_file(state, str(path))
+    return path

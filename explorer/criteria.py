@@ -168,6 +168,8 @@ CRITERIA: dict[str, Criterion] = {
         # text generation (explorer.generate): last, so the other criteria keep their colours
         Criterion("margin", "softmax margin: top-1 − top-2 probability ≥ τ", ("margin",), "ge",
                   _column("margin"), _continuous, default=0.5, source="CALM (softmax margin)"),
+        Criterion("learned", "learned classifier: P(same token as the last exit) ≥ τ", ("learned",), "ge",
+                  _column("learned"), _continuous, default=0.9, source="CALM (learned classifier)"),
         Criterion("saturation", "hidden-state change: cos(h before, h after) ≥ τ", ("saturation",), "ge",
                   _column("saturation"), _continuous, default=0.95, source="CALM (state saturation)"),
     ]

@@ -32,11 +32,23 @@ import torch
 import torch.nn.functional as F
 
 from .costs import Costs, read_heads
-from .criteria import Criterion, Evidence
+from .criteria import Criterion, Evidence, applicable
 from .models.text import HEADS, ExitLM, KVCache
 from .readout import KIND_COLUMNS, read_head
 
-COLUMNS = KIND_COLUMNS["token"] + ("saturation",)  # what a token's exit yields for the criteria
+COLUMNS = KIND_COLUMNS["token"] + ("saturation", "learned")  # what a token's exit yields for the criteria
+
+
+def columns(model) -> tuple[str, ...]:
+    """What a token's exit yields on this model: every head score and the saturation, and the
+    learned confidence where the model has CALM's classifier."""
+    has = getattr(getattr(model, "config", None), "classifier", False)
+    return tuple(c for c in COLUMNS if c != "learned" or has)
+
+
+def token_criteria(model) -> list[str]:
+    """The criteria generation can decide with on this model, in the registry's order."""
+    return [c.name for c in applicable(columns(model)) if c.causal]
 
 
 def token_costs(model) -> Costs:
@@ -157,6 +169,8 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
             h = x[:, 0]
             reads = read_head("token", model.exit_logits(layer, h)) if heads else {}
             reads["saturation"] = _saturation(h, before[:, 0])
+            if "learned" in criterion.reads:  # CALM's classifier: one small linear map of the state
+                reads["learned"] = model.learned(layer, h).double().numpy()
             ids_np = rows.numpy()
             for c, v in reads.items():
                 history[c][ids_np, layer] = v

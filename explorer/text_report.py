@@ -39,7 +39,8 @@ from .tradeoff import fixed_sequence, hoeffding_bentkus_p, recommend_ltt
 
 MIN_WINDOW = 8  # tokens of the shortest window an imported model's report reads
 SEEDS = {"val": 11, "test": 12}  # which corpus windows a split's profile reads: the same on every run
-CRITERIA = ("confidence", "margin", "entropy", "saturation", "patience", "static")  # every causal one a token has
+# every causal criterion a token has (learned: where the model has CALM's classifier)
+CRITERIA = ("confidence", "margin", "entropy", "saturation", "learned", "patience", "static")
 BATCH = 8  # the second batch size generation is timed at (and calibration generates in)
 SEQ_EPS = 0.1  # CALM's sequence-level target: expected 1 − ROUGE-L against the full model's text at most this
 CALIB_PROMPTS = 64  # validation prompts the sequence-level calibration generates from
@@ -97,6 +98,9 @@ def profile_windows(model, ids: torch.Tensor, name: str, dataset: str, ms: Costs
     for k, lg in enumerate(logits):
         cols = read_head("token", lg.reshape(-1, lg.shape[-1]))
         cols["saturation"] = F.cosine_similarity(states[k + 1], states[k], dim=-1).reshape(-1).double().numpy()
+        if getattr(model.config, "classifier", False):  # CALM's learned confidence (the last exit: always leaves)
+            cols["learned"] = (model.learned(k, states[k + 1]).reshape(-1).double().numpy() if k < len(logits) - 1
+                               else np.ones(len(target)))
         per_exit.append(cols)
     cols = {c: np.stack([e[c] for e in per_exit], 1).astype(np.float64) for c in per_exit[0]}
     cols["errors"] = (cols["pred"] != target[:, None]).astype(np.float64)
@@ -162,7 +166,7 @@ def imported(model, name: str, calib: list, test: list, eps: float = 0.05, delta
            "agrees_with_last_by_exit": [round(float((t_prof.cols["pred"][:, k] == t_prof.cols["pred"][:, -1]).mean()),
                                               4) for k in range(L)],
            "criteria": {}}
-    for cname in CRITERIA:
+    for cname in (c for c in CRITERIA if set(criteria.get(c).reads) <= set(c_prof.cols)):
         progress(f"{cname}: Learn-then-Test threshold, then generation")
         crit = criteria.get(cname)
         rec = recommend_ltt(c_prof, t_prof, crit, eps, delta)
@@ -268,7 +272,7 @@ def report(model: ExitLM, eps: float = 0.05, delta: float = 0.1, prompts: int = 
     calib_prompts = load("val").prompts(calib_count, prompt_len, seed=SEEDS["val"])
     out["sequence_calibration"] = {"eps": seq_eps, "delta": delta, "prompts": len(calib_prompts), "bytes": n,
                                    "risk": "1 − ROUGE-L against the full model's text"}
-    for name in CRITERIA:
+    for name in (c for c in CRITERIA if set(criteria.get(c).reads) <= set(calib.cols)):  # learned: a classifier
         progress(f"{name}: Learn-then-Test over generations, then generation at batch 1 and {BATCH}")
         crit = criteria.get(name)
         rec = recommend_ltt(calib, test, crit, eps, delta)  # per token, teacher-forced: what the profile certifies

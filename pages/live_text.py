@@ -12,14 +12,14 @@ with st.spinner(LOADING):
 
     from explorer import criteria, zoo
     from explorer.compute import slot, step
-    from explorer.generate import generate, speculate
+    from explorer.generate import generate, speculate, token_criteria
     from explorer.memo import memoized
     from explorer.shipped import load_report
     from explorer.text_summary import ways
     from ui import choice, common, text_view
 
 MODES = ("Per-token exits (CALM)", "Self-speculative decoding (LayerSkip)", "The full model")
-CRITERIA = ("confidence", "margin", "entropy", "saturation", "patience")
+CRITERIA = ("confidence", "margin", "entropy", "saturation", "learned", "patience")
 EXAMPLE = "    def __repr__(self):\n        return "
 
 
@@ -73,7 +73,8 @@ mode = c1.radio("How to generate", MODES, key="text.mode")
 n = c3.number_input(f"{unit.capitalize()} to generate", 8, 160, 64, step=8)
 crit, thr, draft_layers, draft_len = "confidence", 0.9, 1, 4
 if mode == MODES[0]:
-    crit = c2.selectbox("Exit criterion", CRITERIA, format_func=lambda c: criteria.get(c).label, key="text.crit")
+    offered = [c for c in CRITERIA if c in token_criteria(model)]  # learned: where the model has the classifier
+    crit = c2.selectbox("Exit criterion", offered, format_func=lambda c: criteria.get(c).label, key="text.crit")
     if crit == "patience":
         thr = float(c2.slider("Threshold τ (exits in a row)", 1, L - 1, int(calibrated.get(crit, 2))))
     else:

@@ -25,7 +25,7 @@ def _random_cols(n: int, k: int, seed: int) -> dict[str, np.ndarray]:
     u = rng.random((n, k))
     return {"pred": rng.integers(0, 3, (n, k)).astype(np.float64), "errors": rng.integers(0, 3, (n, k)) / 2,
             "confidence": u, "entropy": 2 * (1 - u), "entropy_norm": 1 - u, "ctc_entropy": 3 * (1 - u),
-            "ssl_entropy": rng.random((n, k)), "saturation": u, "margin": u}
+            "ssl_entropy": rng.random((n, k)), "saturation": u, "margin": u, "learned": u}
 
 
 # ---- patience (PABEE) -------------------------------------------------------------------------

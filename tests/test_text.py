@@ -136,6 +136,25 @@ def test_the_text_report_calibrates_generates_and_speculates(lm):
     assert all(s["layer_work"] >= 1 for s in out["speculative"])  # exact: every byte passes every layer
 
 
+def test_calms_learned_classifier_tells_agreeing_exits_from_the_others_and_decides_in_batches(lm):
+    from explorer.generate import token_criteria
+    from explorer.text_report import profile
+    from explorer.train.text import fit_classifier
+
+    assert "learned" not in token_criteria(lm)  # no classifier yet: the criterion is not offered
+    fitted = fit_classifier(lm, windows=16, steps=150, log=lambda _: None)
+    assert "learned" in token_criteria(fitted)
+    prof = profile(fitted, "val", windows=4)
+    for k in range(fitted.num_exits - 1):  # on held-out text: higher where the exit gives the last exit's token
+        agree, learned = prof.cols["pred"][:, k] == prof.cols["pred"][:, -1], prof.cols["learned"][:, k]
+        auc = (learned[agree][:, None] > learned[~agree][None]).mean()
+        assert auc > 0.55, f"layer {k + 1}: the classifier ranks agreeing positions first only {auc:.0%} of the time"
+    crit, tau = criteria.get("learned"), float(np.median(prof.cols["learned"][:, :-1]))
+    batch = generate(fitted, PROMPTS, 10, crit, tau)
+    assert batch.tokens == [generate(fitted, [p], 10, crit, tau).tokens[0] for p in PROMPTS]
+    assert batch.mean_exit < fitted.num_exits  # some tokens left early
+
+
 def test_rouge_l_is_the_longest_common_subsequence_f1():
     from explorer.metrics import rouge_l
 

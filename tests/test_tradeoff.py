@@ -33,7 +33,7 @@ def _random_profile(n: int = 300, k: int = 5, seed: int = 0, task: str = "class"
     errors = np.minimum(rng.integers(0, 3, (n, k)), ref_len[:, None]) if task == "ctc" else (q < 0.4).astype(float)
     cols = {"pred": rng.integers(0, 3, (n, k)), "errors": errors.astype(np.float64),
             "confidence": holes(q), "entropy": holes(1 - q), "entropy_norm": holes(np.round(1 - q, 1)),
-            "ctc_entropy": holes(2 * q), "ssl_entropy": holes(q[:, ::-1]), "saturation": holes(q),
+            "ctc_entropy": holes(2 * q), "ssl_entropy": holes(q[:, ::-1]), "saturation": holes(q), "learned": holes(q),
             "margin": holes(q)}
     heads = {"exit": "class"} if task == "class" else {"ctc": "ctc", "ssl": "cluster"}
     macs = Costs(3.0, rng.integers(1, 5, k).astype(np.float64), {h: rng.integers(0, 3, k) / 2 for h in heads})

@@ -43,6 +43,7 @@ class TextConfig:
     mlp: int = 4  # the feed-forward's hidden width, in multiples of `width`
     exits: str = "shared"  # "shared" (LayerSkip) or "own" (CALM-style heads per layer)
     layer_dropout: float = 0.1  # LayerSkip: the last layer's drop rate (linear in depth from 0); "own": 0
+    classifier: bool = False  # CALM's learned exit classifier per layer (train.text.fit_classifier)
 
     def __post_init__(self):
         if self.exits not in ("shared", "own"):
@@ -142,6 +143,8 @@ class ExitLM(nn.Module):
         if cfg.exits == "own":
             self.exit_norms = nn.ModuleList(nn.LayerNorm(D) for _ in range(cfg.layers - 1))
             self.exit_heads = nn.ModuleList(nn.Linear(D, VOCAB) for _ in range(cfg.layers - 1))
+        if cfg.classifier:  # CALM: from a layer's hidden state, will this exit's token be the last exit's?
+            self.exit_classifiers = nn.ModuleList(nn.Linear(D, 1) for _ in range(cfg.layers - 1))
         self.apply(self._init)
 
     @staticmethod
@@ -184,6 +187,15 @@ class ExitLM(nn.Module):
     def describe(self, answer: int) -> str:
         """One byte as people read it: the character, or a name for the invisible ones."""
         return byte_name(int(answer))
+
+    def learned(self, layer: int, h: torch.Tensor) -> torch.Tensor:
+        """CALM's learned confidence at exit `layer` (< the last) from its hidden states h [..., D]:
+        the probability that this exit's token is the last exit's ([...]); a model fitted without
+        the classifier has none (a ValueError)."""
+        if not self.config.classifier:
+            raise ValueError("this text model has no learned exit classifier: fit one with "
+                             "`python -m explorer train text-classifier --out CHECKPOINT`")
+        return torch.sigmoid(self.exit_classifiers[layer](h)[..., 0])
 
     def exit_logits(self, layer: int, h: torch.Tensor) -> torch.Tensor:
         """Next-token logits [..., 256] read at exit `layer` from its hidden states h [..., D]."""

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import checkpoint
@@ -63,6 +64,35 @@ def evaluate(model: ExitLM, windows: torch.Tensor) -> dict:
         bits.append(round(float(torch.nn.functional.cross_entropy(flat, target)) / math.log(2), 4))
         agree.append(round(float((flat.argmax(-1) == final).float().mean()), 4))
     return {"bits_per_byte": bits, "agrees_with_last": agree}
+
+
+def fit_classifier(model: ExitLM, windows: int = 96, steps: int = 300, seed: int = 0, log=print) -> ExitLM:
+    """CALM's learned exit classifier: per layer but the last, a linear map of the layer's hidden
+    state trained (the language model frozen) to say whether this exit's next token is the last
+    exit's, on teacher-forced windows of the train split. Returns the model with it (its config's
+    `classifier` on); the criterion `learned` reads it."""
+    gen = torch.Generator().manual_seed(seed)
+    ids = load("train").windows(model.config.context, windows, gen)
+    model.eval()
+    with torch.no_grad():
+        logits, states = model.forward_states(ids)
+        final = logits[-1].argmax(-1)
+        feats = [states[k + 1].reshape(-1, model.config.width) for k in range(model.num_exits - 1)]
+        labels = [(logits[k].argmax(-1) == final).reshape(-1).float() for k in range(model.num_exits - 1)]
+    fitted = ExitLM(TextConfig(**{**asdict(model.config), "classifier": True}))
+    fitted.load_state_dict(model.state_dict(), strict=False)  # everything but the new classifiers
+    fitted.requires_grad_(False)
+    heads = fitted.exit_classifiers.requires_grad_(True)
+    opt = torch.optim.Adam(heads.parameters(), lr=1e-2)
+    for i in range(steps):  # the whole set at once: a logistic regression per layer
+        loss = sum(F.binary_cross_entropy_with_logits(heads[k](f)[:, 0], y)
+                   for k, (f, y) in enumerate(zip(feats, labels, strict=True))) / len(feats)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i + 1 in (1, steps):
+            log(json.dumps({"classifier_step": i + 1, "bce": round(float(loss.detach()), 4)}))
+    return fitted.eval().requires_grad_(False)
 
 
 def train(cfg: TextTrainConfig, base: TextConfig | None = None, out: Path | None = None,
@@ -113,7 +143,7 @@ def train(cfg: TextTrainConfig, base: TextConfig | None = None, out: Path | None
                             **evaluate(model, val_windows)})
             log(json.dumps(history[-1]))
     bar.close()
-    model.eval().requires_grad_(False)
+    model = fit_classifier(model.eval(), seed=cfg.seed, log=log)  # CALM's learned confidence, on the frozen model
     summary = {"train": asdict(cfg), "train_seconds": round(time.time() - start, 1),
                "threads": torch.get_num_threads(), "corpus": {"root": corpus.root, "train_bytes": len(corpus.data),
                                                               "train_files": corpus.files, "digest": corpus.digest},
