@@ -632,7 +632,9 @@ def main(argv=None) -> int:
                                         "self-speculative decoding, against the full model")
     p.add_argument("prompt", help="the text to continue (\\n for a newline)")
     p.add_argument("--bytes", type=int, default=64, help="how many tokens (bytes, for the built-in model)")
-    p.add_argument("--criterion", default=None, help="per-token exits: confidence, entropy, saturation, ...")
+    p.add_argument("--criterion", default=None,
+                   help="per-token exits: confidence, margin, entropy, saturation, learned (a model with CALM's "
+                        "classifier), patience, static")
     p.add_argument("--threshold", type=float, default=None, help="default: the criterion's default")
     p.add_argument("--speculate", type=int, default=0, metavar="LAYERS",
                    help="self-speculative decoding, drafting with this many first layers")
