@@ -151,6 +151,7 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
     tau = np.full(B, np.nan if threshold is None else threshold, np.float64)
     costs = token_costs(model).path(read_heads(HEADS, criterion), "token") if criterion else None
     heads = criterion is not None and bool(read_heads(HEADS, criterion))  # saturation reads no head on the way
+    needed = tuple(criterion.reads) if criterion is not None else ()
     run, filled = B * L, 0  # the first token: the prompt's last position through every layer
     for _ in range(n - 1):
         p = cache.filled
@@ -158,7 +159,7 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
         rows = torch.arange(B)  # still going at this token
         nxt = torch.empty(B, dtype=torch.long)
         where = np.full(B, L - 1)
-        history = {c: np.full((B, L), np.nan) for c in COLUMNS}
+        history = {c: np.full((B, L), np.nan) for c in needed}
         read = [[] for _ in range(B)]  # this token's score at each layer, per row
         for layer, block in enumerate(model.blocks):
             before = x
@@ -167,13 +168,14 @@ def generate(model: ExitLM, prompts: list[bytes], n: int, criterion: Criterion |
             if criterion is None or layer == L - 1:
                 continue
             h = x[:, 0]
-            reads = read_head("token", model.exit_logits(layer, h)) if heads else {}
-            reads["saturation"] = _saturation(h, before[:, 0])
-            if "learned" in criterion.reads:  # CALM's classifier: one small linear map of the state
+            reads = read_head("token", model.exit_logits(layer, h), columns=needed) if heads else {}
+            if "saturation" in needed:
+                reads["saturation"] = _saturation(h, before[:, 0])
+            if "learned" in needed:  # CALM's classifier: one small linear map of the state
                 reads["learned"] = model.learned(layer, h).double().numpy()
             ids_np = rows.numpy()
-            for c, v in reads.items():
-                history[c][ids_np, layer] = v
+            for c in needed:  # only what the criterion reads: a token pays for its own decision only
+                history[c][ids_np, layer] = reads[c]
             ev = Evidence({c: history[c][ids_np, : layer + 1] for c in criterion.reads}, costs, len(rows), layer + 1)
             now = criterion.score(ev)[:, -1]
             for r, v in zip(ids_np, now, strict=True):

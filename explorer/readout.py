@@ -86,26 +86,26 @@ def read_pred(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None,
 
 
 def read_head(kind: str, logits: torch.Tensor, mask: torch.Tensor | None = None,
-              silent: frozenset[int] = frozenset()) -> dict:
+              silent: frozenset[int] = frozenset(), columns=None) -> dict:
     """Score columns for one head at one exit, for every sample in the batch (silent: CTC ids
-    a transcript drops, see greedy_ctc).
+    a transcript drops, see greedy_ctc; columns: of a class or token head, only these and
+    "pred", where a caller reads a few per step, as generation does; None: every column).
 
     Returns numpy arrays [B] per column; for "ctc" the "pred" entry is a list of
     token tuples (the transcript), which callers intern into ids.
     """
     logp = _log_softmax(logits)
-    if kind == "class":  # logits [B, C]
-        ent = _entropy(logp)
-        return {
-            "pred": logp.argmax(-1),
-            "confidence": np.exp(logp.max(-1)),
-            "entropy": ent,
-            "entropy_norm": ent / math.log(logits.shape[-1]),
-        }
-    if kind == "token":  # logits [B, V]: a class head, and CALM's softmax margin (top-1 minus top-2)
-        cols = read_head("class", logits)
-        top2 = np.exp(np.partition(logp, -2, axis=-1)[:, -2:])
-        cols["margin"] = top2[:, 1] - top2[:, 0]
+    if kind in ("class", "token"):  # logits [B, C]; token: CALM's softmax margin too (top-1 minus top-2)
+        want = set(KIND_COLUMNS[kind] if columns is None else columns)
+        cols = {"pred": logp.argmax(-1)}
+        if "confidence" in want:
+            cols["confidence"] = np.exp(logp.max(-1))
+        if want & {"entropy", "entropy_norm"}:
+            cols["entropy"] = _entropy(logp)
+            cols["entropy_norm"] = cols["entropy"] / math.log(logits.shape[-1])
+        if kind == "token" and "margin" in want:
+            top2 = np.exp(np.partition(logp, -2, axis=-1)[:, -2:])
+            cols["margin"] = top2[:, 1] - top2[:, 0]
         return cols
     if kind == "ctc":  # log-probs [B, T, V]
         return {"pred": greedy_ctc(logp, mask, silent), "ctc_entropy": _frame_mean(_entropy(logp), mask)}
