@@ -29,7 +29,7 @@ from . import criteria
 from .costs import Costs
 from .data.text_corpus import load
 from .errors import InputError
-from .generate import Generation, generate, prefill, prompt_batch, speculate, token_costs
+from .generate import Generation, columns, generate, prefill, prompt_batch, speculate, token_costs
 from .metrics import rouge_l
 from .models.text import HEADS, VOCAB, ExitLM
 from .profile import Profile, ProfileMeta, fingerprint
@@ -98,7 +98,7 @@ def profile_windows(model, ids: torch.Tensor, name: str, dataset: str, ms: Costs
     for k, lg in enumerate(logits):
         cols = read_head("token", lg.reshape(-1, lg.shape[-1]))
         cols["saturation"] = F.cosine_similarity(states[k + 1], states[k], dim=-1).reshape(-1).double().numpy()
-        if getattr(model.config, "classifier", False):  # CALM's learned confidence (the last exit: always leaves)
+        if "learned" in columns(model):  # CALM's learned confidence (the last exit: always leaves)
             cols["learned"] = (model.learned(k, states[k + 1]).reshape(-1).double().numpy() if k < len(logits) - 1
                                else np.ones(len(target)))
         per_exit.append(cols)

@@ -114,14 +114,16 @@ def test_sweep_default_grid_equals_brute_force(crit):
 
 @pytest.fixture(scope="module")
 def text_profile():
-    """A tiny random text model's teacher-forced profile (the saturation criterion's column)."""
+    """A tiny random text model's teacher-forced profile (the columns of saturation, margin and,
+    with CALM's classifier, learned)."""
     import torch
 
     from explorer.models.text import ExitLM, TextConfig
     from explorer.text_report import profile
 
     torch.manual_seed(0)
-    return profile(ExitLM(TextConfig(layers=3, width=16, heads=2, context=32)).eval(), "val", windows=2)
+    model = ExitLM(TextConfig(layers=3, width=16, heads=2, context=32, classifier=True)).eval()
+    return profile(model, "val", windows=2)
 
 
 @pytest.mark.parametrize("crit", ALL, ids=lambda c: c.name)
