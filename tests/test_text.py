@@ -237,8 +237,8 @@ def test_the_live_text_page_starts_at_the_reports_threshold_and_compares_the_two
     row = rep["criteria"][at.selectbox(key="text.crit").value]
     if row["certified"]:  # the slider starts where the report's calibration put it
         assert at.slider[0].value == pytest.approx(row["threshold"], abs=(at.slider[0].max - at.slider[0].min) / 100)
-    ways = at.dataframe[-1].value
-    assert ways["how"].str.startswith("self-speculative").any() and (ways["how"].str.startswith("per-token")).any()
+    how = at.table[-1].value.index.astype(str)
+    assert how.str.startswith("self-speculative").any() and how.str.startswith("per-token").any()
     assert any("by layer" in m.value for m in at.markdown)  # each token's scores per layer, on hover
 
 
