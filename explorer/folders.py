@@ -62,14 +62,20 @@ def split_of(path: Path | str, train_fraction: float, calib_fraction: float) -> 
     return "train" if u < train_fraction else "calib" if u < train_fraction + calib_fraction else "test"
 
 
-def read_metadata(root: Path, column: str) -> tuple[list[Path], list[str], list[str]]:
+def csv_rows(root: Path, needs: str) -> list[dict]:
+    """The rows of root/metadata.csv; unreadable, an InputError that says it needs a header
+    line `needs` ("`file_name,label`", "with a `text` column")."""
     path = root / "metadata.csv"
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+            return list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError(f"{path} could not be read as CSV ({err}); it needs a header line "
-                         f"`file_name,{column}`") from err
+        raise InputError(f"{path} could not be read as CSV ({err}); it needs a header line {needs}") from err
+
+
+def read_metadata(root: Path, column: str) -> tuple[list[Path], list[str], list[str]]:
+    path = root / "metadata.csv"
+    rows = csv_rows(root, f"`file_name,{column}`")
     if not rows or "file_name" not in rows[0] or column not in rows[0]:
         found = ", ".join(rows[0]) if rows else "no rows"
         raise InputError(f"{path} needs the columns file_name and {column} (found: {found})")

@@ -9,7 +9,6 @@ trains a tuned lens per early layer on them (`--exits trained`).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from ..errors import InputError
@@ -112,13 +111,10 @@ class Text(Modality):
 
 
 def _metadata(root: Path) -> Listing:
+    from ..folders import csv_rows
+
     path = root / "metadata.csv"
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError(f"{path} could not be read as CSV ({err}); it needs a header line with a "
-                         "`text` column") from err
+    rows = csv_rows(root, "with a `text` column")
     column = next((c for c in COLUMNS if rows and c in rows[0]), None)
     if column is None:
         found = ", ".join(rows[0]) if rows else "no rows"
