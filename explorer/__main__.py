@@ -329,10 +329,10 @@ def cmd_train(args) -> int:
         from .paths import ASSETS
         from .train.speech import SpeechTrainConfig, train, with_settings
 
-        minutes = args.minutes / 47  # the default split of the budget: 8 + 30 + 4 (+5 two-stage) minutes
         cfg = SpeechTrainConfig(strategy=args.strategy if args.strategy != "distill" else "joint",
-                                pretrain_minutes=8 * minutes, ctc_minutes=30 * minutes, daisy_minutes=4 * minutes,
-                                branch_minutes=5 * minutes, limit=args.limit, seed=args.seed)
+                                limit=args.limit, seed=args.seed)
+        if args.minutes:  # the same split of the budget as the defaults, scaled
+            cfg = cfg.scaled_to(args.minutes)
         cfg = with_settings(cfg, args.set or [])
         out = Path(args.out) if args.out else ASSETS / "models" / "speech"
         _, summary = train(cfg, out=out)
@@ -340,11 +340,15 @@ def cmd_train(args) -> int:
                           "history": summary["history"]}))
         return 0
     if args.what == "text":
+        from dataclasses import replace
+
         from .paths import ASSETS
         from .train.text import TextTrainConfig, train
 
         strategy = args.strategy if args.strategy in ("layerskip", "calm") else "layerskip"
-        cfg = TextTrainConfig(strategy=strategy, minutes=args.minutes, seed=args.seed)
+        cfg = TextTrainConfig(strategy=strategy, seed=args.seed)
+        if args.minutes:
+            cfg = replace(cfg, minutes=args.minutes)
         out = Path(args.out) if args.out else ASSETS / "models" / "text"
         _, summary = train(cfg, out=out)
         print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"], "val": summary["val"]}))
@@ -609,7 +613,8 @@ def main(argv=None) -> int:
     p.add_argument("--strategy", default="joint", choices=["joint", "two-stage", "distill", "layerskip", "calm"],
                    help="speech: joint or two-stage; text: layerskip (the default) or calm")
     p.add_argument("--epochs", type=int, default=10, help="image: backbone epochs")
-    p.add_argument("--minutes", type=float, default=47, help="speech and text: total training budget")
+    p.add_argument("--minutes", type=float,
+                   help="speech and text: total training budget (default: speech 55, text 55)")
     p.add_argument("--limit", type=int, default=0, help="train on only this many images (quick checks)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import criteria, robustness, shift, tradeoff
+from . import criteria, robustness, shift, tradeoff, zoo
 from . import threshold_view as views
 from .memo import memoized
 from .profile import Profile
 from .quality import Quality
-from .shipped import Headline
+from .shipped import Headline, headline
+from .thresholds import recommended
 from .zoo import NoiseAxis
 
 NoisyProfiles = dict  # (kind, level) -> Profile, as robustness.load_all gives them
@@ -94,6 +95,20 @@ def tradeoff_view(prof: Profile, test: Profile, crit: str, cost: str, log_x: boo
     return views.tradeoff_view(prof, c, sweep_all(prof), cost, exits_rows(prof), quality, pos, pinned, log_x,
                                set_label, lambda t: views.measured_note(headline, default_thr, crit, t),
                                intervals(prof, crit, quality, pos), zoom)
+
+
+# Tradeoffs' axes as a first visit opens them: the page's widgets start here, and the server's
+# warm-up makes this view before anyone asks (explorer.setup.warm_up).
+DEFAULT_COST, DEFAULT_LOG_X, DEFAULT_ZOOM = "mean_macs", True, True
+
+
+def tradeoff_view_of(name: str, prof: Profile, test: Profile, crit: str, key: str, cost: str, log_x: bool,
+                     zoom: bool, thr: float, progress=None) -> views.ThresholdView:
+    """Tradeoffs' threshold view of model `name` on its evaluation set `key` (whose profile is
+    `prof`; `test`: its test profile) at the threshold `thr`."""
+    return tradeoff_view(prof, test, crit, cost, log_x, pinned((test,), crit, thr), zoo.get(name).quality,
+                         zoo.eval_set(name, key).label, headline(name), recommended(name, crit), zoom,
+                         progress=progress)
 
 
 @memoized("Loading the evaluation inputs", max_entries=16)

@@ -47,7 +47,7 @@ def warm_up() -> None:
     the same loads (the registry's and explorer.memo's locks), never for a second copy."""
     from . import compare, eval_inputs
     from .compute import step
-    from .thresholds import default_criterion, default_eps_pt
+    from .thresholds import default_criterion, default_eps_pt, recommended
 
     with step("warming up: imports"):
         from . import cached, plots  # noqa: F401  (the pages' libraries: torch, pandas, plotly)
@@ -75,9 +75,14 @@ def warm_up() -> None:
                 cached.sweep_all(test)  # Tradeoffs' and Noise's figures and verdict start from these
                 cached.exits_rows(test)
                 cached.verdict(test)
+            crit, eps = default_criterion(name), default_eps_pt(name)
             with step(f"warming up: the recommended thresholds of {name}"):  # Tradeoffs' defaults (compare's)
-                cached.recommendations(zoo.profile(name, entry.calib_split), test, default_criterion(name),
-                                       default_eps_pt(name), compare.LTT_EPS, compare.LTT_DELTA)
+                rec, _ = cached.recommendations(zoo.profile(name, entry.calib_split), test, crit, eps,
+                                                compare.LTT_EPS, compare.LTT_DELTA)
+            with step(f"warming up: Tradeoffs' first view of {name}"):  # its chart, and τ under shift
+                cached.tradeoff_view_of(name, test, test, crit, zoo.eval_sets(name)[0].key, cached.DEFAULT_COST,
+                                        cached.DEFAULT_LOG_X, cached.DEFAULT_ZOOM, recommended(name, crit))
+                cached.shift_at(name, crit, float(rec.threshold), eps)
             if name in measured:
                 cached.measured_memory(name, zoo.model(name))
         except (OSError, ValueError):  # a model that cannot load says so when a page opens it

@@ -15,7 +15,6 @@ with st.spinner(LOADING):
     from explorer import cached, compare, criteria, drilldown, plots, robustness, tradeoff, variants, zoo
     from explorer.audio import RATE
     from explorer.predict import is_right, predict_input
-    from explorer.shipped import headline
     from explorer.thresholds import default_eps_pt
     from ui import choice, common
     from ui.components.threshold_explorer import picked
@@ -129,10 +128,9 @@ def compared(names: list[str], key: str, cost: str) -> tuple:
 
 
 def single_view(name: str, crit: str, key: str, cost: str, log_x: bool, zoom: bool, thr: float):
-    test = common.test_profile(name)
-    return common.work(cached.tradeoff_view, common.eval_profile(name, key), test, crit, cost, log_x,
-                       cached.pinned((test,), crit, thr), zoo.get(name).quality, zoo.eval_set(name, key).label,
-                       headline(name), common.default_threshold_for(name, crit), zoom)
+    common.default_threshold_for(name, crit)  # its profiles, with a progress bar if missing
+    return common.work(cached.tradeoff_view_of, name, common.eval_profile(name, key), common.test_profile(name),
+                       crit, key, cost, log_x, zoom, thr)
 
 
 def compare_view(models: tuple, crit: str, cost: str, log_x: bool, thr: float):
@@ -206,13 +204,13 @@ def explore(name: str, crit: str, key: str, others: list[str]) -> None:
     metrics meanwhile)."""
     axes = compare.COSTS if others else plots.COST_AXES
     c1, c2 = st.columns([3, 1])
-    cost = choice.linked_select("Cost axis", list(axes), "cost", "mean_macs", c1, widget="radio",
+    cost = choice.linked_select("Cost axis", list(axes), "cost", cached.DEFAULT_COST, c1, widget="radio",
                                 format_func=axes.get, horizontal=True)
-    log_x = choice.linked_toggle("Log scale", "log", True, c2,
+    log_x = choice.linked_toggle("Log scale", "log", cached.DEFAULT_LOG_X, c2,
                                  help="Spread out the cheap end, where most adaptive behaviour sits; drag on the "
                                       "chart to zoom, double-click to reset.")
     zoom = not others and choice.linked_toggle(
-        "Zoom to the knee", "knee", True, c2,
+        "Zoom to the knee", "knee", cached.DEFAULT_ZOOM, c2,
         help="Show where the criteria differ: from the cheapest point to just past where the best curve reaches "
              "the full model's quality (beyond it every curve runs flat). Off: every point.")
     models = compared([name, *others], key, cost) if others else ()

@@ -142,13 +142,19 @@ def test_the_benchmark_s_promise_comes_from_a_measurement_and_learns_from_the_la
 
 @pytest.mark.slow
 @needs_image
-def test_after_the_server_s_warm_up_a_first_visit_finds_its_model_profiles_and_sweeps_ready():
+def test_after_the_server_s_warm_up_a_first_visit_finds_its_model_profiles_and_sweeps_ready(open_page):
     from explorer import cached, setup
 
     setup.warm_up()
     test = zoo.profile("image", "test")
     assert zoo.loaded("image", "test") and zoo.loaded("image", "val")
     assert cached.sweep_all.has(test)
+    # Tradeoffs as a first visit opens it: its chart, recommendations and τ under shift are ready
+    made = [cached.tradeoff_view, cached.intervals, cached.recommendations, cached.shift_at]
+    before = [fn.stats.misses for fn in made]
+    at = open_page("tradeoffs")
+    assert not at.exception
+    assert [fn.stats.misses for fn in made] == before, [fn.what for fn in made]
 
 
 @needs_image

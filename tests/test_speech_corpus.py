@@ -497,3 +497,16 @@ def test_training_settings_from_the_command_line():
     for bad in ("nothing=1", "babble_share", "spec_freq_masks=wide"):
         with pytest.raises(ValueError, match="--set"):
             with_settings(SpeechTrainConfig(), [bad])
+
+
+def test_a_training_budget_scales_every_phase_alike():
+    """`train speech --minutes M` spends M minutes in the default proportions (joint: no branch phase)."""
+    from explorer.train.speech import SpeechTrainConfig
+
+    cfg = SpeechTrainConfig()
+    assert cfg.minutes == 55
+    short = cfg.scaled_to(11)
+    assert short.minutes == pytest.approx(11)
+    assert short.ctc_minutes / short.pretrain_minutes == pytest.approx(cfg.ctc_minutes / cfg.pretrain_minutes)
+    two = SpeechTrainConfig(strategy="two-stage")
+    assert two.minutes == 61 and two.scaled_to(30.5).branch_minutes == pytest.approx(3)

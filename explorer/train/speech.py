@@ -38,10 +38,12 @@ STRATEGIES = ("joint", "two-stage")
 @dataclass
 class SpeechTrainConfig:
     strategy: str = "joint"
-    pretrain_minutes: float = 8.0  # masked cluster prediction
-    ctc_minutes: float = 30.0  # CTC fine-tuning (two-stage: the backbone part)
-    branch_minutes: float = 5.0  # two-stage only: the early CTC branches on the frozen backbone
-    daisy_minutes: float = 4.0  # DAISY's cluster heads on the frozen backbone
+    # Version 3's 30,000 varied clips (and its augmented clips, which version 2 underfit) get
+    # 55 minutes of both cores; version 2's 20,000 had 42.
+    pretrain_minutes: float = 10.0  # masked cluster prediction
+    ctc_minutes: float = 40.0  # CTC fine-tuning (two-stage: the backbone part)
+    branch_minutes: float = 6.0  # two-stage only: the early CTC branches on the frozen backbone
+    daisy_minutes: float = 5.0  # DAISY's cluster heads on the frozen backbone
     batch: int = 32
     lr: float = 1.5e-3
     kmeans_clips: int = 3000
@@ -74,6 +76,19 @@ class SpeechTrainConfig:
         if self.babble_share < 0:
             return {}
         return {"babble_share": self.babble_share, "babble_snr": (self.babble_snr_low, self.babble_snr_high)}
+
+
+    @property
+    def minutes(self) -> float:
+        """The training budget: every phase this strategy runs."""
+        return (self.pretrain_minutes + self.ctc_minutes + self.daisy_minutes
+                + (self.branch_minutes if self.strategy == "two-stage" else 0))
+
+    def scaled_to(self, minutes: float) -> SpeechTrainConfig:
+        """This config with every phase scaled so that the budget is `minutes`."""
+        k = minutes / self.minutes
+        return replace(self, pretrain_minutes=self.pretrain_minutes * k, ctc_minutes=self.ctc_minutes * k,
+                       branch_minutes=self.branch_minutes * k, daisy_minutes=self.daisy_minutes * k)
 
 
 def with_settings(cfg: SpeechTrainConfig, settings: list[str] | tuple[str, ...]) -> SpeechTrainConfig:
