@@ -548,7 +548,7 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", default=None,
                    help="text or speech-errors: the model (default: assets/models/text or assets/models/speech)")
     p.add_argument("--sets", default=None, help="speech-errors: comma-separated sets (default: train, train_aug, "
-                                                "val, test_a, test_a:white:10, test_b, test_c, test_d)")
+                                                "val, test_a, test_a:white:10, test_b, test_c, test_d, test_e)")
     p.add_argument("--train-clips", type=int, default=400, help="speech-errors: training clips sampled")
     p.add_argument("--json", action="store_true")
     p.add_argument("--markdown", action="store_true", help="text: print the report's tables (docs/text.md's)")

@@ -108,11 +108,13 @@ def _speech_data(split: str, noise: str | None = None, snr: int | None = None, l
     return [torch.from_numpy(c) for c in clips], texts
 
 
-# Held-out sets beside test (a), all spoken by whole voices never trained on. On (c) a
-# clip's WER counts the digits it invents per word spoken (it has no digit to get right).
+# Held-out sets beside test (a), all spoken by whole voices never trained on: (b)-(d)
+# synthesized, (e) recorded people. On (c) a clip's WER counts the digits it invents per
+# word spoken (it has no digit to get right).
 SPEECH_EXTRA_TESTS = (("test_b", "unseen voices (test_b)"),
                       ("test_c", "no digits: words and sentences, unseen voices (test_c)"),
-                      ("test_d", "digits in carrier phrases, unseen voices (test_d)"))
+                      ("test_d", "digits in carrier phrases, unseen voices (test_d)"),
+                      ("test_e", "recordings of people (test_e)"))
 
 
 IMAGE_SUMMARY = "A 6-exit ResNet-style CNN trained here on MNIST, with per-exit heads and a FreeML shared exit."

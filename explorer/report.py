@@ -142,6 +142,22 @@ def save_report(name: str, report: dict, path=None, ship: bool = False):
     return path
 
 
+def held_out_headline(held_out: dict) -> dict:
+    """The speech report's figures of its held-out sets (b)-(e), from `held_out_figures`."""
+    return {
+        "final_wer_real": held_out["final_wer_real"],  # set (e): digit WER on recordings of people
+        "final_wer_real_by_voice": held_out["final_wer_real_by_voice"],
+        "oov_digit_rate": held_out["oov_digit_rate"],  # set (c): share of clips without digits that yield one
+        "carrier_wer": held_out["carrier_wer"],  # set (d): digit WER inside carrier phrases
+        "oov_digit_rate_at_exit": held_out["oov_digit_rate_at_exit"],
+        "wer_by_voice": {f"{split}/{v}": w for split in ("test_a", "test_b", "test_d", "test_e")
+                         for v, w in held_out["by_voice"][split].items()},
+        "oov_digit_rate_by_voice": held_out["by_voice"]["test_c"],
+        "per_set": held_out["per_set"],
+        "exit_on_unknown": held_out["exit_on_unknown"],
+    }
+
+
 def report_speech(eps_pt: float = WER.eps_pt) -> dict:
     """Speech figures: WER per test set, voice and SNR; speech without digits (set c) and
     digits in carrier phrases (set d); HuBERT-EE / DAISY / patience exits at thresholds
@@ -153,7 +169,7 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
             for name in ("ctc_entropy", "daisy", "patience")}
     thresholds = {name: rec.threshold for name, rec in recs.items()}
     noisy, noisy_mean = noise_table("speech", thresholds)
-    held_out = held_out_figures("speech", thresholds)  # sets (b), (c), (d) beside (a)
+    held_out = held_out_figures("speech", thresholds)  # sets (b)-(e) beside (a)
     recommended = {}
     for name, rec in recs.items():
         b1 = bench("speech", name, rec.threshold, 1, "test_a", repeats=3)
@@ -175,14 +191,7 @@ def report_speech(eps_pt: float = WER.eps_pt) -> dict:
         "model": "speech",
         "final_wer": test_a.exit_error(-1),
         "final_wer_unseen_voices": test_b.exit_error(-1),
-        "oov_digit_rate": held_out["oov_digit_rate"],  # set (c): share of clips without digits that yield one
-        "carrier_wer": held_out["carrier_wer"],  # set (d): digit WER inside carrier phrases
-        "oov_digit_rate_at_exit": held_out["oov_digit_rate_at_exit"],
-        "wer_by_voice": {f"{split}/{v}": w for split in ("test_a", "test_b", "test_d")
-                         for v, w in held_out["by_voice"][split].items()},
-        "oov_digit_rate_by_voice": held_out["by_voice"]["test_c"],
-        "per_set": held_out["per_set"],
-        "exit_on_unknown": held_out["exit_on_unknown"],
+        **held_out_headline(held_out),
         "wer_by_snr": by_level(noisy_mean[noisy_mean.criterion == "ctc_entropy"], "full_depth"),
         "exits": exits_table(test_a),
         "exits_unseen_voices": exits_table(test_b),

@@ -6,7 +6,7 @@ every exit, and the digit edits of each (substitutions, deletions, insertions: t
 counts the model's WER adds up, `speech_text.digit_edits`). `summarise` groups them per
 exit, voice, voice part, style, speed, pitch, length and speaking rate, and counts which
 digit is heard as which, dropped or invented. `load_set(name)` gives the clips of a named
-set: a shipped evaluation set (val, test_a ... test_d), one mixed with noise
+set: a shipped evaluation set (val, test_a ... test_e), one mixed with noise
 ("test_a:white:10"), a sample of the training clips as trained on ("train": the clips
 as the corpus stores them; "train_aug": each altered once by the training augmentation),
 every clip the corpus plans for a split ("corpus:test_b": 1,000 instead of the shipped
@@ -36,9 +36,9 @@ from .data.speech_text import SENTENCES, WORDS, digit_edits
 from .metrics import WordEdits, word_edits
 
 SETS = ("train", "train_aug", "val", "test_a", "test_a:white:10", "test_a:pink:10", "test_a:babble:10",
-        "test_b", "test_c", "test_d", "corpus:test_b", "corpus:test_c", "corpus:test_d",
+        "test_b", "test_c", "test_d", "test_e", "corpus:test_b", "corpus:test_c", "corpus:test_d",
         "test_a+words", "test_a+carrier")
-UNSEEN = ("test_b", "test_c", "test_d")  # spoken by voices never trained on (shipped; "corpus:" + one: all)
+UNSEEN = ("test_b", "test_c", "test_d", "test_e")  # spoken by voices never trained on (shipped; "corpus:" + one: all)
 NO_DIGIT_SETS = ("test_c", "corpus:test_c", "test_a+words")  # their error is a digit invented where none was said
 TRAIN_CLIPS = 400  # clips of the training sample
 RATE_BINS = (2.0, 2.5, 3.0)  # words said per second: the edges of the speaking-rate groups
@@ -329,7 +329,9 @@ def _eval_clips(split: str, noise: str | None = None, snr: int | None = None) ->
         specs = planned.get((words, voice), [])
         same = len({(s.speed, s.pitch) for s in specs}) == 1
         spec = specs[0] if specs else None
-        kind = _kind(split, spec.kind if spec else "digits", words) if spec else "digits"
+        # a clip the plan lacks (test_e: recordings of people) is digits, or digits among other words
+        kind = _kind(split, spec.kind, words) if spec else ("digits" if "<unk>" not in text.split()
+                                                            else "digits among other words")
         out.append(EvalClip(audio, text, words, voice, "plain", kind, spec.speed if same else None,
                             spec.pitch if same else None))
     return out

@@ -1,7 +1,9 @@
 """The speech model's held-out sets side by side, from their profiles: WER per set and
 voice, how often speech without digits yields a digit (`oov_digit_rate`, set c), digit
-WER inside carrier phrases (`carrier_wer`, set d), and each criterion's mean exit on
-unknown speech against the digit sets — do inputs the model cannot know go deeper?
+WER inside carrier phrases (`carrier_wer`, set d), digit WER on recordings of people
+(`final_wer_real`, set e, and per voice `final_wer_real_by_voice`), and each criterion's
+mean exit on unknown speech against the synthesized digit sets — do inputs the model
+cannot know go deeper?
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from . import criteria, zoo
 from .data.speech_text import digits_of
 from .profile import Profile
 
-DIGIT_SETS = ("test_a", "test_b", "test_d")  # the sets with digits to get right
+DIGIT_SETS = ("test_a", "test_b", "test_d")  # the synthesized sets with digits to get right
 UNKNOWN_SET = "test_c"  # speech without any digit
-SETS = ("test_a", "test_b", "test_c", "test_d")
+REAL_SET = "test_e"  # recordings of people (explorer.data.real_speech)
+SETS = ("test_a", "test_b", "test_c", "test_d", REAL_SET)
 SCORES = {"ctc_entropy": "ctc_entropy", "daisy": "ssl_entropy"}  # the criteria with a score of their own
 
 
@@ -80,6 +83,8 @@ def held_out_figures(model_name: str, thresholds: dict[str, float]) -> dict:
         "oov_digit_rate": unknown["digit_share_final"],
         "oov_digit_rate_at_exit": {name: unknown[name]["digit_share"] for name in thresholds},
         "carrier_wer": per_set["test_d"]["final_wer"],
+        "final_wer_real": per_set[REAL_SET]["final_wer"],
+        "final_wer_real_by_voice": voices[REAL_SET],
         "per_set": per_set,
         "by_voice": voices,
         "exit_on_unknown": exit_on_unknown,

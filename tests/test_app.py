@@ -424,6 +424,15 @@ def test_tradeoffs_judges_speech_without_digits_as_the_model_counts_errors(open_
 
 
 @needs_speech
+def test_tradeoffs_evaluates_speech_on_recordings_of_people(open_page):
+    """Set (e) is in the evaluation-set menu and its page is read like the others."""
+    at = open_page("tradeoffs", model="speech", eval="test_e")
+    assert not at.exception and not at.error
+    assert any("recordings of people (test_e)" in o for s in at.selectbox for o in s.options)
+    assert any(m.value.startswith("**Exit") for m in at.markdown)
+
+
+@needs_speech
 def test_noise_page_shows_where_inputs_leave_on_the_other_held_out_sets(open_page):
     at = open_page("noise", model="speech")
     table = next(d.value for d in at.dataframe if "set" in d.value.columns)

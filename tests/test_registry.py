@@ -32,7 +32,9 @@ def test_an_entry_with_a_bad_page_or_a_noise_page_without_noise_is_refused():
 
 def test_evaluation_sets_include_unseen_voices_and_every_noise_level():
     keys = [s.key for s in zoo.eval_sets("speech")]
-    assert keys[:4] == ["test_a", "test_b", "test_c", "test_d"] and "babble-0" in keys and len(keys) == 4 + 3 * 4
+    assert keys[:5] == ["test_a", "test_b", "test_c", "test_d", "test_e"] and "babble-0" in keys
+    assert len(keys) == 5 + 3 * 4
+    assert "recordings of people" in zoo.eval_set("speech", "test_e").label
     blur = zoo.eval_set("image", "blur-3")
     assert dict(blur.variant) == {"corruption": "blur", "severity": 3, "limit": built_ins.IMAGE_LIMIT}
     with pytest.raises(ValueError, match="no evaluation set"):

@@ -278,6 +278,36 @@ def test_labels_spell_digits_as_digits_and_every_other_word_as_unknown():
     assert stx.UNKNOWN in stx.VOCABULARY and set(stx.WORDS) < set(stx.VOCABULARY)
 
 
+def test_recorded_prompts_say_numerals_as_digit_words_and_other_words_as_unknown():
+    from explorer.data import real_speech as rs
+
+    assert rs.label("Press 2 to change folders") == ("Press two to change folders", "<unk> two <unk> <unk> <unk>")
+    assert rs.label("One moment, please.")[1] == "one <unk> <unk>"  # the word is said
+    assert rs.label("press zero for mailbox options")[1] == "<unk> zero <unk> <unk> <unk>"  # spelt: said so
+    assert rs.label("enter keywords separated by * and then press the pound key")[0].count("star") == 1
+    for left_out in ("press 0 for help", "dial 500 now", "a 28.8 kilobit modem", "ten of clubs",
+                     "press twenty", "one hundred", "(one second of silence)", "IAX (note: does not say \"two\")"):
+        assert rs.label(left_out) is None, left_out
+
+
+def test_shipped_recordings_of_people_follow_the_label_rule_and_their_licence():
+    from explorer.data import real_speech as rs
+
+    clips, labels, voices = se.load_eval("test_e")
+    spoken = se.said("test_e")
+    assert len(clips) == len(labels) == len(spoken) == 65
+    assert set(voices) == {"real:asterisk-allison", "real:pocketsphinx-dhd", "real:pocketsphinx-cards"}
+    assert all(rs.label(s) == (s, label) for s, label in zip(spoken, labels, strict=True))
+    assert all(rs.says_a_digit(label) for label in labels)
+    assert sf.info(se.EVAL_DIR / "test_e.flac").samplerate == 16_000
+    assert all(c.dtype == np.float32 and 0 < len(c) <= rs.MAX_SECONDS * 16_000 for c in clips)
+    assert "two nine three four zero" in labels and "ten of clubs" not in spoken
+    licence = (se.EVAL_DIR / "LICENSE-test_e.md").read_text()
+    for needle in ("Allison Smith", "CC BY-SA 3.0", "creativecommons.org/licenses/by-sa/3.0",
+                   "pocketsphinx", "Carnegie Mellon University", "Redistributions of source code"):
+        assert needle in licence
+
+
 def test_unknown_words_never_sound_like_digits():
     if not stx.WORD_LIST.is_file():
         pytest.skip("Debian's wamerican word list is not installed; run `make speech-tools`")

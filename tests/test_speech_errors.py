@@ -113,3 +113,11 @@ def test_command_matches_the_shipped_report_on_unseen_voices(tmp_path, capsys):
     assert by_voice == {k: round(v, 4) for k, v in shipped["wer_by_voice"].items() if k.startswith("test_b/")}
     assert json.loads(capsys.readouterr().out)["sets"]["test_b"]["clips"] == 200
     assert main(["report", "speech-errors", "--ship"]) == 2  # never over the shipped assets
+
+
+def test_recordings_of_people_are_a_named_set_of_never_trained_voices():
+    assert "test_e" in speech_errors.SETS and "test_e" in speech_errors.UNSEEN
+    clips = speech_errors.load_set("test_e")
+    assert len(clips) == 65 and all(c.voice.startswith("real:") for c in clips)
+    assert {c.kind for c in clips} == {"digits", "digits among other words"}
+    assert next(c for c in clips if c.said == "two nine three four zero").kind == "digits"

@@ -1,7 +1,9 @@
 """The example inputs shipped in assets/examples (one click to try in the app).
 
 Speech: clips of held-out voices from the evaluation set, plus one mixed with babble
-at 5 dB SNR, one sentence with digits in it (set d) and one without any digit (set c).
+at 5 dB SNR, one sentence with digits in it (set d), one without any digit (set c) and a
+real recording of a person (set e: pocketsphinx's test clip "two nine three four zero",
+BSD-2-style licence, assets/speech/LICENSE-test_e.md).
 Images: the first MNIST test digits, enlarged 4x as PNG.
 `python -m explorer.data.examples` writes them (and index.json) again.
 """
@@ -42,6 +44,12 @@ def export(out: Path = EXAMPLES) -> dict:
         sf.write(out / name, clips[pick], RATE, subtype="PCM_16")
         index["speech"].append({"file": name, "text": texts[pick], "said": said(split)[pick], "voice": voices[pick],
                                 "note": note})
+    clips, texts, voices = load_eval("test_e")
+    pick = voices.index("real:pocketsphinx-dhd")
+    name = "speech-test_e-dhd.flac"
+    sf.write(out / name, clips[pick], RATE, subtype="PCM_16")
+    index["speech"].append({"file": name, "text": texts[pick], "said": said("test_e")[pick], "voice": voices[pick],
+                            "note": "a real recording (pocketsphinx test data, BSD)"})
     clips, texts, voices = load_eval("test_a")
     babble = make_noise("babble", len(clips[0]), np.random.default_rng(1), [clips[3], clips[4], clips[5]])
     name = "speech-test_a-0-babble-5dB.flac"

@@ -3,10 +3,12 @@
 Held-out voices only: `val` (calibration: thresholds are chosen here), `test_a`
 (unseen voices of the training engines), `test_b` (unseen whole voices), and, from the
 same never-trained voices, `test_c` (speech without digits: words and sentences) and
-`test_d` (digits inside carrier phrases, "my number is …"). One FLAC file per split
-holds its clips back to back; the manifest gives offsets, labels, what was said and
-voices. Noisy versions (`noisy_version`, also what the live page mixes) are made on the
-fly, deterministically, at the SNRs of the noise experiments.
+`test_d` (digits inside carrier phrases, "my number is …"); and `test_e`, recordings of
+people (IVR prompts and test recordings with digits, `real_speech`; its own licence,
+LICENSE-test_e.md). One FLAC file per split holds its clips back to back; the manifest
+gives offsets, labels, what was said and voices. Noisy versions (`noisy_version`, also
+what the live page mixes) are made on the fly, deterministically, at the SNRs of the
+noise experiments.
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ def export(corpus_dir: Path | None = None, out: Path = EVAL_DIR, sizes: dict = S
     """Pick `sizes` clips per split from the synthesized corpus and write them as FLAC
     (`splits`: only these, keeping the others' files and manifest entries). The shipped
     val, test_a and test_b clips were drawn by version 1 of the corpus and are kept, so
-    that models are compared on the same clips; test_c and test_d come from version 2."""
+    that models are compared on the same clips; test_c and test_d come from version 2.
+    Entries of other splits (test_e, recorded: `real_speech`) are kept."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / "manifest.json"
-    manifest = json.loads(path.read_text()) if splits and path.exists() else {}
+    manifest = json.loads(path.read_text()) if path.exists() else {}
     for split, n in sizes.items():
         if splits and split not in splits:
             continue
