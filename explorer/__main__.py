@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 from tqdm import tqdm
 
@@ -331,17 +332,17 @@ def cmd_train(args) -> int:
 
         cfg = SpeechTrainConfig(strategy=args.strategy if args.strategy != "distill" else "joint",
                                 limit=args.limit, seed=args.seed)
+        if args.resume:  # no k-means or pre-training: CTC goes on, then the DAISY heads
+            cfg = replace(cfg, pretrain_minutes=0.0)
         if args.minutes:  # the same split of the budget as the defaults, scaled
             cfg = cfg.scaled_to(args.minutes)
         cfg = with_settings(cfg, args.set or [])
         out = Path(args.out) if args.out else ASSETS / "models" / "speech"
-        _, summary = train(cfg, out=out)
+        _, summary = train(cfg, out=out, resume=Path(args.resume) if args.resume else None)
         print(json.dumps({"checkpoint": str(out), "train_seconds": summary["train_seconds"],
                           "history": summary["history"]}))
         return 0
     if args.what == "text":
-        from dataclasses import replace
-
         from .paths import ASSETS
         from .train.text import TextTrainConfig, train
 
@@ -616,6 +617,8 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float,
                    help="speech and text: total training budget (default: speech 55, text 55)")
     p.add_argument("--limit", type=int, default=0, help="train on only this many images (quick checks)")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="speech: train this checkpoint's CTC exits on (a fresh schedule), then its DAISY heads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path without suffix (default: assets/models/image)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -78,6 +78,23 @@ def test_training_runs_every_phase_and_saves_a_loadable_checkpoint(tiny_corpus, 
         torch.testing.assert_close(model.head(0, model.stage(0, a), "ssl"), again.head(0, again.stage(0, b), "ssl"))
 
 
+@pytest.mark.slow
+def test_training_resumed_from_a_checkpoint_goes_on_from_its_weights_and_keeps_its_clusters(tiny_corpus, tmp_path):
+    """`train speech --resume`: CTC goes on from the checkpoint (no k-means, no pre-training),
+    the DAISY heads are trained again, and the summary keeps the earlier run's."""
+    from explorer.train.speech import SpeechTrainConfig, train
+
+    cfg = SpeechTrainConfig(pretrain_minutes=0.02, ctc_minutes=0.03, daisy_minutes=0.01, batch=8, kmeans_clips=40,
+                            val_clips=12)
+    first, _ = train(cfg, corpus_dir=tiny_corpus, out=tmp_path / "first", log=lambda _: None)
+    more, summary = train(cfg, corpus_dir=tiny_corpus, out=tmp_path / "more", log=lambda _: None,
+                          resume=tmp_path / "first")
+    assert [h["after"] for h in summary["history"]] == ["CTC"] and "pre-train" not in summary["steps"]
+    assert summary["resumed_from"]["steps"]["pre-train"] > 0
+    torch.testing.assert_close(more.centroids, first.centroids)  # DAISY's targets are the same clusters
+    assert not torch.equal(more.ctc[0][1].weight, first.ctc[0][1].weight)  # trained on from where it was
+
+
 needs_shipped = pytest.mark.skipif(not SHIPPED, reason="no shipped speech checkpoint")
 
 

@@ -281,7 +281,11 @@ def evaluate(model: SpeechEncoder, clips: list[Utterance], batch: int = 32) -> d
 
 
 def train(cfg: SpeechTrainConfig, corpus_dir: Path | None = None, out: Path | None = None,
-          log=print, model_cfg: SpeechConfig | None = None) -> tuple[SpeechEncoder, dict]:
+          log=print, model_cfg: SpeechConfig | None = None, resume: Path | None = None) -> tuple[SpeechEncoder, dict]:
+    """Train a speech model (k-means, pre-training, CTC, DAISY heads); with `resume`, a
+    checkpoint trained before: its CTC training goes on for `cfg.ctc_minutes` more (a fresh
+    warm-up and decay, no k-means or pre-training), then its DAISY heads are trained again on
+    the changed backbone. Its summary keeps the earlier run's under "resumed_from"."""
     if cfg.strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {cfg.strategy!r}; choose one of {', '.join(STRATEGIES)}")
     torch.manual_seed(cfg.seed)
@@ -290,7 +294,13 @@ def train(cfg: SpeechTrainConfig, corpus_dir: Path | None = None, out: Path | No
     if cfg.limit:
         clips = clips[: cfg.limit]
     val = load_split("val", corpus_dir)[: cfg.val_clips]
-    model = SpeechEncoder(model_cfg or SpeechConfig())
+    earlier = None
+    if resume is not None:
+        earlier = json.loads(Path(resume).with_suffix(".json").read_text())
+        model = checkpoint.load(SpeechEncoder, SpeechConfig, resume).requires_grad_(True)
+        cfg = replace(cfg, pretrain_minutes=0.0)
+    else:
+        model = SpeechEncoder(model_cfg or SpeechConfig())
     batches = Batches(clips, cfg, cfg.seed)
     start, history = time.time(), []
 
@@ -298,7 +308,8 @@ def train(cfg: SpeechTrainConfig, corpus_dir: Path | None = None, out: Path | No
         history.append({"after": after, "seconds": round(time.time() - start, 1), **evaluate(model, val)})
         log(json.dumps(history[-1]))
 
-    fit_kmeans(model, clips, cfg, log)
+    if earlier is None:  # a resumed model keeps its clusters (DAISY's and pre-training's targets)
+        fit_kmeans(model, clips, cfg, log)
     predict = torch.nn.Linear(model.config.d_model, model.config.clusters)  # pre-training head, not kept
 
     def pretrain_step():
@@ -310,9 +321,11 @@ def train(cfg: SpeechTrainConfig, corpus_dir: Path | None = None, out: Path | No
         return F.cross_entropy(predict(hidden[-1][sel]), clean[sel])
 
     backbone = [p for n, p in model.named_parameters() if not n.startswith(("ctc.", "ssl."))]
-    steps = {"pre-train": _run(model, backbone + list(predict.parameters()), cfg.pretrain_minutes, pretrain_step,
-                               "pre-train", cfg.lr)}
-    checkpoint_log("pre-training")
+    steps = {}
+    if earlier is None:
+        steps["pre-train"] = _run(model, backbone + list(predict.parameters()), cfg.pretrain_minutes, pretrain_step,
+                                  "pre-train", cfg.lr)
+        checkpoint_log("pre-training")
 
     def ctc_step(layers):
         def step():
@@ -339,6 +352,8 @@ def train(cfg: SpeechTrainConfig, corpus_dir: Path | None = None, out: Path | No
     model.eval().requires_grad_(False)
     summary = {"train": asdict(cfg), "train_seconds": round(time.time() - start, 1),
                "threads": torch.get_num_threads(), "train_clips": len(clips), "history": history, "steps": steps}
+    if earlier is not None:
+        summary["resumed_from"] = {k: v for k, v in earlier.items() if k != "config"}
     if out is not None:
         checkpoint.save(model, out, summary)
     return model, summary
